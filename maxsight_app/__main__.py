@@ -1,0 +1,5 @@
+import sys
+
+from maxsight_app.cli import main
+
+sys.exit(main())

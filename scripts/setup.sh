@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Set up MaxSight on a fresh clone: Debian packages, a virtual environment with the Python
+# packages, and the detector models in the user cache. Idempotent: a second run only checks.
+#   scripts/setup.sh          the app's packages
+#   scripts/setup.sh --dev    plus the test tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+EXTRAS=""
+[ "${1:-}" = "--dev" ] && EXTRAS="[dev]"
+PY=${PYTHON:-python3}
+VENV=${MAXSIGHT_VENV:-$ROOT/.venv}
+
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+    echo "MaxSight needs Python 3.10 or newer as '$PY' (set PYTHON=/path/to/python3.11 to choose one)." >&2
+    exit 1
+fi
+
+# Debian packages: install when root, otherwise say exactly what to install.
+missing=()
+while read -r pkg; do
+    [ -z "$pkg" ] || [ "${pkg#\#}" != "$pkg" ] && continue
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done < packaging/debian-packages.txt
+if [ ${#missing[@]} -gt 0 ]; then
+    if ! command -v apt-get >/dev/null; then
+        echo "note: not a Debian system; make sure these are installed: ${missing[*]}" >&2
+    elif [ "$(id -u)" = 0 ]; then
+        echo "Installing Debian packages: ${missing[*]}"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    elif command -v "${missing[0]}" >/dev/null; then
+        :  # the tool is there from another source (e.g. nodejs.org's npm)
+    else
+        echo "Please install these Debian packages first: sudo apt-get install ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
+# Python packages: reinstall only when pyproject.toml or the extras changed.
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+STAMP="$VENV/.maxsight-installed"
+WANT="$(sha256sum pyproject.toml | cut -c1-16)$EXTRAS"
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+    echo "Installing Python packages into $VENV ..."
+    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+    "$VENV/bin/python" -m pip install -q -e ".$EXTRAS"
+    echo "$WANT" > "$STAMP"
+fi
+
+# Models: fetched once into the user cache, hash-checked, converted to ONNX.
+"$VENV/bin/maxsight" models fetch
