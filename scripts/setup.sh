@@ -18,18 +18,21 @@ fi
 
 # Debian packages: install when root, otherwise say exactly what to install.
 missing=()
-while read -r pkg; do
-    [ -z "$pkg" ] || [ "${pkg#\#}" != "$pkg" ] && continue
+while read -r pkg cmd; do
+    case "$pkg" in ""|\#*) continue ;; esac
+    if [ -n "${cmd:-}" ] && command -v "$cmd" >/dev/null; then continue; fi
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done < packaging/debian-packages.txt
 if [ ${#missing[@]} -gt 0 ]; then
     if ! command -v apt-get >/dev/null; then
-        echo "note: not a Debian system; make sure these are installed: ${missing[*]}" >&2
+        echo "Please install these system packages first: ${missing[*]}" >&2
+        exit 1
     elif [ "$(id -u)" = 0 ]; then
         echo "Installing Debian packages: ${missing[*]}"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    elif command -v "${missing[0]}" >/dev/null; then
-        :  # the tool is there from another source (e.g. nodejs.org's npm)
+        if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
+            echo "apt-get could not install ${missing[*]}; install them by hand and run this again." >&2
+            exit 1
+        fi
     else
         echo "Please install these Debian packages first: sudo apt-get install ${missing[*]}" >&2
         exit 1

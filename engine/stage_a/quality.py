@@ -8,7 +8,7 @@ from engine.types import FrameQuality
 
 DARK_MEAN = 40.0        # mean grey below this: too dark to see much
 COVERED_STD = 6.0       # almost uniform image: lens covered or pointing at a wall
-BLUR_LAPLACIAN = 60.0   # Laplacian variance at 160 px wide below this: blurred (motion or focus)
+BLUR_LAPLACIAN = 100.0  # Laplacian variance at 160 px wide below this: blurred (real sharp frames: 550+)
 
 
 def measure(image: np.ndarray) -> FrameQuality:

@@ -4,7 +4,9 @@ Two-stage association in the style of ByteTrack: confident detections are matche
 start tracks; low-score detections may only continue tracks that already exist. That is where
 recall on near objects comes from (MODELS.md: near objects often score 0.35-0.53).
 Approach is measured from box growth: for an object moving towards the camera at speed v from
-distance Z, size s ~ 1/Z, so d ln(s)/dt = v / Z and time to contact = 1 / (d ln(s)/dt).
+distance Z, size s ~ 1/Z, so 1/s falls linearly in time and reaches zero at contact. A straight
+line fitted to 1/s over the last second gives time to contact now (no lag, unlike a slope of
+ln s, which reports the TTC of the window's middle), and growth rate = -slope / (1/s now).
 """
 from __future__ import annotations
 
@@ -69,25 +71,41 @@ class _TrackState:
     misses: int = 0
     history: deque = field(default_factory=lambda: deque(maxlen=90))  # (t, ln size) of matched boxes
     growth: float = 0.0
+    ttc: float | None = None
 
 
 def _log_size(box: np.ndarray) -> float:
     return 0.5 * math.log(max(box[2] - box[0], 1.0) * max(box[3] - box[1], 1.0))
 
 
-def _slope(points: list[tuple[float, float]]) -> tuple[float, float]:
-    """Least-squares slope of (t, y) points and its standard error; (0, inf) when there is too
-    little history to say anything."""
+_MAX_GROWTH = 20.0   # 1/s; caps the rate when the fit says contact is now
+
+
+def _approach(points: list[tuple[float, float]], now: float) -> tuple[float, float | None]:
+    """(growth rate 1/s, time to contact s or None) from (t, ln size) points.
+
+    Fits y = 1/s (normalised) = a + b t. Approaching means b < 0 clearly beyond its standard
+    error: box jitter makes far objects look like they breathe."""
+    if len(points) < 4:
+        return 0.0, None
     t = np.array([p[0] for p in points])
-    y = np.array([p[1] for p in points])
-    if len(t) < 4 or t.max() - t.min() < 0.25:
-        return 0.0, math.inf
+    ls = np.array([p[1] for p in points])
+    if t.max() - t.min() < 0.25:
+        return 0.0, None
+    y = np.exp(-(ls - ls.mean()))
     tc = t - t.mean()
     sxx = float((tc * tc).sum())
-    slope = float((tc * (y - y.mean())).sum() / sxx)
-    resid = y - y.mean() - slope * tc
+    b = float((tc * (y - y.mean())).sum() / sxx)
+    a = float(y.mean())
+    resid = y - a - b * tc
     se = math.sqrt(float((resid * resid).sum()) / (len(t) - 2) / sxx)
-    return slope, se
+    y_now = a + b * (now - t.mean())
+    if b >= -2 * se:
+        return 0.0, None
+    if y_now <= 0:          # the fitted line says contact is already here
+        return _MAX_GROWTH, 0.0
+    growth = min(-b / y_now, _MAX_GROWTH)
+    return float(growth), float(y_now / -b)
 
 
 class Tracker:
@@ -159,14 +177,11 @@ class Tracker:
             tr.label, tr.class_id = d.label, d.class_id
         tr.history.append((t, _log_size(box)))
         window = [p for p in tr.history if t - p[0] <= self.cfg.growth_window_s]
-        slope, se = _slope(window)
-        # Box jitter makes far objects look like they breathe: only a slope clearly above its own
-        # noise counts as growth.
-        tr.growth = slope if slope > 2 * se else 0.0
+        tr.growth, tr.ttc = _approach(window, t)
 
     def _snapshot(self, tr: _TrackState) -> Track:
         box = tr.kf.box()
-        ttc = (1.0 / tr.growth) if tr.growth > self.cfg.approach_growth else None
+        ttc = tr.ttc if tr.growth > self.cfg.approach_growth else None
         return Track(track_id=tr.track_id, class_id=tr.class_id, label=tr.label,
                      box=tuple(float(v) for v in box), score=float(tr.score), age=tr.age, hits=tr.hits,
                      misses=tr.misses, confirmed=tr.hits >= self.cfg.confirm_hits,
