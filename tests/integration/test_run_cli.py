@@ -1,0 +1,106 @@
+"""`maxsight run` end to end on a real pedestrian video: people are found and keep their ids."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+
+def _maxsight(args, cwd, env_extra=None):
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "maxsight_app", *args], capture_output=True, text=True, cwd=cwd, timeout=600, env=env)
+
+
+@pytest.mark.slow
+def test_run_finds_and_tracks_people(tmp_path, eval_data, installed_models):
+    video = eval_data / "videos_walking_driving" / "opencv_vtest.avi"
+    out = tmp_path / "results.jsonl"
+    r = _maxsight(["run", "--source", str(video), "--headless", "--out", str(out), "--max-frames", "150", "--quiet"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "frames processed 150" in r.stdout and "person" in r.stdout
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(lines) == 150
+    assert [x["frame"] for x in lines] == list(range(150))
+    first = lines[0]
+    assert set(first) >= {"detections", "tracks", "hazards", "timings_ms", "quality", "uncertainty"}
+    assert {"inference", "tracking", "geometry", "stage_a", "decode"} <= set(first["timings_ms"])
+    # People are found in nearly every frame of this campus-path video.
+    frames_with_people = sum(any(h["label"] == "person" for h in x["hazards"]) for x in lines)
+    assert frames_with_people >= 140
+    # Stable ids: the longest-lived person tracks persist across most of the clip under one id.
+    life = Counter(h["track_id"] for x in lines for h in x["hazards"] if h["label"] == "person")
+    longest = life.most_common(3)
+    assert longest[0][1] >= 120 and longest[2][1] >= 75, longest
+    # And ids are not churned out: far fewer person tracks than person sightings.
+    sightings = sum(life.values())
+    assert len(life) <= sightings / 15
+    h = next(h for x in lines for h in x["hazards"])
+    assert 9 <= h["clock"] <= 12 or 1 <= h["clock"] <= 3
+    assert h["urgency"] in ("safe", "caution", "warning", "danger") and h["distance_m"] > 0
+
+
+def test_bad_path_is_one_sentence(tmp_path):
+    r = _maxsight(["run", "--source", str(tmp_path / "nope.mp4"), "--headless"], tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"maxsight: the video file {tmp_path / 'nope.mp4'} does not exist"
+
+
+def test_unreadable_video_is_one_sentence(tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"this is not a video" * 100)
+    r = _maxsight(["run", "--source", str(bad), "--headless"], tmp_path)
+    assert r.returncode == 2
+    assert "broken.mp4 cannot be read as a video" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_missing_camera_is_one_sentence(tmp_path):
+    r = _maxsight(["run", "--source", "7", "--headless"], tmp_path)
+    assert r.returncode == 2
+    assert "no camera found at index 7" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bad_option_is_one_sentence(tmp_path, eval_data):
+    video = eval_data / "videos_walking_driving" / "opencv_vtest.avi"
+    r = _maxsight(["run", "--source", str(video), "--headless", "--hfov", "300"], tmp_path)
+    assert r.returncode == 2
+    assert "camera.hfov_deg must be between 20 and 170" in r.stderr
+
+
+@pytest.mark.slow
+def test_eval_detect_reports_map_and_safety_recall(tmp_path, eval_data, installed_models):
+    js = tmp_path / "eval.json"
+    r = _maxsight(["eval", "detect", "--coco", str(eval_data / "coco_val2017_128"), "--detector", "nanodet", "--json", str(js)], tmp_path)
+    assert r.returncode == 0, r.stderr
+    row = json.loads(js.read_text())[0]
+    assert row["images"] == 64 and row["boxes"] == 461
+    # Measured 32.2 mAP on these 64 images; a broken pre/post-processing step loses 9+ points.
+    assert row["coco"]["mAP"] > 28
+    s = row["safety"]
+    assert s["precision"] >= 90 and 0 < s["threshold"] < 1
+    assert s["all"]["total"] == s["small"]["total"] + s["medium"]["total"] + s["large"]["total"]
+    assert s["near"]["found"] <= s["near"]["total"]
+    assert "near >10%" in r.stdout
+
+
+def test_eval_detect_on_a_folder_without_annotations(tmp_path):
+    r = _maxsight(["eval", "detect", "--coco", str(tmp_path)], tmp_path)
+    assert r.returncode == 2 and "must hold instances.json and an images/ folder" in r.stderr
+
+
+@pytest.mark.slow
+def test_bench_stage_a_writes_json(tmp_path, eval_data, installed_models):
+    js = tmp_path / "bench.json"
+    video = eval_data / "videos_walking_driving" / "opencv_vtest.avi"
+    r = _maxsight(["bench", "stage-a", "--video", str(video), "--frames", "8", "--detector", "nanodet",
+                   "--threads-list", "1", "--json", str(js)], tmp_path)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(js.read_text())
+    row = res["rows"][0]
+    assert row["frames"] == 8 and row["threads"] == 1
+    assert row["gflops"] > 1 and row["floor_ms"] > 0 and row["inference_over_floor"] > 0
+    assert set(row["median_ms"]) >= {"decode", "preprocess", "inference", "postprocess", "tracking", "geometry"}
+    assert "infer/floor" in r.stdout
