@@ -28,6 +28,7 @@ class Pipeline:
         self.detector = detector or build(spec, registry, threads=config.threads, device=self.device)
         self.tracker = Tracker(config.tracker, birth_score=spec.birth_score, keep_score=spec.keep_score)
         self.keep_score = spec.keep_score
+        self._detector_failed = False
         log.info("Stage A: %s on %s, %d threads", spec.name, self.device, config.threads)
 
     def reset(self) -> None:
@@ -40,8 +41,19 @@ class Pipeline:
         t0 = time.perf_counter()
         q = quality.measure(frame.image)
         t1 = time.perf_counter()
-        raw = self.detector.detect_raw(frame.image, min_score=self.keep_score, timings=timings)
-        detections = self.detector.to_detections(raw)
+        problems: tuple[str, ...] = ()
+        try:
+            raw = self.detector.detect_raw(frame.image, min_score=self.keep_score, timings=timings)
+            detections = self.detector.to_detections(raw)
+        except Exception as exc:  # noqa: BLE001 - Stage A must answer for every frame
+            # Tracks coast on their motion model this frame; the result says the detector failed.
+            if not self._detector_failed:
+                log.exception("the detector failed; Stage A continues on tracking alone")
+            self._detector_failed = True
+            detections = ()
+            problems = (f"detector failed: {exc}",)
+        else:
+            self._detector_failed = False
         t2 = time.perf_counter()
         tracks = self.tracker.update(detections, frame.timestamp)
         t3 = time.perf_counter()
@@ -51,7 +63,7 @@ class Pipeline:
         timings["tracking"] = (t3 - t2) * 1e3
         timings["geometry"] = (t4 - t3) * 1e3
         timings["stage_a"] = (t4 - t0) * 1e3
-        unc = quality.uncertainty(q, [d.score for d in detections])
+        unc = 1.0 if problems else quality.uncertainty(q, [d.score for d in detections])
         return FrameResult(frame_index=frame.index, timestamp=frame.timestamp, image_size=(width, height),
                            detections=detections, tracks=tracks, hazards=hazards, quality=q,
-                           uncertainty=unc, timings_ms=timings, model=self.detector.name)
+                           uncertainty=unc, timings_ms=timings, model=self.detector.name, problems=problems)

@@ -120,6 +120,7 @@ class FrameResult:
     uncertainty: float                          # 0..1: detector ambiguity plus frame quality
     timings_ms: dict[str, float] = field(default_factory=dict)
     model: str = ""
+    problems: tuple[str, ...] = ()              # what went wrong in this frame, for the user and logs
 
     def to_json(self) -> dict:
         """A JSON-ready dict (enums as words, floats rounded) for `maxsight run --out`."""
@@ -144,5 +145,6 @@ class FrameResult:
             "quality": asdict(self.quality),
             "uncertainty": self.uncertainty,
             "timings_ms": self.timings_ms,
+            "problems": list(self.problems),
         }
         return clean(d)

@@ -86,6 +86,11 @@ def convert_spec(spec: ModelSpec, raw_dir: Path, out_dir: Path) -> Path:
     return out
 
 
+def _conversion_key(spec: ModelSpec) -> str:
+    """What the converted file depends on besides its sources: converter version and kept outputs."""
+    return f"v{tfjs_to_onnx.CONVERTER_VERSION}:" + ",".join(spec.graph_outputs)
+
+
 def fetch(registry: Registry, names: list[str] | None = None, tarball: Path | None = None, force: bool = False) -> list[str]:
     """Install the named models (default: all single models). Returns lines describing what happened."""
     specs = [registry.get(n) for n in (names or registry.names())]
@@ -97,7 +102,14 @@ def fetch(registry: Registry, names: list[str] | None = None, tarball: Path | No
     singles = [s for s in specs if s.sources]
     out_dir = models_dir()
     raw_dir = out_dir / "tfjs"
-    todo = [s for s in singles if force or not (out_dir / s.onnx_file).is_file()]
+    manifest_path = out_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+
+    def current(s: ModelSpec) -> bool:
+        entry = manifest.get(s.name, {})
+        return (out_dir / s.onnx_file).is_file() and entry.get("conversion") == _conversion_key(s)
+
+    todo = [s for s in singles if force or not current(s)]
     report = [f"{s.name}: already installed at {out_dir / s.onnx_file}" for s in singles if s not in todo]
     if not todo:
         return report
@@ -109,12 +121,11 @@ def fetch(registry: Registry, names: list[str] | None = None, tarball: Path | No
             if not Path(tgz).is_file():
                 raise ModelError(f"the tarball {tgz} does not exist")
             extract_sources(Path(tgz), todo, raw_dir)
-    manifest_path = out_dir / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     for spec in todo:
         path = convert_spec(spec, raw_dir, out_dir)
         manifest[spec.name] = {"file": spec.onnx_file, "sha256": sha256_file(path),
-                               "sources": {s.member: s.sha256 for s in spec.sources}, "package": NPM_PACKAGE}
+                               "sources": {s.member: s.sha256 for s in spec.sources}, "package": NPM_PACKAGE,
+                               "conversion": _conversion_key(spec)}
         report.append(f"{spec.name}: converted to {path}")
     manifest_path.write_text(json.dumps(manifest, indent=1))
     return report

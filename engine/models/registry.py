@@ -102,7 +102,9 @@ def default_registry() -> Registry:
         onnx_file="centernet.onnx",
         sources=(SourceFile("package/models/centernet.json", "bfb942eaacc5becf738d536663bc4580a0ae9e560722306e6d4dd7fe4a09de05"),
                  SourceFile("package/models/centernet.bin", "1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef")),
-        graph_outputs=("tower_0/keypoints", "tower_0/wh"),
+        # mul_1 is the heatmap with non-peaks zeroed (3x3 max-pool in the graph): the peak search
+        # then runs in ONNX Runtime instead of numpy. The graph's own top-k decoder is not used.
+        graph_outputs=("tower_0/mul_1", "tower_0/wh"),
         input_size=512,
         preprocessing="letterbox 512, RGB 0..255, NHWC",
         birth_score=0.45, keep_score=0.20,

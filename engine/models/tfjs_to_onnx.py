@@ -29,6 +29,8 @@ from onnx import TensorProto, helper, numpy_helper
 log = logging.getLogger(__name__)
 
 OPSET = 17
+# Bump when the emitted graphs change, so installed models are converted again.
+CONVERTER_VERSION = 2
 _NHWC_TO_NCHW = [0, 3, 1, 2]
 _NCHW_TO_NHWC = [0, 2, 3, 1]
 
@@ -187,7 +189,7 @@ class _Builder:
 
 # -- constant folding (numpy) --------------------------------------------------------------------
 # Ops that appear only in shape arithmetic; they are evaluated here and never emitted.
-_FOLD_ONLY = {"StopGradient", "Cast", "SparseToDense", "Pack", "Shape"}
+_FOLD_ONLY = {"StopGradient", "SparseToDense", "Pack", "Shape"}
 
 
 def _fold(node: dict, args: list[np.ndarray]) -> list[np.ndarray] | None:
@@ -575,7 +577,20 @@ def _e_mean(b, node, inputs):
     b.shapes[_out(node)] = tuple((1 if i in axes else d) for i, d in enumerate(shp) if keep or i not in axes)
 
 
+_ONNX_TYPES = {"DT_FLOAT": TensorProto.FLOAT, "DT_INT32": TensorProto.INT32, "DT_INT64": TensorProto.INT64, "DT_BOOL": TensorProto.BOOL}
+
+
+def _e_cast(b, node, inputs):
+    dst = node["attr"]["DstT"]["type"]
+    if dst not in _ONNX_TYPES:
+        raise UnsupportedOpError(f"Cast to {dst} is not supported")
+    b.emit("Cast", [b.tensor(inputs[0])], [_out(node)], to=_ONNX_TYPES[dst])
+    b.shapes[_out(node)] = b.shape_of(inputs[0])
+
+
 _EMITTERS = {
+    "Cast": _e_cast,
+    "Equal": _binary("Equal"),
     "Conv2D": _e_conv,
     "_FusedConv2D": _e_fused_conv,
     "DepthwiseConv2dNative": _e_dw,

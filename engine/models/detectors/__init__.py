@@ -75,7 +75,11 @@ def build(spec: ModelSpec, registry: Registry, threads: int = 2, device: str = "
     families = {"nanodet": nanodet.NanoDet, "centernet": centernet.CenterNet}
     labels, _ = load_labels(spec.labels)
     if spec.family == "fused":
-        return fused.FusedDetector(spec, [build(registry.get(p), registry, threads, device) for p in spec.parts], labels)
+        # Members run side by side when each can have a thread of its own (see fused.py).
+        concurrent = threads >= len(spec.parts)
+        part_threads = threads // len(spec.parts) if concurrent else threads
+        parts = [build(registry.get(p), registry, part_threads, device) for p in spec.parts]
+        return fused.FusedDetector(spec, parts, labels, concurrent=concurrent)
     if spec.family not in families:
         raise ModelError(f"model {spec.name!r} has family {spec.family!r}, which no detector module runs")
     path = installed_path(spec)

@@ -1,0 +1,19 @@
+"""Stand-ins for a model runtime that fails, as a broken GPU driver or corrupt session would."""
+from __future__ import annotations
+
+from engine.models.detectors import Detector, RawDetections
+
+
+class FlakyRuntimeDetector(Detector):
+    """Wraps a real detector; every `fail_every`-th inference raises like a runtime error."""
+
+    def __init__(self, inner: Detector, fail_every: int):
+        self.inner, self.fail_every = inner, fail_every
+        self.name, self.spec, self.labels = inner.name, inner.spec, inner.labels
+        self.calls = 0
+
+    def detect_raw(self, image, min_score=0.05, timings=None) -> RawDetections:
+        self.calls += 1
+        if self.calls % self.fail_every == 0:
+            raise RuntimeError("ONNXRuntimeError: device lost")
+        return self.inner.detect_raw(image, min_score, timings)

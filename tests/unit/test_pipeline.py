@@ -1,0 +1,47 @@
+"""Pipeline.step on real frames: a result for every frame, even when the detector fails."""
+from __future__ import annotations
+
+import pytest
+
+from engine.config import EngineConfig
+from engine.models.detectors import build
+from engine.pipeline import Pipeline
+from maxsight_app.capture.video import VideoFileSource
+from tests.fakes.detectors import FlakyRuntimeDetector
+
+
+@pytest.mark.slow
+def test_stage_a_answers_every_frame_when_the_detector_fails(eval_data, installed_models):
+    spec = installed_models.get("nanodet")
+    flaky = FlakyRuntimeDetector(build(spec, installed_models, threads=2), fail_every=4)
+    pipe = Pipeline(EngineConfig(detector="nanodet"), installed_models, detector=flaky)
+    src = VideoFileSource(eval_data / "videos_walking_driving" / "opencv_vtest.avi")
+    results = []
+    for frame in src:
+        results.append(pipe.step(frame))
+        if len(results) == 24:
+            break
+    src.close()
+    assert [r.frame_index for r in results] == list(range(24))
+    failed = [r for r in results if r.problems]
+    assert len(failed) == 6 and all("detector failed" in r.problems[0] for r in failed)
+    assert all(r.uncertainty == 1.0 for r in failed)
+    # Tracks coast through a failed frame instead of vanishing.
+    assert all(r.tracks for r in failed[1:])
+    assert all(not r.problems for r in results if r not in failed)
+
+
+@pytest.mark.slow
+def test_fused_members_run_concurrently_with_identical_results(eval_data, installed_models):
+    """Side-by-side members must give exactly what one-after-the-other members give."""
+    import cv2
+    import numpy as np
+    image = cv2.imread(str(eval_data / "coco_val2017_128" / "images" / "000000000139.jpg"))
+    spec = installed_models.get("fused")
+    together = build(spec, installed_models, threads=2)
+    apart = build(spec, installed_models, threads=1)
+    assert together._pool is not None and apart._pool is None
+    a, b = together.detect_raw(image, 0.2), apart.detect_raw(image, 0.2)
+    assert len(a.scores) > 3
+    np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-3)
+    np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
