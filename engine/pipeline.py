@@ -55,7 +55,7 @@ class Pipeline:
         else:
             self._detector_failed = False
         t2 = time.perf_counter()
-        tracks = self.tracker.update(detections, frame.timestamp)
+        tracks = self.tracker.update(detections, frame.timestamp, frame.size)
         t3 = time.perf_counter()
         hazards = hazard_rules.from_tracks(tracks, width, height, self.config.camera)
         t4 = time.perf_counter()

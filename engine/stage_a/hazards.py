@@ -1,9 +1,18 @@
-"""Confirmed tracks -> hazards: position, approach, urgency; most urgent first."""
+"""Confirmed tracks -> hazards: position, approach, urgency; most urgent first.
+
+A time to contact is believed only if the closing speed it implies (distance / TTC) is possible
+for the class: a walker's box bobbing with each step can fake a 1 s TTC at 10 m (7 m/s), which
+no pedestrian approaching a walking user reaches."""
 from __future__ import annotations
 
 from engine.config import CameraModel
 from engine.stage_a import geometry, urgency
 from engine.types import Hazard, Track
+
+# Fastest plausible closing speed (m/s) between the object and a walking user, by class.
+MAX_CLOSING_SPEED = {"person": 5.0, "dog": 10.0, "bicycle": 14.0, "motorcycle": 40.0, "car": 40.0,
+                     "bus": 30.0, "truck": 30.0, "train": 45.0}
+_DEFAULT_MAX_SPEED = 6.0
 
 
 def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: CameraModel) -> tuple[Hazard, ...]:
@@ -12,11 +21,14 @@ def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: Came
         if not tr.confirmed:
             continue
         pos = geometry.locate(tr.label, tr.box, width, height, camera)
-        approaching = tr.ttc_s is not None
-        level, priority = urgency.assess(tr.label, pos, approaching, tr.ttc_s)
+        ttc = tr.ttc_s
+        if ttc is not None and not pos.bounded and pos.distance_m / max(ttc, 1e-3) > MAX_CLOSING_SPEED.get(tr.label, _DEFAULT_MAX_SPEED):
+            ttc = None
+        approaching = ttc is not None
+        level, priority = urgency.assess(tr.label, pos, approaching, ttc)
         out.append(Hazard(track_id=tr.track_id, class_id=tr.class_id, label=tr.label, box=tr.box,
                           clock=pos.clock, bearing_deg=pos.bearing_deg, distance_m=pos.distance_m,
-                          zone=pos.zone, approaching=approaching, ttc_s=tr.ttc_s, urgency=level,
+                          zone=pos.zone, approaching=approaching, ttc_s=ttc, urgency=level,
                           priority=priority, score=tr.score, in_path=urgency.in_path(pos)))
     out.sort(key=lambda h: (-int(h.urgency), -h.priority))
     return tuple(out)

@@ -116,6 +116,7 @@ class Tracker:
         self._tracks: list[_TrackState] = []
         self._next_id = 1
         self._last_t: float | None = None
+        self._frame_size: tuple[int, int] | None = None
 
     def reset(self) -> None:
         self._tracks.clear()
@@ -136,7 +137,9 @@ class Tracker:
         mt, md = {r for r, _ in pairs}, {c for _, c in pairs}
         return pairs, [i for i in range(len(tracks)) if i not in mt], [j for j in range(len(dets)) if j not in md]
 
-    def update(self, detections: tuple[Detection, ...], t: float) -> tuple[Track, ...]:
+    def update(self, detections: tuple[Detection, ...], t: float, frame_size: tuple[int, int] | None = None) -> tuple[Track, ...]:
+        """frame_size (width, height) lets growth ignore boxes cut by the frame edge."""
+        self._frame_size = frame_size
         dt = 1 / 30 if self._last_t is None else max(t - self._last_t, 1e-3)
         self._last_t = t
         for tr in self._tracks:
@@ -160,7 +163,8 @@ class Tracker:
         for di in un_high:
             d = high[di]
             st = _TrackState(self._next_id, d.class_id, d.label, _Kalman(np.array(d.box)), d.score, t, t)
-            st.history.append((t, _log_size(np.array(d.box))))
+            if not self._cut_by_edge(np.array(d.box)):
+                st.history.append((t, _log_size(np.array(d.box))))
             self._tracks.append(st)
             self._next_id += 1
         self._tracks = [tr for tr in self._tracks if t - tr.last_t <= self.cfg.max_misses_s]
@@ -175,9 +179,18 @@ class Tracker:
         tr.score = 0.7 * tr.score + 0.3 * d.score
         if d.score >= self.birth_score or tr.label == d.label:
             tr.label, tr.class_id = d.label, d.class_id
-        tr.history.append((t, _log_size(box)))
+        # A box cut by the frame edge grows as the object walks into view, not because it is
+        # coming closer: such boxes do not feed the approach estimate.
+        if not self._cut_by_edge(box):
+            tr.history.append((t, _log_size(box)))
         window = [p for p in tr.history if t - p[0] <= self.cfg.growth_window_s]
         tr.growth, tr.ttc = _approach(window, t)
+
+    def _cut_by_edge(self, box: np.ndarray, margin: float = 3.0) -> bool:
+        if self._frame_size is None:
+            return False
+        w, h = self._frame_size
+        return box[0] <= margin or box[1] <= margin or box[2] >= w - margin or box[3] >= h - margin
 
     def _snapshot(self, tr: _TrackState) -> Track:
         box = tr.kf.box()

@@ -99,3 +99,13 @@ def test_faster_approach_gives_shorter_ttc(speed):
         tracks = tr.update((det(car_box(15.0 - speed * t)),), t)
     true = (15.0 - speed * 19 / FPS) / speed
     assert tracks[0].ttc_s == pytest.approx(true, rel=0.25)
+
+
+def test_object_walking_into_view_is_not_approaching():
+    """A person entering at the right edge: the visible box widens, but the person is not closer."""
+    tr = Tracker(TrackerConfig(), birth_score=0.5, keep_score=0.25)
+    for i in range(20):
+        visible_w = min(60.0, 10.0 + 5.0 * i)
+        box = (640.0 - visible_w, 150.0, 640.0, 330.0)
+        tracks = tr.update((det(box, "person", 0),), i / FPS, frame_size=(640, 480))
+    assert tracks[0].ttc_s is None

@@ -48,3 +48,18 @@ def test_hazards_sorted_most_urgent_first_and_only_confirmed():
     out = hazards.from_tracks((track(1, "car", 12.0, None), track(2, "car", 6.0, 2.0), track(3, "car", 3.0, None, confirmed=False)), 640, 480, cam)
     assert [h.track_id for h in out] == [2, 1]
     assert out[0].urgency == Urgency.DANGER and out[0].approaching
+
+
+def test_implausible_closing_speed_is_treated_as_noise():
+    """Gait bobbing faking a 1.4 s TTC for a person 10 m away (7 m/s) is not an approach;
+    a car at the same distance and TTC is."""
+    cam = CameraModel()
+    f = cam.focal_px(640)
+    def track(label, real_h, d, ttc):
+        h = f * real_h / d
+        box = (300.0, 240 - h / 2, 340.0, 240 + h / 2)
+        return Track(1, 0, label, box, 0.8, 10, 10, 0, True, (0.0, 0.0), 0.7, ttc)
+    person = hazards.from_tracks((track("person", 1.7, 10.0, 1.4),), 640, 480, cam)[0]
+    car = hazards.from_tracks((track("car", 1.5, 10.0, 1.4),), 640, 480, cam)[0]
+    assert not person.approaching and person.ttc_s is None and person.urgency < Urgency.WARNING
+    assert car.approaching and car.urgency == Urgency.DANGER
