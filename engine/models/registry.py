@@ -134,7 +134,8 @@ def models_dir() -> Path:
 
 
 def installed_path(spec: ModelSpec) -> Path | None:
-    """The converted ONNX file if it is installed and its hash matches the install manifest."""
+    """The converted ONNX file if it is installed (fetch checked the sources' hashes and records
+    the converted file's hash in manifest.json beside it)."""
     if not spec.onnx_file:
         return None
     p = models_dir() / spec.onnx_file
