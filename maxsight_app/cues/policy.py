@@ -1,0 +1,165 @@
+"""The cue policy: from a FrameResult, what is worth saying now? Pure logic, no I/O, no clock of
+its own (the caller passes `now`), so every rule is testable over scripted sequences.
+
+Rules:
+  * a track is announced when it first reaches the verbosity's urgency, when its urgency rises,
+    when its zone gets nearer, or when it starts approaching;
+  * the same (zone, urgency, approaching) is never said twice within the cooldown; after it, only
+    warnings and dangers are repeated (a caution that stays put is not nagged about);
+  * danger always speaks, interrupts (barge-in), and ignores rate limits, snooze and muted classes;
+  * other unsolicited cues are rate limited (max_unsolicited per rate_window_s) and at most one
+    new one per frame, so the default profile stays under 2 overload events per minute, an
+    overload event being more than OVERLOAD_CUES cues inside any OVERLOAD_WINDOW_S;
+  * a dark, blurred or covered frame gives "I can't see well", never silence that sounds like
+    all clear; nothing here ever says "all clear".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.types import FrameResult, Hazard, Urgency, Zone
+from maxsight_app.cues.phrasing import hazard_phrase
+from maxsight_app.cues.types import MIN_URGENCY, Cue, CueKind, CuePreferences, Priority, Verbosity
+
+OVERLOAD_CUES = 4
+OVERLOAD_WINDOW_S = 10.0
+QUALITY_COOLDOWN_S = 15.0
+_ZONE_RANK = {Zone.FAR: 0, Zone.MEDIUM: 1, Zone.NEAR: 2}
+
+
+@dataclass
+class _Said:
+    zone: Zone
+    urgency: Urgency
+    approaching: bool
+    t: float
+
+
+def _priority(u: Urgency) -> Priority:
+    return Priority.NOW if u == Urgency.DANGER else Priority.NEXT if u == Urgency.WARNING else Priority.NORMAL
+
+
+def _threshold(prefs: CuePreferences, label: str) -> Urgency:
+    base = MIN_URGENCY[prefs.verbosity]
+    w = prefs.class_weights.get(label, 1.0)
+    if w < 0.5:      # the user said this class is not useful: one level stricter
+        return Urgency(min(int(base) + 1, int(Urgency.DANGER)))
+    if w > 1.5 and base > Urgency.CAUTION:
+        return Urgency(int(base) - 1)
+    return base
+
+
+def quality_words(result: FrameResult) -> str | None:
+    q = result.quality
+    if q.covered:
+        return "I can't see well: the camera seems covered"
+    if q.dark:
+        return "I can't see well: it is too dark"
+    if q.blurred:
+        return "I can't see well: the picture is blurred"
+    return None
+
+
+class CuePolicy:
+    def __init__(self) -> None:
+        self._said: dict[int, _Said] = {}
+        self._unsolicited: list[float] = []
+        self._last_quality_t = -1e9
+        self._last: Cue | None = None
+        self._snooze_until = -1e9
+        self._latest: FrameResult | None = None
+
+    # -- every frame ---------------------------------------------------------------------------
+    def decide(self, result: FrameResult, prefs: CuePreferences, now: float) -> list[Cue]:
+        self._latest = result
+        live = {h.track_id for h in result.hazards}
+        self._said = {k: v for k, v in self._said.items() if k in live}
+        self._unsolicited = [t for t in self._unsolicited if now - t < prefs.rate_window_s]
+        snoozed = now < self._snooze_until
+        cues: list[Cue] = []
+        q_text = quality_words(result)
+        if q_text and not snoozed and now - self._last_quality_t >= QUALITY_COOLDOWN_S and self._room(prefs):
+            cues.append(Cue(q_text, CueKind.QUALITY, Priority.NEXT, Urgency.CAUTION, result.timestamp))
+            self._last_quality_t = now
+            self._unsolicited.append(now)
+        new_normal = 0
+        for h in result.hazards:
+            danger = h.urgency == Urgency.DANGER
+            if not danger and (snoozed or prefs.class_weights.get(h.label, 1.0) == 0):
+                continue
+            if h.urgency < _threshold(prefs, h.label) or not self._worth_saying(h, prefs, now):
+                continue
+            if not danger:
+                if new_normal >= 1 or not self._room(prefs):
+                    continue
+                new_normal += 1
+                self._unsolicited.append(now)
+            text = hazard_phrase(h, prefs.units, prefs.hedge_below, detailed=prefs.verbosity is Verbosity.DETAILED)
+            cues.append(Cue(text, CueKind.HAZARD, _priority(h.urgency), h.urgency, result.timestamp, track_id=h.track_id,
+                            label=h.label, bearing_deg=h.bearing_deg, distance_m=h.distance_m, interrupt=danger))
+            self._said[h.track_id] = _Said(h.zone, h.urgency, h.approaching, now)
+        cues.sort(key=lambda c: -int(c.priority))
+        if cues:
+            self._last = cues[0]
+        return cues
+
+    def _room(self, prefs: CuePreferences) -> bool:
+        return len(self._unsolicited) < prefs.max_unsolicited
+
+    def _worth_saying(self, h: Hazard, prefs: CuePreferences, now: float) -> bool:
+        prev = self._said.get(h.track_id)
+        if prev is None:
+            return True
+        if h.urgency > prev.urgency or _ZONE_RANK[h.zone] > _ZONE_RANK[prev.zone] or (h.approaching and not prev.approaching):
+            return True
+        if now - prev.t < prefs.cooldown_s:
+            return False
+        return h.urgency >= Urgency.WARNING
+
+    # -- on demand -----------------------------------------------------------------------------
+    def repeat_last(self, now: float) -> Cue:
+        if self._last is None:
+            return Cue("Nothing said yet", CueKind.REPEAT, Priority.NEXT, Urgency.SAFE, now)
+        return Cue(self._last.text, CueKind.REPEAT, Priority.NEXT, self._last.urgency, self._last.frame_time,
+                   track_id=self._last.track_id, label=self._last.label, bearing_deg=self._last.bearing_deg,
+                   distance_m=self._last.distance_m)
+
+    def summary(self, prefs: CuePreferences, now: float, limit: int = 4) -> Cue:
+        """'What's around me': the most important things, nearest first within urgency."""
+        r = self._latest
+        if r is None:
+            return Cue("I have not seen anything yet", CueKind.SUMMARY, Priority.NEXT, Urgency.SAFE, now)
+        q = quality_words(r)
+        items = [hazard_phrase(h, prefs.units, prefs.hedge_below) for h in r.hazards[:limit]]
+        if not items:
+            text = q + ", so I cannot tell what is around you" if q else "I don't see anything I recognise nearby"
+        else:
+            more = len(r.hazards) - len(items)
+            text = "; ".join(items) + (f"; and {more} more" if more > 0 else "")
+            if q:
+                text = q + ". " + text
+        top = r.hazards[0].urgency if r.hazards else Urgency.SAFE
+        return Cue(text, CueKind.SUMMARY, Priority.NEXT, top, r.timestamp)
+
+    def snooze(self, now: float, seconds: float = 300.0) -> Cue:
+        self._snooze_until = now + seconds
+        minutes = max(1, round(seconds / 60))
+        return Cue(f"Quiet for {minutes} minutes; I will still warn you of danger", CueKind.SYSTEM, Priority.NEXT, Urgency.SAFE, now)
+
+    def stop_all(self, now: float) -> Cue:
+        """Silence what is playing now; the outputs cancel on an interrupting empty cue."""
+        return Cue("", CueKind.SYSTEM, Priority.NOW, Urgency.SAFE, now, interrupt=True)
+
+
+def overload_events(times: list[float], cues: int = OVERLOAD_CUES, window_s: float = OVERLOAD_WINDOW_S) -> int:
+    """Count overload events: each time a cue makes more than `cues` inside a `window_s` window
+    (overlapping bursts count once per extra cue)."""
+    times = sorted(times)
+    events = 0
+    start = 0
+    for i, t in enumerate(times):
+        while t - times[start] >= window_s:
+            start += 1
+        if i - start + 1 > cues:
+            events += 1
+    return events

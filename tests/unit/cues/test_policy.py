@@ -1,0 +1,148 @@
+"""The cue policy over scripted hazard sequences: dedup, approach, barge-in, rate limit,
+verbosity, hedging, quality and on-demand requests."""
+from __future__ import annotations
+
+import pytest
+
+from engine.stage_a.geometry import zone_for
+from engine.types import FrameQuality, FrameResult, Hazard, Urgency
+from maxsight_app.cues.phrasing import distance_words, hazard_phrase
+from maxsight_app.cues.policy import CuePolicy, overload_events
+from maxsight_app.cues.types import CueKind, CuePreferences, Priority, Units, Verbosity
+from maxsight_app.outputs.base import SpyOutput
+
+GOOD = FrameQuality(120.0, 800.0, 50.0, False, False, False, 1.0)
+DARK = FrameQuality(10.0, 800.0, 50.0, True, False, False, 0.25)
+
+
+def hz(tid, label="car", d=6.0, urgency=Urgency.CAUTION, approaching=False, clock=2, score=0.8, ttc=None):
+    return Hazard(track_id=tid, class_id=0, label=label, box=(0, 0, 10, 10), clock=clock, bearing_deg=30.0 * (clock if clock <= 3 else clock - 12),
+                  distance_m=d, zone=zone_for(d), approaching=approaching, ttc_s=ttc, urgency=urgency, priority=float(urgency) * 10,
+                  score=score, in_path=False)
+
+
+def frame(t, *hazards, quality=GOOD):
+    return FrameResult(frame_index=int(t * 10), timestamp=t, image_size=(640, 480), detections=(), tracks=(),
+                       hazards=tuple(sorted(hazards, key=lambda h: -int(h.urgency))), quality=quality, uncertainty=0.2)
+
+
+def run(policy, prefs, frames):
+    out = []
+    for f in frames:
+        out += [(f.timestamp, c) for c in policy.decide(f, prefs, f.timestamp)]
+    return out
+
+
+def test_phrase_and_units():
+    h = hz(1, "car", d=4.0, urgency=Urgency.WARNING, approaching=True, clock=2)
+    assert hazard_phrase(h, Units.METRES, 0.55) == "car, 2 o'clock, 4 metres, approaching"
+    assert distance_words(3.0, Units.FEET) == "10 feet"
+    assert distance_words(3.0, Units.STEPS) == "4 steps"
+    assert hazard_phrase(hz(2, "person", clock=12, d=1.2), Units.METRES, 0.55) == "person, ahead, 1 metre"
+
+
+def test_hedges_low_confidence():
+    assert hazard_phrase(hz(1, "dog", score=0.45), Units.METRES, 0.55).startswith("maybe a dog")
+
+
+def test_announces_once_then_stays_quiet_within_cooldown():
+    p, prefs = CuePolicy(), CuePreferences()
+    said = run(p, prefs, [frame(t / 10, hz(1)) for t in range(60)])     # 6 s of the same parked car
+    assert len(said) == 1 and said[0][1].text.startswith("car")
+
+
+def test_caution_is_not_repeated_after_cooldown_but_warning_is():
+    p, prefs = CuePolicy(), CuePreferences(cooldown_s=5)
+    said = run(p, prefs, [frame(t / 10, hz(1), hz(2, "person", d=1.0, urgency=Urgency.WARNING, clock=12)) for t in range(120)])
+    per_track = {tid: sum(1 for _, c in said if c.track_id == tid) for tid in (1, 2)}
+    assert per_track[1] == 1
+    assert per_track[2] == 3      # at 0, 5 and 10 s
+
+
+def test_starting_to_approach_is_announced():
+    p, prefs = CuePolicy(), CuePreferences()
+    said = run(p, prefs, [frame(0.0, hz(1)), frame(0.5, hz(1)), frame(1.0, hz(1, urgency=Urgency.WARNING, approaching=True))])
+    assert [c.text for _, c in said] == ["car, 2 o'clock, 6 metres", "car, 2 o'clock, 6 metres, approaching"]
+    assert said[1][1].priority == Priority.NEXT
+
+
+def test_danger_interrupts_and_ignores_rate_limit_snooze_and_mute():
+    p = CuePolicy()
+    prefs = CuePreferences(max_unsolicited=1, class_weights={"car": 0.0})
+    p.snooze(0.0)
+    said = run(p, prefs, [frame(0.1, hz(1, urgency=Urgency.DANGER, approaching=True, d=3.0), hz(2, "person", urgency=Urgency.WARNING, d=2.0))])
+    assert len(said) == 1
+    cue = said[0][1]
+    assert cue.priority == Priority.NOW and cue.interrupt and cue.label == "car"
+    spy = SpyOutput()
+    spy.emit(said[0][1])
+    assert spy.events[0][0] == "cancel"     # barge-in cancels what was playing
+
+
+def test_rate_limit_keeps_busy_scenes_under_overload():
+    """20 people arriving one per 0.3 s, each a new caution: the policy must not flood."""
+    p, prefs = CuePolicy(), CuePreferences()
+    frames, present = [], []
+    for i in range(200):
+        t = i * 0.1
+        if i % 3 == 0 and len(present) < 20:
+            present.append(hz(len(present) + 1, "person", d=2.5, clock=12))
+        frames.append(frame(t, *present))
+    said = run(p, prefs, frames)
+    times = [t for t, _ in said]
+    assert overload_events(times) == 0
+    assert 3 <= len(said) <= 3 * 2 + 1      # 3 per 10 s window over 20 s
+
+
+def test_verbosity_levels():
+    hazards = (hz(1, urgency=Urgency.CAUTION), hz(2, "person", urgency=Urgency.WARNING, d=1.2, clock=12), hz(3, "bus", urgency=Urgency.DANGER, d=3.0, approaching=True))
+    counts = {}
+    for v in Verbosity:
+        p = CuePolicy()
+        said = run(p, CuePreferences(verbosity=v), [frame(t / 10, *hazards) for t in range(30)])
+        counts[v] = {c.track_id for _, c in said}
+    assert counts[Verbosity.DANGER_ONLY] == {3}
+    assert counts[Verbosity.BRIEF] == {2, 3}
+    assert counts[Verbosity.NORMAL] == {1, 2, 3}
+
+
+def test_muted_class_stays_quiet_below_danger():
+    p = CuePolicy()
+    said = run(p, CuePreferences(class_weights={"person": 0.0}), [frame(0.0, hz(1, "person", urgency=Urgency.WARNING, d=1.0))])
+    assert said == []
+
+
+def test_dark_frame_says_cannot_see_and_never_all_clear():
+    p, prefs = CuePolicy(), CuePreferences()
+    said = run(p, prefs, [frame(t / 10, quality=DARK) for t in range(30)])
+    assert [c.kind for _, c in said] == [CueKind.QUALITY]
+    assert "can't see well" in said[0][1].text
+    summary = p.summary(prefs, 3.0)
+    assert "cannot tell" in summary.text and "clear" not in summary.text
+
+
+def test_summary_and_repeat():
+    p, prefs = CuePolicy(), CuePreferences()
+    p.decide(frame(0.0, hz(1, urgency=Urgency.WARNING, approaching=True, d=5.0), hz(2, "person", d=2.0, clock=11)), prefs, 0.0)
+    s = p.summary(prefs, 0.1)
+    assert s.text == "car, 2 o'clock, 5 metres, approaching; person, 11 o'clock, 2 metres"
+    assert p.repeat_last(0.2).text == "car, 2 o'clock, 5 metres, approaching"
+
+
+def test_stop_all_cancels_outputs():
+    spy = SpyOutput()
+    spy.emit(CuePolicy().stop_all(1.0))
+    assert spy.events == [("cancel", None)]
+
+
+def test_overload_event_counting():
+    assert overload_events([0, 1, 2, 3]) == 0
+    assert overload_events([0, 1, 2, 3, 4]) == 1
+    assert overload_events([0, 1, 2, 3, 4, 5, 20]) == 2
+
+
+def test_preferences_are_checked():
+    with pytest.raises(ValueError, match="max_unsolicited must be between 1 and 20"):
+        CuePreferences(max_unsolicited=0)
+    with pytest.raises(ValueError, match="class weight for 'dog'"):
+        CuePreferences(class_weights={"dog": 5})
