@@ -148,18 +148,15 @@ class Tracker:
         high = [d for d in detections if d.score >= self.birth_score]
         low = [d for d in detections if self.keep_score <= d.score < self.birth_score]
         pairs, un_tracks, un_high = self._associate(self._tracks, high)
-        matched: set[int] = set()
         for ti, di in pairs:
             self._match(self._tracks[ti], high[di], t)
-            matched.add(ti)
+        # Second pass: weak detections may only continue tracks the first pass left unmatched.
         rest = [self._tracks[i] for i in un_tracks]
-        pairs2, _, _ = self._associate(rest, low)
+        pairs2, still_unmatched, _ = self._associate(rest, low)
         for ri, di in pairs2:
             self._match(rest[ri], low[di], t)
-            matched.add(self._tracks.index(rest[ri]))
-        for i, tr in enumerate(self._tracks):
-            if i not in matched:
-                tr.misses += 1
+        for ri in still_unmatched:
+            rest[ri].misses += 1
         for di in un_high:
             d = high[di]
             st = _TrackState(self._next_id, d.class_id, d.label, _Kalman(np.array(d.box)), d.score, t, t)
