@@ -19,6 +19,8 @@ class Output(Protocol):
 
     def cancel(self) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class SilentOutput:
     """Always available: says nothing. The fallback at the end of every output's chain."""
@@ -31,6 +33,9 @@ class SilentOutput:
         log.debug("silent: %s", cue.text)
 
     def cancel(self) -> None:
+        pass
+
+    def close(self) -> None:
         pass
 
 
@@ -52,6 +57,9 @@ class SpyOutput:
 
     def cancel(self) -> None:
         self.events.append(("cancel", None))
+
+    def close(self) -> None:
+        self.events.append(("close", None))
 
     @property
     def cues(self) -> list[Cue]:

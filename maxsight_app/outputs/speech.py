@@ -1,0 +1,89 @@
+"""Speech through pyttsx3 on espeak-ng, rendered to samples so it can be interrupted, mixed with
+earcons, and written to a WAV when there is no sound card."""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import tempfile
+import wave
+from dataclasses import dataclass
+
+import numpy as np
+
+from maxsight_app.outputs.tones import SAMPLE_RATE
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Voice:
+    rate_wpm: int = 175          # espeak's default speaking rate
+    volume: float = 0.9          # 0..1
+    voice_id: str = ""           # "" = the first English voice
+
+
+class SpeechSynth:
+    def __init__(self, voice: Voice = Voice()):
+        self.voice = voice
+        self._engine = None
+        self._error: str | None = None
+        try:
+            import pyttsx3
+            self._engine = pyttsx3.init("espeak")
+        except ImportError:
+            self._error = "the pyttsx3 package is not installed"
+        except Exception:  # noqa: BLE001 - pyttsx3 raises bare errors when libespeak is absent
+            self._error = "espeak-ng is not installed (Debian: apt-get install espeak-ng)"
+        if self._engine is not None:
+            self._apply(voice)
+
+    def check(self) -> str | None:
+        return self._error
+
+    def voices(self) -> list[tuple[str, str]]:
+        return [(v.id, v.name) for v in self._engine.getProperty("voices")] if self._engine else []
+
+    def _apply(self, voice: Voice) -> None:
+        e = self._engine
+        vid = voice.voice_id
+        if not vid:
+            ids = [v.id for v in e.getProperty("voices")]
+            vid = next((i for i in ids if i.endswith("/en-us")), next((i for i in ids if i.endswith("/en")), ""))
+        if vid:
+            e.setProperty("voice", vid)
+        # After the voice: choosing a voice resets espeak's rate to its default.
+        e.setProperty("rate", int(voice.rate_wpm))
+
+    def set_voice(self, voice: Voice) -> None:
+        self.voice = voice
+        if self._engine is not None:
+            self._apply(voice)
+
+    def render(self, text: str) -> np.ndarray:
+        """Mono float32 at SAMPLE_RATE."""
+        if self._engine is None:
+            raise RuntimeError(self._error)
+        self._apply(self.voice)   # pyttsx3 shares one engine per driver: set our voice each time
+        fd, path = tempfile.mkstemp(suffix=".wav", prefix="maxsight-say-")
+        os.close(fd)
+        try:
+            # pyttsx3 prints "Audio saved to ..." on stdout; keep our CLI output clean.
+            with contextlib.redirect_stdout(io.StringIO()):
+                self._engine.save_to_file(text, path)
+                self._engine.runAndWait()
+            with wave.open(path, "rb") as w:
+                sr, n, width = w.getframerate(), w.getnframes(), w.getsampwidth()
+                raw = w.readframes(n)
+                channels = w.getnchannels()
+        finally:
+            os.unlink(path)
+        if width != 2:
+            raise RuntimeError(f"espeak-ng wrote {8 * width}-bit audio; expected 16-bit")
+        x = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
+        if channels > 1:
+            x = x.reshape(-1, channels).mean(1)
+        if sr != SAMPLE_RATE and len(x):
+            x = np.interp(np.arange(0, len(x), sr / SAMPLE_RATE), np.arange(len(x)), x).astype(np.float32)
+        return x * float(self.voice.volume)

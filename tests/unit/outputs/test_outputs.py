@@ -1,0 +1,164 @@
+"""Outputs with real backends: espeak-ng speech to a WAV, the WAV timeline with barge-in, the
+serial haptic protocol on a pseudo-terminal, the sound card path through an ALSA file device,
+screen alerts, and the fallback chain when no device exists."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import wave
+
+import numpy as np
+import pytest
+
+from engine.types import Urgency
+from maxsight_app.cues.types import Cue, CueKind, Priority
+from maxsight_app.outputs import haptic
+from maxsight_app.outputs.audio import WavFileSink, no_output_device_reason
+from maxsight_app.outputs.base import SilentOutput
+from maxsight_app.outputs.factory import OutputSettings, build_outputs
+from maxsight_app.outputs.screen import ScreenOutput
+from maxsight_app.outputs.sound import SoundOutput
+from maxsight_app.outputs.speech import SpeechSynth, Voice
+from maxsight_app.outputs.tones import SAMPLE_RATE
+
+
+def cue(text, urgency=Urgency.WARNING, interrupt=False, bearing=40.0, distance=3.0, kind=CueKind.HAZARD):
+    return Cue(text, kind, Priority.NOW if interrupt else Priority.NEXT, urgency, 0.0, track_id=1, label="car",
+               bearing_deg=bearing, distance_m=distance, interrupt=interrupt)
+
+
+def read_wav(path):
+    with wave.open(str(path), "rb") as w:
+        x = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, w.getnchannels()).astype(np.float32) / 32768
+        return x, w.getframerate()
+
+
+def test_speech_renders_audible_words_of_plausible_length():
+    synth = SpeechSynth(Voice(rate_wpm=175))
+    assert synth.check() is None, synth.check()
+    short = synth.render("car")
+    long = synth.render("car, 2 o'clock, 4 metres, approaching")
+    assert np.sqrt((long ** 2).mean()) > 0.02                  # not silence
+    assert 1.2 < len(long) / SAMPLE_RATE < 4.5                  # about 2.5 s at 175 words a minute
+    assert len(long) > 2 * len(short)
+    fast = SpeechSynth(Voice(rate_wpm=300)).render("car, 2 o'clock, 4 metres, approaching")
+    assert len(fast) < 0.8 * len(long)                          # rate from the profile is applied
+
+
+def test_wav_timeline_queues_and_barge_in_cuts(tmp_path):
+    now = [0.0]
+    sink = WavFileSink(tmp_path / "heard.wav", clock=lambda: now[0])
+    out = SoundOutput(sink, SpeechSynth(), earcons=True)
+    out.emit(cue("person, 12 o'clock, 3 metres", urgency=Urgency.CAUTION, bearing=0.0))
+    now[0] = 0.5
+    out.emit(cue("car, 2 o'clock, 6 metres"))                  # queued after the first
+    now[0] = 1.0
+    out.emit(cue("bus, 1 o'clock, 3 metres, approaching", urgency=Urgency.DANGER, interrupt=True))
+    sink.close()
+    clips = json.loads((tmp_path / "heard.json").read_text())
+    assert [c["text"] for c in clips] == ["person, 12 o'clock, 3 metres [interrupted]", "bus, 1 o'clock, 3 metres, approaching"]
+    assert clips[0]["end_s"] == pytest.approx(1.0, abs=0.01) and clips[1]["start_s"] == pytest.approx(1.0)
+    x, sr = read_wav(tmp_path / "heard.wav")
+    assert sr == SAMPLE_RATE and x.shape[1] == 2
+    assert len(x) / sr == pytest.approx(clips[1]["end_s"], abs=0.01)
+    # The danger earcon is panned right (1 o'clock): more energy in the right channel just after 1 s.
+    seg = x[int(1.0 * sr): int(1.4 * sr)]
+    assert (seg[:, 1] ** 2).sum() > 1.5 * (seg[:, 0] ** 2).sum()
+
+
+def test_serial_haptic_protocol_on_a_pseudo_terminal():
+    master, slave = os.openpty()
+    try:
+        dev = haptic.SerialHaptic(os.ttyname(slave))
+        assert dev.check() is None
+        dev.emit(cue("danger", urgency=Urgency.DANGER))
+        dev.emit(cue("caution", urgency=Urgency.CAUTION))
+        dev.emit(cue("nothing", urgency=Urgency.SAFE))         # safe cues do not vibrate
+        dev.cancel()
+        data = b""
+        while len(data) < 21:
+            data += os.read(master, 64)
+        frames = [data[i:i + 7] for i in range(0, len(data), 7)]
+        decoded = [haptic.decode(f) for f in frames]
+        assert decoded[0] == (haptic.CMD_PLAY, haptic.Pattern(1.0, 250, 80, 3))
+        assert decoded[1][0] == haptic.CMD_PLAY and decoded[1][1].repeats == 1 and decoded[1][1].intensity == pytest.approx(0.4, abs=0.01)
+        assert decoded[2] == (haptic.CMD_STOP, None)
+        dev.close()
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_haptic_frame_checksum_is_checked():
+    frame = bytearray(haptic.encode(haptic.CMD_PLAY, haptic.PATTERNS[Urgency.WARNING]))
+    frame[2] ^= 0xFF
+    with pytest.raises(ValueError, match="checksum"):
+        haptic.decode(bytes(frame))
+
+
+def test_missing_serial_device_is_one_sentence(tmp_path):
+    dev = haptic.SerialHaptic(str(tmp_path / "ttyNOPE"))
+    assert dev.check().startswith(f"the vibration device at {tmp_path / 'ttyNOPE'} cannot be opened")
+
+
+def test_screen_alerts_flash_for_warnings_and_quality():
+    screen = ScreenOutput()
+    seen = []
+    screen.listeners.append(seen.append)
+    screen.emit(cue("car, 2 o'clock, 4 metres", urgency=Urgency.WARNING, bearing=55.0))
+    screen.emit(cue("bench, ahead, 2 metres", urgency=Urgency.CAUTION, bearing=0.0))
+    screen.emit(cue("I can't see well: it is too dark", urgency=Urgency.CAUTION, kind=CueKind.QUALITY, bearing=None))
+    screen.cancel()
+    assert [a.flash for a in seen[:3]] == [True, False, True]
+    assert seen[0].direction == "2 o'clock" and seen[1].direction == "ahead"
+    assert seen[3] is None
+
+
+def test_fallback_chain_reports_a_missing_sound_card(tmp_path):
+    outputs, notes = build_outputs(OutputSettings(haptic=True, haptic_port=str(tmp_path / "ttyNOPE")))
+    reason = no_output_device_reason()
+    if reason:   # CI and this machine: no sound card
+        assert f"Sound is off: {reason}." in notes and any(isinstance(o, SilentOutput) for o in outputs)
+    else:
+        assert any(isinstance(o, SoundOutput) for o in outputs)
+    assert any("Vibration via serial vibration is off" in n for n in notes)
+    assert any(isinstance(o, ScreenOutput) for o in outputs)
+    assert all(len(n.splitlines()) == 1 for n in notes)
+
+
+def test_audio_out_replaces_the_sound_card(tmp_path):
+    outputs, notes = build_outputs(OutputSettings(), audio_out=tmp_path / "x.wav")
+    assert any(isinstance(o, SoundOutput) and isinstance(o.sink, WavFileSink) for o in outputs)
+    assert not any(n.startswith("Sound is off") for n in notes)
+
+
+ALSA_FILE = """pcm.!default {{
+    type file
+    slave.pcm "null"
+    file "{path}"
+    format "raw"
+}}
+"""
+
+
+def test_sound_card_path_plays_through_alsa(tmp_path):
+    """A real PortAudio/ALSA device whose output is a file: the sound-card sink plays for real."""
+    raw = tmp_path / "out.raw"
+    (tmp_path / ".asoundrc").write_text(ALSA_FILE.format(path=raw))
+    code = (
+        "from maxsight_app.outputs.audio import SoundDeviceSink\n"
+        "from maxsight_app.outputs.sound import SoundOutput\n"
+        "from maxsight_app.outputs.speech import SpeechSynth\n"
+        "from maxsight_app.cues.types import Cue, CueKind, Priority\n"
+        "from engine.types import Urgency\n"
+        "import time\n"
+        "sink = SoundDeviceSink(); assert sink.check() is None, sink.check()\n"
+        "out = SoundOutput(sink, SpeechSynth())\n"
+        "out.emit(Cue('car, 2 o clock', CueKind.HAZARD, Priority.NEXT, Urgency.WARNING, 0.0, bearing_deg=40.0, distance_m=3.0))\n"
+        "time.sleep(2.5); out.close(); print('ok')\n")
+    r = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, HOME=str(tmp_path)), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stderr
+    assert raw.stat().st_size > 20_000
+    assert np.frombuffer(raw.read_bytes()[: raw.stat().st_size // 2 * 2], "<i2").std() > 100   # not silence
