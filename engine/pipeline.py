@@ -15,6 +15,7 @@ from engine.models.registry import Registry
 from engine.stage_a import hazards as hazard_rules
 from engine.stage_a import quality
 from engine.stage_a.tracking import Tracker
+from engine.stage_a.urgency import UrgencySmoother
 from engine.types import Frame, FrameResult
 
 log = logging.getLogger(__name__)
@@ -28,12 +29,14 @@ class Pipeline:
         self.detector = detector or build(spec, registry, threads=config.threads, device=self.device)
         self.tracker = Tracker(config.tracker, birth_score=spec.birth_score, keep_score=spec.keep_score)
         self.keep_score = spec.keep_score
+        self.smoother = UrgencySmoother()
         self._detector_failed = False
         log.info("Stage A: %s on %s, %d threads", spec.name, self.device, config.threads)
 
     def reset(self) -> None:
         """Forget tracks, e.g. when the source changes."""
         self.tracker.reset()
+        self.smoother = UrgencySmoother()
 
     def step(self, frame: Frame) -> FrameResult:
         timings: dict[str, float] = {}
@@ -57,7 +60,7 @@ class Pipeline:
         t2 = time.perf_counter()
         tracks = self.tracker.update(detections, frame.timestamp, frame.size)
         t3 = time.perf_counter()
-        hazards = hazard_rules.from_tracks(tracks, width, height, self.config.camera)
+        hazards = hazard_rules.from_tracks(tracks, width, height, self.config.camera, self.smoother, frame.timestamp)
         t4 = time.perf_counter()
         timings["quality"] = (t1 - t0) * 1e3
         timings["tracking"] = (t3 - t2) * 1e3

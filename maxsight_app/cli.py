@@ -46,6 +46,48 @@ def _engine_config(args):
                                camera=CameraModel(hfov_deg=args.hfov, height_m=args.camera_height, tilt_deg=args.tilt)))
 
 
+def _open_profile(name: str | None):
+    """(store, user id) for --profile NAME; the 'default' profile is created on first use."""
+    from maxsight_app.profile.store import ProfileError, ProfileStore, default_path
+    store = ProfileStore(default_path())
+    if store.recovered_to:
+        print(f"maxsight: the profile database was damaged; it was kept as {store.recovered_to} and a new one started",
+              file=sys.stderr)
+    name = name or "default"
+    uid = store.find_user(name)
+    if uid is None:
+        if name != "default":
+            raise ProfileError(f"there is no profile called {name!r}; create it with `maxsight profile create {name}`")
+        uid = store.create_user(name)
+    return store, uid
+
+
+def _session(args, pipeline, audio: bool):
+    """The composition root for cues: profile -> policy preferences and outputs."""
+    from maxsight_app.cues.policy import CuePolicy
+    from maxsight_app.outputs.factory import build_outputs
+    from maxsight_app.profile.settings import cue_preferences, output_settings
+    from maxsight_app.session import Session
+    store, uid = _open_profile(getattr(args, "profile", None))
+    prefs = cue_preferences(store, uid)
+    session = Session(pipeline, CuePolicy(), prefs)
+    if audio:
+        built, notes = build_outputs(output_settings(store, uid), audio_out=Path(args.audio_out) if args.audio_out else None,
+                                     clock=session.media_time)
+        for n in notes:
+            print(f"maxsight: {n}", file=sys.stderr)
+        session.outputs.extend(built)
+        if not args.quiet:
+            from tqdm import tqdm
+
+            from maxsight_app.outputs.screen import ScreenOutput
+            for o in built:
+                if isinstance(o, ScreenOutput):
+                    o.listeners.append(lambda a: a and tqdm.write(f"{'!! ' if a.flash else '   '}{a.urgency.word.upper():<8} {a.text}"))
+    store.close()
+    return session
+
+
 def cmd_run(args) -> int:
     from engine.pipeline import Pipeline
     from maxsight_app import headless
@@ -57,12 +99,81 @@ def cmd_run(args) -> int:
     cfg = _engine_config(args)
     source = open_source(args.source)
     pipeline = Pipeline(cfg, _registry())
+    session = _session(args, pipeline, audio=args.speak or bool(args.audio_out))
     out = Path(args.out) if args.out else None
-    summary = headless.run(pipeline, source, out, realtime=args.realtime, max_frames=args.max_frames,
-                           progress=not args.quiet)
+    try:
+        summary = headless.run(session, source, out, realtime=args.realtime, max_frames=args.max_frames,
+                               progress=not args.quiet)
+    finally:
+        session.close()
     print(headless.summary_table(summary))
     if out:
         print(f"  results: {out} ({summary['frames']} lines)")
+    if args.audio_out:
+        print(f"  what a user would have heard: {args.audio_out} (+ {Path(args.audio_out).with_suffix('.json').name})")
+    return 0
+
+
+def cmd_eval_cues(args) -> int:
+    from engine.eval_data import require
+    from engine.pipeline import Pipeline
+    from maxsight_app import eval_cues
+    from maxsight_app.capture.video import VideoFileSource
+    videos = [Path(v) for v in args.source] if args.source else sorted(require("videos_walking_driving").glob("*.[am][vp][i4]"))
+    cfg = _engine_config(args)
+    reg = _registry()
+    rows = []
+    for v in videos:
+        source = VideoFileSource(v)
+        session = _session(args, Pipeline(cfg, reg), audio=False)
+        rows.append((v.name, eval_cues.evaluate(session, source, max_frames=args.max_frames)))
+        session.close()
+    print(eval_cues.table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps({name: m for name, m in rows}, indent=1))
+        print(f"JSON written to {args.json}")
+    return 0
+
+
+def cmd_profile(args) -> int:
+    from maxsight_app.profile.feedback import apply_feedback
+    from maxsight_app.profile.store import ProfileError, ProfileStore, default_path
+    store = ProfileStore(default_path())
+    try:
+        def uid_of(name):
+            uid = store.find_user(name)
+            if uid is None:
+                raise ProfileError(f"there is no profile called {name!r}")
+            return uid
+        if args.profile_cmd == "list":
+            for u in store.users():
+                print(f"{u['name']:<20} created {u['created']}")
+        elif args.profile_cmd == "create":
+            store.create_user(args.name)
+            print(f"created profile {args.name!r}")
+        elif args.profile_cmd == "show":
+            uid = uid_of(args.name)
+            for k, v in store.preferences(uid).items():
+                print(f"{k:<18} {v}")
+            for k, v in sorted(store.class_weights(uid).items()):
+                print(f"weight {k:<11} {v:.2f}")
+        elif args.profile_cmd == "set":
+            store.set_preference(uid_of(args.name), args.key, args.value)
+            print(f"{args.key} = {store.preferences(uid_of(args.name))[args.key]}")
+        elif args.profile_cmd == "feedback":
+            changes = apply_feedback(store, uid_of(args.name), args.kind, args.label or "")
+            print(", ".join(f"{k} -> {v:.2f}" for k, v in changes.items()) or "noted")
+        elif args.profile_cmd == "export":
+            Path(args.file).write_text(json.dumps(store.export_json(), indent=1))
+            print(f"exported {len(store.users())} profile(s) to {args.file}")
+        elif args.profile_cmd == "import":
+            try:
+                data = json.loads(Path(args.file).read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                raise ValueError(f"cannot read {args.file}: {exc}") from None
+            print("imported " + ", ".join(store.import_json(data, replace=args.replace)))
+    finally:
+        store.close()
     return 0
 
 
@@ -133,7 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="write one JSON line per frame here")
     r.add_argument("--realtime", action="store_true", help="play files at their own speed, dropping late frames")
     r.add_argument("--max-frames", type=int, help="stop after this many frames")
-    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--quiet", action="store_true", help="no progress bar or alert lines")
+    r.add_argument("--speak", action="store_true", help="speak, play earcons, vibrate and show alerts per the profile")
+    r.add_argument("--audio-out", help="write speech and earcons to this WAV (with a .json of timings) instead of the sound card")
+    r.add_argument("--profile", help="user profile to use (default: 'default')")
     engine_opts(r)
     r.set_defaults(func=cmd_run)
 
@@ -145,6 +259,33 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--limit", type=int, help="only the first N images")
     d.add_argument("--json", help="also write the results as JSON here")
     d.set_defaults(func=cmd_eval_detect)
+
+    c = ev.add_parser("cues", help="replay videos through Stage A and the cue policy; latency, overload, silence, reassurance")
+    c.add_argument("--source", action="append", help="video file (repeatable; default: the evaluation videos)")
+    c.add_argument("--profile", help="profile whose cue preferences to use (default: 'default')")
+    c.add_argument("--max-frames", type=int)
+    c.add_argument("--json", help="also write the results as JSON here")
+    engine_opts(c)
+    c.set_defaults(func=cmd_eval_cues)
+
+    pr = sub.add_parser("profile", help="user profiles: list, create, show, set, feedback, export, import").add_subparsers(dest="profile_cmd", required=True)
+    pr.add_parser("list").set_defaults(func=cmd_profile)
+    for name in ("create", "show"):
+        q = pr.add_parser(name)
+        q.add_argument("name")
+        q.set_defaults(func=cmd_profile)
+    q = pr.add_parser("set", help="set one preference, e.g. `maxsight profile set Ada units steps`")
+    q.add_argument("name"), q.add_argument("key"), q.add_argument("value")
+    q.set_defaults(func=cmd_profile)
+    q = pr.add_parser("feedback", help="useful | not_useful | too_much, optionally about a class")
+    q.add_argument("name"), q.add_argument("kind"), q.add_argument("label", nargs="?")
+    q.set_defaults(func=cmd_profile)
+    q = pr.add_parser("export")
+    q.add_argument("file")
+    q.set_defaults(func=cmd_profile)
+    q = pr.add_parser("import")
+    q.add_argument("file"), q.add_argument("--replace", action="store_true", help="overwrite profiles with the same name")
+    q.set_defaults(func=cmd_profile)
 
     b = sub.add_parser("bench", help="speed benchmarks (print a table, write JSON)").add_subparsers(dest="bench_cmd", required=True)
     s = b.add_parser("stage-a", help="per-step Stage A latency on real video frames")
@@ -163,10 +304,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from engine.models.registry import ModelError
     from maxsight_app.capture.video import SourceError
+    from maxsight_app.profile.store import ProfileError
     from training.evaluate import EvalDataError
     try:
         return args.func(args)
-    except (ModelError, SourceError, EvalDataError, ValueError, FileNotFoundError) as exc:
+    except (ModelError, SourceError, EvalDataError, ProfileError, ValueError, FileNotFoundError) as exc:
         if args.debug:
             raise
         print(f"maxsight: {exc}", file=sys.stderr)

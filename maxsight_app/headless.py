@@ -1,4 +1,5 @@
-"""`maxsight run --headless`: source -> Stage A pipeline -> JSON lines, a progress bar, a summary."""
+"""`maxsight run --headless`: source -> Session (Stage A, cue policy, outputs) -> JSON lines, a
+progress bar and a summary."""
 from __future__ import annotations
 
 import json
@@ -11,9 +12,9 @@ from typing import Iterator
 
 import numpy as np
 
-from engine.pipeline import Pipeline
-from engine.types import Frame, FrameResult, Urgency
+from engine.types import Frame, Urgency
 from maxsight_app.capture.video import FrameSource
+from maxsight_app.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def paced(source: FrameSource, realtime: bool, stats: Counter) -> Iterator[tuple
         yield frame, decode_ms
 
 
-def run(pipeline: Pipeline, source: FrameSource, out_path: Path | None, realtime: bool, max_frames: int | None,
+def run(session: Session, source: FrameSource, out_path: Path | None, realtime: bool, max_frames: int | None,
         progress: bool = True) -> dict:
     from tqdm import tqdm
     stats: Counter = Counter()
@@ -56,16 +57,22 @@ def run(pipeline: Pipeline, source: FrameSource, out_path: Path | None, realtime
         for frame, decode_ms in paced(source, realtime, stats):
             if max_frames is not None and stats["frames"] >= max_frames:
                 break
-            result: FrameResult = pipeline.step(frame)
+            tick = session.handle(frame)
+            result = tick.result
             result.timings_ms["decode"] = decode_ms
             stats["frames"] += 1
+            stats["cues"] += len(tick.cues)
             for k, v in result.timings_ms.items():
                 step_ms.setdefault(k, []).append(v)
             for h in result.hazards:
                 hazard_tracks.setdefault(h.label, set()).add(h.track_id)
             worst[(max((h.urgency for h in result.hazards), default=Urgency.SAFE)).word] += 1
             if out:
-                out.write(json.dumps(result.to_json()) + "\n")
+                line = result.to_json()
+                line["cues"] = [{"text": c.text, "kind": c.kind.value, "priority": c.priority.name.lower(),
+                                 "urgency": c.urgency.word, "track_id": c.track_id, "latency_ms": round(ms, 2)}
+                                for c, ms in zip(tick.cues, tick.latency_ms)]
+                out.write(json.dumps(line) + "\n")
             bar.update(1)
     finally:
         bar.close()
@@ -83,7 +90,8 @@ def run(pipeline: Pipeline, source: FrameSource, out_path: Path | None, realtime
         "p95_ms": {k: float(np.percentile(v, 95)) for k, v in step_ms.items()},
         "tracks_by_class": {k: len(v) for k, v in sorted(hazard_tracks.items(), key=lambda kv: -len(kv[1]))},
         "frames_by_worst_urgency": dict(worst),
-        "model": pipeline.detector.name,
+        "model": session.pipeline.detector.name,
+        "cues": stats["cues"],
     }
 
 
@@ -95,6 +103,7 @@ def summary_table(s: dict) -> str:
         if k in s["median_ms"]:
             lines.append(f"  {k:<12} {s['median_ms'][k]:>10.1f} {s['p95_ms'][k]:>9.1f}")
     lines.append("  confirmed tracks by class: " + (", ".join(f"{k} {v}" for k, v in s["tracks_by_class"].items()) or "none"))
+    lines.append(f"  cues decided: {s['cues']}")
     lines.append("  frames by most urgent hazard: " + ", ".join(f"{u} {s['frames_by_worst_urgency'].get(u, 0)}"
                                                             for u in ("danger", "warning", "caution", "safe")))
     return "\n".join(lines)

@@ -15,7 +15,8 @@ MAX_CLOSING_SPEED = {"person": 5.0, "dog": 10.0, "bicycle": 14.0, "motorcycle": 
 _DEFAULT_MAX_SPEED = 6.0
 
 
-def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: CameraModel) -> tuple[Hazard, ...]:
+def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: CameraModel,
+                smoother: urgency.UrgencySmoother | None = None, t: float = 0.0) -> tuple[Hazard, ...]:
     out = []
     for tr in tracks:
         if not tr.confirmed:
@@ -26,9 +27,15 @@ def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: Came
             ttc = None
         approaching = ttc is not None
         level, priority = urgency.assess(tr.label, pos, approaching, ttc)
+        if smoother is not None:
+            smoothed = smoother.smooth(tr.track_id, level, t)
+            priority += 10 * (int(smoothed) - int(level))
+            level = smoothed
         out.append(Hazard(track_id=tr.track_id, class_id=tr.class_id, label=tr.label, box=tr.box,
                           clock=pos.clock, bearing_deg=pos.bearing_deg, distance_m=pos.distance_m,
                           zone=pos.zone, approaching=approaching, ttc_s=ttc, urgency=level,
                           priority=priority, score=tr.score, in_path=urgency.in_path(pos)))
+    if smoother is not None:
+        smoother.forget_except({tr.track_id for tr in tracks})
     out.sort(key=lambda h: (-int(h.urgency), -h.priority))
     return tuple(out)

@@ -9,7 +9,8 @@ Rules:
   * danger always speaks, interrupts (barge-in), and ignores rate limits, snooze and muted classes;
   * other unsolicited cues are rate limited (max_unsolicited per rate_window_s) and at most one
     new one per frame, so the default profile stays under 2 overload events per minute, an
-    overload event being more than OVERLOAD_CUES cues inside any OVERLOAD_WINDOW_S;
+    overload event being more than OVERLOAD_CUES cues inside any OVERLOAD_WINDOW_S; warnings
+    have WARNING_EXTRA more slots than cautions, so a busy caution scene cannot hide a warning;
   * a dark, blurred or covered frame gives "I can't see well", never silence that sounds like
     all clear; nothing here ever says "all clear".
 """
@@ -22,6 +23,7 @@ from maxsight_app.cues.phrasing import hazard_phrase
 from maxsight_app.cues.types import MIN_URGENCY, Cue, CueKind, CuePreferences, Priority, Verbosity
 
 OVERLOAD_CUES = 4
+WARNING_EXTRA = 1
 OVERLOAD_WINDOW_S = 10.0
 QUALITY_COOLDOWN_S = 15.0
 _ZONE_RANK = {Zone.FAR: 0, Zone.MEDIUM: 1, Zone.NEAR: 2}
@@ -90,7 +92,8 @@ class CuePolicy:
             if h.urgency < _threshold(prefs, h.label) or not self._worth_saying(h, prefs, now):
                 continue
             if not danger:
-                if new_normal >= 1 or not self._room(prefs):
+                extra = WARNING_EXTRA if h.urgency == Urgency.WARNING else 0
+                if new_normal >= 1 or not self._room(prefs, extra):
                     continue
                 new_normal += 1
                 self._unsolicited.append(now)
@@ -103,8 +106,8 @@ class CuePolicy:
             self._last = cues[0]
         return cues
 
-    def _room(self, prefs: CuePreferences) -> bool:
-        return len(self._unsolicited) < prefs.max_unsolicited
+    def _room(self, prefs: CuePreferences, extra: int = 0) -> bool:
+        return len(self._unsolicited) < prefs.max_unsolicited + extra
 
     def _worth_saying(self, h: Hazard, prefs: CuePreferences, now: float) -> bool:
         prev = self._said.get(h.track_id)

@@ -1,7 +1,9 @@
 """Where rendered sound goes: the sound card (sounddevice) or a WAV timeline file.
 
 Both take stereo float32 clips with `play(clip, label, interrupt)`. A normal clip waits for the one
-playing; an interrupting clip (danger, stop) cuts what is playing and everything queued.
+playing; an interrupting clip (danger, stop) cuts what is playing and everything queued. A clip
+that could not start within MAX_WAIT_S of being asked for is dropped: stale directions ("car,
+2 o'clock") are worse than none, and the next frame's policy will speak again if it still matters.
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import json
 import logging
 import queue
 import threading
+import time
 import wave
 from pathlib import Path
 from typing import Callable
@@ -18,6 +21,7 @@ import numpy as np
 from maxsight_app.outputs.tones import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
+MAX_WAIT_S = 2.0
 
 
 def no_output_device_reason() -> str | None:
@@ -53,10 +57,13 @@ class SoundDeviceSink:
             item = self._queue.get()
             if item is None:
                 return
-            gen, clip = item
+            gen, asked, clip = item
             with self._lock:
                 if gen != self._generation:
                     continue
+            if time.monotonic() - asked > MAX_WAIT_S:
+                log.info("dropped a stale cue (waited %.1f s)", time.monotonic() - asked)
+                continue
             try:
                 sd.play(clip, SAMPLE_RATE)
                 sd.wait()
@@ -70,7 +77,7 @@ class SoundDeviceSink:
         if interrupt:
             self.stop()
         with self._lock:
-            self._queue.put((self._generation, clip))
+            self._queue.put((self._generation, time.monotonic(), clip))
 
     def stop(self) -> None:
         import sounddevice as sd
@@ -95,6 +102,7 @@ class WavFileSink:
         self.clock = clock
         self._clips: list[list] = []      # [start_s, samples, label]
         self._busy_until = 0.0
+        self.dropped: list[tuple[float, str]] = []   # (asked at, text) of stale clips
 
     def check(self) -> str | None:
         parent = self.path.parent if str(self.path.parent) else Path(".")
@@ -109,6 +117,9 @@ class WavFileSink:
             start = now
         else:
             start = max(now, self._busy_until)
+            if start - now > MAX_WAIT_S:
+                self.dropped.append((now, label))
+                return
         self._clips.append([start, clip, label])
         self._busy_until = start + len(clip) / SAMPLE_RATE
 
@@ -138,4 +149,5 @@ class WavFileSink:
             w.setframerate(SAMPLE_RATE)
             w.writeframes(pcm.tobytes())
         self.path.with_suffix(".json").write_text(json.dumps(
-            [{"start_s": round(s, 3), "end_s": round(s + len(c) / SAMPLE_RATE, 3), "text": lab} for s, c, lab in self._clips], indent=1))
+            {"played": [{"start_s": round(s, 3), "end_s": round(s + len(c) / SAMPLE_RATE, 3), "text": lab} for s, c, lab in self._clips],
+             "dropped_stale": [{"asked_s": round(t, 3), "text": lab} for t, lab in self.dropped]}, indent=1))

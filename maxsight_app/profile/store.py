@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import sqlite3
 from pathlib import Path
 
@@ -22,6 +23,15 @@ from maxsight_app.profile.schema import CLASS_WEIGHT_RANGE, PREFERENCES, validat
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
+
+
+def default_path() -> Path:
+    """$MAXSIGHT_DATA/profiles.db, else the platform's user data folder."""
+    env = os.environ.get("MAXSIGHT_DATA")
+    if env:
+        return Path(env).expanduser() / "profiles.db"
+    import platformdirs
+    return Path(platformdirs.user_data_dir("maxsight", appauthor=False)) / "profiles.db"
 
 
 class ProfileError(Exception):

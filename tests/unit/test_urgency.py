@@ -63,3 +63,24 @@ def test_implausible_closing_speed_is_treated_as_noise():
     car = hazards.from_tracks((track("car", 1.5, 10.0, 1.4),), 640, 480, cam)[0]
     assert not person.approaching and person.ttc_s is None and person.urgency < Urgency.WARNING
     assert car.approaching and car.urgency == Urgency.DANGER
+
+
+def test_far_approach_is_not_yet_a_concern_except_for_vehicles():
+    assert urgency.assess("person", pos(25.0), True, 8.0)[0] == Urgency.SAFE
+    assert urgency.assess("person", pos(9.0), True, 8.0)[0] == Urgency.CAUTION
+    assert urgency.assess("car", pos(25.0), True, 8.0)[0] == Urgency.CAUTION
+
+
+def test_smoother_ignores_one_frame_flicker_but_never_delays_danger():
+    sm = urgency.UrgencySmoother()
+    seq = [Urgency.CAUTION, Urgency.WARNING, Urgency.CAUTION, Urgency.CAUTION]
+    assert [sm.smooth(1, u, i / 10) for i, u in enumerate(seq)] == [Urgency.CAUTION] * 4
+    assert sm.smooth(1, Urgency.DANGER, 0.4) == Urgency.DANGER
+
+
+def test_smoother_rises_after_two_frames_and_falls_after_a_second():
+    sm = urgency.UrgencySmoother()
+    out = [sm.smooth(1, u, t) for t, u in [(0.0, Urgency.CAUTION), (0.1, Urgency.WARNING), (0.2, Urgency.WARNING)]]
+    assert out == [Urgency.CAUTION, Urgency.CAUTION, Urgency.WARNING]
+    assert sm.smooth(1, Urgency.CAUTION, 0.5) == Urgency.WARNING        # held
+    assert sm.smooth(1, Urgency.CAUTION, 1.25) == Urgency.CAUTION       # 1 s after the last warning frame

@@ -146,3 +146,12 @@ def test_preferences_are_checked():
         CuePreferences(max_unsolicited=0)
     with pytest.raises(ValueError, match="class weight for 'dog'"):
         CuePreferences(class_weights={"dog": 5})
+
+
+def test_a_busy_caution_scene_cannot_hide_a_warning():
+    p, prefs = CuePolicy(), CuePreferences()
+    cautions = [hz(i, "person", d=2.8, clock=12) for i in range(1, 4)]
+    said = run(p, prefs, [frame(t / 10, *cautions) for t in range(5)])                # budget used by cautions
+    assert len(said) == 3
+    said = run(p, prefs, [frame(0.5 + t / 10, *cautions, hz(9, "bicycle", d=4.0, urgency=Urgency.WARNING, approaching=True)) for t in range(3)])
+    assert [c.track_id for _, c in said] == [9]

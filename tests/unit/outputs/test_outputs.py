@@ -57,7 +57,7 @@ def test_wav_timeline_queues_and_barge_in_cuts(tmp_path):
     now[0] = 1.0
     out.emit(cue("bus, 1 o'clock, 3 metres, approaching", urgency=Urgency.DANGER, interrupt=True))
     sink.close()
-    clips = json.loads((tmp_path / "heard.json").read_text())
+    clips = json.loads((tmp_path / "heard.json").read_text())["played"]
     assert [c["text"] for c in clips] == ["person, 12 o'clock, 3 metres [interrupted]", "bus, 1 o'clock, 3 metres, approaching"]
     assert clips[0]["end_s"] == pytest.approx(1.0, abs=0.01) and clips[1]["start_s"] == pytest.approx(1.0)
     x, sr = read_wav(tmp_path / "heard.wav")
@@ -66,6 +66,18 @@ def test_wav_timeline_queues_and_barge_in_cuts(tmp_path):
     # The danger earcon is panned right (1 o'clock): more energy in the right channel just after 1 s.
     seg = x[int(1.0 * sr): int(1.4 * sr)]
     assert (seg[:, 1] ** 2).sum() > 1.5 * (seg[:, 0] ** 2).sum()
+
+
+def test_stale_clips_are_dropped_not_queued_for_ever(tmp_path):
+    now = [0.0]
+    sink = WavFileSink(tmp_path / "q.wav", clock=lambda: now[0])
+    one_second = np.zeros((SAMPLE_RATE, 2), np.float32)
+    for i in range(5):                      # five 1 s clips asked for at once
+        sink.play(one_second, label=f"clip {i}")
+    sink.close()
+    data = json.loads((tmp_path / "q.json").read_text())
+    assert [c["text"] for c in data["played"]] == ["clip 0", "clip 1", "clip 2"]   # started within 2 s
+    assert [c["text"] for c in data["dropped_stale"]] == ["clip 3", "clip 4"]
 
 
 def test_serial_haptic_protocol_on_a_pseudo_terminal():

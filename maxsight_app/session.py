@@ -1,0 +1,82 @@
+"""Session: one frame through Stage A, the cue policy and the outputs. Qt-free; the desktop app's
+worker and the headless commands both drive it.
+
+Time: the policy and the WAV timeline run on media time, the frame's timestamp plus the time
+spent on it so far, so a replayed video behaves as it would live and cue latency shows up in
+what a listener would have heard.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from engine.pipeline import Pipeline
+from engine.types import Frame, FrameResult
+from maxsight_app.cues.policy import CuePolicy
+from maxsight_app.cues.types import Cue, CuePreferences
+
+log = logging.getLogger(__name__)
+
+REQUESTS = ("repeat", "summary", "snooze", "stop")
+
+
+@dataclass
+class Tick:
+    result: FrameResult
+    cues: list[Cue]
+    latency_ms: list[float] = field(default_factory=list)   # frame in hand -> cue emitted, per cue
+
+
+class Session:
+    def __init__(self, pipeline: Pipeline, policy: CuePolicy | None = None, prefs: CuePreferences | None = None,
+                 outputs: list | None = None):
+        self.pipeline = pipeline
+        self.policy = policy or CuePolicy()
+        self.prefs = prefs or CuePreferences()
+        self.outputs = list(outputs or [])
+        self._frame_t = 0.0
+        self._frame_wall = time.perf_counter()
+
+    def media_time(self) -> float:
+        return self._frame_t + (time.perf_counter() - self._frame_wall)
+
+    def handle(self, frame: Frame) -> Tick:
+        self._frame_t, self._frame_wall = frame.timestamp, time.perf_counter()
+        result = self.pipeline.step(frame)
+        cues = self.policy.decide(result, self.prefs, self.media_time())
+        latencies = [self._emit(c) for c in cues]
+        return Tick(result, cues, latencies)
+
+    def _emit(self, cue: Cue) -> float:
+        for out in self.outputs:
+            try:
+                if cue.interrupt:
+                    out.cancel()
+                out.emit(cue)
+            except Exception:  # noqa: BLE001 - one broken output must not silence the others
+                log.exception("output %s failed", getattr(out, "name", out))
+        return (time.perf_counter() - self._frame_wall) * 1e3
+
+    def request(self, what: str) -> Cue:
+        """On-demand: repeat the last cue, 'what's around me', snooze 5 minutes, stop all."""
+        now = self.media_time()
+        if what == "repeat":
+            cue = self.policy.repeat_last(now)
+        elif what == "summary":
+            cue = self.policy.summary(self.prefs, now)
+        elif what == "snooze":
+            cue = self.policy.snooze(now)
+        elif what == "stop":
+            cue = self.policy.stop_all(now)
+        else:
+            raise ValueError(f"request must be one of {', '.join(REQUESTS)}, got {what!r}")
+        self._emit(cue)
+        return cue
+
+    def close(self) -> None:
+        for out in self.outputs:
+            try:
+                out.close()
+            except Exception:  # noqa: BLE001
+                log.exception("closing output %s failed", getattr(out, "name", out))
