@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Set up MaxSight on a fresh clone: Debian packages, a virtual environment with the Python
 # packages, and the detector models in the user cache. Idempotent: a second run only checks.
-#   scripts/setup.sh          the app's packages
+#   scripts/setup.sh          the app's packages (engine, outputs, Qt window)
 #   scripts/setup.sh --dev    plus the test tools
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-EXTRAS=""
-[ "${1:-}" = "--dev" ] && EXTRAS="[dev]"
+EXTRAS="[app]"
+[ "${1:-}" = "--dev" ] && EXTRAS="[app,dev]"
 PY=${PYTHON:-python3}
 VENV=${MAXSIGHT_VENV:-$ROOT/.venv}
 

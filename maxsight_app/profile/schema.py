@@ -8,6 +8,7 @@ VISION_CONDITIONS = ("none", "cataracts", "glaucoma", "amd", "diabetic_retinopat
                      "hemianopia_left", "hemianopia_right", "myopia", "protanopia", "deuteranopia", "tritanopia",
                      "photophobia", "low_contrast", "nystagmus")
 HEARING = ("typical", "hard_of_hearing", "deaf")
+SOUND_ALERTS = ("doorbell", "knock", "smoke_alarm", "siren", "car_horn", "baby_crying", "dog", "glass_breaking", "speech")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ PREFERENCES: dict[str, Pref] = {
     "vision_condition": Pref(str, "none", choices=VISION_CONDITIONS, doc="the user's vision condition"),
     "vision_severity": Pref(float, 0.0, 0.0, 1.0, doc="severity of the condition"),
     "hearing": Pref(str, "typical", choices=HEARING, doc="hearing profile"),
+    "text_scale": Pref(float, 1.0, 0.75, 3.0, doc="in-app text size, times the system size"),
+    "high_contrast": Pref(bool, False, doc="high-contrast colours"),
+    "sound_alerts": Pref(str, ",".join(SOUND_ALERTS), doc="environmental sounds to show, comma-separated"),
 }
 
 CLASS_WEIGHT_RANGE = (0.0, 2.0)
@@ -73,6 +77,10 @@ def validate(name: str, value):
             value = str(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected {p.kind.__name__}, got {value!r}") from None
+    if name == "sound_alerts":
+        unknown = [x for x in value.split(",") if x and x not in SOUND_ALERTS]
+        if unknown:
+            raise ValueError(f"sound_alerts: unknown sound(s) {', '.join(unknown)}; known: {', '.join(SOUND_ALERTS)}")
     if p.choices and value not in p.choices:
         raise ValueError(f"{name}: must be one of {', '.join(p.choices)}; got {value!r}")
     if p.low is not None and not p.low <= value <= p.high:

@@ -6,7 +6,9 @@ is written last, so a migration interrupted by a crash simply completes on the n
 
 Schema history:
   v1  users; preferences (verbosity, units, speech_rate, volume)
-  v2  every preference in schema.PREFERENCES as a typed column; class_interest; feedback
+  v2  the remaining preferences of the time as typed columns; class_interest; feedback
+  v3  text_scale, high_contrast, sound_alerts (the desktop app's settings)
+Each step names the columns it adds: a step must never pick up columns added by later ones.
 """
 from __future__ import annotations
 
@@ -22,7 +24,10 @@ from maxsight_app.profile.schema import CLASS_WEIGHT_RANGE, PREFERENCES, validat
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+_V2_COLUMNS = ("voice", "speech", "earcons", "tone_volume", "haptic", "haptic_port", "haptic_strength", "screen_alerts",
+               "captions", "cooldown_s", "max_unsolicited", "hedge_below", "vision_condition", "vision_severity", "hearing")
+_V3_COLUMNS = ("text_scale", "high_contrast", "sound_alerts")
 
 
 def default_path() -> Path:
@@ -49,13 +54,18 @@ def _to_v1(db: sqlite_utils.Database) -> None:
                              pk="user_id", foreign_keys=[("user_id", "users", "id")], if_not_exists=True)
 
 
-def _to_v2(db: sqlite_utils.Database) -> None:
+def _add_pref_columns(db: sqlite_utils.Database, names: tuple[str, ...]) -> None:
     prefs = db["preferences"]
     have = set(prefs.columns_dict)
-    for name, p in PREFERENCES.items():
+    for name in names:
+        p = PREFERENCES[name]
         if name not in have:
             prefs.add_column(name, p.sql_type)
-            db.execute(f"UPDATE preferences SET [{name}] = ? WHERE [{name}] IS NULL", [p.default])
+        db.execute(f"UPDATE preferences SET [{name}] = ? WHERE [{name}] IS NULL", [p.default])
+
+
+def _to_v2(db: sqlite_utils.Database) -> None:
+    _add_pref_columns(db, _V2_COLUMNS)
     db["class_interest"].create({"user_id": int, "label": str, "weight": float}, pk=("user_id", "label"),
                                 foreign_keys=[("user_id", "users", "id")], if_not_exists=True)
     db["feedback"].create({"id": int, "user_id": int, "at": str, "kind": str, "label": str, "detail": str}, pk="id",
@@ -63,7 +73,11 @@ def _to_v2(db: sqlite_utils.Database) -> None:
     db["feedback"].create_index(["user_id", "at"], if_not_exists=True)
 
 
-MIGRATIONS = {1: _to_v1, 2: _to_v2}
+def _to_v3(db: sqlite_utils.Database) -> None:
+    _add_pref_columns(db, _V3_COLUMNS)
+
+
+MIGRATIONS = {1: _to_v1, 2: _to_v2, 3: _to_v3}
 
 
 class ProfileStore:

@@ -37,14 +37,27 @@ def test_migrates_a_v1_file_keeping_the_users_choices(tmp_path):
     path = tmp_path / "profiles.db"
     v1_file(path)
     store = ProfileStore(path)
-    assert store.version() == SCHEMA_VERSION == 2
+    assert store.version() == SCHEMA_VERSION == 3
     uid = store.find_user("Grace")
     prefs = store.preferences(uid)
     assert (prefs["verbosity"], prefs["units"], prefs["speech_rate"], prefs["volume"]) == ("brief", "feet", 220, 0.5)
-    assert prefs["hearing"] == "typical" and prefs["earcons"] is True          # new columns got defaults
+    assert prefs["hearing"] == "typical" and prefs["earcons"] is True          # v2 columns got defaults
+    assert prefs["text_scale"] == 1.0 and prefs["high_contrast"] is False      # v3 columns too
     store.set_class_weight(uid, "dog", 0.5)                                     # new tables exist
     store.close()
-    assert ProfileStore(path).version() == 2                                    # reopening is a no-op
+    assert ProfileStore(path).version() == 3                                    # reopening is a no-op
+
+
+def test_each_migration_adds_only_its_own_columns(tmp_path):
+    """Stop after v2: v3's columns must not exist yet, so v3 really is the step that adds them."""
+    import sqlite_utils
+
+    from maxsight_app.profile import store as store_mod
+    db = sqlite_utils.Database(tmp_path / "p.db")
+    for v in (1, 2):
+        store_mod.MIGRATIONS[v](db)
+    cols = set(db["preferences"].columns_dict)
+    assert "hearing" in cols and not cols & set(store_mod._V3_COLUMNS)
 
 
 def test_newer_schema_is_refused_clearly(tmp_path):
@@ -120,7 +133,7 @@ def test_damaged_file_is_moved_aside_and_a_new_one_started(tmp_path):
     path.write_bytes(bytes(data))
     store = ProfileStore(path)
     assert store.recovered_to is not None and store.recovered_to.exists()
-    assert store.users() == [] and store.version() == 2
+    assert store.users() == [] and store.version() == 3
 
 
 def test_export_import_round_trip(tmp_path):
