@@ -64,12 +64,19 @@ class VideoFileSource:
 
 
 class CameraSource:
-    def __init__(self, index: int, backend: int = cv2.CAP_ANY):
+    """A webcam. When it stops delivering (unplugged, driver hiccup) it reports that through
+    `on_status` and tries to reopen it once a second until it is back or `stop()` is called."""
+
+    def __init__(self, index: int, backend: int = cv2.CAP_ANY, on_status=None, reopen_every_s: float = 1.0):
         self.index = index
+        self.backend = backend
+        self.on_status = on_status or (lambda msg: log.warning("%s", msg))
+        self.reopen_every_s = reopen_every_s
+        self._stopped = False
         self.cap = cv2.VideoCapture(index, backend)
         if not self.cap.isOpened():
             self.cap.release()
-            raise SourceError(f"no camera found at index {index}; plug one in or choose a video file with --source")
+            raise SourceError(f"no camera found at index {index}; plug one in or choose a video file")
         fps = self.cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and 1 <= fps <= 240 else 30.0
         self.frame_count = None
@@ -79,20 +86,42 @@ class CameraSource:
         start = time.monotonic()
         index = 0
         failures = 0
-        while True:
+        while not self._stopped:
             ok, image = self.cap.read()
-            if not ok or image is None:
-                failures += 1
-                if failures >= 30:
-                    raise SourceError(f"camera {self.index} stopped delivering frames (unplugged?)")
-                time.sleep(0.05)
+            if ok and image is not None:
+                if failures >= 10:
+                    self.on_status(f"camera {self.index} is back")
+                failures = 0
+                yield Frame(index=index, timestamp=time.monotonic() - start, image=image)
+                index += 1
                 continue
-            failures = 0
-            yield Frame(index=index, timestamp=time.monotonic() - start, image=image)
-            index += 1
+            failures += 1
+            if failures == 10:
+                self.on_status(f"camera {self.index} stopped sending pictures; trying to reconnect")
+            if failures >= 10:
+                self.cap.release()
+                time.sleep(self.reopen_every_s)
+                self.cap = cv2.VideoCapture(self.index, self.backend)
+            else:
+                time.sleep(0.03)
+
+    def stop(self) -> None:
+        self._stopped = True
 
     def close(self) -> None:
+        self._stopped = True
         self.cap.release()
+
+
+def list_cameras(max_index: int = 4) -> list[int]:
+    """Indices of cameras that open now (tries 0..max_index-1)."""
+    found = []
+    for i in range(max_index):
+        cap = cv2.VideoCapture(i)
+        if cap.isOpened():
+            found.append(i)
+        cap.release()
+    return found
 
 
 def open_source(spec: str) -> FrameSource:
