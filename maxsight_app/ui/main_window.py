@@ -23,7 +23,7 @@ from maxsight_app.ui.engine_worker import EngineWorker, FrameView
 from maxsight_app.ui.qt import QObject, Qt, QThread, QtCore, QtGui, QtWidgets, Signal
 from maxsight_app.ui.settings_dialog import SettingsDialog
 from maxsight_app.ui.theme import apply_theme
-from maxsight_app.ui.widgets import CaptionsPanel, FlashOverlay, HazardList, PreviewWidget, SoundTimeline
+from maxsight_app.ui.widgets import CaptionsPanel, FlashOverlay, HazardList, PreviewWidget, SoundTimeline, enlarge
 log = logging.getLogger(__name__)
 
 # Stage B (text, scene, sounds, captions) is not part of this build yet; say so plainly.
@@ -71,6 +71,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._bridge.alert.connect(self._on_alert)
         self.session: Session | None = None
         self.worker: EngineWorker | None = None
+        self.apply_profile()            # the profile's theme and text size from the first paint
         try:
             pipeline = Pipeline(self.config, registry)
         except ModelError as exc:
@@ -317,7 +318,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- settings and profiles ----------------------------------------------------------------
     def open_settings(self) -> SettingsDialog:
-        voices = []
+        from maxsight_app.outputs.speech import SpeechSynth
+        synth = SpeechSynth()
+        voices = synth.voices() if synth.check() is None else []
         dlg = SettingsDialog(self.store, self.user_id, voices, self)
         dlg.saved.connect(self.apply_profile)
         dlg.open()
@@ -334,6 +337,8 @@ class MainWindow(QtWidgets.QMainWindow):
         """Settings take effect live: policy preferences, outputs, theme."""
         prefs = self.store.preferences(self.user_id)
         apply_theme(QtWidgets.QApplication.instance(), prefs["high_contrast"], prefs["text_scale"])
+        for w in (self.hazards, self.captions):
+            enlarge(w)                 # explicitly sized fonts do not follow the application font
         if self.session is None:
             return
         cp = cue_preferences(self.store, self.user_id)

@@ -92,11 +92,22 @@ class PreviewWidget(QtWidgets.QWidget):
         p.end()
 
 
+LARGE = 1.35   # the hazard list and captions are larger than the rest of the window
+
+
+def enlarge(widget: QtWidgets.QWidget) -> None:
+    """Relative to the application font, so the text-size setting and system scaling still apply."""
+    f = QtGui.QFont(widget.font())
+    f.setPointSizeF(QtWidgets.QApplication.font().pointSizeF() * LARGE)
+    widget.setFont(f)
+
+
 class HazardList(QtWidgets.QListWidget):
     """Large text, most urgent first; a screen reader reads each row as a sentence."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        enlarge(self)
         self.setAccessibleName("Hazards")
         self.setAccessibleDescription("What is around you now, most urgent first")
         self._last: list[str] = []
@@ -126,6 +137,7 @@ class CaptionsPanel(QtWidgets.QTextEdit):
 
     def __init__(self, parent=None, history: int = 200):
         super().__init__(parent)
+        enlarge(self)
         self.setReadOnly(True)
         self.setAccessibleName("Captions and alerts")
         self.setAccessibleDescription("Everything MaxSight said, as text, newest at the bottom")

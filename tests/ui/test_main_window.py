@@ -31,6 +31,10 @@ def make_window(qtbot, store, registry, spy, **kw):
     qtbot.addWidget(w)
     w.resize(1280, 760)
     w.show()
+    qtbot.waitExposed(w)
+    if w.file_dialog is None or not w.file_dialog.isVisible():
+        w.activateWindow()          # shortcuts are window shortcuts: the window must have focus
+        qtbot.waitUntil(w.isActiveWindow, timeout=3000)
     return w
 
 
@@ -97,6 +101,40 @@ def test_settings_persist_and_apply_live(qtbot, store, installed_models, tmp_pat
     assert w2.open_settings().fields["units"].currentText() == "steps"
     w2.shutdown()
     reopened.close()
+
+
+def test_warnings_flash_the_whole_window_with_words_and_direction(qtbot, store, installed_models):
+    from engine.types import Urgency
+    from maxsight_app.cues.types import Cue, Priority
+    w = make_window(qtbot, store, installed_models, SpyOutput())
+    w.session.say(Cue("car, 2 o'clock, 4 metres, approaching", CueKind.HAZARD, Priority.NEXT, Urgency.WARNING, 0.0,
+                      track_id=3, label="car", bearing_deg=55.0, distance_m=4.0))
+    qtbot.waitUntil(w.flash.isVisible, timeout=3000)
+    assert "car, 2 o'clock, 4 metres, approaching" in w.flash.text() and "2 o'clock" in w.flash.text()
+    assert w.flash.geometry() == w.rect()
+    assert "WARNING car, 2 o'clock" in w.captions.toPlainText()
+    store.set_preference(1, "screen_alerts", False)
+    w.flash.hide()
+    w.session.say(Cue("bus, ahead, 3 metres", CueKind.HAZARD, Priority.NOW, Urgency.DANGER, 0.0, bearing_deg=0.0, distance_m=3.0))
+    qtbot.waitUntil(lambda: "bus, ahead" in w.captions.toPlainText(), timeout=3000)
+    assert not w.flash.isVisible()                  # the user turned flashing off
+    w.shutdown()
+
+
+def test_text_size_shortcut_scales_and_persists(qtbot, store, installed_models, tmp_path):
+    bad = tmp_path / "x.mp4"
+    bad.write_bytes(b"no")                  # a source that fails fast keeps the no-camera picker closed
+    w = make_window(qtbot, store, installed_models, SpyOutput(), source=str(bad))
+    qtbot.waitUntil(lambda: "cannot be read" in w.preview.message, timeout=10000)
+    before = w.hazards.font().pointSizeF()
+    qtbot.keyClick(w, Qt.Key.Key_Plus, Qt.KeyboardModifier.ControlModifier)
+    assert store.preferences(1)["text_scale"] == pytest.approx(1.15)
+    assert w.hazards.font().pointSizeF() == pytest.approx(before * 1.15, rel=0.02)
+    qtbot.keyClick(w, Qt.Key.Key_H, Qt.KeyboardModifier.ControlModifier)
+    assert store.preferences(1)["high_contrast"] is True
+    w.shutdown()
+    from maxsight_app.ui.theme import apply_theme
+    apply_theme(QtWidgets.QApplication.instance(), False, 1.0)      # leave the app as other tests expect it
 
 
 def test_bad_setting_is_reported_by_field_and_not_saved(qtbot, store, installed_models):
