@@ -17,7 +17,9 @@ import cv2
 import numpy as np
 
 from engine.types import FrameResult
+from maxsight_app.capture.microphone import MicrophoneSource
 from maxsight_app.capture.video import CameraSource, SourceError, VideoFileSource
+from maxsight_app.capture.video_audio import VideoAudioTrack
 from maxsight_app.cues.types import Cue
 from maxsight_app.headless import paced
 from maxsight_app.session import Session
@@ -58,6 +60,7 @@ class EngineWorker(QObject):
         self._paused = threading.Event()
         self.running = False
         self._source = None
+        self.audio_buffer = None        # RingBuffer of the current source's sound, for Stage B
 
     # -- called from the GUI thread (thread-safe) ----------------------------------------------
     def stop(self) -> None:
@@ -119,6 +122,20 @@ class EngineWorker(QObject):
         self._source = source
         self.running = True
         self.session.pipeline.reset()
+        track, mic = None, None
+        if isinstance(source, VideoFileSource):
+            track = VideoAudioTrack.open(source.path)
+            self.audio_buffer = track.buffer if track else None
+            self.status.emit("Sound: from the video's audio track" if track else "Sound: this video has no audio track")
+        else:
+            mic = MicrophoneSource()
+            reason = mic.check()
+            if reason:
+                self.problem.emit(f"{sentence(reason)[:-1]}: sound alerts and captions are off.")
+                mic = None
+            else:
+                mic.start()
+                self.audio_buffer = mic.buffer
         self.started.emit(source.description)
         stats: Counter = Counter()
         recent: list[float] = []
@@ -130,6 +147,8 @@ class EngineWorker(QObject):
                 while self._paused.is_set() and not self._stop.is_set():
                     self._drain()
                     time.sleep(0.05)
+                if track is not None:
+                    track.feed_until(frame.timestamp)
                 tick = self.session.handle(frame)
                 now = time.perf_counter()
                 recent = [t for t in recent if now - t < 2.0] + [now]
@@ -146,6 +165,10 @@ class EngineWorker(QObject):
             self.problem.emit(f"The engine stopped: {exc}")
         finally:
             source.close()
+            if track is not None:
+                track.close()
+            if mic is not None:
+                mic.stop()
             self._source = None
             self.running = False
             self.finished.emit()
