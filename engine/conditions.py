@@ -104,6 +104,11 @@ def _tunnel_mask(h: int, w: int, s: float) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
+def _tunnel_mask3(h: int, w: int, s: float) -> np.ndarray:
+    return cv2.merge([_tunnel_mask(h, w, s)[..., 0]] * 3)
+
+
+@lru_cache(maxsize=64)
 def _scotoma(h: int, w: int, s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """AMD: a dark blurred central patch and a remap that bends straight lines (metamorphopsia)."""
     r, xn, yn = _radius_map(h, w)
@@ -112,10 +117,11 @@ def _scotoma(h: int, w: int, s: float) -> tuple[np.ndarray, np.ndarray, np.ndarr
     rng = np.random.default_rng(7)
     bumps = cv2.GaussianBlur(rng.standard_normal((h // 16 + 1, w // 16 + 1)).astype(np.float32), (0, 0), 1.5)
     bumps = cv2.resize(bumps, (w, h), interpolation=cv2.INTER_CUBIC)
-    near = np.exp(-((r / (2.5 * radius)) ** 2))
+    # Distortion is strongest at the scotoma's edge and gone 0.6 radii beyond it.
+    near = np.clip(1 - (r - radius) / (0.6 * radius), 0, 1)
     amp = 12.0 * s * near
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    ys, xs = np.nonzero((amp > 0.25) | (mask[..., 0] < 0.999))
+    ys, xs = np.nonzero((amp > 0) | (mask[..., 0] < 1))
     box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1) if len(xs) else (0, 0, 1, 1)
     return mask, (x + amp * bumps).astype(np.float32), (y + amp * np.roll(bumps, 7, axis=0)).astype(np.float32), box
 
@@ -199,12 +205,11 @@ def retinitis_pigmentosa(img: np.ndarray, severity: float, t: float = 0.0) -> np
     """Retinitis pigmentosa: tunnel vision, and night blindness that darkens dim scenes further."""
     if severity <= 0:
         return img
-    m = _tunnel_mask(*img.shape[:2], _q(severity))
-    x = img.astype(np.float32)
+    m = _tunnel_mask3(*img.shape[:2], _q(severity))
     # Rods fail first: dim scenes lose more light than bright ones.
-    scene = float(x.mean()) / 255.0
+    scene = float(np.mean(cv2.mean(img)[:3])) / 255.0
     dim = 1 - severity * 0.8 * (1 - min(1.0, scene / 0.5))
-    return np.clip(x * m * dim, 0, 255).astype(np.uint8)
+    return cv2.multiply(img, m, scale=dim, dtype=cv2.CV_8U)
 
 
 def hemianopia_left(img: np.ndarray, severity: float, t: float = 0.0) -> np.ndarray:
@@ -228,14 +233,14 @@ def myopia(img: np.ndarray, severity: float, t: float = 0.0) -> np.ndarray:
     h, w = img.shape[:2]
     sigma = (1 + 8 * severity) * w / 640
     far = _soft_blur(img, sigma)
-    near = _soft_blur(img, sigma * 0.35)
+    near = _soft_blur(img, 0.5)            # reading distance stays sharp
     ramp = _ramp(h, w)
     return cv2.blendLinear(far, near, ramp, 1 - ramp)
 
 
 @lru_cache(maxsize=16)
 def _ramp(h: int, w: int) -> np.ndarray:
-    return np.ascontiguousarray(np.broadcast_to(np.linspace(1.0, 0.3, h, dtype=np.float32)[:, None], (h, w)))
+    return np.ascontiguousarray(np.broadcast_to(np.linspace(1.0, 0.0, h, dtype=np.float32)[:, None], (h, w)))
 
 
 protanopia = colour_deficiency("protanopia")

@@ -142,3 +142,41 @@ def table(result: dict) -> str:
     lines.append("floor = model GFLOPs / measured matmul rate: the time the convolutions would take at the machine's "
                  "dense-matmul speed; stage_a = quality + preprocess + inference + postprocess + tracking + geometry")
     return "\n".join(lines)
+
+
+def bench_conditions(videos: list[Path], frames_per_video: int = 20, severity: float = 0.7, repeats: int = 3) -> dict:
+    """Per-condition latency on real 640x480 frames, against a reference measured in the same run
+    (a 5x5 Gaussian blur of the same frame), as medians and p95."""
+    import cv2
+
+    from engine.conditions import CONDITIONS, simulate
+    frames, _ = load_frames(videos, frames_per_video)
+    images = [cv2.resize(f.image, (640, 480), interpolation=cv2.INTER_AREA) for f in frames]
+    def timed(fn) -> list[float]:
+        out = []
+        for _ in range(repeats):
+            for i, img in enumerate(images):
+                t0 = time.perf_counter()
+                fn(img, i)
+                out.append((time.perf_counter() - t0) * 1e3)
+        return out
+    for name in CONDITIONS:                      # warm the mask caches
+        simulate(name, images[0], severity)
+    ref = timed(lambda img, i: cv2.GaussianBlur(img, (5, 5), 0))
+    ref_med = float(np.median(ref))
+    rows = []
+    for name in CONDITIONS:
+        ts = timed(lambda img, i: simulate(name, img, severity, t=i / 30))
+        rows.append({"condition": name, "median_ms": float(np.median(ts)), "p95_ms": float(np.percentile(ts, 95)),
+                     "over_reference": float(np.median(ts)) / ref_med, "within_5ms": float(np.median(ts)) <= 5.0})
+    return {"frames": len(images), "severity": severity, "reference": "cv2.GaussianBlur 5x5, 640x480",
+            "reference_median_ms": ref_med, "rows": rows}
+
+
+def conditions_table(result: dict) -> str:
+    lines = [f"Vision-condition simulations on {result['frames']} real 640x480 frames, severity {result['severity']}; "
+             f"reference ({result['reference']}) {result['reference_median_ms']:.2f} ms",
+             f"{'condition':<22} {'median ms':>10} {'p95 ms':>8} {'x reference':>12}  <= 5 ms"]
+    for r in result["rows"]:
+        lines.append(f"{r['condition']:<22} {r['median_ms']:>10.2f} {r['p95_ms']:>8.2f} {r['over_reference']:>12.1f}  {'yes' if r['within_5ms'] else 'NO'}")
+    return "\n".join(lines)

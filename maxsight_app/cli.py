@@ -234,6 +234,17 @@ def cmd_app(args) -> int:
         store.close()
 
 
+def cmd_bench_conditions(args) -> int:
+    from engine.eval_data import require
+    from maxsight_app.bench import bench_conditions, conditions_table
+    videos = [Path(v) for v in args.video] if args.video else sorted(require("videos_walking_driving").glob("*.[am][vp][i4]"))
+    result = bench_conditions(videos, args.frames, args.severity)
+    print(conditions_table(result))
+    Path(args.json).write_text(json.dumps(result, indent=1))
+    print(f"JSON written to {args.json}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="maxsight", description="Offline assistive perception. With no command, opens the window.")
     p.add_argument("--debug", action="store_true", help="log details and show tracebacks")
@@ -316,6 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads-list", type=int, nargs="+", default=[1, 2], help="thread counts to measure")
     s.add_argument("--json", default="bench-stage-a.json", help="JSON output path")
     s.set_defaults(func=cmd_bench_stage_a)
+    bc = b.add_parser("conditions", help="latency of each vision-condition simulation on real frames")
+    bc.add_argument("--video", action="append", help="video file (repeatable; default: the evaluation videos)")
+    bc.add_argument("--frames", type=int, default=20, help="frames per video (default 20)")
+    bc.add_argument("--severity", type=float, default=0.7)
+    bc.add_argument("--json", default="bench-conditions.json", help="JSON output path")
+    bc.set_defaults(func=cmd_bench_conditions)
     return p
 
 
