@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.stage_a.quality import DARK_MEAN
 from engine.types import FrameResult, Hazard, Urgency, Zone
+from maxsight_app.cues import conditions as cond
 from maxsight_app.cues.phrasing import hazard_phrase
 from maxsight_app.cues.types import MIN_URGENCY, Cue, CueKind, CuePreferences, Priority, Verbosity
 
@@ -51,12 +53,14 @@ def _threshold(prefs: CuePreferences, label: str) -> Urgency:
     return base
 
 
-def quality_words(result: FrameResult) -> str | None:
+def quality_words(result: FrameResult, prefs: CuePreferences | None = None) -> str | None:
     q = result.quality
     if q.covered:
         return "I can't see well: the camera seems covered"
     if q.dark:
         return "I can't see well: it is too dark"
+    if prefs is not None and q.brightness < cond.dark_threshold(prefs.condition, prefs.severity, DARK_MEAN):
+        return "It is getting dark: take care"
     if q.blurred:
         return "I can't see well: the picture is blurred"
     return None
@@ -79,17 +83,20 @@ class CuePolicy:
         self._unsolicited = [t for t in self._unsolicited if now - t < prefs.rate_window_s]
         snoozed = now < self._snooze_until
         cues: list[Cue] = []
-        q_text = quality_words(result)
+        q_text = quality_words(result, prefs)
         if q_text and not snoozed and now - self._last_quality_t >= QUALITY_COOLDOWN_S and self._room(prefs):
             cues.append(Cue(q_text, CueKind.QUALITY, Priority.NEXT, Urgency.CAUTION, result.timestamp))
             self._last_quality_t = now
             self._unsolicited.append(now)
         new_normal = 0
-        for h in result.hazards:
+        c, sev = prefs.condition, prefs.severity
+        ordered = sorted(result.hazards, key=lambda h: (-int(h.urgency), -(h.priority + cond.rank_boost(c, sev, h))))
+        for h in ordered:
             danger = h.urgency == Urgency.DANGER
             if not danger and (snoozed or prefs.class_weights.get(h.label, 1.0) == 0):
                 continue
-            if h.urgency < _threshold(prefs, h.label) or not self._worth_saying(h, prefs, now):
+            needed = cond.lowest_level(_threshold(prefs, h.label), cond.threshold_shift(c, sev, h))
+            if h.urgency < needed or not self._worth_saying(h, prefs, now):
                 continue
             if not danger:
                 extra = WARNING_EXTRA if h.urgency == Urgency.WARNING else 0
@@ -97,7 +104,7 @@ class CuePolicy:
                     continue
                 new_normal += 1
                 self._unsolicited.append(now)
-            text = hazard_phrase(h, prefs.units, prefs.hedge_below, detailed=prefs.verbosity is Verbosity.DETAILED)
+            text = hazard_phrase(h, prefs.units, prefs.hedge_below, detailed=prefs.verbosity is Verbosity.DETAILED) + cond.suffix(c, sev, h)
             cues.append(Cue(text, CueKind.HAZARD, _priority(h.urgency), h.urgency, result.timestamp, track_id=h.track_id,
                             label=h.label, bearing_deg=h.bearing_deg, distance_m=h.distance_m, interrupt=danger))
             self._said[h.track_id] = _Said(h.zone, h.urgency, h.approaching, now)
@@ -132,8 +139,9 @@ class CuePolicy:
         r = self._latest
         if r is None:
             return Cue("I have not seen anything yet", CueKind.SUMMARY, Priority.NEXT, Urgency.SAFE, now)
-        q = quality_words(r)
-        items = [hazard_phrase(h, prefs.units, prefs.hedge_below) for h in r.hazards[:limit]]
+        q = quality_words(r, prefs)
+        ordered = sorted(r.hazards, key=lambda h: (-int(h.urgency), -(h.priority + cond.rank_boost(prefs.condition, prefs.severity, h))))
+        items = [hazard_phrase(h, prefs.units, prefs.hedge_below) + cond.suffix(prefs.condition, prefs.severity, h) for h in ordered[:limit]]
         if not items:
             text = q + ", so I cannot tell what is around you" if q else "I don't see anything I recognise nearby"
         else:
@@ -141,7 +149,7 @@ class CuePolicy:
             text = "; ".join(items) + (f"; and {more} more" if more > 0 else "")
             if q:
                 text = q + ". " + text
-        top = r.hazards[0].urgency if r.hazards else Urgency.SAFE
+        top = ordered[0].urgency if ordered else Urgency.SAFE
         return Cue(text, CueKind.SUMMARY, Priority.NEXT, top, r.timestamp)
 
     def snooze(self, now: float, seconds: float = 300.0) -> Cue:

@@ -40,12 +40,16 @@ class CuePreferences:
     rate_window_s: float = 10.0
     hedge_below: float = 0.55          # track score under which we say "maybe"
     class_weights: dict = field(default_factory=dict)   # label -> 0..2, learnt from feedback; 0 mutes
+    condition: str = "none"            # the user's vision condition (engine.conditions names)
+    severity: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.cooldown_s <= 120:
             raise ValueError(f"cooldown_s must be between 0 and 120 seconds, got {self.cooldown_s}")
         if not 1 <= self.max_unsolicited <= 20:
             raise ValueError(f"max_unsolicited must be between 1 and 20, got {self.max_unsolicited}")
+        if not 0 <= self.severity <= 1:
+            raise ValueError(f"severity must be between 0 and 1, got {self.severity}")
         for label, w in self.class_weights.items():
             if not 0 <= w <= 2:
                 raise ValueError(f"class weight for {label!r} must be between 0 and 2, got {w}")

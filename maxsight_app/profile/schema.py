@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-VISION_CONDITIONS = ("none", "cataracts", "glaucoma", "amd", "diabetic_retinopathy", "retinitis_pigmentosa",
-                     "hemianopia_left", "hemianopia_right", "myopia", "protanopia", "deuteranopia", "tritanopia",
-                     "photophobia", "low_contrast", "nystagmus")
+from engine.conditions import CONDITIONS
+
+VISION_CONDITIONS = ("none",) + tuple(CONDITIONS)   # one list: the simulations themselves
 HEARING = ("typical", "hard_of_hearing", "deaf")
 SOUND_ALERTS = ("doorbell", "knock", "smoke_alarm", "siren", "car_horn", "baby_crying", "dog", "glass_breaking", "speech")
 

@@ -11,7 +11,8 @@ def cue_preferences(store: ProfileStore, user_id: int) -> CuePreferences:
     p = store.preferences(user_id)
     return CuePreferences(verbosity=Verbosity(p["verbosity"]), units=Units(p["units"]), cooldown_s=p["cooldown_s"],
                           max_unsolicited=p["max_unsolicited"], hedge_below=p["hedge_below"],
-                          class_weights=store.class_weights(user_id))
+                          class_weights=store.class_weights(user_id), condition=p["vision_condition"],
+                          severity=p["vision_severity"])
 
 
 def output_settings(store: ProfileStore, user_id: int) -> OutputSettings:
