@@ -8,6 +8,7 @@ Schema history:
   v1  users; preferences (verbosity, units, speech_rate, volume)
   v2  the remaining preferences of the time as typed columns; class_interest; feedback
   v3  text_scale, high_contrast, sound_alerts (the desktop app's settings)
+  v4  therapy_sessions, therapy_trials (fatigue-aware therapy sessions)
 Each step names the columns it adds: a step must never pick up columns added by later ones.
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ from maxsight_app.profile.schema import CLASS_WEIGHT_RANGE, PREFERENCES, validat
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _V2_COLUMNS = ("voice", "speech", "earcons", "tone_volume", "haptic", "haptic_port", "haptic_strength", "screen_alerts",
                "captions", "cooldown_s", "max_unsolicited", "hedge_below", "vision_condition", "vision_severity", "hearing")
 _V3_COLUMNS = ("text_scale", "high_contrast", "sound_alerts")
@@ -77,7 +78,18 @@ def _to_v3(db: sqlite_utils.Database) -> None:
     _add_pref_columns(db, _V3_COLUMNS)
 
 
-MIGRATIONS = {1: _to_v1, 2: _to_v2, 3: _to_v3}
+def _to_v4(db: sqlite_utils.Database) -> None:
+    db["therapy_sessions"].create({"id": int, "user_id": int, "started": str, "ended": str, "condition": str,
+                                   "severity": float, "trials": int, "correct": int, "mean_rt_s": float,
+                                   "fatigue_max": float, "breaks": int, "ended_by": str},
+                                  pk="id", foreign_keys=[("user_id", "users", "id")], if_not_exists=True)
+    db["therapy_trials"].create({"id": int, "session_id": int, "n": int, "task": str, "prompt": str, "response": str,
+                                 "correct": int, "rt_s": float, "level": float, "fatigue": float, "at": str},
+                                pk="id", foreign_keys=[("session_id", "therapy_sessions", "id")], if_not_exists=True)
+    db["therapy_trials"].create_index(["session_id", "n"], if_not_exists=True)
+
+
+MIGRATIONS = {1: _to_v1, 2: _to_v2, 3: _to_v3, 4: _to_v4}
 
 
 class ProfileStore:
