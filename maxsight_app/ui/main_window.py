@@ -46,6 +46,7 @@ SHORTCUTS = {   # action -> (key, label)
     "bigger": ("Ctrl++", "Larger text"),
     "smaller": ("Ctrl+-", "Smaller text"),
     "contrast": ("Ctrl+H", "High contrast on or off"),
+    "therapist": ("Ctrl+T", "Therapist mode"),
 }
 
 
@@ -126,11 +127,15 @@ class MainWindow(QtWidgets.QMainWindow):
             self.profile_box.addItem(u["name"], u["id"])
         self.profile_box.setCurrentIndex(max(0, self.profile_box.findData(self.user_id)))
         self.profile_box.currentIndexChanged.connect(self._profile_changed)
+        self.therapist_button = QtWidgets.QPushButton("Therapist…")
+        self.therapist_button.setAccessibleName("Open therapist mode")
+        self.therapist_button.clicked.connect(lambda: self.open_therapist())
         self.settings_button = QtWidgets.QPushButton("Settings…")
         self.settings_button.setAccessibleName("Open settings")
         self.settings_button.clicked.connect(self.open_settings)
         for w, label in ((self.source_box, "Source:"), (self.open_button, None), (self.start_button, None),
-                         (self.pause_button, None), (self.profile_box, "Profile:"), (self.settings_button, None)):
+                         (self.pause_button, None), (self.profile_box, "Profile:"), (self.settings_button, None),
+                         (self.therapist_button, None)):
             if label:
                 lab = QtWidgets.QLabel(label)
                 lab.setBuddy(w)
@@ -157,7 +162,7 @@ class MainWindow(QtWidgets.QMainWindow):
         layout.addLayout(body, 1)
         # Tab order follows reading order: controls left to right, then the lists.
         chain = [self.source_box, self.open_button, self.start_button, self.pause_button, self.profile_box,
-                 self.settings_button, self.hazards, self.captions, self.sounds]
+                 self.settings_button, self.therapist_button, self.hazards, self.captions, self.sounds]
         for a, b in zip(chain, chain[1:]):
             QtWidgets.QWidget.setTabOrder(a, b)
         self.fps_label, self.stage_a_label, self.stage_b_label = QtWidgets.QLabel("0 fps"), QtWidgets.QLabel("Stage A –"), QtWidgets.QLabel("")
@@ -173,7 +178,7 @@ class MainWindow(QtWidgets.QMainWindow):
                     "describe": lambda: self._unavailable("describe"), "snooze": lambda: self.request("snooze"),
                     "stop_all": lambda: self.request("stop"), "settings": self.open_settings, "open_file": self.open_file,
                     "start_stop": self.start_stop, "bigger": lambda: self._scale_text(1.15), "smaller": lambda: self._scale_text(1 / 1.15),
-                    "contrast": self._toggle_contrast}
+                    "contrast": self._toggle_contrast, "therapist": self.open_therapist}
         menu = self.menuBar().addMenu("&Actions")
         for name, (key, label) in SHORTCUTS.items():
             act = QtGui.QAction(label, self)
@@ -326,6 +331,25 @@ class MainWindow(QtWidgets.QMainWindow):
         dlg.open()
         self.settings_dialog = dlg
         return dlg
+
+    def open_therapist(self):
+        from maxsight_app.ui.therapist import TherapistWindow
+        tw = getattr(self, "therapist", None)
+        if tw is None:          # one therapist window per main window, fed by the same frames
+            tw = TherapistWindow(self.store, self.user_id, visible_labels=self._visible_labels, parent=self)
+            tw.conditionSaved.connect(self.apply_profile)
+            if self.worker is not None:
+                self.worker.frameReady.connect(lambda view: tw.isVisible() and tw.show_frame(view.rgb, view.result.timestamp))
+        last = getattr(self, "last_view", None)
+        if last is not None:
+            tw.show_frame(last.rgb, last.result.timestamp)
+        tw.show()
+        self.therapist = tw
+        return tw
+
+    def _visible_labels(self) -> tuple[str, ...]:
+        last = getattr(self, "last_view", None)
+        return tuple(h.label for h in last.result.hazards) if last is not None else ()
 
     def _profile_changed(self, index: int) -> None:
         uid = self.profile_box.itemData(index)
