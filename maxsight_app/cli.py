@@ -165,6 +165,10 @@ def cmd_profile(args) -> int:
         elif args.profile_cmd == "feedback":
             changes = apply_feedback(store, uid_of(args.name), args.kind, args.label or "")
             print(", ".join(f"{k} -> {v:.2f}" for k, v in changes.items()) or "noted")
+        elif args.profile_cmd == "report":
+            from maxsight_app.therapy import report
+            rep = report.generate(store, uid_of(args.name), Path(args.out))
+            print(f"report for {args.name}: {rep.png}, {rep.pdf}, {rep.sessions_csv}, {rep.trials_csv} ({rep.sessions} session(s))")
         elif args.profile_cmd == "export":
             Path(args.file).write_text(json.dumps(store.export_json(), indent=1))
             print(f"exported {len(store.users())} profile(s) to {args.file}")
@@ -311,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_profile)
     q = pr.add_parser("feedback", help="useful | not_useful | too_much, optionally about a class")
     q.add_argument("name"), q.add_argument("kind"), q.add_argument("label", nargs="?")
+    q.set_defaults(func=cmd_profile)
+    q = pr.add_parser("report", help="therapy report: plots (PNG, PDF) and CSV of every session")
+    q.add_argument("name"), q.add_argument("--out", default="reports", help="folder for the files (default: reports)")
     q.set_defaults(func=cmd_profile)
     q = pr.add_parser("export")
     q.add_argument("file")

@@ -87,3 +87,22 @@ def test_therapist_controls_have_accessible_names(qtbot, store, tmp_path):
                for c in root.findChildren(object) if isinstance(c, INTERACTIVE) and c.isVisibleTo(root) and not c.accessibleName()]
     assert unnamed == []
     dlg.finish()
+
+
+@pytest.mark.slow
+def test_therapist_view_follows_the_live_engine(qtbot, store, installed_models, eval_data):
+    from maxsight_app.outputs.base import SpyOutput
+    from maxsight_app.ui.main_window import MainWindow
+    store.set_preferences(1, {"speech": False, "earcons": False})
+    w = MainWindow(store, 1, installed_models, extra_outputs=[SpyOutput()], probe_cameras=False,
+                   source=str(eval_data / "videos_walking_driving" / "opencv_vtest.avi"))
+    qtbot.addWidget(w)
+    w.show()
+    tw = w.open_therapist()
+    tw.condition_box.setCurrentText("hemianopia_left")
+    tw.severity.setValue(100)
+    qtbot.waitUntil(lambda: tw.simulated is not None, timeout=30000)
+    assert tw.simulated[:, :150].mean() < 0.1 * max(1.0, w.last_view.rgb[:, :150].mean())
+    tw.save()
+    qtbot.waitUntil(lambda: w.session.prefs.condition == "hemianopia_left", timeout=5000)   # the policy follows
+    w.shutdown()
