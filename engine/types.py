@@ -98,6 +98,14 @@ class Hazard:
 
 
 @dataclass(frozen=True)
+class SoundEvent:
+    label: str                # MaxSight sound class: doorbell, siren, baby_crying, ...
+    score: float
+    start_s: float            # stream time the sound began
+    direction: str | None     # "left"/"right" when a stereo microphone can tell; else None
+
+
+@dataclass(frozen=True)
 class FrameQuality:
     brightness: float         # mean grey level 0..255
     sharpness: float          # variance of the Laplacian on a small grey copy

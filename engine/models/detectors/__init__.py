@@ -73,6 +73,8 @@ class Detector:
 def build(spec: ModelSpec, registry: Registry, threads: int = 2, device: str = "cpu") -> Detector:
     from engine.models.detectors import centernet, fused, nanodet
     families = {"nanodet": nanodet.NanoDet, "centernet": centernet.CenterNet}
+    if spec.family not in ("nanodet", "centernet", "fused"):
+        raise ModelError(f"model {spec.name!r} is not a detector")
     labels, _ = load_labels(spec.labels)
     if spec.family == "fused":
         # Members run side by side when each can have a thread of its own (see fused.py).
