@@ -1,11 +1,15 @@
-"""Pipeline.step(frame) -> FrameResult. Stage A runs to completion for every frame it is given.
+"""Pipeline.step(frame, audio) -> FrameResult. Stage A runs to completion for every frame.
 
-Stage B (text, sounds, captions, scene) attaches after Stage A's decision point; until its
-processors exist the pipeline is Stage A only, and says so in the result's model field.
+After Stage A comes the seed's decision point: frame-based Stage B work is skipped for this frame
+when Stage A took over STAGE_A_SLOW_MS, its uncertainty is over UNCERTAIN, or the CPU is
+saturated. Audio (sounds, captions) is exempt: a dark frame is no reason to stop listening for a
+smoke alarm. Stage B runs in its own process (engine.stage_b.scheduler); results finished since
+the last frame are merged in with their age. Stage A never waits for Stage B.
 """
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from engine.config import EngineConfig, verify
@@ -16,13 +20,17 @@ from engine.stage_a import hazards as hazard_rules
 from engine.stage_a import quality
 from engine.stage_a.tracking import Tracker
 from engine.stage_a.urgency import UrgencySmoother
-from engine.types import Frame, FrameResult
+from engine.types import Frame, FrameResult, StageBReport
+
+STAGE_A_SLOW_MS = 200.0
+UNCERTAIN = 0.7
+CPU_SATURATED = 1.5        # 1-minute load average per core
 
 log = logging.getLogger(__name__)
 
 
 class Pipeline:
-    def __init__(self, config: EngineConfig, registry: Registry, detector: Detector | None = None):
+    def __init__(self, config: EngineConfig, registry: Registry, detector: Detector | None = None, stage_b=None):
         self.config = verify(config)
         self.device = pick_device(config.device)
         spec = registry.get(config.detector)
@@ -31,6 +39,7 @@ class Pipeline:
         self.keep_score = spec.keep_score
         self.smoother = UrgencySmoother()
         self._detector_failed = False
+        self.stage_b = stage_b            # a StageBScheduler, or None for Stage A only (tier T0)
         log.info("Stage A: %s on %s, %d threads", spec.name, self.device, config.threads)
 
     def reset(self) -> None:
@@ -38,7 +47,31 @@ class Pipeline:
         self.tracker.reset()
         self.smoother = UrgencySmoother()
 
-    def step(self, frame: Frame) -> FrameResult:
+    def _skip_reason(self, stage_a_ms: float, uncertainty: float) -> str | None:
+        if stage_a_ms > STAGE_A_SLOW_MS:
+            return "stage_a_slow"
+        if uncertainty > UNCERTAIN:
+            return "uncertain"
+        if hasattr(os, "getloadavg") and os.getloadavg()[0] / (os.cpu_count() or 1) > CPU_SATURATED:
+            return "cpu_busy"
+        return None
+
+    def _stage_b(self, frame: Frame, audio, stage_a_ms: float, uncertainty: float):
+        if self.stage_b is None:
+            return (), None
+        skipped = self._skip_reason(stage_a_ms, uncertainty)
+        if audio is not None and len(audio) and "sounds" in self.stage_b.specs:
+            self.stage_b.submit("sounds", audio, t=frame.timestamp)
+        sounds, max_age = [], 0.0
+        for r in self.stage_b.drain():
+            max_age = max(max_age, r.latency_s)
+            if r.task == "sounds":
+                sounds += r.value
+        st = self.stage_b.status
+        return tuple(sounds), StageBReport(skipped, st.dropped, self.stage_b.pending, st.disabled, max_age)
+
+    def step(self, frame: Frame, audio=None) -> FrameResult:
+        """audio: mono float32 samples (16 kHz) that arrived since the previous frame, if any."""
         timings: dict[str, float] = {}
         width, height = frame.size
         t0 = time.perf_counter()
@@ -67,6 +100,11 @@ class Pipeline:
         timings["geometry"] = (t4 - t3) * 1e3
         timings["stage_a"] = (t4 - t0) * 1e3
         unc = 1.0 if problems else quality.uncertainty(q, [d.score for d in detections])
+        sounds, report = self._stage_b(frame, audio, timings["stage_a"], unc)
+        if report is not None:
+            problems = problems + tuple(self.stage_b.status.problems)
+            self.stage_b.status.problems.clear()
         return FrameResult(frame_index=frame.index, timestamp=frame.timestamp, image_size=(width, height),
                            detections=detections, tracks=tracks, hazards=hazards, quality=q,
-                           uncertainty=unc, timings_ms=timings, model=self.detector.name, problems=problems)
+                           uncertainty=unc, timings_ms=timings, model=self.detector.name, problems=problems,
+                           sounds=sounds, stage_b=report)

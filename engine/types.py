@@ -117,6 +117,15 @@ class FrameQuality:
 
 
 @dataclass(frozen=True)
+class StageBReport:
+    skipped: str | None        # why frame tasks were skipped for this frame (None = they ran or were queued)
+    dropped: int               # jobs dropped so far because the queue was full
+    pending: int
+    disabled: tuple[str, ...]
+    max_age_s: float           # oldest result merged into this frame (input time to now)
+
+
+@dataclass(frozen=True)
 class FrameResult:
     frame_index: int
     timestamp: float
@@ -129,6 +138,8 @@ class FrameResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     model: str = ""
     problems: tuple[str, ...] = ()              # what went wrong in this frame, for the user and logs
+    sounds: tuple[SoundEvent, ...] = ()         # Stage B: environmental sounds that began since the last frame
+    stage_b: StageBReport | None = None         # Stage B: skipped or not, and what it dropped
 
     def to_json(self) -> dict:
         """A JSON-ready dict (enums as words, floats rounded) for `maxsight run --out`."""
@@ -154,5 +165,7 @@ class FrameResult:
             "uncertainty": self.uncertainty,
             "timings_ms": self.timings_ms,
             "problems": list(self.problems),
+            "sounds": [asdict(x) for x in self.sounds],
+            "stage_b": asdict(self.stage_b) if self.stage_b else None,
         }
         return clean(d)

@@ -180,3 +180,60 @@ def conditions_table(result: dict) -> str:
     for r in result["rows"]:
         lines.append(f"{r['condition']:<22} {r['median_ms']:>10.2f} {r['p95_ms']:>8.2f} {r['over_reference']:>12.1f}  {'yes' if r['within_5ms'] else 'NO'}")
     return "\n".join(lines)
+
+
+def bench_stage_b(registry: Registry, videos: list[Path], audio_clip: Path, per_video: int = 40, job_seconds: float = 4.0) -> dict:
+    """Stage A latency alone and with a saturated Stage B worker (YAMNet over real audio, one thread
+    in its own process, a new job whenever the queue has room), for Stage A on 1 and 2 threads."""
+    from engine.models.registry import models_dir
+    from engine.stage_b.scheduler import ProcessorSpec, StageBScheduler
+    from maxsight_app.eval_sounds import load_audio
+    frames, _ = load_frames(videos, per_video)
+    clip = load_audio(audio_clip)
+    chunk = np.resize(clip, int(job_seconds * 16000)).astype(np.float32)
+    rows = []
+    for threads in (1, 2):
+        spec = registry.get("nanodet")
+        def run(stage_b) -> tuple[list[float], int]:
+            pipe = Pipeline(EngineConfig(detector="nanodet", threads=threads, device="cpu"), registry,
+                            detector=build(spec, registry, threads=threads, device="cpu"))
+            for f in frames[:3]:
+                pipe.step(f)
+            pipe.reset()
+            times, done = [], 0
+            for f in frames:
+                if stage_b is not None:
+                    while stage_b.pending < stage_b.max_pending:   # keep the worker saturated
+                        stage_b.submit("sounds", chunk, t=f.timestamp)
+                    done += len(stage_b.drain())
+                times.append(pipe.step(f).timings_ms["stage_a"])
+            return times, done
+        alone, _ = run(None)
+        sched = StageBScheduler({"sounds": ProcessorSpec("engine.stage_b.processors:sound_events",
+                                                         {"model_dir": str(models_dir()), "threads": 1})}, max_pending=2)
+        try:
+            # Warm the worker (model load) before timing.
+            sched.submit("sounds", chunk[:16000], t=0.0)
+            end = time.monotonic() + 30
+            while sched.pending and time.monotonic() < end:
+                sched.drain()
+                time.sleep(0.05)
+            busy, jobs = run(sched)
+        finally:
+            sched.close()
+        rows.append({"stage_a_threads": threads, "frames": len(frames),
+                     "alone_median_ms": float(np.median(alone)), "alone_p95_ms": float(np.percentile(alone, 95)),
+                     "busy_median_ms": float(np.median(busy)), "busy_p95_ms": float(np.percentile(busy, 95)),
+                     "ratio": float(np.median(busy) / np.median(alone)), "stage_b_jobs_done": jobs,
+                     "stage_b_audio_s": jobs * job_seconds})
+    return {"job_seconds": job_seconds, "audio_clip": str(audio_clip), "rows": rows}
+
+
+def stage_b_table(result: dict) -> str:
+    lines = ["Stage A (nanodet) with Stage B saturated: YAMNet on real audio in its own process, 1 thread",
+             f"{'A threads':>9} {'alone median (p95)':>20} {'with B busy (p95)':>20} {'ratio':>6} {'B audio done':>13}"]
+    for r in result["rows"]:
+        lines.append(f"{r['stage_a_threads']:>9} {r['alone_median_ms']:>11.1f} ({r['alone_p95_ms']:>5.1f}) "
+                     f"{r['busy_median_ms']:>11.1f} ({r['busy_p95_ms']:>5.1f}) {r['ratio']:>6.2f} {r['stage_b_audio_s']:>11.0f} s")
+    lines.append("target: ratio <= 1.25 (Stage A's own median measured alone in the same run)")
+    return "\n".join(lines)

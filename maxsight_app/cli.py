@@ -262,6 +262,18 @@ def cmd_bench_conditions(args) -> int:
     return 0
 
 
+def cmd_bench_stage_b(args) -> int:
+    from engine.eval_data import require
+    from maxsight_app.bench import bench_stage_b, stage_b_table
+    videos = sorted(require("videos_walking_driving").glob("*.[am][vp][i4]"))
+    clip = Path(args.audio) if args.audio else require("sound_events_small", "audio", "esc10_crying_baby_test_1-60997-B.mp3")
+    result = bench_stage_b(_registry(), videos, clip, args.frames)
+    print(stage_b_table(result))
+    Path(args.json).write_text(json.dumps(result, indent=1))
+    print(f"JSON written to {args.json}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="maxsight", description="Offline assistive perception. With no command, opens the window.")
     p.add_argument("--debug", action="store_true", help="log details and show tracebacks")
@@ -352,6 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads-list", type=int, nargs="+", default=[1, 2], help="thread counts to measure")
     s.add_argument("--json", default="bench-stage-a.json", help="JSON output path")
     s.set_defaults(func=cmd_bench_stage_a)
+    bb = b.add_parser("stage-b", help="Stage A latency with and without Stage B busy")
+    bb.add_argument("--frames", type=int, default=40, help="frames per video (default 40)")
+    bb.add_argument("--audio", help="audio clip Stage B works on (default: a crying-baby clip from the evaluation data)")
+    bb.add_argument("--json", default="bench-stage-b.json", help="JSON output path")
+    bb.set_defaults(func=cmd_bench_stage_b)
     bc = b.add_parser("conditions", help="latency of each vision-condition simulation on real frames")
     bc.add_argument("--video", action="append", help="video file (repeatable; default: the evaluation videos)")
     bc.add_argument("--frames", type=int, default=20, help="frames per video (default 20)")

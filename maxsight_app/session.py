@@ -41,9 +41,9 @@ class Session:
     def media_time(self) -> float:
         return self._frame_t + (time.perf_counter() - self._frame_wall)
 
-    def handle(self, frame: Frame) -> Tick:
+    def handle(self, frame: Frame, audio=None) -> Tick:
         self._frame_t, self._frame_wall = frame.timestamp, time.perf_counter()
-        result = self.pipeline.step(frame)
+        result = self.pipeline.step(frame, audio)
         cues = self.policy.decide(result, self.prefs, self.media_time())
         latencies = [self._emit(c) for c in cues]
         return Tick(result, cues, latencies)

@@ -24,6 +24,13 @@ from maxsight_app.cues import conditions as cond
 from maxsight_app.cues.phrasing import hazard_phrase
 from maxsight_app.cues.types import MIN_URGENCY, Cue, CueKind, CuePreferences, Priority, Verbosity
 
+# Environmental sounds worth telling someone who may not hear them: words and urgency.
+SOUND_CUES = {
+    "smoke_alarm": ("Smoke alarm", Urgency.WARNING), "siren": ("Siren", Urgency.WARNING),
+    "car_horn": ("Car horn", Urgency.WARNING), "glass_breaking": ("Glass breaking", Urgency.WARNING),
+    "doorbell": ("Doorbell", Urgency.CAUTION), "knock": ("Knock at the door", Urgency.CAUTION),
+    "baby_crying": ("Baby crying", Urgency.CAUTION), "dog_bark": ("Dog barking", Urgency.CAUTION),
+}
 OVERLOAD_CUES = 4
 WARNING_EXTRA = 1
 OVERLOAD_WINDOW_S = 10.0
@@ -88,6 +95,18 @@ class CuePolicy:
             cues.append(Cue(q_text, CueKind.QUALITY, Priority.NEXT, Urgency.CAUTION, result.timestamp))
             self._last_quality_t = now
             self._unsolicited.append(now)
+        for snd in result.sounds:
+            if snd.label not in SOUND_CUES or snd.label not in prefs.sound_alerts:
+                continue
+            words, level = SOUND_CUES[snd.label]
+            # Alarms get through snooze and the caution budget (warning lane); others obey both.
+            if level < Urgency.WARNING and (snoozed or not self._room(prefs)):
+                continue
+            if level >= Urgency.WARNING and not self._room(prefs, WARNING_EXTRA + 1):
+                continue
+            self._unsolicited.append(now)
+            text = words + (f", on your {snd.direction}" if snd.direction else "")
+            cues.append(Cue(text, CueKind.SOUND, _priority(level), level, result.timestamp, label=snd.label))
         new_normal = 0
         c, sev = prefs.condition, prefs.severity
         ordered = sorted(result.hazards, key=lambda h: (-int(h.urgency), -(h.priority + cond.rank_boost(c, sev, h))))

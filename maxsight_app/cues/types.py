@@ -40,6 +40,8 @@ class CuePreferences:
     rate_window_s: float = 10.0
     hedge_below: float = 0.55          # track score under which we say "maybe"
     class_weights: dict = field(default_factory=dict)   # label -> 0..2, learnt from feedback; 0 mutes
+    sound_alerts: tuple[str, ...] = ("doorbell", "knock", "smoke_alarm", "siren", "car_horn", "baby_crying",
+                                     "dog_bark", "glass_breaking")
     condition: str = "none"            # the user's vision condition (engine.conditions names)
     severity: float = 0.0
 
@@ -60,6 +62,7 @@ class CueKind(enum.Enum):
     QUALITY = "quality"       # "I can't see well"
     SUMMARY = "summary"       # "what's around me"
     REPEAT = "repeat"
+    SOUND = "sound"           # an environmental sound (Stage B)
     SYSTEM = "system"         # snooze / stop confirmations
 
 

@@ -12,6 +12,7 @@ def cue_preferences(store: ProfileStore, user_id: int) -> CuePreferences:
     return CuePreferences(verbosity=Verbosity(p["verbosity"]), units=Units(p["units"]), cooldown_s=p["cooldown_s"],
                           max_unsolicited=p["max_unsolicited"], hedge_below=p["hedge_below"],
                           class_weights=store.class_weights(user_id), condition=p["vision_condition"],
+                          sound_alerts=tuple(x for x in p["sound_alerts"].split(",") if x),
                           severity=p["vision_severity"])
 
 

@@ -139,6 +139,7 @@ class EngineWorker(QObject):
         self.started.emit(source.description)
         stats: Counter = Counter()
         recent: list[float] = []
+        heard = self.audio_buffer.written if self.audio_buffer is not None else 0
         try:
             for frame, _decode_ms in paced(source, realtime=True, stats=stats):
                 self._drain()
@@ -149,7 +150,12 @@ class EngineWorker(QObject):
                     time.sleep(0.05)
                 if track is not None:
                     track.feed_until(frame.timestamp)
-                tick = self.session.handle(frame)
+                audio = None
+                if self.audio_buffer is not None:
+                    new = self.audio_buffer.written - heard
+                    heard = self.audio_buffer.written
+                    audio = self.audio_buffer.latest(new) if new > 0 else None
+                tick = self.session.handle(frame, audio)
                 now = time.perf_counter()
                 recent = [t for t in recent if now - t < 2.0] + [now]
                 fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 else 0.0

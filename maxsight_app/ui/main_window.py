@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 
 # Stage B (text, scene, sounds, captions) is not part of this build yet; say so plainly.
 STAGE_B_MISSING = {
-    "read_text": "Reading text is not available yet: the text reader (Stage B) is not installed in this version.",
-    "describe": "Scene descriptions are not available yet: they come with Stage B, which is not installed in this version.",
+    "read_text": "Reading text is not available yet: the text reader (Stage B) is not part of this version.",
+    "describe": "Scene descriptions are not available yet: they come with Stage B, which is not part of this version.",
 }
 
 SHORTCUTS = {   # action -> (key, label)
@@ -59,7 +59,8 @@ class MainWindow(QtWidgets.QMainWindow):
     startRequested = Signal(str)
 
     def __init__(self, store: ProfileStore, user_id: int, registry: Registry, config: EngineConfig | None = None,
-                 extra_outputs: list | None = None, source: str | None = None, probe_cameras: bool = True):
+                 extra_outputs: list | None = None, source: str | None = None, probe_cameras: bool = True,
+                 stage_b: bool = True):
         super().__init__()
         self.store, self.user_id, self.registry = store, user_id, registry
         self.config = config or EngineConfig()
@@ -73,8 +74,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session: Session | None = None
         self.worker: EngineWorker | None = None
         self.apply_profile()            # the profile's theme and text size from the first paint
+        self.scheduler = self._make_stage_b() if stage_b else None
         try:
-            pipeline = Pipeline(self.config, registry)
+            pipeline = Pipeline(self.config, registry, stage_b=self.scheduler)
         except ModelError as exc:
             self._problem(f"{exc}.", speak=False)
             self.start_button.setEnabled(False)
@@ -169,7 +171,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.device_label, self.model_label, self.lag_label = QtWidgets.QLabel("Device –"), QtWidgets.QLabel("Model –"), QtWidgets.QLabel("UI lag –")
         for lab in (self.fps_label, self.stage_a_label, self.stage_b_label, self.device_label, self.model_label, self.lag_label):
             self.statusBar().addPermanentWidget(lab)
-        self.stage_b_label.setText("Stage B: not installed")
+        self.stage_b_label.setText("Stage B: starting")
         self.flash = FlashOverlay(self)
         self.file_dialog: QtWidgets.QFileDialog | None = None
         self.actions: dict[str, QtGui.QAction] = {}
@@ -194,6 +196,22 @@ class MainWindow(QtWidgets.QMainWindow):
         self._lag_clock.start()
         self.lag_timer.timeout.connect(self._measure_lag)
         self.lag_timer.start()
+
+    def _make_stage_b(self):
+        """Stage B in its own process: environmental sounds when the sound model is installed."""
+        from engine.models.registry import installed_path, models_dir
+        from engine.stage_b.scheduler import ProcessorSpec, StageBScheduler
+        try:
+            spec = self.registry.get("yamnet")
+        except ModelError:
+            spec = None
+        if spec is None or installed_path(spec) is None:
+            self.stage_b_label.setText("Stage B: off (sound model not installed)")
+            return None
+        enabled = tuple(x for x in self.store.preferences(self.user_id)["sound_alerts"].split(",") if x)
+        self.stage_b_label.setText("Stage B: sounds")
+        return StageBScheduler({"sounds": ProcessorSpec("engine.stage_b.processors:sound_events",
+                                                        {"model_dir": str(models_dir()), "enabled": enabled or None})})
 
     def _fill_sources(self, probe: bool) -> None:
         self._cameras = list_cameras() if probe else []
@@ -307,6 +325,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if alert is None:
             self.flash.hide()
             return
+        if alert.kind is CueKind.SOUND:
+            self.sounds.add_event(alert.text)
         self.captions.add_line(f"{alert.urgency.word.upper() if alert.kind is CueKind.HAZARD else ''} {alert.text}".strip())
         if alert.flash and self.store.preferences(self.user_id)["screen_alerts"]:
             self.flash.flash(alert)
@@ -416,3 +436,6 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.session is not None:
             self.session.close()
             self.session = None
+        if getattr(self, "scheduler", None) is not None:
+            self.scheduler.close()
+            self.scheduler = None

@@ -27,6 +27,7 @@ def store(tmp_path):
 
 
 def make_window(qtbot, store, registry, spy, **kw):
+    kw.setdefault("stage_b", False)          # one Stage B process is tested on its own below
     w = MainWindow(store, 1, registry, extra_outputs=[spy], probe_cameras=False, **kw)
     qtbot.addWidget(w)
     w.resize(1280, 760)
@@ -96,7 +97,7 @@ def test_settings_persist_and_apply_live(qtbot, store, installed_models, tmp_pat
     store.close()
     reopened = ProfileStore(path)                                                              # a restart
     assert reopened.preferences(1)["units"] == "steps" and reopened.preferences(1)["text_scale"] == 1.5
-    w2 = MainWindow(reopened, 1, installed_models, extra_outputs=[SpyOutput()], probe_cameras=False)
+    w2 = MainWindow(reopened, 1, installed_models, extra_outputs=[SpyOutput()], probe_cameras=False, stage_b=False)
     qtbot.addWidget(w2)
     assert w2.open_settings().fields["units"].currentText() == "steps"
     w2.shutdown()
@@ -194,3 +195,15 @@ def test_every_interactive_widget_has_an_accessible_name(qtbot, store, installed
     assert unnamed == []
     assert all(a.shortcut().toString() for a in w.actions.values())
     w.shutdown()
+
+
+@pytest.mark.slow
+def test_window_runs_stage_b_sounds_in_its_own_process(qtbot, store, installed_models, eval_data):
+    w = make_window(qtbot, store, installed_models, SpyOutput(), stage_b=True,
+                    source=str(eval_data / "videos_walking_driving" / "udacity_vehicle-detection_test_video.mp4"))
+    assert w.scheduler is not None and w.stage_b_label.text() == "Stage B: sounds"
+    qtbot.waitUntil(lambda: getattr(w, "last_view", None) is not None and w.last_view.result.stage_b is not None, timeout=30000)
+    assert w.scheduler._proc.is_alive() and w.last_view.result.stage_b.disabled == ()
+    proc = w.scheduler._proc
+    w.shutdown()
+    assert not proc.is_alive()

@@ -94,7 +94,7 @@ def test_therapist_view_follows_the_live_engine(qtbot, store, installed_models, 
     from maxsight_app.outputs.base import SpyOutput
     from maxsight_app.ui.main_window import MainWindow
     store.set_preferences(1, {"speech": False, "earcons": False})
-    w = MainWindow(store, 1, installed_models, extra_outputs=[SpyOutput()], probe_cameras=False,
+    w = MainWindow(store, 1, installed_models, extra_outputs=[SpyOutput()], probe_cameras=False, stage_b=False,
                    source=str(eval_data / "videos_walking_driving" / "opencv_vtest.avi"))
     qtbot.addWidget(w)
     w.show()

@@ -45,3 +45,33 @@ def test_fused_members_run_concurrently_with_identical_results(eval_data, instal
     assert len(a.scores) > 3
     np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-3)
     np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_stage_a_keeps_its_pace_while_stage_b_hangs(eval_data, installed_models):
+    """A hanging sound processor: every frame still gets its Stage A result; the hang is reported
+    once, the worker restarted, and the processor switched off."""
+    import time
+
+    import numpy as np
+
+    from engine.stage_b.scheduler import ProcessorSpec, StageBScheduler
+    sched = StageBScheduler({"sounds": ProcessorSpec("tests.fakes.stage_b:hangs")}, timeout_s=1.0, max_failures=1)
+    try:
+        pipe = Pipeline(EngineConfig(detector="nanodet"), installed_models, stage_b=sched)
+        src = VideoFileSource(eval_data / "videos_walking_driving" / "opencv_vtest.avi")
+        results, problems = [], []
+        t0 = time.monotonic()
+        for frame in src:
+            r = pipe.step(frame, audio=np.zeros(1600, np.float32))
+            results.append(r)
+            problems += list(r.problems)
+            if time.monotonic() - t0 > 3.0:
+                break
+        src.close()
+        assert len(results) >= 40                                    # ~30 ms frames: Stage A never waited
+        assert max(r.timings_ms["stage_a"] for r in results[5:]) < 500
+        assert sum("sounds failed" in p for p in problems) == 1
+        assert results[-1].stage_b.disabled == ("sounds",) and sched.status.restarts >= 1
+    finally:
+        sched.close()

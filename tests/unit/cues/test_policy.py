@@ -155,3 +155,23 @@ def test_a_busy_caution_scene_cannot_hide_a_warning():
     assert len(said) == 3
     said = run(p, prefs, [frame(0.5 + t / 10, *cautions, hz(9, "bicycle", d=4.0, urgency=Urgency.WARNING, approaching=True)) for t in range(3)])
     assert [c.track_id for _, c in said] == [9]
+
+
+def _sound(label, t=0.0):
+    from engine.types import SoundEvent
+    return SoundEvent(label=label, score=0.9, start_s=t, direction=None)
+
+
+def test_sounds_become_cues_per_profile_and_alarms_get_through_snooze():
+    from dataclasses import replace
+    p, prefs = CuePolicy(), CuePreferences()
+    f = replace(frame(0.0), sounds=(_sound("smoke_alarm"), _sound("speech"), _sound("doorbell")))
+    cues = p.decide(f, prefs, 0.0)
+    assert [(c.kind, c.text, c.urgency) for c in cues] == [(CueKind.SOUND, "Smoke alarm", Urgency.WARNING),
+                                                           (CueKind.SOUND, "Doorbell", Urgency.CAUTION)]
+    p2 = CuePolicy()
+    p2.snooze(0.0)
+    cues = p2.decide(replace(frame(1.0), sounds=(_sound("siren"), _sound("dog_bark"))), prefs, 1.0)
+    assert [c.text for c in cues] == ["Siren"]                       # snoozed: the dog is not said, the siren is
+    only_doorbell = CuePreferences(sound_alerts=("doorbell",))
+    assert [c.text for c in CuePolicy().decide(replace(frame(2.0), sounds=(_sound("siren"), _sound("doorbell"))), only_doorbell, 2.0)] == ["Doorbell"]
