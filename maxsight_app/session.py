@@ -18,7 +18,7 @@ from maxsight_app.cues.types import Cue, CuePreferences
 
 log = logging.getLogger(__name__)
 
-REQUESTS = ("repeat", "summary", "snooze", "stop")
+REQUESTS = ("repeat", "summary", "describe", "snooze", "stop")
 
 
 @dataclass
@@ -36,6 +36,7 @@ class Session:
         self.prefs = prefs or CuePreferences()
         self.outputs = list(outputs or [])
         self._frame_t = 0.0
+        self.recent_sounds: list = []     # the last few sound events, for scene descriptions
         self._frame_wall = time.perf_counter()
 
     def media_time(self) -> float:
@@ -44,6 +45,8 @@ class Session:
     def handle(self, frame: Frame, audio=None) -> Tick:
         self._frame_t, self._frame_wall = frame.timestamp, time.perf_counter()
         result = self.pipeline.step(frame, audio)
+        if result.sounds:
+            self.recent_sounds = (self.recent_sounds + list(result.sounds))[-5:]
         cues = self.policy.decide(result, self.prefs, self.media_time())
         latencies = [self._emit(c) for c in cues]
         return Tick(result, cues, latencies)
@@ -69,6 +72,9 @@ class Session:
             cue = self.policy.repeat_last(now)
         elif what == "summary":
             cue = self.policy.summary(self.prefs, now)
+        elif what == "describe":
+            recent = [s for s in self.recent_sounds if self._frame_t - s.start_s < 30]
+            cue = self.policy.describe(now, recent)
         elif what == "snooze":
             cue = self.policy.snooze(now)
         elif what == "stop":

@@ -171,6 +171,21 @@ class CuePolicy:
         top = ordered[0].urgency if ordered else Urgency.SAFE
         return Cue(text, CueKind.SUMMARY, Priority.NEXT, top, r.timestamp)
 
+    @property
+    def latest(self) -> FrameResult | None:
+        return self._latest
+
+    def describe(self, now: float, recent_sounds=()) -> Cue:
+        """'Describe the scene': objects, how they relate, and what was heard."""
+        from engine.stage_b.scene import describe
+        r = self._latest
+        if r is None:
+            return Cue("I have not seen anything yet", CueKind.SUMMARY, Priority.NEXT, Urgency.SAFE, now)
+        q = quality_words(r)
+        report = describe(r.hazards, tuple(recent_sounds))
+        text = (q + ". " if q else "") + report.text
+        return Cue(text, CueKind.SUMMARY, Priority.NEXT, Urgency.SAFE, r.timestamp)
+
     def snooze(self, now: float, seconds: float = 300.0) -> Cue:
         self._snooze_until = now + seconds
         minutes = max(1, round(seconds / 60))

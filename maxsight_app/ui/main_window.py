@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 # Stage B (text, scene, sounds, captions) is not part of this build yet; say so plainly.
 STAGE_B_MISSING = {
     "read_text": "Reading text is not available yet: the text reader (Stage B) is not part of this version.",
-    "describe": "Scene descriptions are not available yet: they come with Stage B, which is not part of this version.",
 }
 
 SHORTCUTS = {   # action -> (key, label)
@@ -177,7 +176,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.actions: dict[str, QtGui.QAction] = {}
         handlers = {"repeat": lambda: self.request("repeat"), "pause": lambda: self.pause_button.toggle(),
                     "summary": lambda: self.request("summary"), "read_text": lambda: self._unavailable("read_text"),
-                    "describe": lambda: self._unavailable("describe"), "snooze": lambda: self.request("snooze"),
+                    "describe": lambda: self.request("describe"), "snooze": lambda: self.request("snooze"),
                     "stop_all": lambda: self.request("stop"), "settings": self.open_settings, "open_file": self.open_file,
                     "start_stop": self.start_stop, "bigger": lambda: self._scale_text(1.15), "smaller": lambda: self._scale_text(1 / 1.15),
                     "contrast": self._toggle_contrast, "therapist": self.open_therapist}

@@ -69,6 +69,7 @@ def test_shortcuts_trigger_their_actions(qtbot, store, installed_models, eval_da
     press(Qt.Key.Key_R, lambda ev: ev[1] is not None and ev[1].kind is CueKind.REPEAT)
     press(Qt.Key.Key_S, lambda ev: ev[1] is not None and "Quiet for 5 minutes" in ev[1].text)
     press(Qt.Key.Key_T, lambda ev: ev[1] is not None and "Reading text is not available yet" in ev[1].text)
+    press(Qt.Key.Key_D, lambda ev: ev[1] is not None and ev[1].kind is CueKind.SUMMARY and "I see person" in ev[1].text)
     press(Qt.Key.Key_Escape, lambda ev: ev == ("cancel", None))
     qtbot.keyClick(w, Qt.Key.Key_P)
     assert w.worker.paused and w.pause_button.text() == "Resume"
