@@ -5,6 +5,9 @@ when Stage A took over STAGE_A_SLOW_MS, its uncertainty is over UNCERTAIN, or th
 saturated. Audio (sounds, captions) is exempt: a dark frame is no reason to stop listening for a
 smoke alarm. Stage B runs in its own process (engine.stage_b.scheduler); results finished since
 the last frame are merged in with their age. Stage A never waits for Stage B.
+Audio tasks are streams: a gap turns speech into nonsense, so audio is never dropped at the queue.
+While a task is busy its new audio waits here and goes over as one chunk when there is room;
+only audio older than AUDIO_BACKLOG_S is dropped, and the result counts it.
 """
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ from engine.stage_a.urgency import UrgencySmoother
 from engine.types import Frame, FrameResult, StageBReport
 
 STAGE_A_SLOW_MS = 200.0
+AUDIO_BACKLOG_S = 30.0     # audio kept for a busy stream task before the oldest is dropped
+AUDIO_TASKS = ("sounds", "captions")
 UNCERTAIN = 0.7
 CPU_SATURATED = 1.5        # 1-minute load average per core
 
@@ -40,6 +45,8 @@ class Pipeline:
         self.smoother = UrgencySmoother()
         self._detector_failed = False
         self.stage_b = stage_b            # a StageBScheduler, or None for Stage A only (tier T0)
+        self._audio_backlog: dict[str, list] = {t: [] for t in AUDIO_TASKS}
+        self.audio_dropped_s = 0.0
         log.info("Stage A: %s on %s, %d threads", spec.name, self.device, config.threads)
 
     def reset(self) -> None:
@@ -58,17 +65,33 @@ class Pipeline:
 
     def _stage_b(self, frame: Frame, audio, stage_a_ms: float, uncertainty: float):
         if self.stage_b is None:
-            return (), None
+            return (), (), None
         skipped = self._skip_reason(stage_a_ms, uncertainty)
-        if audio is not None and len(audio) and "sounds" in self.stage_b.specs:
-            self.stage_b.submit("sounds", audio, t=frame.timestamp)
-        sounds, max_age = [], 0.0
+        import numpy as np
+        for task in AUDIO_TASKS:
+            if task not in self.stage_b.specs or task in self.stage_b.status.disabled:
+                continue
+            backlog = self._audio_backlog[task]
+            if audio is not None and len(audio):
+                backlog.append(audio)
+            if backlog and self.stage_b.pending_for(task) < self.stage_b.max_pending:
+                chunk = np.concatenate(backlog)
+                limit = int(AUDIO_BACKLOG_S * 16000)
+                if len(chunk) > limit:
+                    self.audio_dropped_s += (len(chunk) - limit) / 16000
+                    chunk = chunk[-limit:]
+                if self.stage_b.submit(task, chunk, t=frame.timestamp):
+                    backlog.clear()
+        sounds, captions, max_age = [], [], 0.0
         for r in self.stage_b.drain():
             max_age = max(max_age, r.latency_s)
             if r.task == "sounds":
                 sounds += r.value
+            elif r.task == "captions":
+                captions += r.value
         st = self.stage_b.status
-        return tuple(sounds), StageBReport(skipped, st.dropped, self.stage_b.pending, st.disabled, max_age)
+        return tuple(sounds), tuple(captions), StageBReport(skipped, st.dropped, self.stage_b.pending, st.disabled, max_age,
+                                                               self.audio_dropped_s)
 
     def step(self, frame: Frame, audio=None) -> FrameResult:
         """audio: mono float32 samples (16 kHz) that arrived since the previous frame, if any."""
@@ -100,11 +123,11 @@ class Pipeline:
         timings["geometry"] = (t4 - t3) * 1e3
         timings["stage_a"] = (t4 - t0) * 1e3
         unc = 1.0 if problems else quality.uncertainty(q, [d.score for d in detections])
-        sounds, report = self._stage_b(frame, audio, timings["stage_a"], unc)
+        sounds, captions, report = self._stage_b(frame, audio, timings["stage_a"], unc)
         if report is not None:
             problems = problems + tuple(self.stage_b.status.problems)
             self.stage_b.status.problems.clear()
         return FrameResult(frame_index=frame.index, timestamp=frame.timestamp, image_size=(width, height),
                            detections=detections, tracks=tracks, hazards=hazards, quality=q,
                            uncertainty=unc, timings_ms=timings, model=self.detector.name, problems=problems,
-                           sounds=sounds, stage_b=report)
+                           sounds=sounds, captions=captions, stage_b=report)

@@ -117,12 +117,20 @@ class FrameQuality:
 
 
 @dataclass(frozen=True)
+class CaptionLine:
+    text: str
+    start_s: float            # stream time the speech began
+    end_s: float
+
+
+@dataclass(frozen=True)
 class StageBReport:
     skipped: str | None        # why frame tasks were skipped for this frame (None = they ran or were queued)
     dropped: int               # jobs dropped so far because the queue was full
     pending: int
     disabled: tuple[str, ...]
     max_age_s: float           # oldest result merged into this frame (input time to now)
+    audio_dropped_s: float = 0.0   # audio a busy stream task could not take in time (oldest first)
 
 
 @dataclass(frozen=True)
@@ -140,6 +148,7 @@ class FrameResult:
     problems: tuple[str, ...] = ()              # what went wrong in this frame, for the user and logs
     sounds: tuple[SoundEvent, ...] = ()         # Stage B: environmental sounds that began since the last frame
     stage_b: StageBReport | None = None         # Stage B: skipped or not, and what it dropped
+    captions: tuple[CaptionLine, ...] = ()      # Stage B: speech captioned since the last frame
 
     def to_json(self) -> dict:
         """A JSON-ready dict (enums as words, floats rounded) for `maxsight run --out`."""
@@ -166,6 +175,7 @@ class FrameResult:
             "timings_ms": self.timings_ms,
             "problems": list(self.problems),
             "sounds": [asdict(x) for x in self.sounds],
+            "captions": [asdict(x) for x in self.captions],
             "stage_b": asdict(self.stage_b) if self.stage_b else None,
         }
         return clean(d)

@@ -203,7 +203,7 @@ def bench_stage_b(registry: Registry, videos: list[Path], audio_clip: Path, per_
             times, done = [], 0
             for f in frames:
                 if stage_b is not None:
-                    while stage_b.pending < stage_b.max_pending:   # keep the worker saturated
+                    while stage_b.pending_for("sounds") < stage_b.max_pending:   # keep the worker saturated
                         stage_b.submit("sounds", chunk, t=f.timestamp)
                     done += len(stage_b.drain())
                 times.append(pipe.step(f).timings_ms["stage_a"])

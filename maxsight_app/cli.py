@@ -150,6 +150,18 @@ def cmd_eval_sounds(args) -> int:
     return 0
 
 
+def cmd_eval_captions(args) -> int:
+    from engine.eval_data import require
+    from maxsight_app import eval_captions
+    folder = Path(args.dir) if args.dir else require("asr_speech_refs")
+    result = eval_captions.evaluate(folder, threads=args.threads, limit=args.limit)
+    print(eval_captions.table(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+        print(f"JSON written to {args.json}")
+    return 0
+
+
 def cmd_profile(args) -> int:
     from maxsight_app.profile.feedback import apply_feedback
     from maxsight_app.profile.store import ProfileError, ProfileStore, default_path
@@ -333,6 +345,13 @@ def build_parser() -> argparse.ArgumentParser:
     es.add_argument("--dir", help="folder with labels.csv and audio/ (default: the evaluation data's sound_events_small)")
     es.add_argument("--json", help="also write the results as JSON here")
     es.set_defaults(func=cmd_eval_sounds)
+
+    ec = ev.add_parser("captions", help="live-caption word error rate and latency on read speech")
+    ec.add_argument("--dir", help="folder like the evaluation data's asr_speech_refs")
+    ec.add_argument("--threads", type=int, default=1, help="Whisper threads (1, as in the Stage B worker)")
+    ec.add_argument("--limit", type=int)
+    ec.add_argument("--json", help="also write the results as JSON here")
+    ec.set_defaults(func=cmd_eval_captions)
 
     pr = sub.add_parser("profile", help="user profiles: list, create, show, set, feedback, export, import").add_subparsers(dest="profile_cmd", required=True)
     pr.add_parser("list").set_defaults(func=cmd_profile)

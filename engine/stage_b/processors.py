@@ -13,3 +13,13 @@ def sound_events(model_dir: str, enabled: tuple[str, ...] | None = None, threads
     def run(samples):
         return d.feed(samples)
     return run
+
+
+def captions(threads: int = 1):
+    from engine.stage_b.captions import CaptionStreamer
+    streamer = CaptionStreamer(threads=threads)
+
+    def run(samples):
+        from engine.types import CaptionLine
+        return [CaptionLine(c.text, c.start_s, c.end_s) for c in streamer.feed(samples)]
+    return run

@@ -3,7 +3,8 @@
 Why a process: Python-heavy work in a thread beside Stage A stalled frames to 0.8-1 s here (the
 GIL); a process cannot. The worker owns each processor's state (models, stream buffers); the
 caller submits jobs and drains results, never waits. Rules:
-  * at most `max_pending` jobs in flight: more are dropped and counted (the result says so);
+  * at most `max_pending` jobs in flight per task: more are dropped and counted (the result
+    says so), so a slow processor cannot starve the others;
   * a processor that raises is reported once; after `max_failures` it is disabled;
   * a job running longer than `timeout_s` means a hang: the worker is killed and restarted
     (processors rebuilt), the processor charged a failure;
@@ -99,7 +100,7 @@ class StageBScheduler:
             raise ValueError(f"no Stage B processor called {task!r}; known: {', '.join(self.specs)}")
         if task in self.status.disabled:
             return False
-        if len(self._in_flight) >= self.max_pending:
+        if sum(1 for tk, _, _ in self._in_flight.values() if tk == task) >= self.max_pending:
             self.status.dropped += 1
             return False
         self._next_id += 1
@@ -143,6 +144,9 @@ class StageBScheduler:
     @property
     def pending(self) -> int:
         return len(self._in_flight)
+
+    def pending_for(self, task: str) -> int:
+        return sum(1 for tk, _, _ in self._in_flight.values() if tk == task)
 
     def close(self) -> None:
         try:

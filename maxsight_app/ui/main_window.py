@@ -207,10 +207,14 @@ class MainWindow(QtWidgets.QMainWindow):
         if spec is None or installed_path(spec) is None:
             self.stage_b_label.setText("Stage B: off (sound model not installed)")
             return None
-        enabled = tuple(x for x in self.store.preferences(self.user_id)["sound_alerts"].split(",") if x)
-        self.stage_b_label.setText("Stage B: sounds")
-        return StageBScheduler({"sounds": ProcessorSpec("engine.stage_b.processors:sound_events",
-                                                        {"model_dir": str(models_dir()), "enabled": enabled or None})})
+        prefs = self.store.preferences(self.user_id)
+        enabled = tuple(x for x in prefs["sound_alerts"].split(",") if x)
+        specs = {"sounds": ProcessorSpec("engine.stage_b.processors:sound_events",
+                                         {"model_dir": str(models_dir()), "enabled": enabled or None})}
+        if prefs["captions"]:
+            specs["captions"] = ProcessorSpec("engine.stage_b.processors:captions")
+        self.stage_b_label.setText("Stage B: " + " + ".join(specs))
+        return StageBScheduler(specs)
 
     def _fill_sources(self, probe: bool) -> None:
         self._cameras = list_cameras() if probe else []
@@ -316,6 +320,8 @@ class MainWindow(QtWidgets.QMainWindow):
         r = view.result
         self.preview.show_frame(view.rgb, r, view.scale)
         self.hazards.show_hazards(r)
+        for line in r.captions:
+            self.captions.add_line(f"\u201c{line.text}\u201d")
         self.fps_label.setText(f"{view.fps:.1f} fps")
         self.stage_a_label.setText(f"Stage A {r.timings_ms.get('stage_a', 0):.0f} ms")
         self.last_view = view

@@ -202,7 +202,7 @@ def test_every_interactive_widget_has_an_accessible_name(qtbot, store, installed
 def test_window_runs_stage_b_sounds_in_its_own_process(qtbot, store, installed_models, eval_data):
     w = make_window(qtbot, store, installed_models, SpyOutput(), stage_b=True,
                     source=str(eval_data / "videos_walking_driving" / "udacity_vehicle-detection_test_video.mp4"))
-    assert w.scheduler is not None and w.stage_b_label.text() == "Stage B: sounds"
+    assert w.scheduler is not None and w.stage_b_label.text() == "Stage B: sounds + captions"
     qtbot.waitUntil(lambda: getattr(w, "last_view", None) is not None and w.last_view.result.stage_b is not None, timeout=30000)
     assert w.scheduler._proc.is_alive() and w.last_view.result.stage_b.disabled == ()
     proc = w.scheduler._proc
