@@ -28,6 +28,7 @@ from engine.types import Frame, FrameResult, StageBReport
 STAGE_A_SLOW_MS = 200.0
 AUDIO_BACKLOG_S = 30.0     # audio kept for a busy stream task before the oldest is dropped
 AUDIO_TASKS = ("sounds", "captions")
+OCR_EVERY_S = 3.0          # opportunistic reading, when the decision point allows
 UNCERTAIN = 0.7
 CPU_SATURATED = 1.5        # 1-minute load average per core
 
@@ -46,6 +47,8 @@ class Pipeline:
         self._detector_failed = False
         self.stage_b = stage_b            # a StageBScheduler, or None for Stage A only (tier T0)
         self._audio_backlog: dict[str, list] = {t: [] for t in AUDIO_TASKS}
+        self._text_asked = False
+        self._last_ocr_t = -1e9
         self.audio_dropped_s = 0.0
         log.info("Stage A: %s on %s, %d threads", spec.name, self.device, config.threads)
 
@@ -53,6 +56,14 @@ class Pipeline:
         """Forget tracks, e.g. when the source changes."""
         self.tracker.reset()
         self.smoother = UrgencySmoother()
+
+    def request_text(self) -> bool:
+        """'Read text now': the next frame goes to the text reader ahead of the schedule. False when
+        this build has no text reader running."""
+        if self.stage_b is None or "ocr" not in self.stage_b.specs or "ocr" in self.stage_b.status.disabled:
+            return False
+        self._text_asked = True
+        return True
 
     def _skip_reason(self, stage_a_ms: float, uncertainty: float) -> str | None:
         if stage_a_ms > STAGE_A_SLOW_MS:
@@ -82,13 +93,21 @@ class Pipeline:
                     chunk = chunk[-limit:]
                 if self.stage_b.submit(task, chunk, t=frame.timestamp):
                     backlog.clear()
-        sounds, captions, max_age = [], [], 0.0
+        if "ocr" in self.stage_b.specs and self.stage_b.pending_for("ocr") == 0:
+            due = frame.timestamp - self._last_ocr_t >= OCR_EVERY_S and skipped is None
+            if self._text_asked or due:      # asked for: even an uncertain frame is worth a try
+                if self.stage_b.submit("ocr", (frame.image, self._text_asked), t=frame.timestamp):
+                    self._last_ocr_t, self._text_asked = frame.timestamp, False
+        sounds, captions, texts, asked, max_age = [], [], (), False, 0.0
         for r in self.stage_b.drain():
             max_age = max(max_age, r.latency_s)
             if r.task == "sounds":
                 sounds += r.value
             elif r.task == "captions":
                 captions += r.value
+            elif r.task == "ocr":
+                texts, asked = tuple(r.value[0]), r.value[1]
+        self._texts = (texts, asked)
         st = self.stage_b.status
         return tuple(sounds), tuple(captions), StageBReport(skipped, st.dropped, self.stage_b.pending, st.disabled, max_age,
                                                                self.audio_dropped_s)
@@ -123,6 +142,7 @@ class Pipeline:
         timings["geometry"] = (t4 - t3) * 1e3
         timings["stage_a"] = (t4 - t0) * 1e3
         unc = 1.0 if problems else quality.uncertainty(q, [d.score for d in detections])
+        self._texts = ((), False)
         sounds, captions, report = self._stage_b(frame, audio, timings["stage_a"], unc)
         if report is not None:
             problems = problems + tuple(self.stage_b.status.problems)
@@ -130,4 +150,5 @@ class Pipeline:
         return FrameResult(frame_index=frame.index, timestamp=frame.timestamp, image_size=(width, height),
                            detections=detections, tracks=tracks, hazards=hazards, quality=q,
                            uncertainty=unc, timings_ms=timings, model=self.detector.name, problems=problems,
-                           sounds=sounds, captions=captions, stage_b=report)
+                           sounds=sounds, captions=captions, stage_b=report,
+                           texts=self._texts[0], texts_asked=self._texts[1])

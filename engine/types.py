@@ -117,6 +117,15 @@ class FrameQuality:
 
 
 @dataclass(frozen=True)
+class TextRead:
+    text: str
+    score: float
+    box: tuple[tuple[float, float], ...]   # 4 corners, pixels
+    clock: int
+    bearing_deg: float
+
+
+@dataclass(frozen=True)
 class CaptionLine:
     text: str
     start_s: float            # stream time the speech began
@@ -149,6 +158,8 @@ class FrameResult:
     sounds: tuple[SoundEvent, ...] = ()         # Stage B: environmental sounds that began since the last frame
     stage_b: StageBReport | None = None         # Stage B: skipped or not, and what it dropped
     captions: tuple[CaptionLine, ...] = ()      # Stage B: speech captioned since the last frame
+    texts: tuple[TextRead, ...] = ()            # Stage B: text read from a recent frame, reading order
+    texts_asked: bool = False                   # those texts answer the user's "read text now"
 
     def to_json(self) -> dict:
         """A JSON-ready dict (enums as words, floats rounded) for `maxsight run --out`."""
@@ -176,6 +187,7 @@ class FrameResult:
             "problems": list(self.problems),
             "sounds": [asdict(x) for x in self.sounds],
             "captions": [asdict(x) for x in self.captions],
+            "texts": [asdict(x) for x in self.texts],
             "stage_b": asdict(self.stage_b) if self.stage_b else None,
         }
         return clean(d)

@@ -162,6 +162,18 @@ def cmd_eval_captions(args) -> int:
     return 0
 
 
+def cmd_eval_ocr(args) -> int:
+    from engine.eval_data import require
+    from maxsight_app import eval_ocr
+    folder = Path(args.icdar) if args.icdar else require("icdar2015_test_scene_text")
+    result = eval_ocr.evaluate(folder, limit=args.limit)
+    print(eval_ocr.table(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+        print(f"JSON written to {args.json}")
+    return 0
+
+
 def cmd_profile(args) -> int:
     from maxsight_app.profile.feedback import apply_feedback
     from maxsight_app.profile.store import ProfileError, ProfileStore, default_path
@@ -352,6 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
     ec.add_argument("--limit", type=int)
     ec.add_argument("--json", help="also write the results as JSON here")
     ec.set_defaults(func=cmd_eval_captions)
+
+    eo = ev.add_parser("ocr", help="text reading: CER and word accuracy on ICDAR 2015")
+    eo.add_argument("--icdar", help="folder with images/ and gt/ (default: the evaluation data's icdar2015_test_scene_text)")
+    eo.add_argument("--limit", type=int, help="only the first N images with legible words")
+    eo.add_argument("--json", help="also write the results as JSON here")
+    eo.set_defaults(func=cmd_eval_ocr)
 
     pr = sub.add_parser("profile", help="user profiles: list, create, show, set, feedback, export, import").add_subparsers(dest="profile_cmd", required=True)
     pr.add_parser("list").set_defaults(func=cmd_profile)

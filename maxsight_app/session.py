@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from engine.pipeline import Pipeline
 from engine.types import Frame, FrameResult
 from maxsight_app.cues.policy import CuePolicy
-from maxsight_app.cues.types import Cue, CuePreferences
+from engine.types import Urgency
+from maxsight_app.cues.types import Cue, CueKind, CuePreferences, Priority
 
 log = logging.getLogger(__name__)
 
-REQUESTS = ("repeat", "summary", "describe", "snooze", "stop")
+REQUESTS = ("repeat", "summary", "describe", "read_text", "snooze", "stop")
 
 
 @dataclass
@@ -75,6 +76,12 @@ class Session:
         elif what == "describe":
             recent = [s for s in self.recent_sounds if self._frame_t - s.start_s < 30]
             cue = self.policy.describe(now, recent)
+        elif what == "read_text":
+            if self.pipeline.request_text():
+                cue = Cue("Reading…", CueKind.SYSTEM, Priority.NEXT, Urgency.SAFE, now)
+            else:
+                cue = Cue("Reading text is not available: the text reader is not running", CueKind.SYSTEM,
+                          Priority.NEXT, Urgency.SAFE, now)
         elif what == "snooze":
             cue = self.policy.snooze(now)
         elif what == "stop":

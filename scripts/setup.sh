@@ -42,11 +42,13 @@ fi
 # Python packages: reinstall only when pyproject.toml or the extras changed.
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 STAMP="$VENV/.maxsight-installed"
-WANT="$(sha256sum pyproject.toml | cut -c1-16)$EXTRAS"
+RAPIDOCR="rapidocr-onnxruntime==1.4.4"   # see pyproject.toml: installed without its opencv-python
+WANT="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)$EXTRAS"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
     echo "Installing Python packages into $VENV ..."
     "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
     "$VENV/bin/python" -m pip install -q -e ".$EXTRAS"
+    "$VENV/bin/python" -m pip install -q --no-deps "$RAPIDOCR"
     echo "$WANT" > "$STAMP"
 fi
 

@@ -23,3 +23,13 @@ def captions(threads: int = 1):
         from engine.types import CaptionLine
         return [CaptionLine(c.text, c.start_s, c.end_s) for c in streamer.feed(samples)]
     return run
+
+
+def ocr(hfov_deg: float = 60.0):
+    from engine.stage_b.ocr import TextReader
+    reader = TextReader(hfov_deg)
+
+    def run(payload):
+        image, asked = payload
+        return reader.read(image), asked
+    return run

@@ -81,6 +81,7 @@ class CuePolicy:
         self._last: Cue | None = None
         self._snooze_until = -1e9
         self._latest: FrameResult | None = None
+        self._latest_texts: tuple = ()
 
     # -- every frame ---------------------------------------------------------------------------
     def decide(self, result: FrameResult, prefs: CuePreferences, now: float) -> list[Cue]:
@@ -95,6 +96,17 @@ class CuePolicy:
             cues.append(Cue(q_text, CueKind.QUALITY, Priority.NEXT, Urgency.CAUTION, result.timestamp))
             self._last_quality_t = now
             self._unsolicited.append(now)
+        if result.texts_asked:
+            # The answer to "read text now", in reading order, with where the first line is.
+            if result.texts:
+                first = result.texts[0]
+                where = "ahead" if first.clock == 12 else f"{first.clock} o'clock"
+                words = "; ".join(t.text for t in result.texts[:8])
+                cues.append(Cue(f"Text {where}: {words}", CueKind.TEXT, Priority.NEXT, Urgency.SAFE, result.timestamp))
+            else:
+                cues.append(Cue("I can't find any text to read", CueKind.TEXT, Priority.NEXT, Urgency.SAFE, result.timestamp))
+        if result.texts:
+            self._latest_texts = result.texts
         for snd in result.sounds:
             if snd.label not in SOUND_CUES or snd.label not in prefs.sound_alerts:
                 continue
@@ -182,7 +194,7 @@ class CuePolicy:
         if r is None:
             return Cue("I have not seen anything yet", CueKind.SUMMARY, Priority.NEXT, Urgency.SAFE, now)
         q = quality_words(r)
-        report = describe(r.hazards, tuple(recent_sounds))
+        report = describe(r.hazards, tuple(recent_sounds), tuple(t.text for t in self._latest_texts[:1]))
         text = (q + ". " if q else "") + report.text
         return Cue(text, CueKind.SUMMARY, Priority.NEXT, Urgency.SAFE, r.timestamp)
 

@@ -63,6 +63,7 @@ class CueKind(enum.Enum):
     SUMMARY = "summary"       # "what's around me"
     REPEAT = "repeat"
     SOUND = "sound"           # an environmental sound (Stage B)
+    TEXT = "text"             # text read on request (Stage B)
     SYSTEM = "system"         # snooze / stop confirmations
 
 

@@ -26,11 +26,6 @@ from maxsight_app.ui.theme import apply_theme
 from maxsight_app.ui.widgets import CaptionsPanel, FlashOverlay, HazardList, PreviewWidget, SoundTimeline, enlarge
 log = logging.getLogger(__name__)
 
-# Stage B (text, scene, sounds, captions) is not part of this build yet; say so plainly.
-STAGE_B_MISSING = {
-    "read_text": "Reading text is not available yet: the text reader (Stage B) is not part of this version.",
-}
-
 SHORTCUTS = {   # action -> (key, label)
     "repeat": ("R", "Repeat last cue"),
     "pause": ("P", "Pause or resume"),
@@ -175,7 +170,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.file_dialog: QtWidgets.QFileDialog | None = None
         self.actions: dict[str, QtGui.QAction] = {}
         handlers = {"repeat": lambda: self.request("repeat"), "pause": lambda: self.pause_button.toggle(),
-                    "summary": lambda: self.request("summary"), "read_text": lambda: self._unavailable("read_text"),
+                    "summary": lambda: self.request("summary"), "read_text": lambda: self.request("read_text"),
                     "describe": lambda: self.request("describe"), "snooze": lambda: self.request("snooze"),
                     "stop_all": lambda: self.request("stop"), "settings": self.open_settings, "open_file": self.open_file,
                     "start_stop": self.start_stop, "bigger": lambda: self._scale_text(1.15), "smaller": lambda: self._scale_text(1 / 1.15),
@@ -213,6 +208,7 @@ class MainWindow(QtWidgets.QMainWindow):
                                          {"model_dir": str(models_dir()), "enabled": enabled or None})}
         if prefs["captions"]:
             specs["captions"] = ProcessorSpec("engine.stage_b.processors:captions")
+        specs["ocr"] = ProcessorSpec("engine.stage_b.processors:ocr", {"hfov_deg": self.config.camera.hfov_deg})
         self.stage_b_label.setText("Stage B: " + " + ".join(specs))
         return StageBScheduler(specs)
 
@@ -281,9 +277,6 @@ class MainWindow(QtWidgets.QMainWindow):
             self.worker.request(what)
         else:
             self.session.request(what)
-
-    def _unavailable(self, what: str) -> None:
-        self._say(STAGE_B_MISSING[what])
 
     def _say(self, text: str) -> None:
         """A system message through every output (speech, screen) as well as the captions."""

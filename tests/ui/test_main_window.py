@@ -68,7 +68,7 @@ def test_shortcuts_trigger_their_actions(qtbot, store, installed_models, eval_da
     press(Qt.Key.Key_W, lambda ev: ev[1] is not None and ev[1].kind is CueKind.SUMMARY)
     press(Qt.Key.Key_R, lambda ev: ev[1] is not None and ev[1].kind is CueKind.REPEAT)
     press(Qt.Key.Key_S, lambda ev: ev[1] is not None and "Quiet for 5 minutes" in ev[1].text)
-    press(Qt.Key.Key_T, lambda ev: ev[1] is not None and "Reading text is not available yet" in ev[1].text)
+    press(Qt.Key.Key_T, lambda ev: ev[1] is not None and "Reading text is not available" in ev[1].text)   # no Stage B here
     press(Qt.Key.Key_D, lambda ev: ev[1] is not None and ev[1].kind is CueKind.SUMMARY and "I see person" in ev[1].text)
     press(Qt.Key.Key_Escape, lambda ev: ev == ("cancel", None))
     qtbot.keyClick(w, Qt.Key.Key_P)
@@ -202,7 +202,7 @@ def test_every_interactive_widget_has_an_accessible_name(qtbot, store, installed
 def test_window_runs_stage_b_sounds_in_its_own_process(qtbot, store, installed_models, eval_data):
     w = make_window(qtbot, store, installed_models, SpyOutput(), stage_b=True,
                     source=str(eval_data / "videos_walking_driving" / "udacity_vehicle-detection_test_video.mp4"))
-    assert w.scheduler is not None and w.stage_b_label.text() == "Stage B: sounds + captions"
+    assert w.scheduler is not None and w.stage_b_label.text() == "Stage B: sounds + captions + ocr"
     qtbot.waitUntil(lambda: getattr(w, "last_view", None) is not None and w.last_view.result.stage_b is not None, timeout=30000)
     assert w.scheduler._proc.is_alive() and w.last_view.result.stage_b.disabled == ()
     proc = w.scheduler._proc

