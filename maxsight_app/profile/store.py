@@ -9,6 +9,7 @@ Schema history:
   v2  the remaining preferences of the time as typed columns; class_interest; feedback
   v3  text_scale, high_contrast, sound_alerts (the desktop app's settings)
   v4  therapy_sessions, therapy_trials (fatigue-aware therapy sessions)
+  v5  personal_items (the user's own objects and places; their vectors live in a FAISS file)
 Each step names the columns it adds: a step must never pick up columns added by later ones.
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ from maxsight_app.profile.schema import CLASS_WEIGHT_RANGE, PREFERENCES, validat
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _V2_COLUMNS = ("voice", "speech", "earcons", "tone_volume", "haptic", "haptic_port", "haptic_strength", "screen_alerts",
                "captions", "cooldown_s", "max_unsolicited", "hedge_below", "vision_condition", "vision_severity", "hearing")
 _V3_COLUMNS = ("text_scale", "high_contrast", "sound_alerts")
@@ -89,7 +90,13 @@ def _to_v4(db: sqlite_utils.Database) -> None:
     db["therapy_trials"].create_index(["session_id", "n"], if_not_exists=True)
 
 
-MIGRATIONS = {1: _to_v1, 2: _to_v2, 3: _to_v3, 4: _to_v4}
+def _to_v5(db: sqlite_utils.Database) -> None:
+    db["personal_items"].create({"id": int, "user_id": int, "label": str, "kind": str, "created": str}, pk="id",
+                                foreign_keys=[("user_id", "users", "id")], if_not_exists=True)
+    db["personal_items"].create_index(["user_id", "label"], if_not_exists=True)
+
+
+MIGRATIONS = {1: _to_v1, 2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5}
 
 
 class ProfileStore:

@@ -37,7 +37,7 @@ def test_migrates_a_v1_file_keeping_the_users_choices(tmp_path):
     path = tmp_path / "profiles.db"
     v1_file(path)
     store = ProfileStore(path)
-    assert store.version() == SCHEMA_VERSION == 4
+    assert store.version() == SCHEMA_VERSION == 5
     uid = store.find_user("Grace")
     prefs = store.preferences(uid)
     assert (prefs["verbosity"], prefs["units"], prefs["speech_rate"], prefs["volume"]) == ("brief", "feet", 220, 0.5)
@@ -45,7 +45,7 @@ def test_migrates_a_v1_file_keeping_the_users_choices(tmp_path):
     assert prefs["text_scale"] == 1.0 and prefs["high_contrast"] is False      # v3 columns too
     store.set_class_weight(uid, "dog", 0.5)                                     # new tables exist
     store.close()
-    assert ProfileStore(path).version() == 4                                    # reopening is a no-op
+    assert ProfileStore(path).version() == 5                                    # reopening is a no-op
 
 
 def test_each_migration_adds_only_its_own_columns(tmp_path):
@@ -133,7 +133,7 @@ def test_damaged_file_is_moved_aside_and_a_new_one_started(tmp_path):
     path.write_bytes(bytes(data))
     store = ProfileStore(path)
     assert store.recovered_to is not None and store.recovered_to.exists()
-    assert store.users() == [] and store.version() == 4
+    assert store.users() == [] and store.version() == 5
 
 
 def test_export_import_round_trip(tmp_path):
