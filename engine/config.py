@@ -21,13 +21,28 @@ class CameraModel:
 
 
 class Tier(enum.Enum):
-    """Capability tiers from the seed, resolved once into which Stage B processors run."""
-    T0 = "T0"   # Stage A only
-    T1 = "T1"
-    T2 = "T2"
-    T3 = "T3"
-    T4 = "T4"
-    T5 = "T5"
+    """Capability tiers from the seed, resolved once (stage_b_tasks) into which Stage B processors
+    run; nothing downstream branches on the tier itself."""
+    T0 = "T0"   # Stage A only (hazards, direction, distance, urgency)
+    T1 = "T1"   # + environmental sounds (the cheapest context: ~2 ms per 0.48 s)
+    T2 = "T2"   # + live captions
+    T3 = "T3"   # + reading text (the seed's cross-modal tier: OCR, scene description)
+    T4 = "T4"   # + personal objects and places (the seed's retrieval)
+    T5 = "T5"   # everything (the seed's temporal tier: our tracking is always temporal)
+
+
+_TIER_TASKS = {
+    Tier.T0: (),
+    Tier.T1: ("sounds",),
+    Tier.T2: ("sounds", "captions"),
+    Tier.T3: ("sounds", "captions", "ocr"),
+    Tier.T4: ("sounds", "captions", "ocr", "recognition"),
+    Tier.T5: ("sounds", "captions", "ocr", "recognition"),
+}
+
+
+def stage_b_tasks(tier: "Tier") -> tuple[str, ...]:
+    return _TIER_TASKS[tier]
 
 
 @dataclass(frozen=True)
@@ -46,7 +61,7 @@ class EngineConfig:
     device: str = "auto"
     camera: CameraModel = field(default_factory=CameraModel)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
-    tier: Tier = Tier.T0
+    tier: Tier = Tier.T4
     min_score: float = 0.05         # floor for raw detections (keep_score/birth_score gate tracks)
 
     def with_(self, **changes) -> "EngineConfig":

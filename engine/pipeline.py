@@ -29,6 +29,8 @@ STAGE_A_SLOW_MS = 200.0
 AUDIO_BACKLOG_S = 30.0     # audio kept for a busy stream task before the oldest is dropped
 AUDIO_TASKS = ("sounds", "captions")
 OCR_EVERY_S = 3.0          # opportunistic reading, when the decision point allows
+RECOGNISE_EVERY_S = 2.0    # personal objects: crops of confirmed tracks, advisory only
+RECOGNISE_MAX = 4
 UNCERTAIN = 0.7
 CPU_SATURATED = 1.5        # 1-minute load average per core
 
@@ -49,6 +51,7 @@ class Pipeline:
         self._audio_backlog: dict[str, list] = {t: [] for t in AUDIO_TASKS}
         self._text_asked = False
         self._last_ocr_t = -1e9
+        self._last_recognise_t = -1e9
         self.audio_dropped_s = 0.0
         log.info("Stage A: %s on %s, %d threads", spec.name, self.device, config.threads)
 
@@ -74,7 +77,7 @@ class Pipeline:
             return "cpu_busy"
         return None
 
-    def _stage_b(self, frame: Frame, audio, stage_a_ms: float, uncertainty: float):
+    def _stage_b(self, frame: Frame, audio, stage_a_ms: float, uncertainty: float, hazards=()):
         if self.stage_b is None:
             return (), (), None
         skipped = self._skip_reason(stage_a_ms, uncertainty)
@@ -98,7 +101,14 @@ class Pipeline:
             if self._text_asked or due:      # asked for: even an uncertain frame is worth a try
                 if self.stage_b.submit("ocr", (frame.image, self._text_asked), t=frame.timestamp):
                     self._last_ocr_t, self._text_asked = frame.timestamp, False
-        sounds, captions, texts, asked, max_age = [], [], (), False, 0.0
+        if ("recognition" in self.stage_b.specs and self.stage_b.pending_for("recognition") == 0 and skipped is None
+                and frame.timestamp - self._last_recognise_t >= RECOGNISE_EVERY_S and hazards):
+            big = sorted(hazards, key=lambda h: -(h.box[2] - h.box[0]) * (h.box[3] - h.box[1]))[:RECOGNISE_MAX]
+            crops = [(h.track_id, frame.image[int(h.box[1]):int(h.box[3]), int(h.box[0]):int(h.box[2])].copy())
+                     for h in big if h.box[2] - h.box[0] >= 40 and h.box[3] - h.box[1] >= 40]
+            if crops and self.stage_b.submit("recognition", crops, t=frame.timestamp):
+                self._last_recognise_t = frame.timestamp
+        sounds, captions, texts, asked, recognised, max_age = [], [], (), False, [], 0.0
         for r in self.stage_b.drain():
             max_age = max(max_age, r.latency_s)
             if r.task == "sounds":
@@ -107,7 +117,10 @@ class Pipeline:
                 captions += r.value
             elif r.task == "ocr":
                 texts, asked = tuple(r.value[0]), r.value[1]
+            elif r.task == "recognition":
+                recognised += r.value
         self._texts = (texts, asked)
+        self._recognised = tuple(recognised)
         st = self.stage_b.status
         return tuple(sounds), tuple(captions), StageBReport(skipped, st.dropped, self.stage_b.pending, st.disabled, max_age,
                                                                self.audio_dropped_s)
@@ -142,8 +155,8 @@ class Pipeline:
         timings["geometry"] = (t4 - t3) * 1e3
         timings["stage_a"] = (t4 - t0) * 1e3
         unc = 1.0 if problems else quality.uncertainty(q, [d.score for d in detections])
-        self._texts = ((), False)
-        sounds, captions, report = self._stage_b(frame, audio, timings["stage_a"], unc)
+        self._texts, self._recognised = ((), False), ()
+        sounds, captions, report = self._stage_b(frame, audio, timings["stage_a"], unc, hazards)
         if report is not None:
             problems = problems + tuple(self.stage_b.status.problems)
             self.stage_b.status.problems.clear()
@@ -151,4 +164,4 @@ class Pipeline:
                            detections=detections, tracks=tracks, hazards=hazards, quality=q,
                            uncertainty=unc, timings_ms=timings, model=self.detector.name, problems=problems,
                            sounds=sounds, captions=captions, stage_b=report,
-                           texts=self._texts[0], texts_asked=self._texts[1])
+                           texts=self._texts[0], texts_asked=self._texts[1], recognised=self._recognised)

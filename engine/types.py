@@ -126,6 +126,13 @@ class TextRead:
 
 
 @dataclass(frozen=True)
+class Recognised:
+    track_id: int
+    label: str                # the user's own name for it: "my mug", "my front door"
+    similarity: float
+
+
+@dataclass(frozen=True)
 class CaptionLine:
     text: str
     start_s: float            # stream time the speech began
@@ -160,6 +167,7 @@ class FrameResult:
     captions: tuple[CaptionLine, ...] = ()      # Stage B: speech captioned since the last frame
     texts: tuple[TextRead, ...] = ()            # Stage B: text read from a recent frame, reading order
     texts_asked: bool = False                   # those texts answer the user's "read text now"
+    recognised: tuple[Recognised, ...] = ()     # Stage B: tracked objects that are the user's own
 
     def to_json(self) -> dict:
         """A JSON-ready dict (enums as words, floats rounded) for `maxsight run --out`."""
@@ -188,6 +196,7 @@ class FrameResult:
             "sounds": [asdict(x) for x in self.sounds],
             "captions": [asdict(x) for x in self.captions],
             "texts": [asdict(x) for x in self.texts],
+            "recognised": [asdict(x) for x in self.recognised],
             "stage_b": asdict(self.stage_b) if self.stage_b else None,
         }
         return clean(d)

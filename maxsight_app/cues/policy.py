@@ -82,6 +82,7 @@ class CuePolicy:
         self._snooze_until = -1e9
         self._latest: FrameResult | None = None
         self._latest_texts: tuple = ()
+        self._named: set[tuple[int, str]] = set()   # (track, label) already announced as the user's own
 
     # -- every frame ---------------------------------------------------------------------------
     def decide(self, result: FrameResult, prefs: CuePreferences, now: float) -> list[Cue]:
@@ -107,6 +108,18 @@ class CuePolicy:
                 cues.append(Cue("I can't find any text to read", CueKind.TEXT, Priority.NEXT, Urgency.SAFE, result.timestamp))
         if result.texts:
             self._latest_texts = result.texts
+        by_track = {h.track_id: h for h in result.hazards}
+        for rec in result.recognised:
+            key = (rec.track_id, rec.label)
+            if key in self._named or snoozed or not self._room(prefs):
+                continue
+            self._named.add(key)
+            self._unsolicited.append(now)
+            name = "your " + rec.label[3:] if rec.label.lower().startswith("my ") else rec.label
+            h = by_track.get(rec.track_id)
+            where = "" if h is None else (", ahead" if h.clock == 12 else f", {h.clock} o'clock")
+            cues.append(Cue(name + where, CueKind.OWN, Priority.NORMAL, Urgency.SAFE, result.timestamp, track_id=rec.track_id,
+                            label=rec.label, bearing_deg=None if h is None else h.bearing_deg))
         for snd in result.sounds:
             if snd.label not in SOUND_CUES or snd.label not in prefs.sound_alerts:
                 continue

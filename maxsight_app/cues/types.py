@@ -64,6 +64,7 @@ class CueKind(enum.Enum):
     REPEAT = "repeat"
     SOUND = "sound"           # an environmental sound (Stage B)
     TEXT = "text"             # text read on request (Stage B)
+    OWN = "own"               # one of the user's own objects or places, recognised (Stage B)
     SYSTEM = "system"         # snooze / stop confirmations
 
 

@@ -41,6 +41,7 @@ SHORTCUTS = {   # action -> (key, label)
     "smaller": ("Ctrl+-", "Smaller text"),
     "contrast": ("Ctrl+H", "High contrast on or off"),
     "therapist": ("Ctrl+T", "Therapist mode"),
+    "teach": ("Ctrl+M", "This is my… (remember an object)"),
 }
 
 
@@ -174,7 +175,8 @@ class MainWindow(QtWidgets.QMainWindow):
                     "describe": lambda: self.request("describe"), "snooze": lambda: self.request("snooze"),
                     "stop_all": lambda: self.request("stop"), "settings": self.open_settings, "open_file": self.open_file,
                     "start_stop": self.start_stop, "bigger": lambda: self._scale_text(1.15), "smaller": lambda: self._scale_text(1 / 1.15),
-                    "contrast": self._toggle_contrast, "therapist": self.open_therapist}
+                    "contrast": self._toggle_contrast, "therapist": self.open_therapist,
+                    "teach": self._teach_dialog}
         menu = self.menuBar().addMenu("&Actions")
         for name, (key, label) in SHORTCUTS.items():
             act = QtGui.QAction(label, self)
@@ -192,25 +194,52 @@ class MainWindow(QtWidgets.QMainWindow):
         self.lag_timer.start()
 
     def _make_stage_b(self):
-        """Stage B in its own process: environmental sounds when the sound model is installed."""
-        from engine.models.registry import installed_path, models_dir
-        from engine.stage_b.scheduler import ProcessorSpec, StageBScheduler
-        try:
-            spec = self.registry.get("yamnet")
-        except ModelError:
-            spec = None
-        if spec is None or installed_path(spec) is None:
-            self.stage_b_label.setText("Stage B: off (sound model not installed)")
-            return None
+        """Stage B in its own process, with the processors the tier asks for and the models allow."""
+        from engine.stage_b.build import start
         prefs = self.store.preferences(self.user_id)
-        enabled = tuple(x for x in prefs["sound_alerts"].split(",") if x)
-        specs = {"sounds": ProcessorSpec("engine.stage_b.processors:sound_events",
-                                         {"model_dir": str(models_dir()), "enabled": enabled or None})}
-        if prefs["captions"]:
-            specs["captions"] = ProcessorSpec("engine.stage_b.processors:captions")
-        specs["ocr"] = ProcessorSpec("engine.stage_b.processors:ocr", {"hfov_deg": self.config.camera.hfov_deg})
-        self.stage_b_label.setText("Stage B: " + " + ".join(specs))
-        return StageBScheduler(specs)
+        personal = {"index_path": str(Path(self.store.path).parent / f"personal-{self.user_id}.faiss"),
+                    "db_path": str(self.store.path), "user_id": self.user_id}
+        scheduler, notes = start(self.config, self.registry,
+                                 sound_alerts=tuple(x for x in prefs["sound_alerts"].split(",") if x),
+                                 captions=prefs["captions"], personal=personal)
+        for n in notes:
+            self.captions.add_line(n)
+        self.stage_b_label.setText("Stage B: " + (" + ".join(scheduler.specs) if scheduler else "off"))
+        return scheduler
+
+    def teach_current(self, label: str) -> str:
+        """'This is my ...': teach the object nearest the centre of view (or the centre of the picture)."""
+        import cv2
+
+        from engine.models.registry import installed_path
+        from engine.stage_b.recognition import Embedder
+        from maxsight_app.profile.personal import PersonalObjects
+        view = getattr(self, "last_view", None)
+        if view is None:
+            raise ValueError("there is no picture yet to learn from")
+        path = installed_path(self.registry.get("mobilenet_v2"))
+        if path is None:
+            raise ValueError("the embedding model is not installed; run maxsight models fetch")
+        img = cv2.cvtColor(view.rgb, cv2.COLOR_RGB2BGR)
+        hz = sorted(view.result.hazards, key=lambda h: abs(h.bearing_deg))
+        if hz:
+            x1, y1, x2, y2 = (int(v * view.scale) for v in hz[0].box)
+            crop = img[max(0, y1):y2, max(0, x1):x2]
+        else:
+            h, w = img.shape[:2]
+            crop = img[h // 4: 3 * h // 4, w // 4: 3 * w // 4]
+        PersonalObjects(self.store, self.user_id, Embedder(path)).teach(label, [crop])
+        message = f"I will remember {label}."
+        self._say(message)
+        return message
+
+    def _teach_dialog(self) -> None:
+        label, ok = QtWidgets.QInputDialog.getText(self, "This is my…", "What is it? (for example: my mug, my front door)")
+        if ok and label.strip():
+            try:
+                self.teach_current(label.strip())
+            except ValueError as exc:
+                self._say(str(exc)[0].upper() + str(exc)[1:] + ".")
 
     def _fill_sources(self, probe: bool) -> None:
         self._cameras = list_cameras() if probe else []

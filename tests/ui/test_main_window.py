@@ -202,9 +202,22 @@ def test_every_interactive_widget_has_an_accessible_name(qtbot, store, installed
 def test_window_runs_stage_b_sounds_in_its_own_process(qtbot, store, installed_models, eval_data):
     w = make_window(qtbot, store, installed_models, SpyOutput(), stage_b=True,
                     source=str(eval_data / "videos_walking_driving" / "udacity_vehicle-detection_test_video.mp4"))
-    assert w.scheduler is not None and w.stage_b_label.text() == "Stage B: sounds + captions + ocr"
+    assert w.scheduler is not None and w.stage_b_label.text() == "Stage B: sounds + captions + ocr + recognition"
     qtbot.waitUntil(lambda: getattr(w, "last_view", None) is not None and w.last_view.result.stage_b is not None, timeout=30000)
     assert w.scheduler._proc.is_alive() and w.last_view.result.stage_b.disabled == ()
     proc = w.scheduler._proc
     w.shutdown()
     assert not proc.is_alive()
+
+
+@pytest.mark.slow
+def test_teaching_an_object_from_the_window(qtbot, store, installed_models, eval_data):
+    spy = SpyOutput()
+    w = make_window(qtbot, store, installed_models, spy, source=str(eval_data / "videos_walking_driving" / "opencv_vtest.avi"))
+    qtbot.waitUntil(lambda: bool(getattr(w, "last_view", None) is not None and w.last_view.result.hazards), timeout=60000)
+    assert w.teach_current("my friend Sam") == "I will remember my friend Sam."
+    rows = list(store.db["personal_items"].rows_where("user_id = 1"))
+    assert rows and {r["label"] for r in rows} == {"my friend Sam"}
+    qtbot.waitUntil(lambda: any(c.text == "I will remember my friend Sam." for c in spy.cues), timeout=5000)
+    assert "Ctrl+M" in w.actions["teach"].shortcut().toString()
+    w.shutdown()

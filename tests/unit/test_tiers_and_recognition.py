@@ -1,0 +1,62 @@
+"""Tier presets resolve once into processors; a taught object is recognised live through the
+Stage B worker and announced as the user's own."""
+from __future__ import annotations
+
+import json
+import time
+
+import cv2
+import pytest
+
+from engine.config import EngineConfig, Tier, stage_b_tasks
+
+
+def test_tiers_resolve_to_processors(installed_models, tmp_path):
+    from engine.stage_b.build import processor_specs
+    assert stage_b_tasks(Tier.T0) == ()
+    assert stage_b_tasks(Tier.T1) == ("sounds",)
+    assert stage_b_tasks(Tier.T3) == ("sounds", "captions", "ocr")
+    assert set(stage_b_tasks(Tier.T5)) >= {"sounds", "captions", "ocr", "recognition"}
+    specs, notes = processor_specs(EngineConfig(tier=Tier.T2), installed_models, captions=False)
+    assert list(specs) == ["sounds"] and notes == []
+    specs, _ = processor_specs(EngineConfig(tier=Tier.T4), installed_models,
+                               personal={"index_path": str(tmp_path / "i.faiss"), "db_path": str(tmp_path / "p.db"), "user_id": 1})
+    assert list(specs) == ["sounds", "captions", "ocr", "recognition"]
+
+
+@pytest.mark.slow
+def test_a_taught_bus_is_recognised_live_and_announced(tmp_path, installed_models, eval_data):
+    from engine.models.registry import installed_path
+    from engine.pipeline import Pipeline
+    from engine.stage_b.build import start
+    from engine.stage_b.recognition import Embedder
+    from engine.types import Frame
+    from maxsight_app.cues.types import CueKind
+    from maxsight_app.outputs.base import SpyOutput
+    from maxsight_app.profile.personal import PersonalObjects
+    from maxsight_app.profile.store import ProfileStore
+    from maxsight_app.session import Session
+    data = json.loads((eval_data / "coco_val2017_128" / "instances.json").read_text())
+    image = cv2.imread(str(eval_data / "coco_val2017_128" / "images" / "000000005037.jpg"))    # a bus at a stop
+    bus = max((a for a in data["annotations"] if a["image_id"] == 5037 and a["category_id"] == 6), key=lambda a: a["area"])
+    x, y, w, h = (int(v) for v in bus["bbox"])
+    store = ProfileStore(tmp_path / "profiles.db")
+    uid = store.create_user("Ada")
+    PersonalObjects(store, uid, Embedder(installed_path(installed_models.get("mobilenet_v2")))).teach("my bus", [image[y:y + h, x:x + w]])
+    cfg = EngineConfig(tier=Tier.T4)
+    sched, _ = start(cfg, installed_models, captions=False,
+                     personal={"index_path": str(tmp_path / f"personal-{uid}.faiss"), "db_path": str(store.path), "user_id": uid})
+    try:
+        spy = SpyOutput()
+        session = Session(Pipeline(cfg, installed_models, stage_b=sched), outputs=[spy])
+        end, i = time.monotonic() + 90, 0
+        while not any(c.kind is CueKind.OWN for c in spy.cues) and time.monotonic() < end:
+            session.handle(Frame(i, i * 0.5, image))        # 0.5 s apart: a recognition job every 2 s
+            i += 1
+            time.sleep(0.05)
+        own = [c for c in spy.cues if c.kind is CueKind.OWN]
+        assert own and own[0].text.startswith("your bus"), [c.text for c in spy.cues]
+        assert len(own) == 1 or own[1].track_id != own[0].track_id    # said once per track
+    finally:
+        sched.close()
+        store.close()
