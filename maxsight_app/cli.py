@@ -47,7 +47,8 @@ def cmd_models_list(args) -> int:
 
 def _engine_config(args):
     from engine.config import CameraModel, EngineConfig, verify
-    return verify(EngineConfig(detector=args.detector, threads=args.threads, device=args.device,
+    from engine.config import Tier
+    return verify(EngineConfig(detector=args.detector, threads=args.threads, device=args.device, tier=Tier(args.tier),
                                camera=CameraModel(hfov_deg=args.hfov, height_m=args.camera_height, tilt_deg=args.tilt)))
 
 
@@ -101,9 +102,14 @@ def cmd_run(args) -> int:
         print("maxsight: the desktop window is not part of this build yet; add --headless to process "
               "the source and write results", file=sys.stderr)
         return 2
+    from engine.stage_b.build import start
     cfg = _engine_config(args)
     source = open_source(args.source)
-    pipeline = Pipeline(cfg, _registry())
+    registry = _registry()
+    scheduler, notes = start(cfg, registry) if cfg.tier.value != "T0" else (None, [])
+    for n in notes:
+        print(f"maxsight: {n}", file=sys.stderr)
+    pipeline = Pipeline(cfg, registry, stage_b=scheduler)
     session = _session(args, pipeline, audio=args.speak or bool(args.audio_out))
     out = Path(args.out) if args.out else None
     try:
@@ -111,6 +117,8 @@ def cmd_run(args) -> int:
                                progress=not args.quiet)
     finally:
         session.close()
+        if scheduler is not None:
+            scheduler.close()
     print(headless.summary_table(summary))
     if out:
         print(f"  results: {out} ({summary['frames']} lines)")
@@ -324,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--hfov", type=float, default=60.0, help="camera horizontal field of view, degrees")
         q.add_argument("--camera-height", type=float, default=1.3, help="camera height above the floor, metres")
         q.add_argument("--tilt", type=float, default=5.0, help="camera tilt downwards, degrees")
+        q.add_argument("--tier", default="T0", choices=["T0", "T1", "T2", "T3", "T4", "T5"],
+                       help="what runs besides Stage A (T0: nothing; T1 sounds, T2 + captions, T3 + text, T4 + your own objects)")
 
     r = sub.add_parser("run", help="run Stage A on a video file or camera")
     r.add_argument("--source", required=True, help="video file path or camera index (0, 1, ...)")

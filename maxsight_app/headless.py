@@ -53,15 +53,29 @@ def run(session: Session, source: FrameSource, out_path: Path | None, realtime: 
     total = source.frame_count if max_frames is None else min(max_frames, source.frame_count or max_frames)
     bar = tqdm(total=total, unit="frame", desc=source.description, disable=not progress, file=sys.stderr)
     wall0 = time.perf_counter()
+    # Stage B hears the video's sound track, released in step with video time.
+    track = None
+    if session.pipeline.stage_b is not None and hasattr(source, "path"):
+        from maxsight_app.capture.video_audio import VideoAudioTrack
+        track = VideoAudioTrack.open(source.path)
+    heard = 0
     try:
         for frame, decode_ms in paced(source, realtime, stats):
             if max_frames is not None and stats["frames"] >= max_frames:
                 break
-            tick = session.handle(frame)
+            audio = None
+            if track is not None:
+                track.feed_until(frame.timestamp)
+                new, heard = track.buffer.written - heard, track.buffer.written
+                audio = track.buffer.latest(new) if new > 0 else None
+            tick = session.handle(frame, audio)
             result = tick.result
             result.timings_ms["decode"] = decode_ms
             stats["frames"] += 1
             stats["cues"] += len(tick.cues)
+            stats["sounds"] += len(result.sounds)
+            stats["captions"] += len(result.captions)
+            stats["texts"] += len(result.texts)
             for k, v in result.timings_ms.items():
                 step_ms.setdefault(k, []).append(v)
             for h in result.hazards:
@@ -76,6 +90,8 @@ def run(session: Session, source: FrameSource, out_path: Path | None, realtime: 
             bar.update(1)
     finally:
         bar.close()
+        if track is not None:
+            track.close()
         if out:
             out.close()
         source.close()
@@ -92,6 +108,7 @@ def run(session: Session, source: FrameSource, out_path: Path | None, realtime: 
         "frames_by_worst_urgency": dict(worst),
         "model": session.pipeline.detector.name,
         "cues": stats["cues"],
+        "stage_b": {"sounds": stats["sounds"], "captions": stats["captions"], "texts_read": stats["texts"]},
     }
 
 
@@ -104,6 +121,9 @@ def summary_table(s: dict) -> str:
             lines.append(f"  {k:<12} {s['median_ms'][k]:>10.1f} {s['p95_ms'][k]:>9.1f}")
     lines.append("  confirmed tracks by class: " + (", ".join(f"{k} {v}" for k, v in s["tracks_by_class"].items()) or "none"))
     lines.append(f"  cues decided: {s['cues']}")
+    b = s.get("stage_b", {})
+    if any(b.values()):
+        lines.append(f"  Stage B: {b['sounds']} sound event(s), {b['captions']} caption(s), {b['texts_read']} text(s) read")
     lines.append("  frames by most urgent hazard: " + ", ".join(f"{u} {s['frames_by_worst_urgency'].get(u, 0)}"
                                                             for u in ("danger", "warning", "caution", "safe")))
     return "\n".join(lines)
