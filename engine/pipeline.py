@@ -14,6 +14,9 @@ from __future__ import annotations
 import logging
 import os
 import time
+from typing import NamedTuple
+
+import numpy as np
 
 from engine.config import EngineConfig, verify
 from engine.device import pick_device
@@ -35,6 +38,15 @@ UNCERTAIN = 0.7
 CPU_SATURATED = 1.5        # 1-minute load average per core
 
 log = logging.getLogger(__name__)
+
+
+class _StageBOut(NamedTuple):
+    sounds: tuple = ()
+    captions: tuple = ()
+    texts: tuple = ()
+    texts_asked: bool = False
+    recognised: tuple = ()
+    report: StageBReport | None = None
 
 
 class Pipeline:
@@ -79,9 +91,8 @@ class Pipeline:
 
     def _stage_b(self, frame: Frame, audio, stage_a_ms: float, uncertainty: float, hazards=()):
         if self.stage_b is None:
-            return (), (), None
+            return _StageBOut()
         skipped = self._skip_reason(stage_a_ms, uncertainty)
-        import numpy as np
         for task in AUDIO_TASKS:
             if task not in self.stage_b.specs or task in self.stage_b.status.disabled:
                 continue
@@ -119,11 +130,9 @@ class Pipeline:
                 texts, asked = tuple(r.value[0]), r.value[1]
             elif r.task == "recognition":
                 recognised += r.value
-        self._texts = (texts, asked)
-        self._recognised = tuple(recognised)
         st = self.stage_b.status
-        return tuple(sounds), tuple(captions), StageBReport(skipped, st.dropped, self.stage_b.pending, st.disabled, max_age,
-                                                               self.audio_dropped_s)
+        report = StageBReport(skipped, st.dropped, self.stage_b.pending, st.disabled, max_age, self.audio_dropped_s)
+        return _StageBOut(tuple(sounds), tuple(captions), texts, asked, tuple(recognised), report)
 
     def step(self, frame: Frame, audio=None) -> FrameResult:
         """audio: mono float32 samples (16 kHz) that arrived since the previous frame, if any."""
@@ -155,13 +164,12 @@ class Pipeline:
         timings["geometry"] = (t4 - t3) * 1e3
         timings["stage_a"] = (t4 - t0) * 1e3
         unc = 1.0 if problems else quality.uncertainty(q, [d.score for d in detections])
-        self._texts, self._recognised = ((), False), ()
-        sounds, captions, report = self._stage_b(frame, audio, timings["stage_a"], unc, hazards)
-        if report is not None:
+        b = self._stage_b(frame, audio, timings["stage_a"], unc, hazards)
+        if b.report is not None:
             problems = problems + tuple(self.stage_b.status.problems)
             self.stage_b.status.problems.clear()
         return FrameResult(frame_index=frame.index, timestamp=frame.timestamp, image_size=(width, height),
                            detections=detections, tracks=tracks, hazards=hazards, quality=q,
                            uncertainty=unc, timings_ms=timings, model=self.detector.name, problems=problems,
-                           sounds=sounds, captions=captions, stage_b=report,
-                           texts=self._texts[0], texts_asked=self._texts[1], recognised=self._recognised)
+                           sounds=b.sounds, captions=b.captions, stage_b=b.report, texts=b.texts,
+                           texts_asked=b.texts_asked, recognised=b.recognised)

@@ -148,16 +148,20 @@ def cmd_eval_cues(args) -> int:
     return 0
 
 
+def _report(table: str, result: dict, json_path: str | None) -> int:
+    print(table)
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=1))
+        print(f"JSON written to {json_path}")
+    return 0
+
+
 def cmd_eval_sounds(args) -> int:
     from engine.eval_data import require
     from maxsight_app import eval_sounds
     folder = Path(args.dir) if args.dir else require("sound_events_small")
     result = eval_sounds.evaluate(_registry(), folder)
-    print(eval_sounds.table(result))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1))
-        print(f"JSON written to {args.json}")
-    return 0
+    return _report(eval_sounds.table(result), result, args.json)
 
 
 def cmd_eval_captions(args) -> int:
@@ -165,11 +169,7 @@ def cmd_eval_captions(args) -> int:
     from maxsight_app import eval_captions
     folder = Path(args.dir) if args.dir else require("asr_speech_refs")
     result = eval_captions.evaluate(folder, threads=args.threads, limit=args.limit)
-    print(eval_captions.table(result))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1))
-        print(f"JSON written to {args.json}")
-    return 0
+    return _report(eval_captions.table(result), result, args.json)
 
 
 def cmd_eval_ocr(args) -> int:
@@ -177,11 +177,7 @@ def cmd_eval_ocr(args) -> int:
     from maxsight_app import eval_ocr
     folder = Path(args.icdar) if args.icdar else require("icdar2015_test_scene_text")
     result = eval_ocr.evaluate(folder, limit=args.limit)
-    print(eval_ocr.table(result))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1))
-        print(f"JSON written to {args.json}")
-    return 0
+    return _report(eval_ocr.table(result), result, args.json)
 
 
 def cmd_profile(args) -> int:

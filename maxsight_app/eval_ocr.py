@@ -15,17 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from engine.stage_b.captions import edit_distance
 from engine.stage_b.ocr import TextReader
-
-
-def edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, cb in enumerate(b, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
-        prev = cur
-    return prev[-1]
 
 
 def load_gt(path: Path) -> list[tuple[np.ndarray, str]]:

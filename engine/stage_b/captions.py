@@ -138,8 +138,9 @@ def normalise(text: str) -> list[str]:
     return [w.strip("'") for w in t.split() if w.strip("'")]
 
 
-def word_errors(ref: list[str], hyp: list[str]) -> int:
-    """Levenshtein distance over words (substitutions + deletions + insertions)."""
+def edit_distance(ref, hyp) -> int:
+    """Levenshtein distance (substitutions + deletions + insertions) over any two sequences:
+    lists of words for WER, strings for character error rate."""
     prev = list(range(len(hyp) + 1))
     for i, r in enumerate(ref, 1):
         cur = [i] + [0] * len(hyp)
@@ -147,3 +148,6 @@ def word_errors(ref: list[str], hyp: list[str]) -> int:
             cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
         prev = cur
     return prev[-1]
+
+
+word_errors = edit_distance

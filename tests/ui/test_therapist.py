@@ -6,17 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.fakes.clock import Clock
+
 from maxsight_app.profile.store import ProfileStore
 from maxsight_app.ui.qt import Qt
 from maxsight_app.ui.therapist import TherapistWindow
-
-
-class Clock:
-    def __init__(self):
-        self.t = 0.0
-
-    def __call__(self):
-        return self.t
 
 
 @pytest.fixture

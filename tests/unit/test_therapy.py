@@ -7,18 +7,12 @@ import csv
 import numpy as np
 import pytest
 
+from tests.fakes.clock import Clock
+
 from maxsight_app.profile.store import ProfileStore
 from maxsight_app.therapy import fatigue, report
 from maxsight_app.therapy.session import TherapySession
 from maxsight_app.therapy.tasks import ContrastChart, FindObject, Reading
-
-
-class Clock:
-    def __init__(self):
-        self.t = 0.0
-
-    def __call__(self):
-        return self.t
 
 
 @pytest.fixture
