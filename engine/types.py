@@ -108,12 +108,13 @@ class SoundEvent:
 @dataclass(frozen=True)
 class FrameQuality:
     brightness: float         # mean grey level 0..255
-    sharpness: float          # variance of the Laplacian on a small grey copy
+    sharpness: float          # variance of the Laplacian on a 320 px grey copy
     contrast: float           # grey standard deviation
     dark: bool
     blurred: bool
     covered: bool
     score: float              # 1 = good frame, 0 = useless
+    directionality: float = 1.0   # weaker / stronger gradient direction; low = motion blur
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,17 @@ def test_quality_flags(photo):
     assert blurred.blurred and not blurred.covered
 
 
+def test_motion_blur_is_flagged(photo, eval_data):
+    """A walking user's camera: a 25 px horizontal smear, and a real motion-blurred ICDAR frame."""
+    kernel = np.zeros((25, 25), np.float32)
+    kernel[12, :] = 1 / 25
+    smeared = quality.measure(cv2.filter2D(photo, -1, kernel))
+    assert smeared.blurred and smeared.directionality < 0.6
+    real = quality.measure(cv2.imread(str(eval_data / "icdar2015_test_scene_text" / "images" / "img_10.jpg")))
+    assert real.blurred
+    assert not quality.measure(photo).blurred
+
+
 def test_uncertainty_rises_with_bad_frames_and_ambiguous_scores(photo):
     good = quality.measure(photo)
     bad = quality.measure(np.full((480, 640, 3), 5, np.uint8))
