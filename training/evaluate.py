@@ -52,10 +52,12 @@ class CocoSet:
         return CocoSet(root, data)
 
 
-def run_detector(detector, coco: CocoSet, label_ids: list[int], min_score: float = 0.05, limit: int | None = None) -> tuple[list[dict], list[float]]:
-    """Detections for every image as COCO result dicts, plus per-image latency (ms)."""
+def run_detector(detector, coco: CocoSet, label_ids: list[int], min_score: float = 0.05, limit: int | None = None,
+                 image_ids: list[int] | None = None) -> tuple[list[dict], list[float]]:
+    """Detections for every image (or those in image_ids) as COCO result dicts, plus per-image latency (ms)."""
     results, times = [], []
-    for img in coco.data["images"][:limit]:
+    wanted = set(image_ids) if image_ids is not None else None
+    for img in [im for im in coco.data["images"] if wanted is None or im["id"] in wanted][:limit]:
         image = cv2.imread(str(coco.root / "images" / img["file_name"]))
         if image is None:
             raise EvalDataError(f"cannot read image {img['file_name']}")
@@ -144,9 +146,12 @@ def safety_recall(coco: CocoSet, results: list[dict], image_ids: list[int], iou_
     }
 
 
-def evaluate_detector(detector, coco: CocoSet, label_ids: list[int], limit: int | None = None) -> dict:
-    image_ids = [img["id"] for img in coco.data["images"][:limit]]
-    results, times = run_detector(detector, coco, label_ids, limit=limit)
+def evaluate_detector(detector, coco: CocoSet, label_ids: list[int], limit: int | None = None,
+                      image_ids: list[int] | None = None) -> dict:
+    """mAP and safety recall over the images in image_ids (default: all), at most `limit` of them."""
+    pool = [img["id"] for img in coco.data["images"] if image_ids is None or img["id"] in set(image_ids)]
+    image_ids = pool[:limit]
+    results, times = run_detector(detector, coco, label_ids, image_ids=image_ids)
     return {
         "model": detector.name,
         "images": len(image_ids),

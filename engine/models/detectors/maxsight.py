@@ -1,0 +1,69 @@
+"""MaxSight detectors trained with the training toolkit, run without torch: an ONNX export (see
+training/export.py) plus its sidecar JSON. Outputs: scores [1, L, K] (objectness x class), boxes
+[1, L, 4] xyxy in input pixels, distance / urgency / uncertainty. A t5 (temporal) export takes a
+clip [1, T, 3, S, S]: the detector keeps the last T frames (repeating the first until it has T).
+
+`decode` is shared with the torch runner (training/torch_detector.py), so both give the same boxes.
+"""
+from __future__ import annotations
+
+import collections
+import json
+from pathlib import Path
+
+import numpy as np
+
+from engine.models.boxes import letterbox, nms_per_class
+from engine.models.detectors import Detector, RawDetections
+from engine.models.onnx_runner import make_session
+
+MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+def preprocess(image_bgr: np.ndarray, size: int):
+    canvas, lb = letterbox(image_bgr, size)
+    x = (canvas[:, :, ::-1].astype(np.float32) / 255.0 - MEAN) / STD
+    return np.ascontiguousarray(x.transpose(2, 0, 1)), lb                  # [3, S, S] RGB, ImageNet-normalised
+
+
+def decode(scores: np.ndarray, boxes: np.ndarray, lb, width: int, height: int, min_score: float, max_out: int = 100) -> RawDetections:
+    """scores [L, K], boxes [L, 4] input pixels -> every (cell, class) pair above min_score, NMS."""
+    cells, classes = np.nonzero(scores >= min_score)
+    if len(cells) == 0:
+        return RawDetections.empty()
+    s = scores[cells, classes]
+    if len(s) > 2000:                                # bound NMS work on a badly calibrated model
+        top = np.argsort(-s)[:2000]
+        cells, classes, s = cells[top], classes[top], s[top]
+    b = boxes[cells].astype(np.float32)
+    keep = nms_per_class(b, s, classes, iou=0.6, max_out=max_out)
+    return RawDetections(lb.to_frame(b[keep], width, height).astype(np.float32), s[keep].astype(np.float32),
+                         classes[keep].astype(np.int64))
+
+
+class MaxSightOnnx(Detector):
+    def __init__(self, spec, path, labels, threads: int, device: str = "cpu"):
+        self.name, self.spec, self.labels = spec.name, spec, labels
+        meta = json.loads(Path(spec.metadata).read_text())
+        self.size, self.clip = int(meta["input_size"]), int(meta.get("clip_frames", 0))
+        self.session = make_session(path, threads, device)
+        self.input_name = self.session.get_inputs()[0].name
+        self.frames: collections.deque = collections.deque(maxlen=max(self.clip, 1))
+
+    def prepare(self, image):
+        x, lb = preprocess(image, self.size)
+        if not self.clip:
+            return x[None], lb
+        if not self.frames:
+            self.frames.extend([x] * self.clip)
+        self.frames.append(x)
+        return np.stack(self.frames)[None], lb
+
+    def infer(self, prepared):
+        x, _ = prepared
+        scores, boxes = self.session.run(["scores", "boxes"], {self.input_name: x})
+        return scores[0], boxes[0]
+
+    def decode(self, outputs, prepared, width, height, min_score):
+        return decode(outputs[0], outputs[1], prepared[1], width, height, min_score)

@@ -1,0 +1,51 @@
+"""Checkpoints: weights, EMA, optimizer, schedule, balancer and RNG state, plus the config and the
+model's dimensions, so a checkpoint alone rebuilds its model (export, evaluation, the app).
+
+Written atomically (temporary file, then rename): a run killed while saving keeps the previous
+checkpoint. Read with `weights_only=True`, so a checkpoint cannot run code when loaded.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+FORMAT = 1
+
+
+class CheckpointError(ValueError):
+    pass
+
+
+def write(path: Path, payload: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save({"format": FORMAT, **payload}, tmp)
+    os.replace(tmp, path)
+
+
+def read(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"the checkpoint {path} does not exist")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:   # torch raises many types for damaged or foreign files
+        raise CheckpointError(f"{path} is not a readable MaxSight checkpoint: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or "config" not in data:
+        raise CheckpointError(f"{path} is not a MaxSight training checkpoint (format {FORMAT})")
+    return data
+
+
+def model_from(path: str | Path, ema: bool = True):
+    """(model in eval mode, config, label names) from a checkpoint; EMA weights when present."""
+    from training.config import from_dict
+    from training.model import build_model
+    data = read(path)
+    cfg = from_dict(data["config"], data["config"].get("source_dir", ""))
+    net = build_model(cfg)
+    state = data["ema"]["module"] if ema and data.get("ema") else data["model"]
+    net.load_state_dict(state)
+    return net.eval(), cfg, list(data["labels"])
