@@ -231,22 +231,26 @@ def cmd_eval_detect(args) -> int:
     from engine.models.registry import load_labels
     from training.evaluate import CocoSet, evaluate_detector
     reg = _registry()
+    from training.data import split_ids
     coco = CocoSet.load(Path(args.coco))
+    ids = split_ids([im["id"] for im in coco.data["images"]], args.split)
     rows = []
     for name in args.detector or ["nanodet", "centernet", "fused"]:
         spec = reg.get(name)
         _, label_ids = load_labels(spec.labels)
-        rows.append(evaluate_detector(build(spec, reg, threads=args.threads), coco, label_ids, limit=args.limit))
-    print(f"Detection on {coco.root.name}: {rows[0]['images']} images, {rows[0]['boxes']} boxes "
+        row = evaluate_detector(build(spec, reg, threads=args.threads), coco, label_ids, limit=args.limit, image_ids=ids)
+        row["model"] = Path(row["model"]).name if spec.family.startswith("maxsight") else row["model"]
+        rows.append(row)
+    print(f"Detection on {coco.root.name} ({args.split}): {rows[0]['images']} images, {rows[0]['boxes']} boxes "
           f"(COCO mAP at every score >= 0.05; safety recall at the threshold giving 90% precision on hazard classes)")
-    print(f"{'model':<10} {'mAP':>5} {'mAP50':>6} {'AR100':>6} {'thr':>5} {'alerts':>6}  {'recall all':>16} {'small':>14} "
+    print(f"{'model':<14} {'mAP':>5} {'mAP50':>6} {'AR100':>6} {'thr':>5} {'alerts':>6}  {'recall all':>16} {'small':>14} "
           f"{'medium':>14} {'large':>14} {'near >10%':>14} {'ms':>6}")
     def cell(b):
         return f"{b['recall']:5.1f} ({b['found']}/{b['total']})" if b["recall"] is not None else f"  n/a (0/{b['total']})"
     for r in rows:
         c, s = r["coco"], r["safety"]
         thr = f"{s['threshold']:.2f}" if s["threshold"] is not None else "  n/a"
-        print(f"{r['model']:<10} {c['mAP']:5.1f} {c['mAP50']:6.1f} {c['AR100']:6.1f} {thr:>5} {s['alerts']:>6}  {cell(s['all']):>16} "
+        print(f"{r['model'][:14]:<14} {c['mAP']:5.1f} {c['mAP50']:6.1f} {c['AR100']:6.1f} {thr:>5} {s['alerts']:>6}  {cell(s['all']):>16} "
               f"{cell(s['small']):>14} {cell(s['medium']):>14} {cell(s['large']):>14} {cell(s['near']):>14} {r['latency_ms_median']:6.1f}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
@@ -260,6 +264,96 @@ def cmd_bench_stage_a(args) -> int:
     videos = [Path(v) for v in args.video] if args.video else sorted(require("videos_walking_driving").glob("*.[am][vp][i4]"))
     result = bench_stage_a(_registry(), args.detector or ["nanodet", "centernet", "fused"], videos, args.frames,
                            thread_counts=tuple(args.threads_list))
+    print(table(result))
+    Path(args.json).write_text(json.dumps(result, indent=1))
+    print(f"JSON written to {args.json}")
+    return 0
+
+
+_NEEDS_TORCH = "training and export need torch: run `scripts/setup.sh --training` (or pip install -e '.[training,export]')"
+
+
+def _torch_or_exit() -> bool:
+    try:
+        import torch  # noqa: F401
+        return True
+    except ImportError:
+        print(f"maxsight: {_NEEDS_TORCH}", file=sys.stderr)
+        return False
+
+
+def cmd_train(args) -> int:
+    if not _torch_or_exit():
+        return 2
+    from training.config import load
+    from training.loop import Trainer, dry_run
+    cfg = load(args.config, args.set or [])
+    if args.out:
+        cfg.out = args.out
+    if args.dry_run:
+        info = dry_run(cfg)
+        print(f"Config {args.config} and its data are valid.")
+        for k, v in info.items():
+            print(f"  {k:<22} {v}")
+        return 0
+    result = Trainer(cfg, resume=args.resume, progress=not args.quiet, crash_at=args.crash_at).run()
+    import os as _os
+    if int(_os.environ.get("RANK", "0")):
+        return 0
+    for n in result.notes:
+        print(f"  note: {n}")
+    print(f"Trained {cfg.name}: {result.iterations} iterations, {result.steps} optimizer steps in {result.seconds:.0f} s "
+          f"({result.images_per_s:.1f} images/s median); loss {result.first_loss:.3f} at the first step, {result.last_loss:.3f} at the last")
+    print(f"  checkpoint: {result.checkpoint}\n  logs: {result.out_dir / 'metrics.csv'}, {result.out_dir / 'curves.png'}")
+    if result.evaluation:
+        e = result.evaluation
+        s = e["safety"]["all"]
+        print(f"  evaluation ({cfg.data.val_split} split, {e['images']} images, {e['boxes']} boxes): mAP {e['coco']['mAP']:.1f}, "
+              f"mAP50 {e['coco']['mAP50']:.1f}, safety recall {s['found']}/{s['total']} at 90% precision")
+    return 0
+
+
+def cmd_export(args) -> int:
+    if not _torch_or_exit():
+        return 2
+    from engine.models.registry import register_user_model
+    from training.export import export
+    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    rep = export(Path(args.checkpoint), Path(args.out), formats, name=args.name, eval_split=args.split, eval_limit=args.limit)
+    for fmt, path in rep.files.items():
+        par = rep.parity.get(fmt)
+        extra = (f"  parity on {par['images']} images: max |score diff| {par['max_abs_score']:.2e}, max |box diff| "
+                 f"{par['max_abs_box_px']:.3f} px, top-100 agreement {100 * par['top100_agreement']:.0f}%") if par else ""
+        print(f"{fmt:<12} {path}{extra}")
+    for fmt, why in rep.skipped.items():
+        print(f"{fmt:<12} {why}")
+    if rep.accuracy:
+        a = rep.accuracy
+        print(f"INT8 against fp32 on {a['fp32']['images']} {a['fp32']['split']} images ({a['fp32']['boxes']} boxes): "
+              f"mAP {a['fp32']['mAP']:.1f} -> {a['int8']['mAP']:.1f} ({a['change']['mAP']:+.1f}), mAP50 {a['fp32']['mAP50']:.1f} -> "
+              f"{a['int8']['mAP50']:.1f}, latency {a['fp32']['latency_ms_median']:.1f} -> {a['int8']['latency_ms_median']:.1f} ms "
+              f"(x{a['change']['latency_ratio']:.2f})")
+    if args.register:
+        for fmt, suffix in (("onnx", ""), ("int8", "-int8")):
+            if fmt in rep.files:
+                target = register_user_model(args.register + suffix, Path(rep.files[fmt]))
+                print(f"registered {args.register + suffix}: {target} (use --model {args.register + suffix})")
+    return 0
+
+
+def cmd_models_register(args) -> int:
+    from engine.models.registry import register_user_model
+    target = register_user_model(args.name, Path(args.path))
+    print(f"registered {args.name}: {target} (use --model {args.name})")
+    return 0
+
+
+def cmd_bench_train(args) -> int:
+    if not _torch_or_exit():
+        return 2
+    from training.bench import ROWS, bench_train, table
+    rows = [tuple(r.split(":")) for r in args.row] if args.row else ROWS
+    result = bench_train(rows, size=args.size, batch=args.batch, steps=args.steps, device=args.device)
     print(table(result))
     Path(args.json).write_text(json.dumps(result, indent=1))
     print(f"JSON written to {args.json}")
@@ -320,9 +414,33 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--force", action="store_true", help="convert again even if installed")
     f.set_defaults(func=cmd_models_fetch)
     models.add_parser("list", help="show registered models and whether they are installed").set_defaults(func=cmd_models_list)
+    mr = models.add_parser("register", help="make a trained model (exported .onnx or checkpoint .pt) selectable by name")
+    mr.add_argument("name"), mr.add_argument("path")
+    mr.set_defaults(func=cmd_models_register)
+
+    t = sub.add_parser("train", help="train a MaxSight detector from a YAML config (see configs/)")
+    t.add_argument("config", help="YAML config, e.g. configs/t0.yaml")
+    t.add_argument("--dry-run", action="store_true", help="check the config and data, run one batch, train nothing")
+    t.add_argument("--resume", help="continue from this checkpoint (e.g. runs/NAME/last.pt)")
+    t.add_argument("--out", help="run folder (overrides the config's out)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting, e.g. --set optim.lr=0.0005 (repeatable)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--crash-at", type=int, help=argparse.SUPPRESS)   # tests: die at this iteration, as a killed run would
+    t.set_defaults(func=cmd_train)
+
+    x = sub.add_parser("export", help="export a checkpoint: ONNX (parity-checked), TorchScript, CoreML, ExecuTorch, INT8")
+    x.add_argument("checkpoint")
+    x.add_argument("--out", default="exports", help="folder for the files (default: exports)")
+    x.add_argument("--format", default="onnx,torchscript,int8", help="comma-separated: onnx, torchscript, coreml, executorch, int8")
+    x.add_argument("--name", help="file name stem (default: the checkpoint's)")
+    x.add_argument("--register", metavar="NAME", help="also register the ONNX export(s) as NAME (and NAME-int8)")
+    x.add_argument("--split", default="dev", choices=["dev", "test", "all"], help="COCO split for the INT8 accuracy check")
+    x.add_argument("--limit", type=int, help="at most N images for the INT8 accuracy check")
+    x.set_defaults(func=cmd_export)
 
     def engine_opts(q):
-        q.add_argument("--detector", default="nanodet", help="nanodet (default), centernet or fused")
+        q.add_argument("--detector", "--model", dest="detector", default="nanodet",
+                       help="nanodet (default), centernet, fused, a registered model, or a path to an exported .onnx or a checkpoint .pt")
         q.add_argument("--threads", type=int, default=2, help="compute threads for Stage A (default 2)")
         q.add_argument("--device", default="auto", help="auto, cuda, mps or cpu")
         q.add_argument("--hfov", type=float, default=60.0, help="camera horizontal field of view, degrees")
@@ -347,7 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="measure accuracy on evaluation data").add_subparsers(dest="eval_cmd", required=True)
     d = ev.add_parser("detect", help="COCO mAP and safety recall of the detectors")
     d.add_argument("--coco", required=True, help="folder with instances.json and images/")
-    d.add_argument("--detector", action="append", help="detector to evaluate (repeatable; default all three)")
+    d.add_argument("--detector", "--model", dest="detector", action="append",
+                   help="detector, registered model or model path to evaluate (repeatable; default nanodet, centernet, fused)")
+    d.add_argument("--split", default="all", choices=["dev", "test", "all"], help="COCO images: dev (first half by id), test or all")
     d.add_argument("--threads", type=int, default=2)
     d.add_argument("--limit", type=int, help="only the first N images")
     d.add_argument("--json", help="also write the results as JSON here")
@@ -420,7 +540,24 @@ def build_parser() -> argparse.ArgumentParser:
     bc.add_argument("--severity", type=float, default=0.7)
     bc.add_argument("--json", default="bench-conditions.json", help="JSON output path")
     bc.set_defaults(func=cmd_bench_conditions)
+    bt = b.add_parser("train", help="training throughput (images/s) per preset and backbone on real COCO images")
+    bt.add_argument("--row", action="append", metavar="PRESET:BACKBONE", help="e.g. t0:mobilenet_v2 (repeatable; default four rows)")
+    bt.add_argument("--size", type=int, default=256, help="input size (default 256)")
+    bt.add_argument("--batch", type=int, default=4)
+    bt.add_argument("--steps", type=int, default=6, help="timed steps per row (default 6, after 2 warm-up steps)")
+    bt.add_argument("--device", default="auto")
+    bt.add_argument("--json", default="bench-train.json", help="JSON output path")
+    bt.set_defaults(func=cmd_bench_train)
     return p
+
+
+def _export_error():
+    """ExportError when torch is installed (training.export imports it), else a class never raised."""
+    try:
+        from training.export import ExportError
+        return ExportError
+    except ImportError:
+        return type("NoExportError", (Exception,), {})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -435,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.evaluate import EvalDataError
     try:
         return args.func(args)
-    except (ModelError, SourceError, EvalDataError, ProfileError, ValueError, FileNotFoundError) as exc:
+    except (ModelError, SourceError, EvalDataError, ProfileError, ValueError, FileNotFoundError, _export_error()) as exc:
         if args.debug:
             raise
         print(f"maxsight: {exc}", file=sys.stderr)

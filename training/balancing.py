@@ -54,7 +54,7 @@ class GradNorm:
             self.w.setdefault(k, 1.0)
             self.initial.setdefault(k, max(float(losses[k].detach()), 1e-8))
         self.steps += 1
-        if (self.steps - 1) % self.every or len(names) < 2:
+        if (self.steps - 1) % self.every or len(names) < 2 or not shared:
             return
         norms = {}
         for k in names:

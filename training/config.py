@@ -119,6 +119,7 @@ class LossConfig:
 
 @dataclass
 class OptimConfig:
+    optimizer: str = "adamw"             # adamw (the seed's) or sgd (momentum 0.9, the FCOS recipe)
     lr: float = 1.5e-3
     weight_decay: float = 0.05
     epochs: int = 1
@@ -285,6 +286,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         else:
             _check(ph.until_epoch > last, f"loss.phases[{i}].until_epoch must grow from phase to phase")
             last = ph.until_epoch
+    _check(o.optimizer in ("adamw", "sgd"), f"optim.optimizer must be adamw or sgd, got {o.optimizer!r}")
     _check(o.lr > 0, f"optim.lr must be > 0, got {o.lr}")
     _check(0 <= o.min_lr <= o.lr, f"optim.min_lr must be between 0 and optim.lr, got {o.min_lr}")
     _check(o.epochs >= 1 and o.batch >= 1 and o.accum >= 1, "optim.epochs, optim.batch and optim.accum must be at least 1")

@@ -119,7 +119,8 @@ class Trainer:
             copied, fresh = load_matching(self.model, str(cfg.resolve(cfg.transfer.source)))
             self.notes.append(f"transfer: {len(copied)} tensors copied from {cfg.transfer.source}, {len(fresh)} newly initialised")
         mult = cfg.transfer.lr_groups if cfg.transfer else {}
-        self.opt = torch.optim.AdamW(param_groups(self.model, o.lr, o.weight_decay, mult), lr=o.lr)
+        groups = param_groups(self.model, o.lr, o.weight_decay, mult)
+        self.opt = torch.optim.AdamW(groups, lr=o.lr) if o.optimizer == "adamw" else torch.optim.SGD(groups, lr=o.lr, momentum=0.9)
         self.iters_per_epoch = len(epoch_batches(len(self.dataset), o.batch, cfg.seed, 0, 0, self.world, o.iters_per_epoch))
         self.total_steps = max(1, o.epochs * self.iters_per_epoch // o.accum)
         self.amp = amp_dtype(o.amp, self.device)
@@ -362,3 +363,50 @@ def evaluate_checkpoint(path: Path, cfg, split: str | None = None, limit: int | 
     from engine.models.registry import load_labels
     _, label_ids = load_labels("coco80")
     return evaluate_detector(det, coco, label_ids, image_ids=ids[:limit] if limit else ids)
+
+
+def dry_run(cfg) -> dict:
+    """Check a config and its data without training: every image listed exists, the teacher (for
+    distillation) is installed, the model builds, and one batch runs forward and through the
+    losses. Returns what a run would do."""
+    from engine.models.registry import ModelError, default_registry, installed_path
+    from training.data import DataError
+    m, o = cfg.model, cfg.optim
+    info: dict = {"name": cfg.name, "preset": m.preset, "backbone": m.backbone, "input_size": m.input_size}
+    if cfg.distill:
+        from training.distill import _sources
+        reg = default_registry(include_user=False)
+        spec = reg.get(cfg.distill.teacher)
+        for part in spec.parts or (spec.name,):
+            if installed_path(reg.get(part)) is None:
+                raise ModelError(f"the teacher {part!r} is not installed; run `maxsight models fetch`")
+        srcs = _sources([cfg.resolve(v) for v in cfg.distill.videos])
+        info["data"] = f"{len(srcs)} video/image sources, every {cfg.distill.every_n} frame(s), teacher {cfg.distill.teacher}"
+        source = None
+    else:
+        source = CocoDataset(cfg.resolve(cfg.data.train), cfg.data.train_split)
+        missing = [im["file_name"] for im in source.images if not (source.images_dir / im["file_name"]).is_file()]
+        if missing:
+            raise DataError(f"{len(missing)} image file(s) listed in the annotations are missing from {source.images_dir}, e.g. {missing[0]}")
+        info["data"] = f"{len(source)} images, {int(source.class_counts().sum())} boxes ({cfg.data.train_split} split of {cfg.data.train})"
+    CocoDataset(cfg.resolve(cfg.data.val), cfg.data.val_split)          # the val set must load too
+    net = build_model(cfg)
+    info["parameters_m"] = round(sum(p.numel() for p in net.parameters()) / 1e6, 2)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if source is not None:
+        aug = Augmenter(cfg.data.augment, m.input_size, m.head_stride, train=True)
+        ds = TrainingSet(source, aug, cfg.seed, net.clip_frames)
+        batches = epoch_batches(len(ds), o.batch, cfg.seed, 0, 0, world, o.iters_per_epoch)
+        batch = collate([ds[k] for k in batches[0]])
+        net.train()
+        with torch.no_grad():
+            losses = net.loss(net(batch["image"]), batch)
+        weights = phase_weights(cfg.loss.phases, 0)
+        info["first_batch_losses"] = {k: round(float(v), 4) for k, v in losses.items() if weights.get(k, 0) > 0}
+        info["iterations_per_epoch"] = len(batches)
+        info["optimizer_steps"] = o.epochs * len(batches) // o.accum
+    device = pick_device(cfg.device)
+    info["device"] = str(device)
+    info["amp"] = str(amp_dtype(o.amp, device)).replace("torch.", "") if amp_dtype(o.amp, device) else "off"
+    info["out"] = str(cfg.out_dir())
+    return info

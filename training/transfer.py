@@ -2,22 +2,33 @@
 shape match, put parameters in named groups with their own learning-rate multipliers, and follow
 a freeze schedule by epoch.
 
-Groups: cnn (backbone, FPN, fusion), vit (hybrid branch and cross-connections), detection (the
-Tier-1 heads), temporal (ConvLSTM), new_heads (motion head).
+Groups: cnn (backbone, FPN, fusion), vit_low (patch embedding, position, cross-connections and
+the lower 60% of the transformer blocks), vit_top (the top 40% of the blocks, unfrozen first, as
+in the seed), detection (the Tier-1 heads), temporal (ConvLSTM), new_heads (motion head).
 """
 from __future__ import annotations
 
+import re
+
 import torch
 
-GROUPS = ("cnn", "vit", "detection", "temporal", "new_heads")
-_PREFIX = {"stage_a.": "cnn", "vit.": "vit", "heads.": "detection", "temporal.": "temporal", "motion.": "new_heads"}
+GROUPS = ("cnn", "vit_low", "vit_top", "detection", "temporal", "new_heads")
+_PREFIX = {"stage_a.": "cnn", "heads.": "detection", "temporal.": "temporal", "motion.": "new_heads"}
 
 
-def group_of(name: str) -> str:
+def group_of(name: str, vit_depth: int = 12) -> str:
     for prefix, group in _PREFIX.items():
         if name.startswith(prefix):
             return group
+    if name.startswith("vit."):
+        m = re.match(r"vit\.blocks\.(\d+)\.", name)
+        return "vit_top" if m and int(m.group(1)) >= int(vit_depth * 0.6) else "vit_low"
     raise KeyError(f"parameter {name} belongs to no group")
+
+
+def _depth(model) -> int:
+    vit = getattr(model, "vit", None)
+    return len(vit.blocks) if vit is not None else 0
 
 
 def load_matching(model: torch.nn.Module, checkpoint: str) -> tuple[list[str], list[str]]:
@@ -34,9 +45,10 @@ def load_matching(model: torch.nn.Module, checkpoint: str) -> tuple[list[str], l
 def param_groups(model: torch.nn.Module, base_lr: float, weight_decay: float, multipliers: dict[str, float]) -> list[dict]:
     """AdamW groups per (group, decay or not); norms and biases get no weight decay."""
     buckets: dict[tuple[str, bool], list] = {}
+    depth = _depth(model)
     for name, p in model.named_parameters():
         decay = p.ndim > 1
-        buckets.setdefault((group_of(name), decay), []).append(p)
+        buckets.setdefault((group_of(name, depth), decay), []).append(p)
     out = []
     for (group, decay), params in sorted(buckets.items()):
         mult = multipliers.get(group, 1.0)
@@ -53,5 +65,6 @@ def frozen_groups(freeze, epoch: int) -> list[str]:
 
 
 def apply_freeze(model: torch.nn.Module, frozen: list[str]) -> None:
+    depth = _depth(model)
     for name, p in model.named_parameters():
-        p.requires_grad_(group_of(name) not in frozen)
+        p.requires_grad_(group_of(name, depth) not in frozen)

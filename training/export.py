@@ -1,0 +1,215 @@
+"""Export a checkpoint for the app: ONNX (parity-checked against eager torch on real images),
+TorchScript, CoreML and ExecuTorch when their packages are installed, and INT8 (ONNX Runtime static
+quantisation, calibrated on real images) with its accuracy change measured.
+
+Every export writes a sidecar JSON beside the .onnx that the registry reads (input size, preset,
+clip length, scores for track birth, measured metrics), so `maxsight run --model FILE.onnx` works.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from training.model import OUTPUT_NAMES, Predictor
+
+log = logging.getLogger(__name__)
+FORMATS = ("onnx", "torchscript", "coreml", "executorch", "int8")
+
+
+class ExportError(RuntimeError):
+    pass
+
+
+@dataclass
+class ExportReport:
+    files: dict[str, str] = field(default_factory=dict)
+    parity: dict[str, dict] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    accuracy: dict[str, dict] = field(default_factory=dict)
+
+
+def calibration_images(cfg, split: str = "dev", limit: int = 16) -> list[np.ndarray]:
+    """Real images for parity checks and INT8 calibration: the config's val set (dev half)."""
+    from training.data import CocoDataset
+    ds = CocoDataset(cfg.resolve(cfg.data.val), split)
+    return [ds.load(i).image for i in range(min(limit, len(ds)))]
+
+
+def _inputs(images: list[np.ndarray], size: int, clip: int) -> list[np.ndarray]:
+    from engine.models.detectors.maxsight import preprocess
+    xs = [preprocess(im, size)[0] for im in images]
+    if not clip:
+        return [x[None] for x in xs]
+    # Clips of consecutive calibration images (content changes, as in a moving camera).
+    return [np.stack([xs[(i + k) % len(xs)] for k in range(clip)])[None] for i in range(len(xs))]
+
+
+def _parity(run, eager: Predictor, inputs: list[np.ndarray]) -> dict:
+    """Largest absolute differences of scores and boxes, and the share of top-100 (cell, class)
+    pairs both agree on, over the inputs."""
+    worst_s = worst_b = 0.0
+    agree = []
+    with torch.inference_mode():
+        for x in inputs:
+            ref = [t.numpy() for t in eager(torch.from_numpy(x))]
+            got = run(x)
+            worst_s = max(worst_s, float(np.abs(ref[0] - got[0]).max()))
+            worst_b = max(worst_b, float(np.abs(ref[1] - got[1]).max()))
+            top_r = set(np.argsort(-ref[0].ravel())[:100])
+            top_g = set(np.argsort(-got[0].ravel())[:100])
+            agree.append(len(top_r & top_g) / 100)
+    return {"max_abs_score": worst_s, "max_abs_box_px": worst_b, "top100_agreement": float(np.mean(agree)), "images": len(inputs)}
+
+
+def export(checkpoint: Path, out_dir: Path, formats: tuple[str, ...] = ("onnx",), name: str | None = None,
+           calib_limit: int = 16, eval_split: str = "dev", eval_limit: int | None = None) -> ExportReport:
+    from training.checkpoint import model_from
+    for f in formats:
+        if f not in FORMATS:
+            raise ExportError(f"unknown export format {f!r}; choose from {', '.join(FORMATS)}")
+    net, cfg, labels = model_from(checkpoint)
+    eager = Predictor(net).eval()
+    size, clip = cfg.model.input_size, net.clip_frames
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = name or Path(checkpoint).stem
+    images = calibration_images(cfg, limit=calib_limit)
+    inputs = _inputs(images, size, clip)
+    report = ExportReport()
+    example = torch.from_numpy(inputs[0])
+    onnx_path = out_dir / f"{name}.onnx"
+    if "onnx" in formats or "int8" in formats:
+        _export_onnx(eager, example, onnx_path)
+        import onnxruntime as ort
+        sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        report.parity["onnx"] = _parity(lambda x: sess.run(list(OUTPUT_NAMES[:2]), {"image": x}), eager, inputs)
+        p = report.parity["onnx"]
+        if p["max_abs_score"] > 1e-3 or p["max_abs_box_px"] > 0.05 * size / 100:
+            raise ExportError(f"the ONNX export does not match eager torch (score diff {p['max_abs_score']:.2e}, "
+                              f"box diff {p['max_abs_box_px']:.3f} px); not written")
+        report.files["onnx"] = str(onnx_path)
+        _write_sidecar(onnx_path, cfg, net, labels, checkpoint, report)
+    if "torchscript" in formats:
+        ts_path = out_dir / f"{name}.torchscript.pt"
+        with torch.inference_mode(), torch.jit.optimized_execution(False):
+            traced = torch.jit.trace(eager, example, check_trace=False)
+        traced.save(str(ts_path))
+        loaded = torch.jit.load(str(ts_path))
+        report.parity["torchscript"] = _parity(lambda x: [t.numpy() for t in loaded(torch.from_numpy(x))], eager, inputs)
+        report.files["torchscript"] = str(ts_path)
+    if "coreml" in formats:
+        try:
+            import coremltools as ct
+        except ImportError:
+            report.skipped["coreml"] = "CoreML export needs coremltools (pip install coremltools); skipped"
+        else:
+            traced = torch.jit.trace(eager, example, check_trace=False)
+            ml = ct.convert(traced, inputs=[ct.TensorType(name="image", shape=tuple(example.shape))])
+            path = out_dir / f"{name}.mlpackage"
+            ml.save(str(path))
+            report.files["coreml"] = str(path)
+    if "executorch" in formats:
+        try:
+            from executorch.exir import to_edge
+        except ImportError:
+            report.skipped["executorch"] = "ExecuTorch export needs the executorch package (pip install executorch); skipped"
+        else:
+            prog = to_edge(torch.export.export(eager, (example,))).to_executorch()
+            path = out_dir / f"{name}.pte"
+            path.write_bytes(prog.buffer)
+            report.files["executorch"] = str(path)
+    if "int8" in formats:
+        int8_path = out_dir / f"{name}.int8.onnx"
+        quantize_int8(onnx_path, int8_path, inputs)
+        import onnxruntime as ort
+        sess8 = ort.InferenceSession(str(int8_path), providers=["CPUExecutionProvider"])
+        report.parity["int8"] = _parity(lambda x: sess8.run(list(OUTPUT_NAMES[:2]), {"image": x}), eager, inputs)
+        report.files["int8"] = str(int8_path)
+        _write_sidecar(int8_path, cfg, net, labels, checkpoint, report, quantised=True)
+        report.accuracy = compare_accuracy(onnx_path, int8_path, cfg, eval_split, eval_limit)
+        for path in (onnx_path, int8_path):                   # record what was measured in each sidecar
+            meta = json.loads(path.with_suffix(".json").read_text())
+            meta["metrics"] = report.accuracy["int8" if path == int8_path else "fp32"]
+            path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+    (out_dir / f"{name}.export.json").write_text(json.dumps(report.__dict__, indent=1))
+    return report
+
+
+def _export_onnx(eager: Predictor, example: torch.Tensor, path: Path) -> None:
+    """The TorchScript-based exporter (opset 17) gives a plain graph ONNX Runtime optimises well;
+    the dynamo exporter is the fallback when it fails."""
+    try:
+        torch.onnx.export(eager, (example,), str(path), input_names=["image"], output_names=list(OUTPUT_NAMES),
+                          opset_version=17, dynamo=False)
+    except Exception as exc:   # noqa: BLE001 - any exporter failure: try the other exporter
+        log.info("TorchScript-based ONNX export failed (%s); trying the dynamo exporter", exc)
+        try:
+            prog = torch.onnx.export(eager, (example,), input_names=["image"], output_names=list(OUTPUT_NAMES), dynamo=True)
+            prog.save(str(path))
+        except ImportError:
+            raise ExportError("ONNX export needs onnxscript (pip install -e .[export])") from None
+
+
+def _write_sidecar(path: Path, cfg, net, labels, checkpoint, report: ExportReport, quantised: bool = False) -> None:
+    from training.checkpoint import read
+    data = read(checkpoint)
+    meta = {
+        "name": path.stem, "onnx": path.name, "format": "maxsight-onnx-1",
+        "description": f"MaxSight {cfg.model.preset} {cfg.model.backbone} {cfg.model.input_size}{' int8' if quantised else ''} "
+                       f"(trained {cfg.name}, step {data['step']})",
+        "preset": cfg.model.preset, "backbone": cfg.model.backbone, "input_size": cfg.model.input_size,
+        "clip_frames": net.clip_frames, "labels": "coco80", "num_classes": cfg.model.num_classes,
+        "outputs": list(OUTPUT_NAMES), "checkpoint": str(Path(checkpoint).resolve()), "step": data["step"],
+        "parity": report.parity.get("int8" if quantised else "onnx", {}),
+        "birth_score": 0.45, "keep_score": 0.25,
+    }
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+
+
+class _Calibration:
+    def __init__(self, inputs):
+        self.it = iter(inputs)
+
+    def get_next(self):
+        x = next(self.it, None)
+        return None if x is None else {"image": x}
+
+
+def quantize_int8(src: Path, dst: Path, inputs: list[np.ndarray]) -> None:
+    """Static INT8 (QDQ, per-channel weights, MinMax activations) calibrated on real images."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    pre = dst.with_suffix(".pre.onnx")
+    quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+    quantize_static(str(pre), str(dst), _Calibration(inputs), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
+                    op_types_to_quantize=["Conv", "MatMul", "Gemm"])
+    pre.unlink(missing_ok=True)
+
+
+def compare_accuracy(fp32: Path, int8: Path, cfg, split: str, limit: int | None) -> dict:
+    """mAP, safety recall and latency of the fp32 and INT8 exports on the same images."""
+    from engine.models.detectors import build
+    from engine.models.registry import default_registry, load_labels
+    from training.data import split_ids
+    from training.evaluate import CocoSet, evaluate_detector
+    reg = default_registry(include_user=False)
+    coco = CocoSet.load(cfg.resolve(cfg.data.val))
+    ids = split_ids([im["id"] for im in coco.data["images"]], split)
+    _, label_ids = load_labels("coco80")
+    out = {}
+    for key, path in (("fp32", fp32), ("int8", int8)):
+        det = build(reg.get(str(path)), reg, threads=2)
+        r = evaluate_detector(det, coco, label_ids, limit=limit, image_ids=ids)
+        out[key] = {"mAP": r["coco"]["mAP"], "mAP50": r["coco"]["mAP50"], "safety_recall": r["safety"]["all"],
+                    "latency_ms_median": r["latency_ms_median"], "images": r["images"], "boxes": r["boxes"], "split": split}
+    out["change"] = {"mAP": out["int8"]["mAP"] - out["fp32"]["mAP"], "mAP50": out["int8"]["mAP50"] - out["fp32"]["mAP50"],
+                     "latency_ratio": out["int8"]["latency_ms_median"] / max(out["fp32"]["latency_ms_median"], 1e-9)}
+    return out
