@@ -45,7 +45,9 @@ def model_from(path: str | Path, ema: bool = True):
     from training.model import build_model
     data = read(path)
     cfg = from_dict(data["config"], data["config"].get("source_dir", ""))
+    pretrained, cfg.model.pretrained = cfg.model.pretrained, False      # the checkpoint's weights replace any init
     net = build_model(cfg)
+    cfg.model.pretrained = pretrained
     state = data["ema"]["module"] if ema and data.get("ema") else data["model"]
     net.load_state_dict(state)
     return net.eval(), cfg, list(data["labels"])

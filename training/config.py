@@ -162,6 +162,7 @@ class TrainConfig:
     out: str = "runs/{name}"
     seed: int = 0
     device: str = "auto"
+    deterministic: bool = False          # CUDA: deterministic kernels where torch has them (slower); CPU always is
     log_every: int = 10
     checkpoint_every: int = 0            # iterations between mid-epoch checkpoints (0: epoch ends only)
     evaluate: bool = True                # run the COCO evaluation after training

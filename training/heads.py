@@ -153,10 +153,11 @@ class BoxHead(nn.Module):
         boxes = self.decode(out["box"].float())
         per_cell = LF.giou(boxes[t.pos], t.box[t.pos]) if t.pos.any() else boxes.sum() * 0
         # Per-image mean box error, for the uncertainty head's target.
-        err = torch.zeros(len(t.pos), device=boxes.device)
+        # (a dense scatter with unique indices rather than index_add, which uses atomics on CUDA)
+        dense = torch.zeros(t.pos.shape, device=boxes.device)
         if t.pos.any():
-            img = t.pos.nonzero()[:, 0]
-            err = err.index_add(0, img, per_cell.detach()) / t.pos.sum(1).clamp(min=1)
+            dense[t.pos] = per_cell.detach()
+        err = dense.sum(1) / t.pos.sum(1).clamp(min=1)
         return {"box": per_cell.sum() / t.num_pos * world}, err
 
 

@@ -101,6 +101,11 @@ class Trainer:
         self.rank = int(os.environ.get("RANK", "0"))
         self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         self.device = pick_device(cfg.device, self.local_rank)
+        if cfg.deterministic:
+            # cuBLAS reads this when its handle is made; ops with no deterministic CUDA kernel warn.
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
         if self.world > 1 and not torch.distributed.is_initialized():
             torch.distributed.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
         self.out = Path(out_dir) if out_dir else cfg.out_dir()
