@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Set up MaxSight on a fresh clone: Debian packages, a virtual environment with the Python
 # packages, and the detector models in the user cache. Idempotent: a second run only checks.
-#   scripts/setup.sh          the app's packages (engine, outputs, Qt window)
-#   scripts/setup.sh --dev    plus the test tools
+#   scripts/setup.sh            the app's packages (engine, outputs, Qt window); no torch
+#   scripts/setup.sh --training plus the training toolkit (torch, torchvision, TensorBoard, ONNX export)
+#   scripts/setup.sh --dev      plus the training toolkit and the test tools
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 EXTRAS="[app]"
-[ "${1:-}" = "--dev" ] && EXTRAS="[app,dev]"
+[ "${1:-}" = "--training" ] && EXTRAS="[app,training,export]"
+[ "${1:-}" = "--dev" ] && EXTRAS="[app,training,export,dev]"
 PY=${PYTHON:-python3}
 VENV=${MAXSIGHT_VENV:-$ROOT/.venv}
 
