@@ -32,16 +32,18 @@ def cmd_models_fetch(args) -> int:
 def cmd_models_list(args) -> int:
     from engine.models.registry import installed_path, models_dir
     reg = _registry()
-    print(f"{'name':<10} {'installed':<10} {'birth score':<12} description")
+    print(f"{'name':<14} {'installed':<10} {'birth score':<12} description")
     for spec in reg:
         if spec.parts:
             ok = all(installed_path(reg.get(p)) for p in spec.parts)
+        elif spec.family == "maxsight-checkpoint":
+            ok = Path(spec.metadata).is_file()
         else:
             ok = installed_path(spec) is not None
-        birth = f"{spec.birth_score:.2f}" if spec.family in ("nanodet", "centernet", "fused") else "-"
+        birth = f"{spec.birth_score:.2f}" if spec.family in ("nanodet", "centernet", "fused", "maxsight", "maxsight-checkpoint") else "-"
         if spec.files:
             ok = ok and all((models_dir() / f).is_file() for f in spec.files)
-        print(f"{spec.name:<10} {'yes' if ok else 'no':<10} {birth:<12} {spec.description}")
+        print(f"{spec.name:<14} {'yes' if ok else 'no':<10} {birth:<12} {spec.description}")
     return 0
 
 
@@ -327,8 +329,12 @@ def cmd_export(args) -> int:
         print(f"{fmt:<12} {path}{extra}")
     for fmt, why in rep.skipped.items():
         print(f"{fmt:<12} {why}")
-    if rep.accuracy:
-        a = rep.accuracy
+    a = rep.accuracy
+    if "fp32" in a:
+        f, s = a["fp32"], a["fp32"]["safety_recall"]
+        print(f"ONNX on {f['images']} {f['split']} images ({f['boxes']} boxes): mAP {f['mAP']:.1f}, mAP50 {f['mAP50']:.1f}, "
+              f"hazard recall {s['found']}/{s['total']} at 90% precision, {f['latency_ms_median']:.1f} ms median")
+    if "int8" in a:
         print(f"INT8 against fp32 on {a['fp32']['images']} {a['fp32']['split']} images ({a['fp32']['boxes']} boxes): "
               f"mAP {a['fp32']['mAP']:.1f} -> {a['int8']['mAP']:.1f} ({a['change']['mAP']:+.1f}), mAP50 {a['fp32']['mAP50']:.1f} -> "
               f"{a['int8']['mAP50']:.1f}, latency {a['fp32']['latency_ms_median']:.1f} -> {a['int8']['latency_ms_median']:.1f} ms "
@@ -403,7 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="log details and show tracebacks")
     p.add_argument("--source", dest="app_source", help="open the window on this video file or camera index")
     p.add_argument("--profile", dest="app_profile", help="user profile for the window (default: 'default')")
-    p.add_argument("--detector", dest="app_detector", default="nanodet", help="detector for the window")
+    p.add_argument("--detector", "--model", dest="app_detector", default="nanodet",
+                   help="detector for the window: a built-in or registered name, or a trained model's path")
     p.set_defaults(func=None)
     sub = p.add_subparsers(dest="command")
 

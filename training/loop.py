@@ -235,7 +235,10 @@ class Trainer:
         images = batch["image"].to(self.device, non_blocking=True)
         batch = {**batch, "urgency": batch["urgency"].to(self.device),
                  **({"flow": batch["flow"].to(self.device)} if "flow" in batch else {})}
-        sync = contextlib.nullcontext() if (self.ddp is None or last_micro) else self.ddp.no_sync()
+        pcgrad = isinstance(self.balancer, PCGrad)
+        # PCGrad takes per-task gradients with autograd.grad and averages them itself, so DDP's own
+        # reduction stays off for it; otherwise DDP reduces on the last micro-batch only.
+        sync = contextlib.nullcontext() if (self.ddp is None or (last_micro and not pcgrad)) else self.ddp.no_sync()
         with sync:
             with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
                 out = self.forward_model(images)
@@ -243,7 +246,7 @@ class Trainer:
             if isinstance(self.balancer, GradNorm):
                 self.balancer.update(losses, weights, self.model.shared_parameters())
                 self.balancer.sync(self.world)
-            if isinstance(self.balancer, PCGrad):
+            if pcgrad:
                 params = [p for p in self.model.parameters() if p.requires_grad]
                 scale = (self.scaler.get_scale() if self.scaler.is_enabled() else 1.0) / o.accum
                 self.balancer.backward(losses, weights, params, scale)

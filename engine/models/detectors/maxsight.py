@@ -42,13 +42,13 @@ def decode(scores: np.ndarray, boxes: np.ndarray, lb, width: int, height: int, m
                          classes[keep].astype(np.int64))
 
 
-class MaxSightOnnx(Detector):
-    def __init__(self, spec, path, labels, threads: int, device: str = "cpu"):
-        self.name, self.spec, self.labels = spec.name, spec, labels
-        meta = json.loads(Path(spec.metadata).read_text())
-        self.size, self.clip = int(meta["input_size"]), int(meta.get("clip_frames", 0))
-        self.session = make_session(path, threads, device)
-        self.input_name = self.session.get_inputs()[0].name
+class MaxSightDetector(Detector):
+    """What the ONNX and the torch runners share: letterbox input (a clip of the last T frames for
+    t5 models) and the decode. Subclasses set size and clip and implement infer -> (scores, boxes)."""
+    size: int
+    clip: int
+
+    def _start_clip(self) -> None:
         self.frames: collections.deque = collections.deque(maxlen=max(self.clip, 1))
 
     def prepare(self, image):
@@ -60,10 +60,20 @@ class MaxSightOnnx(Detector):
         self.frames.append(x)
         return np.stack(self.frames)[None], lb
 
+    def decode(self, outputs, prepared, width, height, min_score):
+        return decode(outputs[0], outputs[1], prepared[1], width, height, min_score)
+
+
+class MaxSightOnnx(MaxSightDetector):
+    def __init__(self, spec, path, labels, threads: int, device: str = "cpu"):
+        self.name, self.spec, self.labels = spec.name, spec, labels
+        meta = json.loads(Path(spec.metadata).read_text())
+        self.size, self.clip = int(meta["input_size"]), int(meta.get("clip_frames", 0))
+        self.session = make_session(path, threads, device)
+        self.input_name = self.session.get_inputs()[0].name
+        self._start_clip()
+
     def infer(self, prepared):
         x, _ = prepared
         scores, boxes = self.session.run(["scores", "boxes"], {self.input_name: x})
         return scores[0], boxes[0]
-
-    def decode(self, outputs, prepared, width, height, min_score):
-        return decode(outputs[0], outputs[1], prepared[1], width, height, min_score)
