@@ -298,7 +298,12 @@ def cmd_train(args) -> int:
         for k, v in info.items():
             print(f"  {k:<22} {v}")
         return 0
-    result = Trainer(cfg, resume=args.resume, progress=not args.quiet, crash_at=args.crash_at).run()
+    from training.loop import SimulatedCrash
+    try:
+        result = Trainer(cfg, resume=args.resume, progress=not args.quiet, crash_at=args.crash_at).run()
+    except SimulatedCrash as exc:
+        print(f"maxsight: {exc}; resume with --resume {cfg.out_dir() / 'last.pt'}", file=sys.stderr)
+        return 3
     import os as _os
     if int(_os.environ.get("RANK", "0")):
         return 0
@@ -351,6 +356,23 @@ def cmd_models_register(args) -> int:
     from engine.models.registry import register_user_model
     target = register_user_model(args.name, Path(args.path))
     print(f"registered {args.name}: {target} (use --model {args.name})")
+    return 0
+
+
+def cmd_eval_distill(args) -> int:
+    """A student against its teacher on video frames it did not train on."""
+    from engine.models.detectors import build
+    from engine.eval_data import require
+    from training.distill import teacher_agreement
+    reg = _registry()
+    student = build(reg.get(args.model), reg, threads=args.threads)
+    paths = [Path(v) for v in args.video] if args.video else [require("videos_walking_driving")]
+    r = teacher_agreement(student, args.teacher, paths, args.every, args.offset, args.hard_score, args.threads, args.limit)
+    print(f"{Path(args.model).name} against {r['teacher']} (boxes >= {r['hard_score']:.2f} as reference) on {r['frames']} held-out "
+          f"frames, {r['teacher_boxes']} teacher boxes: mAP {r['mAP']:.1f}, mAP50 {r['mAP50']:.1f}, AR100 {r['AR100']:.1f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(r, indent=1))
+        print(f"JSON written to {args.json}")
     return 0
 
 
@@ -479,6 +501,18 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--limit", type=int, help="only the first N images")
     d.add_argument("--json", help="also write the results as JSON here")
     d.set_defaults(func=cmd_eval_detect)
+
+    dl = ev.add_parser("distill", help="a distilled model against its teacher on video frames it did not train on")
+    dl.add_argument("model", help="checkpoint, export or registered name")
+    dl.add_argument("--teacher", default="fused", help="nanodet, centernet or fused (default)")
+    dl.add_argument("--video", action="append", help="video file or folder (repeatable; default: the evaluation videos)")
+    dl.add_argument("--every", type=int, default=10, help="take every N-th frame (default 10)")
+    dl.add_argument("--offset", type=int, default=1, help="frame offset, to miss the training frames (default 1)")
+    dl.add_argument("--hard-score", type=float, default=0.40, help="teacher score that makes a reference box")
+    dl.add_argument("--limit", type=int, help="at most N frames")
+    dl.add_argument("--threads", type=int, default=2)
+    dl.add_argument("--json", help="also write the results as JSON here")
+    dl.set_defaults(func=cmd_eval_distill)
 
     c = ev.add_parser("cues", help="replay videos through Stage A and the cue policy; latency, overload, silence, reassurance")
     c.add_argument("--source", action="append", help="video file (repeatable; default: the evaluation videos)")

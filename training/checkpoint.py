@@ -49,5 +49,9 @@ def model_from(path: str | Path, ema: bool = True):
     net = build_model(cfg)
     cfg.model.pretrained = pretrained
     state = data["ema"]["module"] if ema and data.get("ema") else data["model"]
-    net.load_state_dict(state)
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path} does not fit the model its config describes (made by another version of "
+                              f"MaxSight?): {str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else exc}") from None
     return net.eval(), cfg, list(data["labels"])

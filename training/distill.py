@@ -120,3 +120,40 @@ class TeacherFrames:
 
     def pseudo_label_count(self, hard_score: float) -> int:
         return sum(int((np.array(it["scores"]) >= hard_score).sum()) for it in self.items)
+
+
+def teacher_agreement(student, teacher_name: str, paths: list[Path], every_n: int = 10, offset: int = 1,
+                      hard_score: float = 0.40, threads: int = 2, limit: int | None = None) -> dict:
+    """How closely a student reproduces its teacher on frames it did not train on: the teacher's
+    boxes at or above hard_score are the reference, and the student's detections are scored against
+    them with COCO mAP (pycocotools). `offset` shifts the frame grid off the training frames
+    (training takes frames 0, n, 2n, ...; offset 1 with an even n never meets them)."""
+    from engine.models.detectors import build
+    from engine.models.registry import default_registry, load_labels
+    from training.evaluate import CocoSet, coco_map
+    names, coco_ids = load_labels("coco80")
+    reg = default_registry(include_user=False)
+    teacher = build(reg.get(teacher_name), reg, threads=threads)
+    images, anns, results = [], [], []
+    frames = ((n, f) for n, f in _frames(_sources(paths), 1))
+    k = 0
+    for i, (name, img) in enumerate(frames):
+        if i % every_n != offset % every_n:
+            continue
+        if limit is not None and k >= limit:
+            break
+        k += 1
+        h, w = img.shape[:2]
+        images.append({"id": k, "file_name": name, "width": w, "height": h})
+        t = teacher.detect_raw(img, min_score=hard_score)
+        for b, c in zip(t.boxes, t.classes):
+            anns.append({"id": len(anns) + 1, "image_id": k, "category_id": coco_ids[int(c)], "iscrowd": 0,
+                         "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
+                         "area": float((b[2] - b[0]) * (b[3] - b[1]))})
+        s = student.detect_raw(img, min_score=0.05)
+        for b, sc, c in zip(s.boxes, s.scores, s.classes):
+            results.append({"image_id": k, "category_id": coco_ids[int(c)], "score": float(sc),
+                            "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]})
+    data = {"images": images, "annotations": anns, "categories": [{"id": i, "name": n} for i, n in zip(coco_ids, names)]}
+    m = coco_map(CocoSet(Path("."), data), results, [im["id"] for im in images])
+    return {"frames": len(images), "teacher_boxes": len(anns), "teacher": teacher_name, "hard_score": hard_score, **m}

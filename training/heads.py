@@ -25,7 +25,7 @@ def _gn(c: int) -> nn.GroupNorm:
 def tower(channels: int, n: int) -> nn.Sequential:
     layers = []
     for _ in range(n):
-        layers += [nn.Conv2d(channels, channels, 3, padding=1, bias=False), _gn(channels), nn.ReLU(inplace=True)]   # GN cancels a bias
+        layers += [nn.Conv2d(channels, channels, 3, padding=1), _gn(channels), nn.ReLU(inplace=True)]
     return nn.Sequential(*layers)
 
 

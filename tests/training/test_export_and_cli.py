@@ -134,3 +134,13 @@ def test_bench_train_prints_a_table_and_writes_json(tmp_path):
     data = json.loads(out.read_text())
     assert [row["preset"] for row in data["rows"]] == ["t0", "t5"] and data["rows"][0]["ratio_to_first"] == 1.0
     assert all(row["images_per_s"] > 0 for row in data["rows"]) and "img/s" in r.stdout
+
+
+def test_eval_distill_scores_a_model_against_its_teacher(tmp_path):
+    # The teacher against itself must agree almost perfectly; a barely trained model must not.
+    out = tmp_path / "a.json"
+    video = str(require("videos_walking_driving", "opencv_vtest.avi"))
+    r = _cli("eval", "distill", "nanodet", "--teacher", "nanodet", "--video", video, "--every", "100", "--limit", "4", "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    data = json.loads(out.read_text())
+    assert data["frames"] == 4 and data["teacher_boxes"] >= 4 and data["mAP50"] > 90
