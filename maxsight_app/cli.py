@@ -304,6 +304,9 @@ def cmd_train(args) -> int:
     except SimulatedCrash as exc:
         print(f"maxsight: {exc}; resume with --resume {cfg.out_dir() / 'last.pt'}", file=sys.stderr)
         return 3
+    except FloatingPointError as exc:          # the loss diverged: say how to go on from the last checkpoint
+        print(f"maxsight: {exc}; the last good checkpoint is {cfg.out_dir() / 'last.pt'}", file=sys.stderr)
+        return 2
     import os as _os
     if int(_os.environ.get("RANK", "0")):
         return 0
@@ -368,12 +371,9 @@ def cmd_eval_distill(args) -> int:
     student = build(reg.get(args.model), reg, threads=args.threads)
     paths = [Path(v) for v in args.video] if args.video else [require("videos_walking_driving")]
     r = teacher_agreement(student, args.teacher, paths, args.every, args.offset, args.hard_score, args.threads, args.limit)
-    print(f"{Path(args.model).name} against {r['teacher']} (boxes >= {r['hard_score']:.2f} as reference) on {r['frames']} held-out "
-          f"frames, {r['teacher_boxes']} teacher boxes: mAP {r['mAP']:.1f}, mAP50 {r['mAP50']:.1f}, AR100 {r['AR100']:.1f}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(r, indent=1))
-        print(f"JSON written to {args.json}")
-    return 0
+    return _report(f"{Path(args.model).name} against {r['teacher']} (boxes >= {r['hard_score']:.2f} as reference) on {r['frames']} "
+                   f"held-out frames, {r['teacher_boxes']} teacher boxes: mAP {r['mAP']:.1f}, mAP50 {r['mAP50']:.1f}, "
+                   f"AR100 {r['AR100']:.1f}", r, args.json)
 
 
 def cmd_bench_train(args) -> int:
@@ -381,11 +381,11 @@ def cmd_bench_train(args) -> int:
         return 2
     from training.bench import ROWS, bench_train, table
     rows = [tuple(r.split(":")) for r in args.row] if args.row else ROWS
+    for r in rows:
+        if len(r) != 2:
+            raise ValueError(f"--row takes PRESET:BACKBONE, e.g. t0:mobilenet_v2; got {':'.join(r)!r}")
     result = bench_train(rows, size=args.size, batch=args.batch, steps=args.steps, device=args.device)
-    print(table(result))
-    Path(args.json).write_text(json.dumps(result, indent=1))
-    print(f"JSON written to {args.json}")
-    return 0
+    return _report(table(result), result, args.json)
 
 
 def cmd_app(args) -> int:

@@ -39,11 +39,12 @@ def read(path: str | Path) -> dict:
     return data
 
 
-def model_from(path: str | Path, ema: bool = True):
-    """(model in eval mode, config, label names) from a checkpoint; EMA weights when present."""
+def model_from(path: str | Path | dict, ema: bool = True):
+    """(model in eval mode, config, label names) from a checkpoint (a path, or what read() returned);
+    EMA weights when present."""
     from training.config import from_dict
     from training.model import build_model
-    data = read(path)
+    data = path if isinstance(path, dict) else read(path)
     cfg = from_dict(data["config"], data["config"].get("source_dir", ""))
     pretrained, cfg.model.pretrained = cfg.model.pretrained, False      # the checkpoint's weights replace any init
     net = build_model(cfg)

@@ -13,12 +13,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from engine.models.mobilenet_v2 import imagenet_chw as to_chw   # the exported model's input
 from training import labels as L
 from training.augment import Augmenter
-
-MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-STD = np.array([0.229, 0.224, 0.225], np.float32)
-
 
 class DataError(ValueError):
     """A malformed dataset, as one sentence naming the file and the field."""
@@ -197,12 +194,6 @@ class TrainingSet:
 def _target(s: Sample, hard_score: float) -> dict:
     return {"boxes": s.boxes.astype(np.float32), "classes": s.classes, "zones": s.zones, "scores": s.scores.astype(np.float32),
             "urgency": L.image_urgency(s.urgency[s.scores >= hard_score])}
-
-
-def to_chw(image_bgr: np.ndarray) -> np.ndarray:
-    """uint8 BGR [H, W, 3] -> float32 RGB [3, H, W], ImageNet-normalised (the exported model's input)."""
-    x = image_bgr[:, :, ::-1].astype(np.float32) / 255.0
-    return np.ascontiguousarray(((x - MEAN) / STD).transpose(2, 0, 1))
 
 
 def collate(items: list[dict]) -> dict:

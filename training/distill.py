@@ -63,10 +63,11 @@ def _frames(sources: list[Path], every_n: int):
 class TeacherFrames:
     """A Sample source like CocoDataset, over teacher-labelled frames."""
 
-    def __init__(self, paths: list[Path], cache: Path, teacher: str, every_n: int, soft_floor: float, threads: int = 2,
-                 progress: bool = True):
+    def __init__(self, paths: list[Path], cache: Path, teacher: str, every_n: int, soft_floor: float, hard_score: float,
+                 threads: int = 2, progress: bool = True):
         from engine.models.registry import load_labels
         self.label_names, _ = load_labels("coco80")
+        self.hard_score = hard_score
         sources = _sources(paths)
         key = hashlib.sha256(json.dumps([teacher, every_n, soft_floor, [str(s) for s in sources]]).encode()).hexdigest()[:12]
         self.dir = Path(cache) / f"teacher_{teacher}_{key}"
@@ -107,19 +108,24 @@ class TeacherFrames:
         urgency = L.object_urgency([self.label_names[c] for c in classes], zones)
         return Sample(image, boxes, classes, zones, urgency, np.array(it["scores"], np.float32))
 
-    def counts(self, hard_score: float, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-        cls, zones = np.zeros(num_classes, np.int64), np.zeros(3, np.int64)
+    def _hard(self):
+        """(classes, boxes, frame) of every pseudo-label (teacher score >= hard_score)."""
         for it in self.items:
-            s = np.array(it["scores"], np.float32)
-            keep = s >= hard_score
-            c = np.array(it["classes"], np.int64)[keep]
-            cls += np.bincount(c, minlength=num_classes)[:num_classes]
-            b = np.array(it["boxes"], np.float32).reshape(-1, 4)[keep]
-            zones += np.bincount(L.distance_zones(b, it["width"], it["height"]), minlength=3)
-        return cls, zones
+            keep = np.array(it["scores"], np.float32) >= self.hard_score
+            yield np.array(it["classes"], np.int64)[keep], np.array(it["boxes"], np.float32).reshape(-1, 4)[keep], it
 
-    def pseudo_label_count(self, hard_score: float) -> int:
-        return sum(int((np.array(it["scores"]) >= hard_score).sum()) for it in self.items)
+    def class_counts(self) -> np.ndarray:
+        counts = np.zeros(len(self.label_names), np.int64)
+        for c, _, _ in self._hard():
+            counts += np.bincount(c, minlength=len(counts))
+        return counts
+
+    def zone_counts(self) -> np.ndarray:
+        counts = np.zeros(3, np.int64)
+        for _, b, it in self._hard():
+            counts += np.bincount(L.distance_zones(b, it["width"], it["height"]), minlength=3)
+        return counts
+
 
 
 def teacher_agreement(student, teacher_name: str, paths: list[Path], every_n: int = 10, offset: int = 1,

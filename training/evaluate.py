@@ -46,9 +46,11 @@ class CocoSet:
             data = json.loads(ann.read_text())
         except json.JSONDecodeError as exc:
             raise EvalDataError(f"{ann} is not valid JSON: {exc}") from None
-        for key in ("images", "annotations", "categories"):
-            if key not in data:
-                raise EvalDataError(f"{ann} has no {key!r} list")
+        from training.data import DataError, validate_coco
+        try:
+            validate_coco(data, ann)                      # the training loader's field-level checks
+        except DataError as exc:
+            raise EvalDataError(str(exc)) from None
         return CocoSet(root, data)
 
 

@@ -70,11 +70,14 @@ def _parity(run, eager: Predictor, inputs: list[np.ndarray]) -> dict:
 
 def export(checkpoint: Path, out_dir: Path, formats: tuple[str, ...] = ("onnx",), name: str | None = None,
            calib_limit: int = 16, eval_split: str = "dev", eval_limit: int | None = None) -> ExportReport:
-    from training.checkpoint import model_from
+    from training.checkpoint import model_from, read
     for f in formats:
         if f not in FORMATS:
             raise ExportError(f"unknown export format {f!r}; choose from {', '.join(FORMATS)}")
-    net, cfg, labels = model_from(checkpoint)
+    data = read(checkpoint)
+    net, cfg, _ = model_from(data)
+    step = data["step"]
+    del data
     eager = Predictor(net).eval()
     size, clip = cfg.model.input_size, net.clip_frames
     out_dir = Path(out_dir)
@@ -95,7 +98,7 @@ def export(checkpoint: Path, out_dir: Path, formats: tuple[str, ...] = ("onnx",)
             raise ExportError(f"the ONNX export does not match eager torch (score diff {p['max_abs_score']:.2e}, "
                               f"box diff {p['max_abs_box_px']:.3f} px); not written")
         report.files["onnx"] = str(onnx_path)
-        _write_sidecar(onnx_path, cfg, net, labels, checkpoint, report)
+        _write_sidecar(onnx_path, cfg, net, checkpoint, step, report)
         report.accuracy["fp32"] = _measure(onnx_path, cfg, eval_split, eval_limit)
     if "torchscript" in formats:
         ts_path = out_dir / f"{name}.torchscript.pt"
@@ -133,7 +136,7 @@ def export(checkpoint: Path, out_dir: Path, formats: tuple[str, ...] = ("onnx",)
         sess8 = ort.InferenceSession(str(int8_path), providers=["CPUExecutionProvider"])
         report.parity["int8"] = _parity(lambda x: sess8.run(list(OUTPUT_NAMES[:2]), {"image": x}), eager, inputs)
         report.files["int8"] = str(int8_path)
-        _write_sidecar(int8_path, cfg, net, labels, checkpoint, report, quantised=True)
+        _write_sidecar(int8_path, cfg, net, checkpoint, step, report, quantised=True)
         a = report.accuracy
         a["int8"] = _measure(int8_path, cfg, eval_split, eval_limit)
         a["change"] = {"mAP": a["int8"]["mAP"] - a["fp32"]["mAP"], "mAP50": a["int8"]["mAP50"] - a["fp32"]["mAP50"],
@@ -157,16 +160,14 @@ def _export_onnx(eager: Predictor, example: torch.Tensor, path: Path) -> None:
             raise ExportError("ONNX export needs onnxscript (pip install -e .[export])") from None
 
 
-def _write_sidecar(path: Path, cfg, net, labels, checkpoint, report: ExportReport, quantised: bool = False) -> None:
-    from training.checkpoint import read
-    data = read(checkpoint)
+def _write_sidecar(path: Path, cfg, net, checkpoint, step: int, report: ExportReport, quantised: bool = False) -> None:
     meta = {
         "name": path.stem, "onnx": path.name, "format": "maxsight-onnx-1",
         "description": f"MaxSight {cfg.model.preset} {cfg.model.backbone} {cfg.model.input_size}{' int8' if quantised else ''} "
-                       f"(trained {cfg.name}, step {data['step']})",
+                       f"(trained {cfg.name}, step {step})",
         "preset": cfg.model.preset, "backbone": cfg.model.backbone, "input_size": cfg.model.input_size,
         "clip_frames": net.clip_frames, "labels": "coco80", "num_classes": cfg.model.num_classes,
-        "outputs": list(OUTPUT_NAMES), "checkpoint": str(Path(checkpoint).resolve()), "step": data["step"],
+        "outputs": list(OUTPUT_NAMES), "checkpoint": str(Path(checkpoint).resolve()), "step": step,
         "parity": report.parity.get("int8" if quantised else "onnx", {}),
         "birth_score": 0.45, "keep_score": 0.25,
     }

@@ -61,7 +61,7 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device cuda was asked for, but torch sees no CUDA GPU; use device: auto or cpu")
+        raise ValueError("device cuda was asked for, but torch sees no CUDA GPU; use device: auto or cpu")
     return torch.device(name, local_rank) if name == "cuda" else torch.device(name)
 
 
@@ -83,14 +83,10 @@ def _scalar(x) -> float:
     return float(x.detach()) if torch.is_tensor(x) else float(x)
 
 
-def _class_and_zone_weights(source, cfg, hard_score):
-    if hasattr(source, "class_counts"):
-        counts, zones = source.class_counts(), source.zone_counts()
-    else:
-        counts, zones = source.counts(hard_score, cfg.model.num_classes)
-    cw = class_weights(counts[:cfg.model.num_classes]) if cfg.loss.class_weights else None
-    zw = class_weights(zones, floor=0.5, cap=2.0)
-    return cw, zw, counts
+def _class_and_zone_weights(source, cfg):
+    """Class and zone weights from the training labels (COCO boxes or the teacher's pseudo-labels)."""
+    cw = class_weights(source.class_counts()[:cfg.model.num_classes]) if cfg.loss.class_weights else None
+    return cw, class_weights(source.zone_counts(), floor=0.5, cap=2.0)
 
 
 class Trainer:
@@ -114,7 +110,7 @@ class Trainer:
         m, o = cfg.model, cfg.optim
         self.hard_score = cfg.distill.hard_score if cfg.distill else 0.999
         self.source = self._source()
-        cw, zw, counts = _class_and_zone_weights(self.source, cfg, self.hard_score)
+        cw, zw = _class_and_zone_weights(self.source, cfg)
         self.label_names = self.source.label_names[:m.num_classes]
         aug = Augmenter(cfg.data.augment, m.input_size, m.head_stride, train=True)
         self.dataset = TrainingSet(self.source, aug, cfg.seed, m.temporal.frames if m.preset == "t5" else 0, self.hard_score)
@@ -145,7 +141,7 @@ class Trainer:
             from training.distill import TeacherFrames
             paths = [cfg.resolve(v) for v in cfg.distill.videos]
             return TeacherFrames(paths, self.out.parent / "teacher_cache", cfg.distill.teacher, cfg.distill.every_n,
-                                 cfg.distill.soft_floor, progress=self.progress and self.rank == 0)
+                                 cfg.distill.soft_floor, cfg.distill.hard_score, progress=self.progress and self.rank == 0)
         return CocoDataset(cfg.resolve(cfg.data.train), cfg.data.train_split)
 
     def _wrap(self):

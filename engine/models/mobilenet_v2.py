@@ -86,5 +86,11 @@ def preprocess(bgr: np.ndarray, size: int = 224) -> np.ndarray:
     scale = short / min(h, w)
     img = cv2.resize(bgr, (max(size, round(w * scale)), max(size, round(h * scale))), interpolation=cv2.INTER_AREA)
     y0, x0 = (img.shape[0] - size) // 2, (img.shape[1] - size) // 2
-    img = img[y0:y0 + size, x0:x0 + size, ::-1].astype(np.float32) / 255.0
-    return np.ascontiguousarray(((img - MEAN) / STD).transpose(2, 0, 1)[None])
+    return imagenet_chw(img[y0:y0 + size, x0:x0 + size])[None]
+
+
+def imagenet_chw(bgr: np.ndarray) -> np.ndarray:
+    """uint8 BGR [H, W, 3] -> float32 RGB [3, H, W] with ImageNet mean/std: the input of torchvision
+    ImageNet backbones (this embedder, and the MaxSight detectors trained from them)."""
+    x = bgr[:, :, ::-1].astype(np.float32) / 255.0
+    return np.ascontiguousarray(((x - MEAN) / STD).transpose(2, 0, 1))

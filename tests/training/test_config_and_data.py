@@ -61,6 +61,13 @@ def test_malformed_annotations_give_field_level_errors(tmp_path, mutate, message
     assert "instances.json" in str(err.value)
 
 
+def test_eval_detect_reads_coco_with_the_same_field_level_checks(tmp_path):
+    from training.evaluate import CocoSet, EvalDataError
+    root = _coco_copy(tmp_path, lambda d: d["annotations"][3].__setitem__("bbox", [1, 2, 3]))
+    with pytest.raises(EvalDataError, match=r"annotations\[3\]\.bbox must be"):
+        CocoSet.load(root)
+
+
 def test_dataset_loads_real_images_with_derived_labels():
     ds = CocoDataset(require("coco_val2017_128"), "dev")
     assert len(ds) == 32 and len(CocoDataset(require("coco_val2017_128"), "test")) == 32

@@ -87,6 +87,25 @@ def test_t2_to_t5_transfer_with_freeze_schedule_and_group_rates(tiny_cfg, tmp_pa
     assert not torch.equal(t.model.heads.box.conv.weight, before["heads.box.conv.weight"])
 
 
+def test_pcgrad_and_accumulation_in_the_loop(tiny_cfg, tmp_path):
+    t = Trainer(tiny_cfg(loss__balancing="pcgrad", optim__accum=2, optim__iters_per_epoch=4), progress=False)
+    before = {k: v.clone() for k, v in t.model.state_dict().items()}
+    r = t.run()
+    assert r.iterations == 4 and r.steps == 2                            # two micro-batches per optimizer step
+    assert t.balancer.conflicts > 0                                      # real Tier-1 tasks do pull against each other
+    assert any(not torch.equal(before[k], v) for k, v in t.model.state_dict().items())
+    assert ckpt.read(tmp_path / "run" / "last.pt")["balancer"]["conflicts"] == t.balancer.conflicts
+
+
+def test_deterministic_option_turns_on_deterministic_kernels(tiny_cfg):
+    was = torch.are_deterministic_algorithms_enabled()
+    try:
+        Trainer(tiny_cfg(deterministic=True), progress=False)
+        assert torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(was)
+
+
 def test_amp_choice_by_device():
     assert amp_dtype("auto", torch.device("cpu")) is None
     assert amp_dtype("bf16", torch.device("cpu")) == torch.bfloat16

@@ -15,16 +15,13 @@ import numpy as np
 
 from engine.models.boxes import letterbox, nms_per_class
 from engine.models.detectors import Detector, RawDetections
+from engine.models.mobilenet_v2 import imagenet_chw
 from engine.models.onnx_runner import make_session
-
-MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
 def preprocess(image_bgr: np.ndarray, size: int):
     canvas, lb = letterbox(image_bgr, size)
-    x = (canvas[:, :, ::-1].astype(np.float32) / 255.0 - MEAN) / STD
-    return np.ascontiguousarray(x.transpose(2, 0, 1)), lb                  # [3, S, S] RGB, ImageNet-normalised
+    return imagenet_chw(canvas), lb                                        # [3, S, S] RGB, ImageNet-normalised
 
 
 def decode(scores: np.ndarray, boxes: np.ndarray, lb, width: int, height: int, min_score: float, max_out: int = 100) -> RawDetections:
