@@ -1,0 +1,3 @@
+"""The MaxSight desktop app. `engine` is imported first so runtime telemetry is off before any
+runtime loads (engine/runtime_env.py)."""
+import engine  # noqa: F401

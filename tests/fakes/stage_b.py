@@ -1,7 +1,9 @@
 """Processors for scheduler tests, built in the worker process by name: one that answers, one
-that raises, one that hangs, one that burns CPU in Python (the GIL-heavy kind)."""
+that raises, one that hangs, one that burns CPU in Python (the GIL-heavy kind), and the faults a
+hostile environment brings: a crash, a memory hog, a huge result, a configurable one."""
 from __future__ import annotations
 
+import os
 import time
 
 
@@ -31,4 +33,54 @@ def busy(seconds: float = 0.2):
         while time.perf_counter() < end:
             x += 1
         return x
+    return run
+
+
+def crashes():
+    """Dies like a segfaulting native library: no exception, no goodbye."""
+    def run(payload):
+        os._exit(139)
+    return run
+
+
+def hogs(mb: int = 400, hold_s: float = 5.0):
+    """Allocates and touches `mb` megabytes, then holds them."""
+    def run(payload):
+        block = bytearray(mb * 2**20)
+        for i in range(0, len(block), 4096):
+            block[i] = 1
+        time.sleep(hold_s)
+        return len(block)
+    return run
+
+
+def huge(mb: int = 20):
+    def run(payload):
+        return b"x" * (mb * 2**20)
+    return run
+
+
+class Tagger:
+    """Answers with its tag; `configure(tag=...)` changes it live, as the sound filter does."""
+
+    def __init__(self, tag: str = "a"):
+        self.tag = tag
+        self.built_at = time.monotonic()
+
+    def configure(self, tag: str | None = None) -> None:
+        if tag is not None:
+            self.tag = tag
+
+    def __call__(self, payload):
+        return (self.tag, self.built_at)
+
+
+def tagger(tag: str = "a"):
+    return Tagger(tag)
+
+
+def rebuilt(tag: str = "a"):
+    """No configure(): the scheduler must rebuild it with the new arguments."""
+    def run(payload):
+        return tag
     return run

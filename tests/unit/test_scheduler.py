@@ -77,3 +77,174 @@ def test_unknown_task_is_named(sched):
     s = sched(specs={"echo": ProcessorSpec("tests.fakes.stage_b:echo")})
     with pytest.raises(ValueError, match="no Stage B processor called 'ocr'"):
         s.submit("ocr", None, t=0)
+
+
+# -- faults (issue: nothing hangs, nothing leaks, only the guilty processor is charged) -----------
+
+def wait_until(s, cond, timeout=20.0):
+    end = time.monotonic() + timeout
+    got = []
+    while time.monotonic() < end:
+        got += s.drain()
+        if cond():
+            return got
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+def test_a_crashing_processor_is_charged_and_switched_off_without_a_restart_loop(sched):
+    s = sched(specs={"crash": ProcessorSpec("tests.fakes.stage_b:crashes"), "echo": ProcessorSpec("tests.fakes.stage_b:echo")},
+              max_failures=2)
+    for i in range(2):
+        first = s.worker_pid
+        assert s.submit("crash", i, t=i) or wait_until(s, lambda: s.submit("crash", i, t=i), 10)
+        wait_until(s, lambda: s.worker_pid != first or "crash" in s.status.disabled)
+        wait_until(s, lambda: s.worker_pid is not None)           # back-off over, worker back
+    assert s.status.disabled == ("crash",)
+    assert s.status.restarts == 2 and not s.status.stopped
+    assert any("died while running it" in p for p in s.status.problems)
+    assert not s.submit("crash", 9, t=9)
+    s.submit("echo", "alive", t=10)
+    assert wait_results(s, 1)[0].value == "alive"
+
+
+def test_a_crash_loop_stops_stage_b_instead_of_burning_a_core(sched):
+    s = sched(specs={"crash": ProcessorSpec("tests.fakes.stage_b:crashes")}, max_failures=100, max_restarts=2)
+    for _ in range(3):
+        wait_until(s, lambda: s.submit("crash", 0, t=0) or s.status.stopped, 15)
+        wait_until(s, lambda: s.pending == 0 or s.status.stopped, 15)
+    assert s.status.stopped and s.worker_pid is None
+    assert any("Stage B stopped after 2 restarts" in p for p in s.status.problems)
+    assert not s.submit("crash", 1, t=1)
+
+
+def test_a_hang_charges_only_the_processor_that_hung(sched):
+    s = sched(specs={"hang": ProcessorSpec("tests.fakes.stage_b:hangs"), "echo": ProcessorSpec("tests.fakes.stage_b:echo")},
+              timeout_s=1.0, max_failures=1)
+    s.submit("hang", None, t=0)
+    wait_until(s, lambda: s._running is not None)
+    s.submit("echo", "queued behind the hang", t=0.1)             # waits in the queue the whole time
+    wait_until(s, lambda: s.status.restarts == 1)
+    assert s.status.disabled == ("hang",)
+    assert not any("echo" in p for p in s.status.problems)
+    wait_until(s, lambda: s.worker_pid is not None)
+    s.submit("echo", "after", t=2)
+    assert wait_results(s, 1)[0].value == "after"
+
+
+def test_a_memory_hog_is_stopped_at_the_ceiling_and_charged(sched):
+    s = sched(specs={"hog": ProcessorSpec("tests.fakes.stage_b:hogs", {"mb": 600, "hold_s": 20}),
+                     "echo": ProcessorSpec("tests.fakes.stage_b:echo")}, memory_mb=300, max_failures=1)
+    s.submit("hog", None, t=0)
+    wait_until(s, lambda: s.status.restarts == 1, 30)
+    assert s.status.disabled == ("hog",)
+    assert any("over its 300 MB limit" in p for p in s.status.problems)
+    wait_until(s, lambda: s.worker_pid is not None)
+    s.submit("echo", "ok", t=1)
+    assert wait_results(s, 1)[0].value == "ok"
+
+
+def test_a_huge_result_is_refused_in_the_worker(sched):
+    s = sched(specs={"huge": ProcessorSpec("tests.fakes.stage_b:huge", {"mb": 20})}, max_result_bytes=4 * 2**20)
+    s.submit("huge", None, t=0)
+    wait_until(s, lambda: s.pending == 0)
+    assert any("over the 4 MB limit" in p for p in s.status.problems)
+    assert s.status.restarts == 0
+
+
+def test_processor_arguments_change_live_and_survive_a_restart(sched):
+    s = sched(specs={"tag": ProcessorSpec("tests.fakes.stage_b:tagger", {"tag": "a"}),
+                     "plain": ProcessorSpec("tests.fakes.stage_b:rebuilt", {"tag": "a"}),
+                     "crash": ProcessorSpec("tests.fakes.stage_b:crashes")})
+    s.submit("tag", None, t=0)
+    (tag_a, built_a), = [r.value for r in wait_results(s, 1)]
+    s.configure("tag", tag="b")
+    s.configure("plain", tag="b")
+    s.submit("tag", None, t=1)
+    s.submit("plain", None, t=1)
+    got = {r.task: r.value for r in wait_results(s, 2)}
+    assert got["tag"] == ("b", built_a)          # configured in place: same processor object
+    assert got["plain"] == "b"                   # no configure(): rebuilt with the new argument
+    s.submit("crash", None, t=2)
+    wait_until(s, lambda: s.status.restarts == 1)
+    wait_until(s, lambda: s.worker_pid is not None)
+    s.submit("tag", None, t=3)
+    assert wait_results(s, 1)[0].value[0] == "b"  # the restarted worker kept the change
+
+
+def test_tasks_can_be_added_and_removed_live(sched):
+    s = sched(specs={"echo": ProcessorSpec("tests.fakes.stage_b:echo")})
+    s.set_task("tag", ProcessorSpec("tests.fakes.stage_b:tagger", {"tag": "new"}))
+    s.submit("tag", None, t=0)
+    assert wait_results(s, 1)[0].value[0] == "new"
+    s.set_task("tag", None)
+    with pytest.raises(ValueError, match="no Stage B processor called 'tag'"):
+        s.submit("tag", None, t=1)
+
+
+_CHILD = r"""
+import os, sys, time
+sys.path.insert(0, {root!r})
+from engine.stage_b.scheduler import ProcessorSpec, StageBScheduler
+specs = {{"hang": ProcessorSpec("tests.fakes.stage_b:hangs"), "echo": ProcessorSpec("tests.fakes.stage_b:echo")}}
+s = StageBScheduler(specs, timeout_s=0.5)
+mode = {mode!r}
+if mode == "restart":
+    s.submit("hang", None, t=0)
+    end = time.monotonic() + 20
+    while s.status.restarts == 0 and time.monotonic() < end:
+        s.drain(); time.sleep(0.05)
+    while s.worker_pid is None and time.monotonic() < end:
+        s.drain(); time.sleep(0.05)
+    s.submit("echo", "x" * 100000, t=1)
+print(s.worker_pid, flush=True)
+if mode == "killed":
+    time.sleep(60)
+if mode == "restart_close":
+    s.close()
+"""
+
+
+def _child(mode):
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = str(Path(__file__).resolve().parents[2])
+    return subprocess.Popen([sys.executable, "-c", _CHILD.format(root=root, mode=mode)], stdout=subprocess.PIPE, text=True, cwd=root)
+
+
+def _alive(pid: int) -> bool:
+    import os
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split(") ")[1][0] != "Z"
+
+
+@pytest.mark.parametrize("mode", ["restart", "restart_close"])
+def test_exit_after_a_worker_restart_takes_under_two_seconds(mode):
+    p = _child(mode)
+    worker = int(p.stdout.readline())
+    t0 = time.monotonic()
+    p.wait(timeout=10)
+    assert time.monotonic() - t0 < 2.0, "the process hung at exit after a Stage B restart"
+    end = time.monotonic() + 2
+    while _alive(worker) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not _alive(worker)
+
+
+def test_the_worker_exits_within_two_seconds_when_its_parent_is_killed():
+    import os
+    import signal
+    p = _child("killed")
+    worker = int(p.stdout.readline())
+    assert _alive(worker)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    end = time.monotonic() + 2.0
+    while _alive(worker) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not _alive(worker), "the Stage B worker outlived its parent"
