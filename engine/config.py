@@ -63,6 +63,7 @@ class EngineConfig:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     tier: Tier = Tier.T4
     min_score: float = 0.05         # floor for raw detections (keep_score/birth_score gate tracks)
+    stage_b_memory_mb: float = 1500.0   # the Stage B worker is restarted above this resident memory
 
     def with_(self, **changes) -> "EngineConfig":
         return verify(replace(self, **changes))
@@ -86,6 +87,8 @@ def verify(cfg: EngineConfig) -> EngineConfig:
         raise ValueError(f"tracker.match_iou must be between 0.05 and 0.95, got {t.match_iou}")
     if t.confirm_hits < 1:
         raise ValueError(f"tracker.confirm_hits must be at least 1, got {t.confirm_hits}")
+    if not 100 <= cfg.stage_b_memory_mb <= 64000:
+        raise ValueError(f"stage_b_memory_mb must be between 100 and 64000, got {cfg.stage_b_memory_mb}")
     if not 0 < cfg.min_score < 1:
         raise ValueError(f"min_score must be between 0 and 1, got {cfg.min_score}")
     return cfg

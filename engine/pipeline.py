@@ -1,5 +1,9 @@
 """Pipeline.step(frame, audio) -> FrameResult. Stage A runs to completion for every frame.
 
+What the pipeline owns: the detector, the tracker, the urgency smoother, and the hand-off to
+Stage B (the decision point, audio backlogs, draining results). What it never does: wait for
+Stage B, speak, or know about the user's preferences (those belong to the cue policy).
+
 After Stage A comes the seed's decision point: frame-based Stage B work is skipped for this frame
 when Stage A took over STAGE_A_SLOW_MS, its uncertainty is over UNCERTAIN, or the CPU is
 saturated. Audio (sounds, captions) is exempt: a dark frame is no reason to stop listening for a
@@ -26,11 +30,12 @@ from engine.stage_a import hazards as hazard_rules
 from engine.stage_a import quality
 from engine.stage_a.tracking import Tracker
 from engine.stage_a.urgency import UrgencySmoother
-from engine.types import Frame, FrameResult, StageBReport
+from engine.types import AudioChunk, Frame, FrameResult, StageBReport
 
 STAGE_A_SLOW_MS = 200.0
 AUDIO_BACKLOG_S = 30.0     # audio kept for a busy stream task before the oldest is dropped
 AUDIO_TASKS = ("sounds", "captions")
+AUDIO_RATE = 16000
 OCR_EVERY_S = 3.0          # opportunistic reading, when the decision point allows
 RECOGNISE_EVERY_S = 2.0    # personal objects: crops of confirmed tracks, advisory only
 RECOGNISE_MAX = 4
@@ -50,6 +55,8 @@ class _StageBOut(NamedTuple):
 
 
 class Pipeline:
+    """Stage A for every frame, then the decision point that feeds Stage B."""
+
     def __init__(self, config: EngineConfig, registry: Registry, detector: Detector | None = None, stage_b=None):
         self.config = verify(config)
         self.device = pick_device(config.device)
@@ -89,21 +96,24 @@ class Pipeline:
             return "cpu_busy"
         return None
 
-    def _stage_b(self, frame: Frame, audio, stage_a_ms: float, uncertainty: float, hazards=()):
+    def _stage_b(self, frame: Frame, audio: AudioChunk | None, stage_a_ms: float, uncertainty: float, hazards=()):
         if self.stage_b is None:
             return _StageBOut()
         skipped = self._skip_reason(stage_a_ms, uncertainty)
+        if audio is not None:
+            assert audio.sample_rate == AUDIO_RATE, f"Stage B takes {AUDIO_RATE} Hz audio, got {audio.sample_rate} Hz"
+        samples = audio.samples if audio is not None else None
         for task in AUDIO_TASKS:
             if task not in self.stage_b.specs or task in self.stage_b.status.disabled:
                 continue
             backlog = self._audio_backlog[task]
-            if audio is not None and len(audio):
-                backlog.append(audio)
+            if samples is not None and len(samples):
+                backlog.append(samples)
             if backlog and self.stage_b.pending_for(task) < self.stage_b.max_pending:
                 chunk = np.concatenate(backlog)
-                limit = int(AUDIO_BACKLOG_S * 16000)
+                limit = int(AUDIO_BACKLOG_S * AUDIO_RATE)
                 if len(chunk) > limit:
-                    self.audio_dropped_s += (len(chunk) - limit) / 16000
+                    self.audio_dropped_s += (len(chunk) - limit) / AUDIO_RATE
                     chunk = chunk[-limit:]
                 if self.stage_b.submit(task, chunk, t=frame.timestamp):
                     backlog.clear()
@@ -134,8 +144,8 @@ class Pipeline:
         report = StageBReport(skipped, st.dropped, self.stage_b.pending, st.disabled, max_age, self.audio_dropped_s)
         return _StageBOut(tuple(sounds), tuple(captions), texts, asked, tuple(recognised), report)
 
-    def step(self, frame: Frame, audio=None) -> FrameResult:
-        """audio: mono float32 samples (16 kHz) that arrived since the previous frame, if any."""
+    def step(self, frame: Frame, audio: AudioChunk | None = None) -> FrameResult:
+        """audio: the sound (16 kHz mono) that arrived since the previous frame, if any."""
         timings: dict[str, float] = {}
         width, height = frame.size
         t0 = time.perf_counter()

@@ -11,6 +11,11 @@ import numpy as np
 
 Box = tuple[float, float, float, float]
 
+# MaxSight's environmental sound classes (engine.stage_b.sound_events maps YAMNet's classes onto
+# these); the profile's sound alerts and the cue policy's words are keyed by them.
+SOUND_LABELS: tuple[str, ...] = ("doorbell", "knock", "smoke_alarm", "siren", "car_horn", "baby_crying", "dog_bark",
+                                 "glass_breaking", "speech")
+
 
 class Urgency(enum.IntEnum):
     SAFE = 0

@@ -1,6 +1,9 @@
 """Session: one frame through Stage A, the cue policy and the outputs. Qt-free; the desktop app's
 worker and the headless commands both drive it.
 
+What the session owns: the pipeline, the policy, the user's current Profile and the outputs, and
+the media clock. What it never does: build any of them (compose.py does), or touch a widget.
+
 Time: the policy and the WAV timeline run on media time, the frame's timestamp plus the time
 spent on it so far, so a replayed video behaves as it would live and cue latency shows up in
 what a listener would have heard.
@@ -12,10 +15,10 @@ import time
 from dataclasses import dataclass, field
 
 from engine.pipeline import Pipeline
-from engine.types import Frame, FrameResult
+from engine.types import AudioChunk, Frame, FrameResult, Urgency
 from maxsight_app.cues.policy import CuePolicy
-from engine.types import Urgency
-from maxsight_app.cues.types import Cue, CueKind, CuePreferences, Priority
+from maxsight_app.cues.types import Cue, CueKind, Priority
+from maxsight_app.profile.schema import Profile
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +33,13 @@ class Tick:
 
 
 class Session:
-    def __init__(self, pipeline: Pipeline, policy: CuePolicy | None = None, prefs: CuePreferences | None = None,
+    """Drives one frame at a time through pipeline -> policy -> outputs."""
+
+    def __init__(self, pipeline: Pipeline, policy: CuePolicy | None = None, profile: Profile | None = None,
                  outputs: list | None = None):
         self.pipeline = pipeline
         self.policy = policy or CuePolicy()
-        self.prefs = prefs or CuePreferences()
+        self.profile = profile or Profile()
         self.outputs = list(outputs or [])
         self._frame_t = 0.0
         self.recent_sounds: list = []     # the last few sound events, for scene descriptions
@@ -43,12 +48,12 @@ class Session:
     def media_time(self) -> float:
         return self._frame_t + (time.perf_counter() - self._frame_wall)
 
-    def handle(self, frame: Frame, audio=None) -> Tick:
+    def handle(self, frame: Frame, audio: AudioChunk | None = None) -> Tick:
         self._frame_t, self._frame_wall = frame.timestamp, time.perf_counter()
         result = self.pipeline.step(frame, audio)
         if result.sounds:
             self.recent_sounds = (self.recent_sounds + list(result.sounds))[-5:]
-        cues = self.policy.decide(result, self.prefs, self.media_time())
+        cues = self.policy.decide(result, self.profile, self.media_time())
         latencies = [self._emit(c) for c in cues]
         return Tick(result, cues, latencies)
 
@@ -56,7 +61,7 @@ class Session:
         for out in self.outputs:
             try:
                 if cue.interrupt:
-                    out.cancel()
+                    out.cancel()          # barge-in: once, here; outputs never cancel on their own
                 out.emit(cue)
             except Exception:  # noqa: BLE001 - one broken output must not silence the others
                 log.exception("output %s failed", getattr(out, "name", out))
@@ -67,15 +72,15 @@ class Session:
         self._emit(cue)
 
     def request(self, what: str) -> Cue:
-        """On-demand: repeat the last cue, 'what's around me', snooze 5 minutes, stop all."""
+        """On-demand: repeat the last cue, 'what's around me', describe, read text, snooze, stop."""
         now = self.media_time()
         if what == "repeat":
             cue = self.policy.repeat_last(now)
         elif what == "summary":
-            cue = self.policy.summary(self.prefs, now)
+            cue = self.policy.summary(self.profile, now)
         elif what == "describe":
             recent = [s for s in self.recent_sounds if self._frame_t - s.start_s < 30]
-            cue = self.policy.describe(now, recent)
+            cue = self.policy.describe(now, recent, self.profile)
         elif what == "read_text":
             if self.pipeline.request_text():
                 cue = Cue("Reading…", CueKind.SYSTEM, Priority.NEXT, Urgency.SAFE, now)
@@ -97,3 +102,4 @@ class Session:
                 out.close()
             except Exception:  # noqa: BLE001
                 log.exception("closing output %s failed", getattr(out, "name", out))
+        self.outputs = []

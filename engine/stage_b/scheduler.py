@@ -170,6 +170,7 @@ class StageBScheduler:
         self._next_restart_at = 0.0
         self._last_memory_check = 0.0
         self._next_id = 0
+        self._ready: list[StageBResult] = []     # collected by wait_idle, handed out by the next drain
         self._proc = None
         self._start_worker()
         atexit.register(_close_at_exit, weakref.ref(self))
@@ -278,7 +279,21 @@ class StageBScheduler:
         if self._proc is not None:
             self._jobs.put(("spec", task, spec))
 
+    def wait_idle(self, timeout_s: float, task: str | None = None) -> bool:
+        """Block until no job (of `task`, or any) is in flight; what finished is kept for the next
+        drain(). For tests and benchmarks that must wait on events, not on the clock; never called
+        from the frame loop. False when the timeout passed first."""
+        end = time.monotonic() + timeout_s
+        while (self.pending_for(task) if task else self.pending) and time.monotonic() < end:
+            self._ready += self._collect()
+            time.sleep(0.01)
+        return not (self.pending_for(task) if task else self.pending)
+
     def drain(self) -> list[StageBResult]:
+        out, self._ready = self._ready + self._collect(), []
+        return out
+
+    def _collect(self) -> list[StageBResult]:
         out = []
         if self._proc is None:
             self._ensure_worker()

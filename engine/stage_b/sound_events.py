@@ -20,7 +20,7 @@ from onnx import numpy_helper
 
 from engine.models.onnx_runner import make_session
 from engine.stage_b.audio_features import PATCH_FRAMES, SAMPLE_RATE, log_mel, patches
-from engine.types import SoundEvent
+from engine.types import SOUND_LABELS, SoundEvent
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ SOUND_CLASSES: dict[str, tuple[str, ...]] = {
     "glass_breaking": ("Glass", "Shatter", "Breaking"),
     "speech": ("Speech", "Conversation", "Narration, monologue", "Child speech, kid speaking"),
 }
+assert tuple(SOUND_CLASSES) == SOUND_LABELS, "engine.types.SOUND_LABELS and SOUND_CLASSES must name the same classes"
 ON, OFF, STRONG = 0.5, 0.15, 0.8
 
 
@@ -62,8 +63,17 @@ class SoundEventDetector:
         self.columns = {cls: [names.index(n) for n in aliases if n in names] for cls, aliases in SOUND_CLASSES.items()}
         self.enabled = set(enabled) if enabled is not None else set(SOUND_CLASSES)
         self.state = {cls: _ClassState() for cls in SOUND_CLASSES}
+        self._announce: set[str] = set()   # enabled while sounding: report at the next patch
         self._pending = np.zeros(0, np.float32)
         self._t = 0.0             # stream time of the start of _pending
+
+    def set_enabled(self, enabled: tuple[str, ...] | None) -> None:
+        """Report only these classes (None: all). Their firing state keeps running either way, so
+        a class switched on while its sound is going on is reported at the next patch that still
+        hears it, once, and not again for the same occurrence."""
+        new = set(enabled) if enabled is not None else set(SOUND_CLASSES)
+        self._announce |= {c for c in new - self.enabled if self.state[c].active}
+        self.enabled = new
 
     def scores(self, patch: np.ndarray) -> np.ndarray:
         """[96, 64] log-mel -> [521] probabilities."""
@@ -94,6 +104,10 @@ class SoundEventDetector:
                     st.low = st.low + 1 if score < OFF else 0
                     if st.low >= 2:
                         st.active = False
+                    elif cls in self._announce and score >= OFF:     # enabled mid-sound: say it now
+                        events.append(SoundEvent(label=cls, score=score, start_s=self._t, direction=None))
+                if cls in self._announce and (not st.active or score >= OFF):
+                    self._announce.discard(cls)
                 st.prev = score
             self._pending = self._pending[hop:]
             self._t += hop / SAMPLE_RATE

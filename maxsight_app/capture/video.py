@@ -48,16 +48,26 @@ class VideoFileSource:
         n = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self.frame_count = n if n > 0 else None
         self.description = f"video {self.path.name}"
+        self.ended_early: str | None = None   # set when the file stops before its declared length
+        self._stopped = False
 
     def __iter__(self) -> Iterator[Frame]:
         index = 0
         image = self._first
-        while image is not None:
+        while image is not None and not self._stopped:
             yield Frame(index=index, timestamp=index / self.fps, image=image)
             index += 1
             ok, image = self.cap.read()
             if not ok:
                 image = None
+        # Containers round their frame counts: a frame or two short (or 1%) is not "early".
+        if not self._stopped and self.frame_count and self.frame_count - index > max(2, 0.01 * self.frame_count):
+            self.ended_early = (f"{self.path.name} ended early, at frame {index} of {self.frame_count}: "
+                                "the file is damaged or truncated")
+            log.warning("%s", self.ended_early)
+
+    def stop(self) -> None:
+        self._stopped = True
 
     def close(self) -> None:
         self.cap.release()

@@ -1,8 +1,9 @@
-"""Short, speakable phrases: "car, 2 o'clock, 4 metres, approaching"."""
+"""Short, speakable phrases: "car, 2 o'clock, 4 metres, approaching". Every direction the app
+says or shows goes through clock_words, so speech, screen, summaries and scene descriptions agree."""
 from __future__ import annotations
 
 from engine.types import Hazard
-from maxsight_app.cues.types import Units
+from maxsight_app.profile.schema import Units
 
 STEP_M = 0.75
 FOOT_M = 0.3048
@@ -36,3 +37,9 @@ def hazard_phrase(h: Hazard, units: Units, hedge_below: float, detailed: bool = 
         else:
             parts.append("approaching")
     return ", ".join(parts)
+
+
+def sentence(text: str) -> str:
+    """Capitalised, with a full stop: how notices are shown and spoken."""
+    text = text.strip()
+    return (text[:1].upper() + text[1:] + ("" if text.endswith((".", "?", "!")) else ".")) if text else text

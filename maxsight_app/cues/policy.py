@@ -1,5 +1,8 @@
-"""The cue policy: from a FrameResult, what is worth saying now? Pure logic, no I/O, no clock of
-its own (the caller passes `now`), so every rule is testable over scripted sequences.
+"""The cue policy: from a FrameResult and the user's Profile, what is worth saying now?
+
+What it owns: what has been said about each track, the unsolicited-cue budget, snooze, and the
+latest result (for on-demand answers). What it never does: I/O, or read a clock of its own (the
+caller passes `now`), so every rule is testable over scripted sequences.
 
 Rules:
   * a track is announced when it first reaches the verbosity's urgency, when its urgency rises,
@@ -21,8 +24,10 @@ from dataclasses import dataclass
 from engine.stage_a.quality import DARK_MEAN
 from engine.types import FrameResult, Hazard, Urgency, Zone
 from maxsight_app.cues import conditions as cond
-from maxsight_app.cues.phrasing import hazard_phrase
-from maxsight_app.cues.types import MIN_URGENCY, Cue, CueKind, CuePreferences, Priority, Verbosity
+from maxsight_app.cues.phrasing import clock_words, hazard_phrase
+from maxsight_app.cues.scene import describe
+from maxsight_app.cues.types import MIN_URGENCY, Cue, CueKind, Priority
+from maxsight_app.profile.schema import Profile, Verbosity
 
 # Environmental sounds worth telling someone who may not hear them: words and urgency.
 SOUND_CUES = {
@@ -31,6 +36,7 @@ SOUND_CUES = {
     "doorbell": ("Doorbell", Urgency.CAUTION), "knock": ("Knock at the door", Urgency.CAUTION),
     "baby_crying": ("Baby crying", Urgency.CAUTION), "dog_bark": ("Dog barking", Urgency.CAUTION),
 }
+RATE_WINDOW_S = 10.0      # the profile's max_unsolicited counts cues in this window
 OVERLOAD_CUES = 4
 WARNING_EXTRA = 1
 OVERLOAD_WINDOW_S = 10.0
@@ -50,7 +56,7 @@ def _priority(u: Urgency) -> Priority:
     return Priority.NOW if u == Urgency.DANGER else Priority.NEXT if u == Urgency.WARNING else Priority.NORMAL
 
 
-def _threshold(prefs: CuePreferences, label: str) -> Urgency:
+def _threshold(prefs: Profile, label: str) -> Urgency:
     base = MIN_URGENCY[prefs.verbosity]
     w = prefs.class_weights.get(label, 1.0)
     if w < 0.5:      # the user said this class is not useful: one level stricter
@@ -60,13 +66,13 @@ def _threshold(prefs: CuePreferences, label: str) -> Urgency:
     return base
 
 
-def quality_words(result: FrameResult, prefs: CuePreferences | None = None) -> str | None:
+def quality_words(result: FrameResult, prefs: Profile | None = None) -> str | None:
     q = result.quality
     if q.covered:
         return "I can't see well: the camera seems covered"
     if q.dark:
         return "I can't see well: it is too dark"
-    if prefs is not None and q.brightness < cond.dark_threshold(prefs.condition, prefs.severity, DARK_MEAN):
+    if prefs is not None and q.brightness < cond.dark_threshold(prefs.vision_condition, prefs.vision_severity, DARK_MEAN):
         return "It is getting dark: take care"
     if q.blurred:
         return "I can't see well: the picture is blurred"
@@ -74,6 +80,8 @@ def quality_words(result: FrameResult, prefs: CuePreferences | None = None) -> s
 
 
 class CuePolicy:
+    """Decides, per frame, which cues are worth saying; answers on-demand requests."""
+
     def __init__(self) -> None:
         self._said: dict[int, _Said] = {}
         self._unsolicited: list[float] = []
@@ -85,11 +93,11 @@ class CuePolicy:
         self._named: set[tuple[int, str]] = set()   # (track, label) already announced as the user's own
 
     # -- every frame ---------------------------------------------------------------------------
-    def decide(self, result: FrameResult, prefs: CuePreferences, now: float) -> list[Cue]:
+    def decide(self, result: FrameResult, prefs: Profile, now: float) -> list[Cue]:
         self._latest = result
         live = {h.track_id for h in result.hazards}
         self._said = {k: v for k, v in self._said.items() if k in live}
-        self._unsolicited = [t for t in self._unsolicited if now - t < prefs.rate_window_s]
+        self._unsolicited = [t for t in self._unsolicited if now - t < RATE_WINDOW_S]
         snoozed = now < self._snooze_until
         cues: list[Cue] = []
         q_text = quality_words(result, prefs)
@@ -101,9 +109,9 @@ class CuePolicy:
             # The answer to "read text now", in reading order, with where the first line is.
             if result.texts:
                 first = result.texts[0]
-                where = "ahead" if first.clock == 12 else f"{first.clock} o'clock"
                 words = "; ".join(t.text for t in result.texts[:8])
-                cues.append(Cue(f"Text {where}: {words}", CueKind.TEXT, Priority.NEXT, Urgency.SAFE, result.timestamp))
+                cues.append(Cue(f"Text {clock_words(first.clock)}: {words}", CueKind.TEXT, Priority.NEXT, Urgency.SAFE,
+                                result.timestamp, clock=first.clock))
             else:
                 cues.append(Cue("I can't find any text to read", CueKind.TEXT, Priority.NEXT, Urgency.SAFE, result.timestamp))
         if result.texts:
@@ -117,9 +125,10 @@ class CuePolicy:
             self._unsolicited.append(now)
             name = "your " + rec.label[3:] if rec.label.lower().startswith("my ") else rec.label
             h = by_track.get(rec.track_id)
-            where = "" if h is None else (", ahead" if h.clock == 12 else f", {h.clock} o'clock")
+            where = "" if h is None else f", {clock_words(h.clock)}"
             cues.append(Cue(name + where, CueKind.OWN, Priority.NORMAL, Urgency.SAFE, result.timestamp, track_id=rec.track_id,
-                            label=rec.label, bearing_deg=None if h is None else h.bearing_deg))
+                            label=rec.label, bearing_deg=None if h is None else h.bearing_deg,
+                            clock=None if h is None else h.clock))
         for snd in result.sounds:
             if snd.label not in SOUND_CUES or snd.label not in prefs.sound_alerts:
                 continue
@@ -133,7 +142,7 @@ class CuePolicy:
             text = words + (f", on your {snd.direction}" if snd.direction else "")
             cues.append(Cue(text, CueKind.SOUND, _priority(level), level, result.timestamp, label=snd.label))
         new_normal = 0
-        c, sev = prefs.condition, prefs.severity
+        c, sev = prefs.vision_condition, prefs.vision_severity
         ordered = sorted(result.hazards, key=lambda h: (-int(h.urgency), -(h.priority + cond.rank_boost(c, sev, h))))
         for h in ordered:
             danger = h.urgency == Urgency.DANGER
@@ -150,17 +159,18 @@ class CuePolicy:
                 self._unsolicited.append(now)
             text = hazard_phrase(h, prefs.units, prefs.hedge_below, detailed=prefs.verbosity is Verbosity.DETAILED) + cond.suffix(c, sev, h)
             cues.append(Cue(text, CueKind.HAZARD, _priority(h.urgency), h.urgency, result.timestamp, track_id=h.track_id,
-                            label=h.label, bearing_deg=h.bearing_deg, distance_m=h.distance_m, interrupt=danger))
+                            label=h.label, bearing_deg=h.bearing_deg, distance_m=h.distance_m, interrupt=danger,
+                            clock=h.clock))
             self._said[h.track_id] = _Said(h.zone, h.urgency, h.approaching, now)
         cues.sort(key=lambda c: -int(c.priority))
         if cues:
             self._last = cues[0]
         return cues
 
-    def _room(self, prefs: CuePreferences, extra: int = 0) -> bool:
+    def _room(self, prefs: Profile, extra: int = 0) -> bool:
         return len(self._unsolicited) < prefs.max_unsolicited + extra
 
-    def _worth_saying(self, h: Hazard, prefs: CuePreferences, now: float) -> bool:
+    def _worth_saying(self, h: Hazard, prefs: Profile, now: float) -> bool:
         prev = self._said.get(h.track_id)
         if prev is None:
             return True
@@ -176,16 +186,17 @@ class CuePolicy:
             return Cue("Nothing said yet", CueKind.REPEAT, Priority.NEXT, Urgency.SAFE, now)
         return Cue(self._last.text, CueKind.REPEAT, Priority.NEXT, self._last.urgency, self._last.frame_time,
                    track_id=self._last.track_id, label=self._last.label, bearing_deg=self._last.bearing_deg,
-                   distance_m=self._last.distance_m)
+                   distance_m=self._last.distance_m, clock=self._last.clock)
 
-    def summary(self, prefs: CuePreferences, now: float, limit: int = 4) -> Cue:
+    def summary(self, prefs: Profile, now: float, limit: int = 4) -> Cue:
         """'What's around me': the most important things, nearest first within urgency."""
         r = self._latest
         if r is None:
             return Cue("I have not seen anything yet", CueKind.SUMMARY, Priority.NEXT, Urgency.SAFE, now)
         q = quality_words(r, prefs)
-        ordered = sorted(r.hazards, key=lambda h: (-int(h.urgency), -(h.priority + cond.rank_boost(prefs.condition, prefs.severity, h))))
-        items = [hazard_phrase(h, prefs.units, prefs.hedge_below) + cond.suffix(prefs.condition, prefs.severity, h) for h in ordered[:limit]]
+        c, sev = prefs.vision_condition, prefs.vision_severity
+        ordered = sorted(r.hazards, key=lambda h: (-int(h.urgency), -(h.priority + cond.rank_boost(c, sev, h))))
+        items = [hazard_phrase(h, prefs.units, prefs.hedge_below) + cond.suffix(c, sev, h) for h in ordered[:limit]]
         if not items:
             text = q + ", so I cannot tell what is around you" if q else "I don't see anything I recognise nearby"
         else:
@@ -200,14 +211,14 @@ class CuePolicy:
     def latest(self) -> FrameResult | None:
         return self._latest
 
-    def describe(self, now: float, recent_sounds=()) -> Cue:
+    def describe(self, now: float, recent_sounds=(), prefs: Profile | None = None) -> Cue:
         """'Describe the scene': objects, how they relate, and what was heard."""
-        from engine.stage_b.scene import describe
         r = self._latest
         if r is None:
             return Cue("I have not seen anything yet", CueKind.SUMMARY, Priority.NEXT, Urgency.SAFE, now)
         q = quality_words(r)
-        report = describe(r.hazards, tuple(recent_sounds), tuple(t.text for t in self._latest_texts[:1]))
+        units = prefs.units if prefs is not None else Profile().units
+        report = describe(r.hazards, tuple(recent_sounds), tuple(t.text for t in self._latest_texts[:1]), units=units)
         text = (q + ". " if q else "") + report.text
         return Cue(text, CueKind.SUMMARY, Priority.NEXT, Urgency.SAFE, r.timestamp)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import struct
 import threading
 import time
-import wave
 from pathlib import Path
 from typing import Callable
 
@@ -92,23 +92,52 @@ class SoundDeviceSink:
 
 
 class WavFileSink:
-    """Lays clips on a timeline as a listener would hear them, and writes FILE.wav (stereo int16)
-    plus FILE.json (start, end, text of each clip) on close. `clock` gives the time to place a
-    clip at: the video time of the frame being handled during replay."""
+    """Lays clips on a timeline as a listener would hear them and writes them to FILE.wav (stereo
+    int16) as time passes, plus FILE.json (start, end, text of each clip, and the stale ones
+    dropped). `clock` gives the time to place a clip at: the video time of the frame being
+    handled during replay.
+
+    Streaming: audio before the clock's current time can no longer change (an interrupt cuts at
+    "now"), so each call writes it out and rewrites the WAV header's sizes; a killed run leaves a
+    valid WAV of everything heard up to its last cue, and a JSON that matches it."""
     name = "WAV file"
+    FLUSH_EVERY_S = 1.0
 
     def __init__(self, path: Path, clock: Callable[[], float]):
         self.path = Path(path)
+        self.json_path = self.path.with_suffix(".json")
         self.clock = clock
-        self._clips: list[list] = []      # [start_s, samples, label]
+        self._clips: list[list] = []      # [start_s, samples, label] not yet fully written
+        self._log: list[list] = []        # [start_s, end_s, label] of every clip placed
         self._busy_until = 0.0
+        self._written_s = 0.0             # the WAV holds the mix up to here
+        self._frames = 0
+        self._file = None
         self.dropped: list[tuple[float, str]] = []   # (asked at, text) of stale clips
 
     def check(self) -> str | None:
         parent = self.path.parent if str(self.path.parent) else Path(".")
         if not parent.is_dir():
             return f"the folder for {self.path} does not exist"
+        if self.path.is_dir():
+            return f"{self.path} is a folder, not a file name"
+        try:
+            self._open()
+        except OSError as exc:
+            return f"{self.path} cannot be written ({exc.strerror or exc})"
         return None
+
+    def _open(self) -> None:
+        if self._file is None:
+            self._file = open(self.path, "wb")
+            self._file.write(self._header(0))
+            self._file.flush()
+
+    @staticmethod
+    def _header(frames: int) -> bytes:
+        data = frames * 4
+        return (b"RIFF" + struct.pack("<I", 36 + data) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 2, SAMPLE_RATE,
+                SAMPLE_RATE * 4, 4, 16) + b"data" + struct.pack("<I", data))
 
     def play(self, clip: np.ndarray, label: str = "", interrupt: bool = False) -> None:
         now = max(0.0, self.clock())
@@ -119,35 +148,64 @@ class WavFileSink:
             start = max(now, self._busy_until)
             if start - now > MAX_WAIT_S:
                 self.dropped.append((now, label))
+                self._flush(now)
                 return
         self._clips.append([start, clip, label])
+        self._log.append([start, start + len(clip) / SAMPLE_RATE, label])
         self._busy_until = start + len(clip) / SAMPLE_RATE
+        self._flush(now)
 
     def _cut(self, t: float) -> None:
+        t = max(t, self._written_s)
         kept = []
         for start, clip, label in self._clips:
             if start >= t:
                 continue
             end_n = int((t - start) * SAMPLE_RATE)
-            kept.append([start, clip[:end_n], label + (" [interrupted]" if end_n < len(clip) else "")])
+            kept.append([start, clip[:end_n], label])
+        for entry in self._log:
+            if entry[0] >= t:
+                entry[2] = None                              # never heard
+            elif entry[1] > t:
+                entry[1], entry[2] = t, entry[2] + " [interrupted]"
+        self._log = [e for e in self._log if e[2] is not None]
         self._clips = kept
         self._busy_until = t
+
+    def _flush(self, upto: float, force: bool = False) -> None:
+        """Write the mix from what is written up to `upto` (never past it: later audio may still
+        be cut), then the header and the JSON."""
+        if upto - self._written_s < self.FLUSH_EVERY_S and not force:
+            return
+        self._open()
+        n = max(0, int(upto * SAMPLE_RATE) - self._frames)
+        if n:
+            mix = np.zeros((n, 2), np.float32)
+            for start, clip, _ in self._clips:
+                i = int(start * SAMPLE_RATE) - self._frames          # clip start, relative to the chunk
+                a, b = max(0, -i), min(len(clip), n - i)
+                if b > a:
+                    mix[i + a:i + b] += clip[a:b]
+            self._file.write((np.clip(mix, -1, 1) * 32767).astype("<i2").tobytes())
+            self._frames += n
+            self._written_s = self._frames / SAMPLE_RATE
+            self._clips = [c for c in self._clips if c[0] + len(c[1]) / SAMPLE_RATE > self._written_s]
+        self._file.seek(0)
+        self._file.write(self._header(self._frames))
+        self._file.seek(0, 2)
+        self._file.flush()
+        tmp = self.json_path.with_name(f".{self.json_path.name}.tmp")
+        tmp.write_text(json.dumps(
+            {"played": [{"start_s": round(s, 3), "end_s": round(e, 3), "text": lab} for s, e, lab in self._log],
+             "dropped_stale": [{"asked_s": round(t, 3), "text": lab} for t, lab in self.dropped]}, indent=1))
+        tmp.replace(self.json_path)
 
     def stop(self) -> None:
         self._cut(max(0.0, self.clock()))
 
     def close(self) -> None:
-        end = max((s + len(c) / SAMPLE_RATE for s, c, _ in self._clips), default=0.0)
-        mix = np.zeros((int(end * SAMPLE_RATE) + 1, 2), np.float32)
-        for start, clip, _ in self._clips:
-            i = int(start * SAMPLE_RATE)
-            mix[i:i + len(clip)] += clip
-        pcm = (np.clip(mix, -1, 1) * 32767).astype("<i2")
-        with wave.open(str(self.path), "wb") as w:
-            w.setnchannels(2)
-            w.setsampwidth(2)
-            w.setframerate(SAMPLE_RATE)
-            w.writeframes(pcm.tobytes())
-        self.path.with_suffix(".json").write_text(json.dumps(
-            {"played": [{"start_s": round(s, 3), "end_s": round(s + len(c) / SAMPLE_RATE, 3), "text": lab} for s, c, lab in self._clips],
-             "dropped_stale": [{"asked_s": round(t, 3), "text": lab} for t, lab in self.dropped]}, indent=1))
+        end = max([s + len(c) / SAMPLE_RATE for s, c, _ in self._clips] + [self._written_s])
+        self._flush(end, force=True)
+        if self._file is not None:
+            self._file.close()
+            self._file = None

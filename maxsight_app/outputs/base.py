@@ -50,8 +50,6 @@ class SpyOutput:
         return None
 
     def emit(self, cue: Cue) -> None:
-        if cue.interrupt:
-            self.cancel()
         if cue.text:
             self.events.append(("emit", cue))
 

@@ -7,7 +7,6 @@ returned so the app can show or speak them once."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -17,27 +16,20 @@ from maxsight_app.outputs.haptic import RumbleHaptic, SerialHaptic
 from maxsight_app.outputs.screen import ScreenOutput
 from maxsight_app.outputs.sound import SoundOutput
 from maxsight_app.outputs.speech import SpeechSynth, Voice
+from maxsight_app.profile.schema import Profile
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class OutputSettings:
-    speech: bool = True
-    earcons: bool = True
-    voice: Voice = Voice()
-    tone_volume: float = 0.8
-    haptic: bool = False
-    haptic_port: str = ""          # "" = try a game controller
-    haptic_strength: float = 1.0
-    screen: bool = True
+def voice_of(profile: Profile) -> Voice:
+    return Voice(rate_wpm=profile.speech_rate, volume=profile.volume, voice_id=profile.voice)
 
 
-def build_outputs(settings: OutputSettings, audio_out: Path | None = None,
+def build_outputs(settings: Profile, audio_out: Path | None = None,
                   clock: Callable[[], float] = lambda: 0.0) -> tuple[list, list[str]]:
     outputs, notes = [], []
     if settings.speech or settings.earcons:
-        synth = SpeechSynth(settings.voice) if settings.speech else None
+        synth = SpeechSynth(voice_of(settings)) if settings.speech else None
         if synth is not None and synth.check():
             notes.append(f"Speech is off: {synth.check()}.")
             synth = None
@@ -56,7 +48,7 @@ def build_outputs(settings: OutputSettings, audio_out: Path | None = None,
                 outputs.append(backend)
                 break
             notes.append(f"Vibration via {backend.name} is off: {backend.check()}.")
-    if settings.screen:
+    if settings.screen_alerts:
         outputs.append(ScreenOutput())
     for n in notes:
         log.warning("%s", n)

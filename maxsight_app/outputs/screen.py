@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from engine.types import Urgency
+from maxsight_app.cues.phrasing import clock_words
 from maxsight_app.cues.types import Cue, CueKind
 
 
@@ -32,11 +33,7 @@ class ScreenOutput:
     def emit(self, cue: Cue) -> None:
         if not cue.text:
             return
-        direction = ""
-        if cue.kind is CueKind.HAZARD and cue.bearing_deg is not None:
-            from engine.stage_a.geometry import clock_from_bearing
-            clock = clock_from_bearing(cue.bearing_deg)
-            direction = "ahead" if clock == 12 else f"{clock} o'clock"
+        direction = clock_words(cue.clock) if cue.kind is CueKind.HAZARD and cue.clock is not None else ""
         alert = VisualAlert(cue.text, cue.urgency, flash=cue.urgency >= Urgency.WARNING or cue.kind is CueKind.QUALITY,
                             direction=direction, kind=cue.kind)
         self.history.append(alert)

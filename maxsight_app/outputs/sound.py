@@ -36,8 +36,7 @@ class SoundOutput:
         return np.concatenate(parts) if parts else np.zeros((0, 2), np.float32)
 
     def emit(self, cue: Cue) -> None:
-        if cue.interrupt:
-            self.sink.stop()
+        # Barge-in: the session cancels every output before an interrupting cue; not again here.
         clip = self.render(cue)
         if len(clip):
             self.sink.play(clip, label=cue.text, interrupt=False)

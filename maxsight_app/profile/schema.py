@@ -1,56 +1,163 @@
-"""Every user preference: type, default and bounds (or choices), declared once. The store's
-columns, validation and the settings UI all read this table."""
+"""Every user preference, declared once: its type (the annotation), default, bounds or choices, the
+words the settings dialog shows, and what it is for. `Profile` is the frozen, checked result; the
+store's columns, its validation, the settings dialog, the cue policy and the outputs all read it.
+
+A choice among modes is one enum (Verbosity, Units, SpeechOutput, Hearing); vision conditions are
+the names of the simulations in engine.conditions, and sound alerts the sound classes in
+engine.types, so neither list is written twice.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import enum
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Mapping
 
 from engine.conditions import CONDITIONS
+from engine.types import SOUND_LABELS
 
-VISION_CONDITIONS = ("none",) + tuple(CONDITIONS)   # one list: the simulations themselves
-HEARING = ("typical", "hard_of_hearing", "deaf")
-SOUND_ALERTS = ("doorbell", "knock", "smoke_alarm", "siren", "car_horn", "baby_crying", "dog_bark", "glass_breaking", "speech")
+VISION_CONDITIONS = ("none",) + tuple(CONDITIONS)
+
+
+class Verbosity(enum.Enum):
+    DANGER_ONLY = "danger_only"
+    BRIEF = "brief"
+    NORMAL = "normal"
+    DETAILED = "detailed"
+
+
+class Units(enum.Enum):
+    METRES = "metres"
+    FEET = "feet"
+    STEPS = "steps"
+
+
+class SpeechOutput(enum.Enum):
+    """Who speaks MaxSight's cues: its own voice, the user's screen reader, or both. AUTO means the
+    screen reader when one is running, else MaxSight's own voice."""
+    AUTO = "auto"
+    OWN_VOICE = "own_voice"
+    SCREEN_READER = "screen_reader"
+    BOTH = "both"
+
+
+class Hearing(enum.Enum):
+    TYPICAL = "typical"
+    HARD_OF_HEARING = "hard_of_hearing"
+    DEAF = "deaf"
 
 
 @dataclass(frozen=True)
 class Pref:
-    kind: type
+    """One preference's declaration. `kind` comes from the Profile field's annotation."""
     default: object
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] = ()
+    label: str = ""
     doc: str = ""
+    kind: type = object
+    hidden: bool = False          # kept in the profile, not shown in the settings dialog
 
     @property
     def sql_type(self) -> type:
-        return int if self.kind is bool else self.kind
+        if self.kind is bool:
+            return int
+        if isinstance(self.kind, type) and issubclass(self.kind, enum.Enum) or self.kind is tuple:
+            return str
+        return self.kind
 
 
-PREFERENCES: dict[str, Pref] = {
-    "verbosity": Pref(str, "normal", choices=("danger_only", "brief", "normal", "detailed"), doc="how much is said unasked"),
-    "units": Pref(str, "metres", choices=("metres", "feet", "steps"), doc="distance units"),
-    "speech_rate": Pref(int, 175, 80, 450, doc="words per minute"),
-    "volume": Pref(float, 0.9, 0.0, 1.0, doc="speech volume"),
-    "voice": Pref(str, "", doc="espeak-ng voice id; empty = English"),
-    "speech": Pref(bool, True, doc="speak cues"),
-    "earcons": Pref(bool, True, doc="play spatial tones before hazard cues"),
-    "tone_volume": Pref(float, 0.8, 0.0, 1.0, doc="earcon volume"),
-    "haptic": Pref(bool, False, doc="vibrate on hazards"),
-    "haptic_port": Pref(str, "", doc="serial port of a vibration device; empty = game controller"),
-    "haptic_strength": Pref(float, 1.0, 0.1, 1.0, doc="vibration strength"),
-    "screen_alerts": Pref(bool, True, doc="flash and large text for alerts"),
-    "captions": Pref(bool, True, doc="live captions of speech"),
-    "cooldown_s": Pref(float, 8.0, 2.0, 60.0, doc="never repeat the same cue within this many seconds"),
-    "max_unsolicited": Pref(int, 3, 1, 10, doc="non-danger cues allowed per 10 seconds"),
-    "hedge_below": Pref(float, 0.55, 0.0, 1.0, doc="say 'maybe' under this confidence"),
-    "vision_condition": Pref(str, "none", choices=VISION_CONDITIONS, doc="the user's vision condition"),
-    "vision_severity": Pref(float, 0.0, 0.0, 1.0, doc="severity of the condition"),
-    "hearing": Pref(str, "typical", choices=HEARING, doc="hearing profile"),
-    "text_scale": Pref(float, 1.0, 0.75, 3.0, doc="in-app text size, times the system size"),
-    "high_contrast": Pref(bool, False, doc="high-contrast colours"),
-    "sound_alerts": Pref(str, ",".join(SOUND_ALERTS), doc="environmental sounds to show, comma-separated"),
-}
+def pref(default, low=None, high=None, *, choices=(), label: str, doc: str, hidden: bool = False):
+    return field(default=default, metadata={"pref": Pref(default, low, high, tuple(choices), label, doc, hidden=hidden)})
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A user's preferences, typed and checked. Build one with `Profile.from_values` (coerces
+    strings from the command line or the database) or directly with typed values."""
+    verbosity: Verbosity = pref(Verbosity.NORMAL, label="How much to say", doc="how much is said unasked")
+    units: Units = pref(Units.METRES, label="Distance units", doc="distance units")
+    speech_output: SpeechOutput = pref(SpeechOutput.AUTO, label="Who speaks",
+                                       doc="MaxSight's own voice, your screen reader, or both; auto: the screen reader when one runs")
+    speech_rate: int = pref(175, 80, 450, label="Speaking rate (words per minute)", doc="words per minute")
+    volume: float = pref(0.9, 0.0, 1.0, label="Speech volume", doc="speech volume")
+    voice: str = pref("", label="Voice", doc="espeak-ng voice id; empty = English")
+    speech: bool = pref(True, label="Speak cues", doc="speak cues")
+    earcons: bool = pref(True, label="Direction tones", doc="play spatial tones before hazard cues")
+    tone_volume: float = pref(0.8, 0.0, 1.0, label="Tone volume", doc="earcon volume")
+    haptic: bool = pref(False, label="Vibrate", doc="vibrate on hazards")
+    haptic_port: str = pref("", label="Vibration device port", doc="serial port of a vibration device; empty = game controller")
+    haptic_strength: float = pref(1.0, 0.1, 1.0, label="Vibration strength", doc="vibration strength")
+    screen_alerts: bool = pref(True, label="Flash alerts on screen", doc="flash and large text for alerts")
+    captions: bool = pref(True, label="Live captions", doc="live captions of speech")
+    cooldown_s: float = pref(8.0, 2.0, 60.0, label="Do not repeat within (seconds)",
+                             doc="never repeat the same cue within this many seconds")
+    max_unsolicited: int = pref(3, 1, 10, label="Cues per 10 seconds at most", doc="non-danger cues allowed per 10 seconds")
+    hedge_below: float = pref(0.55, 0.0, 1.0, label="Say 'maybe' below confidence", doc="say 'maybe' under this confidence")
+    vision_condition: str = pref("none", choices=VISION_CONDITIONS, label="Vision condition", doc="the user's vision condition")
+    vision_severity: float = pref(0.0, 0.0, 1.0, label="Severity", doc="severity of the condition")
+    hearing: Hearing = pref(Hearing.TYPICAL, label="Hearing", doc="hearing profile")
+    text_scale: float = pref(1.0, 0.75, 3.0, label="Text size", doc="in-app text size, times the system size")
+    high_contrast: bool = pref(False, label="High contrast", doc="high-contrast colours")
+    sound_alerts: tuple = pref(SOUND_LABELS, choices=SOUND_LABELS, label="Sounds to show",
+                               doc="environmental sounds to show, comma-separated")
+    name_alert: str = pref("", label="Alert me when someone says",
+                           doc="your name or other words, comma-separated; captions must be on")
+    first_run_done: bool = pref(False, label="First-run set-up finished", doc="the first-run wizard was finished or skipped",
+                                hidden=True)
+    # Not a preference row: learnt from feedback, stored per class (class_interest table).
+    class_weights: Mapping[str, float] = field(default_factory=lambda: types.MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        for name, p in PREFERENCES.items():
+            object.__setattr__(self, name, validate(name, getattr(self, name)))
+        cw = dict(self.class_weights)
+        for label, w in cw.items():
+            if not isinstance(w, (int, float)) or not CLASS_WEIGHT_RANGE[0] <= w <= CLASS_WEIGHT_RANGE[1]:
+                raise ValueError(f"class weight for {label!r} must be between 0 and 2, got {w!r}")
+        object.__setattr__(self, "class_weights", types.MappingProxyType(cw))
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, object], class_weights: Mapping[str, float] | None = None) -> "Profile":
+        """From stored or typed-in values (strings are coerced); unknown names are a ValueError."""
+        return cls(**{k: validate(k, v) for k, v in values.items()}, class_weights=dict(class_weights or {}))
+
+    def replace(self, **changes) -> "Profile":
+        return dataclasses.replace(self, **changes)
+
+    def stored(self) -> dict[str, object]:
+        """name -> the value as the database stores it (enums as their words, tuples as CSV)."""
+        return {name: to_stored(name, getattr(self, name)) for name in PREFERENCES}
+
 
 CLASS_WEIGHT_RANGE = (0.0, 2.0)
+
+
+def _declarations() -> dict[str, Pref]:
+    hints = typing.get_type_hints(Profile)
+    out = {}
+    for f in dataclasses.fields(Profile):
+        if "pref" in f.metadata:
+            kind = hints[f.name]
+            out[f.name] = dataclasses.replace(f.metadata["pref"], kind=kind if isinstance(kind, type) else tuple)
+    return out
+
+
+PREFERENCES: dict[str, Pref] = _declarations()
+
+
+def _parse_bool(name: str, value) -> bool:
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise ValueError(f"{name}: expected true or false, got {value!r}")
+        return v in ("true", "1", "yes", "on")
+    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+        return bool(value)
+    raise ValueError(f"{name}: expected true or false, got {value!r}")
 
 
 def validate(name: str, value):
@@ -58,31 +165,65 @@ def validate(name: str, value):
     if name not in PREFERENCES:
         raise ValueError(f"{name}: there is no such preference (known: {', '.join(PREFERENCES)})")
     p = PREFERENCES[name]
+    kind = p.kind
+    if kind is bool:
+        return _parse_bool(name, value)
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        if isinstance(value, kind):
+            return value
+        words = [m.value for m in kind]
+        if not isinstance(value, str) or value not in words:
+            raise ValueError(f"{name}: must be one of {', '.join(words)}; got {value!r}")
+        return kind(value)
+    if kind is tuple:
+        items = tuple(x.strip() for x in value.split(",") if x.strip()) if isinstance(value, str) else value
+        if not isinstance(items, (tuple, list)) or not all(isinstance(x, str) for x in items):
+            raise ValueError(f"{name}: expected a comma-separated list, got {value!r}")
+        unknown = [x for x in items if x not in p.choices]
+        if unknown:
+            raise ValueError(f"{name}: unknown {', '.join(unknown)}; known: {', '.join(p.choices)}")
+        return tuple(dict.fromkeys(items))
     try:
-        if p.kind is bool:
-            if isinstance(value, str):
-                if value.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-                    raise ValueError
-                value = value.lower() in ("true", "1", "yes", "on")
-            elif not isinstance(value, (bool, int)) or value not in (0, 1):
-                raise ValueError
-            return bool(value)
-        if p.kind is int:
+        if isinstance(value, bool):
+            raise ValueError
+        if kind is int:
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError
             value = int(value)
-        elif p.kind is float:
+        elif kind is float:
             value = float(value)
+            if value != value:               # NaN never compares inside bounds
+                raise ValueError
         else:
-            value = str(value)
+            if not isinstance(value, str):
+                raise ValueError
     except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected {p.kind.__name__}, got {value!r}") from None
-    if name == "sound_alerts":
-        unknown = [x for x in value.split(",") if x and x not in SOUND_ALERTS]
-        if unknown:
-            raise ValueError(f"sound_alerts: unknown sound(s) {', '.join(unknown)}; known: {', '.join(SOUND_ALERTS)}")
+        raise ValueError(f"{name}: expected {kind.__name__}, got {value!r}") from None
     if p.choices and value not in p.choices:
         raise ValueError(f"{name}: must be one of {', '.join(p.choices)}; got {value!r}")
     if p.low is not None and not p.low <= value <= p.high:
         raise ValueError(f"{name}: must be between {p.low:g} and {p.high:g}; got {value!r}")
+    if kind is str and len(value) > 500:
+        raise ValueError(f"{name}: at most 500 characters")
     return value
+
+
+def to_stored(name: str, value):
+    """A typed value as the database column holds it."""
+    p = PREFERENCES[name]
+    if isinstance(value, enum.Enum):
+        return value.value
+    if p.kind is tuple:
+        return ",".join(value)
+    if p.kind is bool:
+        return int(bool(value))
+    return value
+
+
+def word(value) -> str:
+    """How a value reads in the command line and reports."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)

@@ -1,8 +1,19 @@
 """User profiles in SQLite (sqlite-utils): typed columns, WAL, a schema_version table with one
 migration function per bump, an integrity check on open, and JSON export/import.
 
-Each migration step is idempotent (create-if-missing, add-column-if-missing), and its version row
-is written last, so a migration interrupted by a crash simply completes on the next open.
+What the store owns: the database file and every write to it. What it never does: hand its
+database handle out, run a model, or know about outputs or the window. Callers use its methods
+(users, preferences as a typed Profile, feedback, therapy sessions, personal objects, custom
+sounds).
+
+Every write path is one transaction (`transaction()`: BEGIN IMMEDIATE ... COMMIT): a process
+killed in the middle leaves either all of a write or none of it. (sqlite-utils 4 commits each
+statement on its own unless a transaction is already open, so `with db.conn:` grouped nothing.)
+Migrations run inside one too, re-reading the version once they hold the write lock, so three
+processes opening a fresh file at once migrate it exactly once.
+
+A database that is busy (another process holds a lock) is not damaged: opening waits, then says
+so in one sentence; only a file SQLite itself calls malformed is moved aside.
 
 Schema history:
   v1  users; preferences (verbosity, units, speech_rate, volume)
@@ -10,26 +21,36 @@ Schema history:
   v3  text_scale, high_contrast, sound_alerts (the desktop app's settings)
   v4  therapy_sessions, therapy_trials (fatigue-aware therapy sessions)
   v5  personal_items (the user's own objects and places; their vectors live in a FAISS file)
+  v6  speech_output, name_alert, first_run_done; custom_sounds (the user's own sounds: YAMNet
+      embeddings as float32 bytes with their dimension)
 Each step names the columns it adds: a step must never pick up columns added by later ones.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
+import secrets
 import sqlite3
 from pathlib import Path
+from typing import Iterator
 
+import numpy as np
 import sqlite_utils
 
-from maxsight_app.profile.schema import CLASS_WEIGHT_RANGE, PREFERENCES, validate
+from maxsight_app.profile.schema import CLASS_WEIGHT_RANGE, PREFERENCES, Profile, to_stored, validate
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
+BUSY_TIMEOUT_S = 10.0
 _V2_COLUMNS = ("voice", "speech", "earcons", "tone_volume", "haptic", "haptic_port", "haptic_strength", "screen_alerts",
                "captions", "cooldown_s", "max_unsolicited", "hedge_below", "vision_condition", "vision_severity", "hearing")
 _V3_COLUMNS = ("text_scale", "high_contrast", "sound_alerts")
+_V6_COLUMNS = ("speech_output", "name_alert", "first_run_done")
+MAX_IMPORT_USERS = 1000
+MAX_NAME = 100
 
 
 def default_path() -> Path:
@@ -49,6 +70,13 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def _busy(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+# -- migrations (each idempotent; its version row is written in the same transaction) --------------
+
 def _to_v1(db: sqlite_utils.Database) -> None:
     db["users"].create({"id": int, "name": str, "created": str}, pk="id", not_null={"name"}, if_not_exists=True)
     db["users"].create_index(["name"], unique=True, if_not_exists=True)
@@ -63,7 +91,7 @@ def _add_pref_columns(db: sqlite_utils.Database, names: tuple[str, ...]) -> None
         p = PREFERENCES[name]
         if name not in have:
             prefs.add_column(name, p.sql_type)
-        db.execute(f"UPDATE preferences SET [{name}] = ? WHERE [{name}] IS NULL", [p.default])
+        db.execute(f"UPDATE preferences SET [{name}] = ? WHERE [{name}] IS NULL", [to_stored(name, p.default)])
 
 
 def _to_v2(db: sqlite_utils.Database) -> None:
@@ -96,14 +124,27 @@ def _to_v5(db: sqlite_utils.Database) -> None:
     db["personal_items"].create_index(["user_id", "label"], if_not_exists=True)
 
 
-MIGRATIONS = {1: _to_v1, 2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5}
+def _to_v6(db: sqlite_utils.Database) -> None:
+    _add_pref_columns(db, _V6_COLUMNS)
+    db["custom_sounds"].create({"id": int, "user_id": int, "label": str, "dims": int, "embedding": bytes, "created": str},
+                               pk="id", foreign_keys=[("user_id", "users", "id")], if_not_exists=True)
+    db["custom_sounds"].create_index(["user_id", "label"], if_not_exists=True)
+
+
+MIGRATIONS = {1: _to_v1, 2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5, 6: _to_v6}
 
 
 class ProfileStore:
-    def __init__(self, path: Path):
+    """Owns the profile database; every write is one transaction. Never lends its handle out."""
+
+    def __init__(self, path: Path, busy_timeout_s: float = BUSY_TIMEOUT_S):
         self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
         self.recovered_to: Path | None = None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ProfileError(f"cannot create the profile folder {self.path.parent}: {exc.strerror or exc}") from None
         self._open()
 
     # -- opening, checking, migrating ---------------------------------------------------------
@@ -119,139 +160,345 @@ class ProfileStore:
                     side.rename(Path(str(self.recovered_to) + suffix))
             log.warning("The profile database %s was damaged; it was moved to %s and a new one started. "
                         "Restore a JSON export with `maxsight profile import FILE`.", self.path, self.recovered_to)
-        conn = sqlite3.connect(str(self.path), timeout=5, check_same_thread=False)
-        self.db = sqlite_utils.Database(conn)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")   # durable at checkpoints, never corrupt (WAL)
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        try:
+            conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout_s, check_same_thread=False)
+            self._db = sqlite_utils.Database(conn)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")   # durable at checkpoints, never corrupt (WAL)
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+            self._repair()
+        except sqlite3.OperationalError as exc:
+            if _busy(exc):
+                raise ProfileError(f"the profile database {self.path} is busy (another MaxSight is writing to it); "
+                                   "try again in a moment") from None
+            raise ProfileError(f"cannot open the profile database {self.path}: {exc}") from None
 
     def _healthy(self) -> bool:
+        """False only when SQLite says the file is malformed; busy is not damaged."""
         try:
-            conn = sqlite3.connect(str(self.path), timeout=5)
+            conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout_s)
             try:
-                return conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+                return conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
             finally:
                 conn.close()
+        except sqlite3.OperationalError as exc:
+            if _busy(exc):
+                raise ProfileError(f"the profile database {self.path} is busy (another MaxSight is using it); "
+                                   "try again in a moment") from None
+            if "unable to open" in str(exc).lower():
+                raise ProfileError(f"cannot open the profile database {self.path}: {exc}") from None
+            return False
         except sqlite3.DatabaseError:
             return False
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside are one transaction (nested blocks are savepoints)."""
+        conn = self._db.conn
+        if conn.in_transaction:
+            sp = f"sp_{secrets.token_hex(8)}"
+            conn.execute(f"SAVEPOINT {sp}")
+            try:
+                yield
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute(f"ROLLBACK TO SAVEPOINT {sp}")
+                    conn.execute(f"RELEASE SAVEPOINT {sp}")
+                raise
+            conn.execute(f"RELEASE SAVEPOINT {sp}")
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
     def version(self) -> int:
-        if "schema_version" not in self.db.table_names():
+        if "schema_version" not in self._db.table_names():
             return 0
-        row = self.db.execute("SELECT max(version) FROM schema_version").fetchone()
+        row = self._db.execute("SELECT max(version) FROM schema_version").fetchone()
         return row[0] or 0
 
     def _migrate(self) -> None:
-        current = self.version()
-        if current > SCHEMA_VERSION:
-            raise ProfileError(f"{self.path} was written by a newer MaxSight (schema {current}); update MaxSight to open it")
-        self.db["schema_version"].create({"version": int, "applied": str}, pk="version", if_not_exists=True)
-        for v in range(current + 1, SCHEMA_VERSION + 1):
-            MIGRATIONS[v](self.db)
-            self.db["schema_version"].insert({"version": v, "applied": _now()})
-            log.info("profile database migrated to schema %d", v)
+        if self.version() == SCHEMA_VERSION:
+            return
+        with self.transaction():
+            current = self.version()          # again, now that we hold the write lock
+            if current > SCHEMA_VERSION:
+                raise ProfileError(f"{self.path} was written by a newer MaxSight (schema {current}); update MaxSight to open it")
+            self._db["schema_version"].create({"version": int, "applied": str}, pk="version", if_not_exists=True)
+            for v in range(current + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[v](self._db)
+                self._db["schema_version"].insert({"version": v, "applied": _now()})
+                log.info("profile database migrated to schema %d", v)
+        if self.version() > SCHEMA_VERSION:
+            raise ProfileError(f"{self.path} was written by a newer MaxSight (schema {self.version()}); update MaxSight to open it")
+
+    def _repair(self) -> None:
+        """Users left without a preferences row (by a MaxSight older than atomic writes) get the defaults."""
+        orphans = [r[0] for r in self._db.execute(
+            "SELECT id FROM users WHERE id NOT IN (SELECT user_id FROM preferences)").fetchall()]
+        if orphans:
+            with self.transaction():
+                for uid in orphans:
+                    self._db["preferences"].insert({"user_id": uid, **Profile().stored()})
+            log.warning("gave %d profile(s) without preferences the defaults", len(orphans))
+
+    def integrity(self) -> str:
+        """'ok', or what SQLite found wrong (for `maxsight doctor`)."""
+        return self._db.execute("PRAGMA integrity_check").fetchone()[0]
 
     def close(self) -> None:
-        self.db.conn.close()
+        self._db.conn.close()
 
     # -- users and preferences ----------------------------------------------------------------
     def create_user(self, name: str) -> int:
-        name = name.strip()
-        if not name:
-            raise ValueError("name: a profile needs a name")
-        if self.find_user(name) is not None:
-            raise ValueError(f"name: a profile called {name!r} already exists")
-        with self.db.conn:
-            uid = self.db["users"].insert({"name": name, "created": _now()}).last_pk
-            self.db["preferences"].insert({"user_id": uid, **{k: p.default for k, p in PREFERENCES.items()}})
+        name = _check_name(name)
+        with self.transaction():
+            if self.find_user(name) is not None:
+                raise ValueError(f"name: a profile called {name!r} already exists")
+            uid = self._db["users"].insert({"name": name, "created": _now()}).last_pk
+            self._db["preferences"].insert({"user_id": uid, **Profile().stored()})
         return uid
 
     def find_user(self, name: str) -> int | None:
-        rows = list(self.db["users"].rows_where("name = ?", [name]))
+        rows = list(self._db["users"].rows_where("name = ?", [name]))
         return rows[0]["id"] if rows else None
 
+    def user_name(self, user_id: int) -> str:
+        self._require(user_id)
+        return self._db["users"].get(user_id)["name"]
+
     def users(self) -> list[dict]:
-        return list(self.db["users"].rows_where(order_by="id"))
+        return list(self._db["users"].rows_where(order_by="id"))
 
     def _require(self, user_id: int) -> None:
-        if not list(self.db["users"].rows_where("id = ?", [user_id])):
+        if not list(self._db["users"].rows_where("id = ?", [user_id])):
             raise ProfileError(f"there is no profile with id {user_id}")
 
-    def preferences(self, user_id: int) -> dict:
+    def profile(self, user_id: int) -> Profile:
+        """The user's preferences and learnt class weights, typed and checked. A stored value that
+        no longer passes its declaration (edited by hand, older bounds) falls back to the default."""
         self._require(user_id)
-        row = self.db["preferences"].get(user_id)
-        out = {}
+        row = self._db["preferences"].get(user_id)
+        values = {}
         for name, p in PREFERENCES.items():
             v = row.get(name)
-            out[name] = p.default if v is None else (bool(v) if p.kind is bool else v)
-        return out
+            if v is None:
+                continue
+            try:
+                values[name] = validate(name, v)
+            except ValueError as exc:
+                log.warning("profile %s: %s; using the default", user_id, exc)
+        return Profile(**values, class_weights=self.class_weights(user_id))
+
+    def preferences(self, user_id: int) -> dict:
+        """name -> value as the command line shows and sets it (enums as words, lists as CSV)."""
+        p = self.profile(user_id)
+        return {name: getattr(p, name) if decl.kind in (bool, int, float, str) else to_stored(name, getattr(p, name))
+                for name, decl in PREFERENCES.items()}
 
     def set_preference(self, user_id: int, name: str, value) -> None:
-        value = validate(name, value)
-        self._require(user_id)
-        with self.db.conn:
-            self.db["preferences"].update(user_id, {name: value})
+        self.set_preferences(user_id, {name: value})
 
     def set_preferences(self, user_id: int, values: dict) -> None:
-        clean = {k: validate(k, v) for k, v in values.items()}   # all or nothing
-        self._require(user_id)
-        with self.db.conn:
-            self.db["preferences"].update(user_id, clean)
+        clean = {k: to_stored(k, validate(k, v)) for k, v in values.items()}   # all or nothing
+        with self.transaction():
+            self._require(user_id)
+            self._db["preferences"].update(user_id, clean)
 
     # -- per-class interest and feedback ------------------------------------------------------
     def class_weights(self, user_id: int) -> dict[str, float]:
-        return {r["label"]: r["weight"] for r in self.db["class_interest"].rows_where("user_id = ?", [user_id])}
+        return {r["label"]: r["weight"] for r in self._db["class_interest"].rows_where("user_id = ?", [user_id])}
 
     def set_class_weight(self, user_id: int, label: str, weight: float) -> float:
         lo, hi = CLASS_WEIGHT_RANGE
         weight = float(min(hi, max(lo, weight)))
-        self._require(user_id)
-        with self.db.conn:
-            self.db["class_interest"].upsert({"user_id": user_id, "label": label, "weight": weight}, pk=("user_id", "label"))
+        with self.transaction():
+            self._require(user_id)
+            self._db["class_interest"].upsert({"user_id": user_id, "label": label, "weight": weight}, pk=("user_id", "label"))
         return weight
 
+    def record_feedback(self, user_id: int, kind: str, label: str, weight: float | None, prefs: dict | None = None) -> None:
+        """One feedback event and what it changed, in one transaction."""
+        with self.transaction():
+            self._require(user_id)
+            if weight is not None:
+                self.set_class_weight(user_id, label, weight)
+            if prefs:
+                self.set_preferences(user_id, prefs)
+            self._db["feedback"].insert({"user_id": user_id, "at": _now(), "kind": kind, "label": label, "detail": ""})
+
     def add_feedback(self, user_id: int, kind: str, label: str = "", detail: str = "") -> None:
-        with self.db.conn:
-            self.db["feedback"].insert({"user_id": user_id, "at": _now(), "kind": kind, "label": label, "detail": detail})
+        with self.transaction():
+            self._db["feedback"].insert({"user_id": user_id, "at": _now(), "kind": kind, "label": label, "detail": detail})
 
     def feedback(self, user_id: int) -> list[dict]:
-        return list(self.db["feedback"].rows_where("user_id = ?", [user_id], order_by="id"))
+        return list(self._db["feedback"].rows_where("user_id = ?", [user_id], order_by="id"))
+
+    # -- therapy ------------------------------------------------------------------------------
+    def start_therapy_session(self, user_id: int) -> int:
+        p = self.profile(user_id)
+        with self.transaction():
+            return self._db["therapy_sessions"].insert({
+                "user_id": user_id, "started": _now(), "ended": None, "condition": p.vision_condition,
+                "severity": p.vision_severity, "trials": 0, "correct": 0, "mean_rt_s": None,
+                "fatigue_max": 0.0, "breaks": 0, "ended_by": None}).last_pk
+
+    def add_therapy_trial(self, session_id: int, trial: dict, summary: dict) -> None:
+        """One answered trial and the session's updated summary, together."""
+        with self.transaction():
+            self._db["therapy_trials"].insert({"session_id": session_id, "at": _now(), **trial})
+            row = self._db.execute("SELECT count(*), sum(correct), avg(rt_s) FROM therapy_trials WHERE session_id = ?",
+                                   [session_id]).fetchone()
+            self._db["therapy_sessions"].update(session_id, {"trials": row[0], "correct": row[1] or 0, "mean_rt_s": row[2],
+                                                             **summary})
+
+    def end_therapy_session(self, session_id: int, ended_by: str, summary: dict) -> None:
+        with self.transaction():
+            self._db["therapy_sessions"].update(session_id, {**summary, "ended": _now(), "ended_by": ended_by})
+
+    def therapy_session(self, session_id: int) -> dict:
+        return self._db["therapy_sessions"].get(session_id)
+
+    def therapy_sessions(self, user_id: int) -> list[dict]:
+        return list(self._db["therapy_sessions"].rows_where("user_id = ?", [user_id], order_by="id"))
+
+    def therapy_trials(self, session_id: int) -> list[dict]:
+        return list(self._db["therapy_trials"].rows_where("session_id = ?", [session_id], order_by="n"))
+
+    # -- personal objects ---------------------------------------------------------------------
+    def add_personal_items(self, user_id: int, label: str, kind: str, n: int) -> list[int]:
+        """n rows for one label (one per stored vector); their ids key the FAISS vectors."""
+        with self.transaction():
+            self._require(user_id)
+            now = _now()
+            return [self._db["personal_items"].insert({"user_id": user_id, "label": label, "kind": kind, "created": now}).last_pk
+                    for _ in range(n)]
+
+    def personal_items(self, user_id: int) -> dict[int, str]:
+        return {r["id"]: r["label"] for r in self._db["personal_items"].rows_where("user_id = ?", [user_id])}
+
+    def remove_personal_items(self, user_id: int, label: str) -> list[int]:
+        with self.transaction():
+            ids = [r["id"] for r in self._db["personal_items"].rows_where("user_id = ? AND label = ?", [user_id, label])]
+            self._db.execute("DELETE FROM personal_items WHERE user_id = ? AND label = ?", [user_id, label])
+        return ids
+
+    # -- the user's own sounds ----------------------------------------------------------------
+    def add_custom_sound(self, user_id: int, label: str, embeddings: np.ndarray) -> int:
+        """[N, D] float32 embeddings of one taught sound; returns how many were stored."""
+        e = np.ascontiguousarray(embeddings, dtype="<f4")
+        assert e.ndim == 2, f"custom sound embeddings must be [N, D], got {e.shape}"
+        with self.transaction():
+            self._require(user_id)
+            now = _now()
+            for row in e:
+                self._db["custom_sounds"].insert({"user_id": user_id, "label": label, "dims": int(e.shape[1]),
+                                                  "embedding": row.tobytes(), "created": now})
+        return len(e)
+
+    def custom_sounds(self, user_id: int) -> dict[str, np.ndarray]:
+        out: dict[str, list] = {}
+        for r in self._db["custom_sounds"].rows_where("user_id = ?", [user_id], order_by="id"):
+            out.setdefault(r["label"], []).append(np.frombuffer(r["embedding"], "<f4", count=r["dims"]))
+        return {k: np.stack(v) for k, v in out.items()}
+
+    def forget_custom_sound(self, user_id: int, label: str) -> int:
+        with self.transaction():
+            n = self._db.execute("DELETE FROM custom_sounds WHERE user_id = ? AND label = ?", [user_id, label]).rowcount
+        return n
 
     # -- export / import ----------------------------------------------------------------------
     def export_json(self) -> dict:
-        return {"schema_version": SCHEMA_VERSION, "exported": _now(), "users": [
-            {"name": u["name"], "created": u["created"], "preferences": self.preferences(u["id"]),
-             "class_weights": self.class_weights(u["id"]),
-             "feedback": [{k: f[k] for k in ("at", "kind", "label", "detail")} for f in self.feedback(u["id"])]}
-            for u in self.users()]}
+        users = []
+        for u in self.users():
+            users.append({"name": u["name"], "created": u["created"], "preferences": self.preferences(u["id"]),
+                          "class_weights": self.class_weights(u["id"]),
+                          "feedback": [{k: f[k] for k in ("at", "kind", "label", "detail")} for f in self.feedback(u["id"])]})
+        return {"schema_version": SCHEMA_VERSION, "exported": _now(), "users": users}
 
     def import_json(self, data: dict, replace: bool = False) -> list[str]:
-        """Add (or with replace, overwrite) the users in an export. Everything is validated before
-        anything is written, so a bad file changes nothing."""
-        if not isinstance(data, dict) or not isinstance(data.get("users"), list):
-            raise ValueError("the file is not a MaxSight profile export (no 'users' list)")
-        for u in data["users"]:
-            for k, v in u.get("preferences", {}).items():
-                validate(k, v)
-            if not replace and self.find_user(u.get("name", "")) is not None:
-                raise ValueError(f"name: a profile called {u['name']!r} already exists (import with replace to overwrite)")
-        names = []
-        with self.db.conn:
-            for u in data["users"]:
+        """Add (or with replace, overwrite) the users in an export. Everything is checked before
+        anything is written, and the writes are one transaction, so a bad file changes nothing."""
+        users = _check_export(data)
+        if not replace:
+            for u in users:
+                if self.find_user(u["name"]) is not None:
+                    raise ValueError(f"name: a profile called {u['name']!r} already exists (import with replace to overwrite)")
+        with self.transaction():
+            for u in users:
                 existing = self.find_user(u["name"])
                 if existing is not None:
-                    for t in ("feedback", "class_interest", "preferences"):
-                        self.db.execute(f"DELETE FROM {t} WHERE user_id = ?", [existing])
-                    self.db.execute("DELETE FROM users WHERE id = ?", [existing])
-                uid = self.db["users"].insert({"name": u["name"], "created": u.get("created") or _now()}).last_pk
-                prefs = {k: p.default for k, p in PREFERENCES.items()}
-                prefs.update({k: validate(k, v) for k, v in u.get("preferences", {}).items()})
-                self.db["preferences"].insert({"user_id": uid, **prefs})
-                for label, w in u.get("class_weights", {}).items():
-                    lo, hi = CLASS_WEIGHT_RANGE
-                    self.db["class_interest"].insert({"user_id": uid, "label": label, "weight": min(hi, max(lo, float(w)))})
-                for f in u.get("feedback", []):
-                    self.db["feedback"].insert({"user_id": uid, **{k: f.get(k, "") for k in ("at", "kind", "label", "detail")}})
-                names.append(u["name"])
-        return names
+                    for t in ("feedback", "class_interest", "preferences", "personal_items", "custom_sounds"):
+                        self._db.execute(f"DELETE FROM {t} WHERE user_id = ?", [existing])
+                    for sid in [s["id"] for s in self.therapy_sessions(existing)]:
+                        self._db.execute("DELETE FROM therapy_trials WHERE session_id = ?", [sid])
+                    self._db.execute("DELETE FROM therapy_sessions WHERE user_id = ?", [existing])
+                    self._db.execute("DELETE FROM users WHERE id = ?", [existing])
+                uid = self._db["users"].insert({"name": u["name"], "created": u["created"]}).last_pk
+                self._db["preferences"].insert({"user_id": uid, **u["profile"].stored()})
+                for label, w in u["class_weights"].items():
+                    self._db["class_interest"].insert({"user_id": uid, "label": label, "weight": w})
+                for f in u["feedback"]:
+                    self._db["feedback"].insert({"user_id": uid, **f})
+        return [u["name"] for u in users]
+
+
+def _check_name(name) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("name: a profile needs a name")
+    name = name.strip()
+    if len(name) > MAX_NAME or any(ord(c) < 32 for c in name):
+        raise ValueError(f"name: at most {MAX_NAME} printable characters")
+    return name
+
+
+def _check_export(data) -> list[dict]:
+    """Validate a whole export; ValueError names the first problem (users[2].preferences.units: ...)."""
+    if not isinstance(data, dict) or not isinstance(data.get("users"), list):
+        raise ValueError("the file is not a MaxSight profile export (no 'users' list)")
+    if len(data["users"]) > MAX_IMPORT_USERS:
+        raise ValueError(f"users: at most {MAX_IMPORT_USERS} profiles in one file")
+    out, seen = [], set()
+    for i, u in enumerate(data["users"]):
+        where = f"users[{i}]"
+        if not isinstance(u, dict):
+            raise ValueError(f"{where}: must be an object with a name, got {type(u).__name__}")
+        try:
+            name = _check_name(u.get("name"))
+        except ValueError as exc:
+            raise ValueError(f"{where}.{exc}") from None
+        if name in seen:
+            raise ValueError(f"{where}.name: {name!r} appears twice in the file")
+        seen.add(name)
+        prefs = u.get("preferences", {})
+        if not isinstance(prefs, dict):
+            raise ValueError(f"{where}.preferences: must be an object, got {type(prefs).__name__}")
+        try:
+            profile = Profile.from_values(prefs)
+        except ValueError as exc:
+            raise ValueError(f"{where}.preferences.{exc}") from None
+        weights = u.get("class_weights", {})
+        if not isinstance(weights, dict):
+            raise ValueError(f"{where}.class_weights: must be an object, got {type(weights).__name__}")
+        clean_w = {}
+        for label, w in weights.items():
+            if not isinstance(w, (int, float)) or isinstance(w, bool) or w != w:
+                raise ValueError(f"{where}.class_weights.{label}: must be a number, got {w!r}")
+            clean_w[str(label)[:MAX_NAME]] = float(min(CLASS_WEIGHT_RANGE[1], max(CLASS_WEIGHT_RANGE[0], w)))
+        feedback = u.get("feedback", [])
+        if not isinstance(feedback, list):
+            raise ValueError(f"{where}.feedback: must be a list, got {type(feedback).__name__}")
+        clean_f = []
+        for j, f in enumerate(feedback):
+            if not isinstance(f, dict) or not all(isinstance(f.get(k, ""), str) for k in ("at", "kind", "label", "detail")):
+                raise ValueError(f"{where}.feedback[{j}]: must be an object of text fields at, kind, label, detail")
+            clean_f.append({k: f.get(k, "")[:1000] for k in ("at", "kind", "label", "detail")})
+        created = u.get("created") if isinstance(u.get("created"), str) else _now()
+        out.append({"name": name, "created": created, "profile": profile, "class_weights": clean_w, "feedback": clean_f})
+    return out

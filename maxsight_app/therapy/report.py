@@ -35,11 +35,11 @@ def _threshold(trials: list[dict]) -> float | None:
 def generate(store: ProfileStore, user_id: int, out_dir: Path) -> Report:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    name = next(u["name"] for u in store.users() if u["id"] == user_id)
-    sessions = list(store.db["therapy_sessions"].rows_where("user_id = ?", [user_id], order_by="id"))
+    name = store.user_name(user_id)
+    sessions = store.therapy_sessions(user_id)
     if not sessions:
         raise ValueError(f"{name} has no therapy sessions yet; run one first")
-    trials = {s["id"]: list(store.db["therapy_trials"].rows_where("session_id = ?", [s["id"]], order_by="n")) for s in sessions}
+    trials = {s["id"]: store.therapy_trials(s["id"]) for s in sessions}
     stem = f"maxsight-report-{name.replace(' ', '_')}"
     sessions_csv, trials_csv = out_dir / f"{stem}-sessions.csv", out_dir / f"{stem}-trials.csv"
     with open(sessions_csv, "w", newline="") as f:

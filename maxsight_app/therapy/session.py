@@ -4,7 +4,6 @@ after every answer, break reminders and an automatic pause; everything logged in
 Time comes from a clock function (time.monotonic by default), so sessions are scriptable."""
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
@@ -15,10 +14,6 @@ from maxsight_app.therapy import fatigue
 from maxsight_app.therapy.tasks import TASKS, Prompt
 
 log = logging.getLogger(__name__)
-
-
-def _now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -39,12 +34,7 @@ class TherapySession:
         self.plan = [TASKS[name](seed=seed) for name in plan]
         self.trials_per_task = trials_per_task
         self.clock = clock
-        prefs = store.preferences(user_id)
-        with store.db.conn:
-            self.session_id = store.db["therapy_sessions"].insert({
-                "user_id": user_id, "started": _now_iso(), "ended": None, "condition": prefs["vision_condition"],
-                "severity": prefs["vision_severity"], "trials": 0, "correct": 0, "mean_rt_s": None,
-                "fatigue_max": 0.0, "breaks": 0, "ended_by": None}).last_pk
+        self.session_id = store.start_therapy_session(user_id)
         self._task_index = 0
         self._done_in_task = 0
         self._prompt: Prompt | None = None
@@ -89,7 +79,7 @@ class TherapySession:
         if self._prompt is None or self.paused or self.finished:
             raise ValueError("there is no open prompt to answer")
         rt = self.clock() - self._asked_at
-        level = self._prompt.level
+        level, prompt_text = self._prompt.level, self._prompt.text
         ok = self.task.check(response, visible=visible)
         self.rts.append(rt)
         self.correct.append(ok)
@@ -97,11 +87,6 @@ class TherapySession:
         self.trials += 1
         state = fatigue.estimate(self.rts, self.correct, self.working_minutes())
         self.fatigue_max = max(self.fatigue_max, state.fatigue)
-        with self.store.db.conn:
-            self.store.db["therapy_trials"].insert({
-                "session_id": self.session_id, "n": self.trials, "task": self.task.name, "prompt": self._prompt.text,
-                "response": response, "correct": int(ok), "rt_s": rt, "level": level, "fatigue": state.fatigue,
-                "at": _now_iso()})
         self._prompt = None
         message = ""
         if state.advice == "pause":
@@ -111,7 +96,10 @@ class TherapySession:
         elif state.advice == "break":
             self.breaks += 1
             message = "Time for a short break: look at something far away for a minute."
-        self._save_summary()
+        # The trial and the session's summary are written together (one transaction).
+        self.store.add_therapy_trial(self.session_id, {
+            "n": self.trials, "task": self.task.name, "prompt": prompt_text, "response": response, "correct": int(ok),
+            "rt_s": rt, "level": level, "fatigue": state.fatigue}, self._summary())
         return Outcome(ok, rt, state, message)
 
     def pause(self) -> None:
@@ -125,17 +113,10 @@ class TherapySession:
             # After a rest, fatigue is measured afresh against a new baseline.
             self.rts, self.correct = [], []
 
-    def _save_summary(self, ended_by: str | None = None) -> None:
-        row = self.store.db.execute(
-            "SELECT count(*), sum(correct), avg(rt_s) FROM therapy_trials WHERE session_id = ?", [self.session_id]).fetchone()
-        update = {"trials": row[0], "correct": row[1] or 0, "mean_rt_s": row[2], "fatigue_max": self.fatigue_max,
-                  "breaks": self.breaks}
-        if ended_by:
-            update.update({"ended": _now_iso(), "ended_by": ended_by})
-        with self.store.db.conn:
-            self.store.db["therapy_sessions"].update(self.session_id, update)
+    def _summary(self) -> dict:
+        return {"fatigue_max": self.fatigue_max, "breaks": self.breaks}
 
     def end(self, reason: str = "stopped") -> None:
         if not self.finished:
             self.finished = True
-            self._save_summary(ended_by=reason)
+            self.store.end_therapy_session(self.session_id, reason, self._summary())

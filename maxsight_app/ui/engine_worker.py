@@ -1,8 +1,9 @@
-"""The engine on a worker thread: source -> Session, results to the UI only by signal.
+"""The engine on a worker thread: capture feed -> Session, results to the UI only by signal.
 
-The loop runs inside `start()` on the worker's QThread. Stop, pause, on-demand requests and new
-preferences arrive through a thread-safe queue read between frames, because the worker's own
-event loop is busy while the loop runs. Widgets are never touched here.
+The loop runs inside `start()` on the worker's QThread. Stop, pause, on-demand requests and a
+changed profile arrive through a thread-safe queue read between frames, because the worker's own
+event loop is busy while the loop runs. Widgets are never touched here; the runtime (pipeline,
+Stage B, outputs) is only touched on this thread while the loop runs.
 """
 from __future__ import annotations
 
@@ -10,28 +11,21 @@ import logging
 import queue
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from engine.types import FrameResult
-from maxsight_app.capture.microphone import MicrophoneSource
+from maxsight_app.capture.feed import Feed
 from maxsight_app.capture.video import CameraSource, SourceError, VideoFileSource
-from maxsight_app.capture.video_audio import VideoAudioTrack
+from maxsight_app.compose import Runtime, apply_profile
+from maxsight_app.cues.phrasing import sentence
 from maxsight_app.cues.types import Cue
-from maxsight_app.headless import paced
-from maxsight_app.session import Session
 from maxsight_app.ui.qt import QObject, Signal, Slot
 
 log = logging.getLogger(__name__)
 PREVIEW_WIDTH = 640
-
-
-def sentence(text: str) -> str:
-    text = text.strip()
-    return (text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")) if text else text
 
 
 @dataclass(frozen=True)
@@ -48,26 +42,27 @@ class EngineWorker(QObject):
     frameReady = Signal(object)      # FrameView
     cueSaid = Signal(object)         # Cue answered on demand
     problem = Signal(str)            # one sentence for the user (shown and spoken)
+    notice = Signal(str)             # one sentence for the user, shown (not an error)
     status = Signal(str)
     started = Signal(str)            # source description
-    finished = Signal()
+    finished = Signal(str)           # why it stopped: "end", "stopped", "error"
 
-    def __init__(self, session: Session):
+    def __init__(self, runtime: Runtime):
         super().__init__()
-        self.session = session
+        self.runtime = runtime
+        self.session = runtime.session
         self._commands: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._paused = threading.Event()
         self.running = False
-        self._source = None
-        self.audio_buffer = None        # RingBuffer of the current source's sound, for Stage B
+        self._feed: Feed | None = None
 
     # -- called from the GUI thread (thread-safe) ----------------------------------------------
     def stop(self) -> None:
         self._stop.set()
-        src = self._source
-        if src is not None and hasattr(src, "stop"):
-            src.stop()
+        feed = self._feed
+        if feed is not None:
+            feed.stop()
 
     def set_paused(self, paused: bool) -> None:
         (self._paused.set if paused else self._paused.clear)()
@@ -82,11 +77,8 @@ class EngineWorker(QObject):
     def request_cue(self, cue: Cue) -> None:
         self._commands.put(("say", cue))
 
-    def set_prefs(self, prefs) -> None:
-        self._commands.put(("prefs", prefs))
-
-    def set_outputs(self, outputs: list) -> None:
-        self._commands.put(("outputs", outputs))
+    def set_profile(self, profile) -> None:
+        self._commands.put(("profile", profile))
 
     # -- runs on the worker thread -------------------------------------------------------------
     def _drain(self) -> None:
@@ -99,62 +91,38 @@ class EngineWorker(QObject):
                 self.cueSaid.emit(self.session.request(value))
             elif kind == "say":
                 self.session.say(value)
-            elif kind == "prefs":
-                self.session.prefs = value
-            elif kind == "outputs":
-                old, self.session.outputs = self.session.outputs, value
-                for o in old:
-                    if o not in value:
-                        o.close()
+            elif kind == "profile":
+                for note in apply_profile(self.runtime, value):
+                    self.notice.emit(note)
 
     @Slot(str)
     def start(self, source_spec: str) -> None:
         self._stop.clear()
         try:
-            if source_spec.isdigit():
-                source = CameraSource(int(source_spec), on_status=self.status.emit)
-            else:
-                source = VideoFileSource(source_spec)
+            source = CameraSource(int(source_spec), on_status=self.status.emit) if source_spec.isdigit() \
+                else VideoFileSource(source_spec)
         except SourceError as exc:
             self.problem.emit(sentence(str(exc)))
-            self.finished.emit()
+            self.finished.emit("error")
             return
-        self._source = source
+        feed = Feed(source, realtime=True, audio=self.runtime.stage_b is not None)
+        self._feed = feed
         self.running = True
         self.session.pipeline.reset()
-        track, mic = None, None
-        if isinstance(source, VideoFileSource):
-            track = VideoAudioTrack.open(source.path)
-            self.audio_buffer = track.buffer if track else None
-            self.status.emit("Sound: from the video's audio track" if track else "Sound: this video has no audio track")
-        else:
-            mic = MicrophoneSource()
-            reason = mic.check()
-            if reason:
-                self.problem.emit(f"{sentence(reason)[:-1]}: sound alerts and captions are off.")
-                mic = None
-            else:
-                mic.start()
-                self.audio_buffer = mic.buffer
+        for note in feed.stats.notes:
+            self.status.emit(note)
         self.started.emit(source.description)
-        stats: Counter = Counter()
         recent: list[float] = []
-        heard = self.audio_buffer.written if self.audio_buffer is not None else 0
+        why = "end"
         try:
-            for frame, _decode_ms in paced(source, realtime=True, stats=stats):
+            for frame, audio in feed:
                 self._drain()
                 if self._stop.is_set():
+                    why = "stopped"
                     break
                 while self._paused.is_set() and not self._stop.is_set():
                     self._drain()
                     time.sleep(0.05)
-                if track is not None:
-                    track.feed_until(frame.timestamp)
-                audio = None
-                if self.audio_buffer is not None:
-                    new = self.audio_buffer.written - heard
-                    heard = self.audio_buffer.written
-                    audio = self.audio_buffer.latest(new) if new > 0 else None
                 tick = self.session.handle(frame, audio)
                 now = time.perf_counter()
                 recent = [t for t in recent if now - t < 2.0] + [now]
@@ -163,18 +131,20 @@ class EngineWorker(QObject):
                 scale = min(1.0, PREVIEW_WIDTH / img.shape[1])
                 small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else img
                 self.frameReady.emit(FrameView(tick.result, tuple(tick.cues), cv2.cvtColor(small, cv2.COLOR_BGR2RGB), scale, fps))
+            if self._stop.is_set():
+                why = "stopped"
             self._drain()
+            if feed.stats.ended_early:
+                self.problem.emit(sentence(feed.stats.ended_early))
         except SourceError as exc:
+            why = "error"
             self.problem.emit(sentence(str(exc)))
         except Exception as exc:  # noqa: BLE001 - report, never kill the thread silently
+            why = "error"
             log.exception("the engine stopped")
             self.problem.emit(f"The engine stopped: {exc}")
         finally:
-            source.close()
-            if track is not None:
-                track.close()
-            if mic is not None:
-                mic.stop()
-            self._source = None
+            feed.close()
+            self._feed = None
             self.running = False
-            self.finished.emit()
+            self.finished.emit(why)

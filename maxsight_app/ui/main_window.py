@@ -9,14 +9,12 @@ import numpy as np
 
 from engine.config import EngineConfig
 from engine.models.registry import ModelError, Registry
-from engine.pipeline import Pipeline
 from engine.types import Urgency
 from maxsight_app.capture.video import list_cameras
-from maxsight_app.cues.policy import CuePolicy
+from maxsight_app.compose import Runtime, apply_profile, build_runtime, make_registry
 from maxsight_app.cues.types import Cue, CueKind, Priority
-from maxsight_app.outputs.factory import build_outputs
-from maxsight_app.outputs.screen import ScreenOutput, VisualAlert
-from maxsight_app.profile.settings import cue_preferences, output_settings
+from maxsight_app.outputs.screen import VisualAlert
+from maxsight_app.personal_objects import index_path
 from maxsight_app.profile.store import ProfileStore
 from maxsight_app.session import Session
 from maxsight_app.ui.engine_worker import EngineWorker, FrameView
@@ -53,38 +51,44 @@ class _AlertBridge(QObject):
 class MainWindow(QtWidgets.QMainWindow):
     startRequested = Signal(str)
 
-    def __init__(self, store: ProfileStore, user_id: int, registry: Registry, config: EngineConfig | None = None,
+    def __init__(self, store: ProfileStore, user_id: int, registry: Registry | None = None, config: EngineConfig | None = None,
                  extra_outputs: list | None = None, source: str | None = None, probe_cameras: bool = True,
                  stage_b: bool = True):
         super().__init__()
-        self.store, self.user_id, self.registry = store, user_id, registry
+        self.store, self.user_id = store, user_id
+        self.registry = registry or make_registry()
         self.config = config or EngineConfig()
-        self.extra_outputs = list(extra_outputs or [])
         self.setWindowTitle("MaxSight")
         self.setAccessibleName("MaxSight main window")
         self._lags: list[float] = []
         self._build_ui()
         self._bridge = _AlertBridge()
         self._bridge.alert.connect(self._on_alert)
+        self.runtime: Runtime | None = None
         self.session: Session | None = None
         self.worker: EngineWorker | None = None
         self.apply_profile()            # the profile's theme and text size from the first paint
-        self.scheduler = self._make_stage_b() if stage_b else None
         try:
-            pipeline = Pipeline(self.config, registry, stage_b=self.scheduler)
+            self.runtime = build_runtime(store.profile(user_id), self.config, registry=self.registry,
+                                         personal_index=index_path(store, user_id), extra_outputs=extra_outputs,
+                                         screen_listeners=[self._bridge.alert.emit], stage_b=stage_b)
         except ModelError as exc:
             self._problem(f"{exc}.", speak=False)
             self.start_button.setEnabled(False)
             return
-        self.session = Session(pipeline, CuePolicy(), cue_preferences(store, user_id), [])
-        self._rebuild_outputs()
-        self.worker = EngineWorker(self.session)
+        self.session = self.runtime.session
+        for n in self.runtime.notes:
+            self.captions.add_line(n)
+        self.stage_b_label.setText("Stage B: " + (" + ".join(self.runtime.stage_b_tasks) or "off"))
+        pipeline = self.runtime.pipeline
+        self.worker = EngineWorker(self.runtime)
         self.thread = QThread(self)
         self.thread.setObjectName("engine")
         self.worker.moveToThread(self.thread)
         self.startRequested.connect(self.worker.start)
         self.worker.frameReady.connect(self._on_frame)
         self.worker.problem.connect(lambda msg: self._problem(msg))
+        self.worker.notice.connect(self.captions.add_line)
         self.worker.status.connect(self.statusBar().showMessage)
         self.worker.started.connect(self._on_started)
         self.worker.finished.connect(self._on_finished)
@@ -193,33 +197,20 @@ class MainWindow(QtWidgets.QMainWindow):
         self.lag_timer.timeout.connect(self._measure_lag)
         self.lag_timer.start()
 
-    def _make_stage_b(self):
-        """Stage B in its own process, with the processors the tier asks for and the models allow."""
-        from engine.stage_b.build import start
-        prefs = self.store.preferences(self.user_id)
-        personal = {"index_path": str(Path(self.store.path).parent / f"personal-{self.user_id}.faiss"),
-                    "db_path": str(self.store.path), "user_id": self.user_id}
-        scheduler, notes = start(self.config, self.registry,
-                                 sound_alerts=tuple(x for x in prefs["sound_alerts"].split(",") if x),
-                                 captions=prefs["captions"], personal=personal)
-        for n in notes:
-            self.captions.add_line(n)
-        self.stage_b_label.setText("Stage B: " + (" + ".join(scheduler.specs) if scheduler else "off"))
-        return scheduler
-
     def teach_current(self, label: str) -> str:
         """'This is my ...': teach the object nearest the centre of view (or the centre of the picture)."""
         import cv2
 
-        from engine.models.registry import installed_path
+        from engine.models.registry import verified_path
         from engine.stage_b.recognition import Embedder
-        from maxsight_app.profile.personal import PersonalObjects
+        from maxsight_app.personal_objects import PersonalObjects
         view = getattr(self, "last_view", None)
         if view is None:
             raise ValueError("there is no picture yet to learn from")
-        path = installed_path(self.registry.get("mobilenet_v2"))
-        if path is None:
-            raise ValueError("the embedding model is not installed; run maxsight models fetch")
+        try:
+            path = verified_path(self.registry.get("mobilenet_v2"))
+        except ModelError as exc:
+            raise ValueError(str(exc)) from None
         img = cv2.cvtColor(view.rgb, cv2.COLOR_RGB2BGR)
         hz = sorted(view.result.hazards, key=lambda h: abs(h.bearing_deg))
         if hz:
@@ -331,7 +322,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.start_button.setText("Stop")
         self.statusBar().showMessage(f"Watching {description}", 5000)
 
-    def _on_finished(self) -> None:
+    def _on_finished(self, why: str = "end") -> None:
         self.start_button.setText("Start")
         pending = getattr(self, "_pending_source", None)
         if pending:
@@ -355,7 +346,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if alert.kind is CueKind.SOUND:
             self.sounds.add_event(alert.text)
         self.captions.add_line(f"{alert.urgency.word.upper() if alert.kind is CueKind.HAZARD else ''} {alert.text}".strip())
-        if alert.flash and self.store.preferences(self.user_id)["screen_alerts"]:
+        if alert.flash and self.store.profile(self.user_id).screen_alerts:
             self.flash.flash(alert)
 
     def _measure_lag(self) -> None:
@@ -402,47 +393,33 @@ class MainWindow(QtWidgets.QMainWindow):
         uid = self.profile_box.itemData(index)
         if uid is not None and uid != self.user_id:
             self.user_id = uid
+            if self.runtime is not None:
+                self.runtime.personal_index = index_path(self.store, uid)
             self.apply_profile()
 
     def apply_profile(self) -> None:
-        """Settings take effect live: policy preferences, outputs, theme."""
-        prefs = self.store.preferences(self.user_id)
-        apply_theme(QtWidgets.QApplication.instance(), prefs["high_contrast"], prefs["text_scale"])
+        """Settings take effect live: theme here; policy, outputs and Stage B through the
+        composition root, on the thread that runs the session."""
+        profile = self.store.profile(self.user_id)
+        apply_theme(QtWidgets.QApplication.instance(), profile.high_contrast, profile.text_scale)
         for w in (self.hazards, self.captions):
             enlarge(w)                 # explicitly sized fonts do not follow the application font
-        if self.session is None:
+        if self.runtime is None:
             return
-        cp = cue_preferences(self.store, self.user_id)
         if self.worker is not None and self.worker.running:
-            self.worker.set_prefs(cp)
+            self.worker.set_profile(profile)
         else:
-            self.session.prefs = cp
-        self._rebuild_outputs()
-
-    def _rebuild_outputs(self) -> None:
-        built, notes = build_outputs(output_settings(self.store, self.user_id), clock=self.session.media_time)
-        for o in built:
-            if isinstance(o, ScreenOutput):
-                o.listeners.append(self._bridge.alert.emit)
-        outputs = built + self.extra_outputs
-        if self.worker is not None and self.worker.running:
-            self.worker.set_outputs(outputs)
-        else:
-            for o in self.session.outputs:
-                if o not in outputs:
-                    o.close()
-            self.session.outputs = outputs
-        for n in notes:
-            self.captions.add_line(n)
+            for note in apply_profile(self.runtime, profile):
+                self.captions.add_line(note)
 
     def _scale_text(self, factor: float) -> None:
-        p = self.store.preferences(self.user_id)
-        self.store.set_preference(self.user_id, "text_scale", round(min(3.0, max(0.75, p["text_scale"] * factor)), 2))
+        p = self.store.profile(self.user_id)
+        self.store.set_preference(self.user_id, "text_scale", round(min(3.0, max(0.75, p.text_scale * factor)), 2))
         self.apply_profile()
 
     def _toggle_contrast(self) -> None:
-        p = self.store.preferences(self.user_id)
-        self.store.set_preference(self.user_id, "high_contrast", not p["high_contrast"])
+        p = self.store.profile(self.user_id)
+        self.store.set_preference(self.user_id, "high_contrast", not p.high_contrast)
         self.apply_profile()
 
     def resizeEvent(self, event) -> None:
@@ -460,9 +437,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.thread.quit()
             self.thread.wait(5000)
             self.worker = None
-        if self.session is not None:
-            self.session.close()
+        if self.runtime is not None:
+            self.runtime.close()
+            self.runtime = None
             self.session = None
-        if getattr(self, "scheduler", None) is not None:
-            self.scheduler.close()
-            self.scheduler = None

@@ -4,25 +4,18 @@ bad value is reported next to the buttons with its field name."""
 from __future__ import annotations
 
 from engine.models.registry import load_labels
-from maxsight_app.profile.schema import PREFERENCES, SOUND_ALERTS
+import enum
+
+from maxsight_app.profile.schema import PREFERENCES, word
 from maxsight_app.profile.store import ProfileStore
 from maxsight_app.ui.qt import Qt, QtWidgets, Signal
 
 GROUPS = {
-    "Speech and sound": ("speech", "voice", "speech_rate", "volume", "earcons", "tone_volume"),
+    "Speech and sound": ("speech", "speech_output", "voice", "speech_rate", "volume", "earcons", "tone_volume"),
     "What is said": ("verbosity", "units", "cooldown_s", "max_unsolicited", "hedge_below"),
     "Vibration": ("haptic", "haptic_port", "haptic_strength"),
-    "Seeing and hearing": ("vision_condition", "vision_severity", "hearing", "screen_alerts", "captions",
+    "Seeing and hearing": ("vision_condition", "vision_severity", "hearing", "screen_alerts", "captions", "name_alert",
                            "text_scale", "high_contrast"),
-}
-LABELS = {
-    "speech": "Speak cues", "voice": "Voice", "speech_rate": "Speaking rate (words per minute)", "volume": "Speech volume",
-    "earcons": "Direction tones", "tone_volume": "Tone volume", "verbosity": "How much to say", "units": "Distance units",
-    "cooldown_s": "Do not repeat within (seconds)", "max_unsolicited": "Cues per 10 seconds at most",
-    "hedge_below": "Say 'maybe' below confidence", "haptic": "Vibrate", "haptic_port": "Vibration device port",
-    "haptic_strength": "Vibration strength", "vision_condition": "Vision condition", "vision_severity": "Severity",
-    "hearing": "Hearing", "screen_alerts": "Flash alerts on screen", "captions": "Live captions",
-    "text_scale": "Text size", "high_contrast": "High contrast",
 }
 HAZARD_FIRST = ("person", "car", "bicycle", "motorcycle", "bus", "truck", "dog", "traffic light", "stop sign", "chair", "bench")
 
@@ -44,16 +37,16 @@ class SettingsDialog(QtWidgets.QDialog):
             form = QtWidgets.QFormLayout(page)
             for name in names:
                 w = self._widget(name, prefs[name], voices)
-                w.setAccessibleName(LABELS[name])
+                w.setAccessibleName(PREFERENCES[name].label)
                 w.setAccessibleDescription(PREFERENCES[name].doc)
                 w.setToolTip(PREFERENCES[name].doc)
-                label = QtWidgets.QLabel(LABELS[name] + ":")
+                label = QtWidgets.QLabel(PREFERENCES[name].label + ":")
                 label.setBuddy(w)
                 form.addRow(label, w)
                 self.fields[name] = w
             tabs.addTab(page, title)
         tabs.addTab(self._classes_page(), "Objects to announce")
-        tabs.addTab(self._sounds_page(prefs["sound_alerts"]), "Sounds to show")
+        tabs.addTab(self._sounds_page(prefs["sound_alerts"]), PREFERENCES["sound_alerts"].label)
         self.error = QtWidgets.QLabel("")
         self.error.setAccessibleName("Settings error")
         self.error.setStyleSheet("color: #ff4040; font-weight: bold;")
@@ -73,10 +66,11 @@ class SettingsDialog(QtWidgets.QDialog):
         if p.kind is bool:
             w = QtWidgets.QCheckBox()
             w.setChecked(bool(value))
-        elif p.choices:
+        elif isinstance(p.kind, type) and issubclass(p.kind, enum.Enum) or p.choices:
             w = QtWidgets.QComboBox()
-            w.addItems(list(p.choices))
-            w.setCurrentText(str(value))
+            words = [m.value for m in p.kind] if isinstance(p.kind, type) and issubclass(p.kind, enum.Enum) else list(p.choices)
+            w.addItems(words)
+            w.setCurrentText(word(value))
         elif name == "voice" and voices:
             w = QtWidgets.QComboBox()
             w.addItem("English (default)", "")
@@ -116,7 +110,7 @@ class SettingsDialog(QtWidgets.QDialog):
         self.sounds = QtWidgets.QListWidget()
         self.sounds.setAccessibleName("Sounds to show")
         self.sounds.setAccessibleDescription("Environmental sounds that get a visual alert")
-        for s in SOUND_ALERTS:
+        for s in PREFERENCES["sound_alerts"].choices:
             item = QtWidgets.QListWidgetItem(s.replace("_", " "))
             item.setData(Qt.ItemDataRole.UserRole, s)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)

@@ -13,34 +13,27 @@ import pytest
 @pytest.mark.slow
 def test_captions_and_sounds_arrive_in_frame_results(tmp_path, eval_data, installed_models):
     from engine.config import EngineConfig
-    from engine.models.registry import models_dir
     from engine.pipeline import Pipeline
     from engine.stage_b.captions import normalise, word_errors
     from engine.stage_b.scheduler import ProcessorSpec, StageBScheduler
     from maxsight_app.capture.video import VideoFileSource
-    from maxsight_app.capture.video_audio import VideoAudioTrack
-    from maxsight_app.eval_sounds import load_audio
+    from maxsight_app.capture.feed import Feed
+    from maxsight_app.capture.audio_file import load_audio
 
     speech = load_audio(eval_data / "asr_speech_refs" / "other" / "jfk.flac")
     baby = load_audio(eval_data / "sound_events_small" / "audio" / "esc10_crying_baby_test_1-60997-B.mp3")
     sound = np.concatenate([speech, np.zeros(16000, np.float32), baby, np.zeros(24000, np.float32)])
     video = tmp_path / "talk.mp4"
     _mux_samples(sound, video)
-    sched = StageBScheduler({"sounds": ProcessorSpec("engine.stage_b.processors:sound_events", {"model_dir": str(models_dir())}),
+    sched = StageBScheduler({"sounds": ProcessorSpec("engine.stage_b.processors:sound_events"),
                              "captions": ProcessorSpec("engine.stage_b.processors:captions")}, timeout_s=60)
     try:
         pipe = Pipeline(EngineConfig(), installed_models, stage_b=sched)
-        src = VideoFileSource(video)
-        track = VideoAudioTrack.open(video)
-        heard = 0
         results = []
-        for frame in src:
-            track.feed_until(frame.timestamp)
-            new = track.buffer.written - heard
-            heard = track.buffer.written
-            results.append(pipe.step(frame, track.buffer.latest(new) if new else None))
-            time.sleep(0.02)                    # the worker is a process: let it keep up a little
-        src.close()
+        with Feed(VideoFileSource(video)) as feed:          # the video's own sound track, in step
+            for frame, audio in feed:
+                results.append(pipe.step(frame, audio))
+                time.sleep(0.02)                    # the worker is a process: let it keep up a little
         end = time.monotonic() + 60             # then let Stage B finish, as later frames would
         while (sched.pending or not any(r.captions for r in results)) and time.monotonic() < end:
             results.append(pipe.step(frame))

@@ -91,8 +91,8 @@ def test_settings_persist_and_apply_live(qtbot, store, installed_models, tmp_pat
     dog = dlg.classes.findItems("dog", Qt.MatchFlag.MatchExactly)[0]
     dog.setCheckState(Qt.CheckState.Unchecked)
     assert dlg.save()
-    assert w.session.prefs.units.value == "steps" and w.session.prefs.cooldown_s == 20.0      # live
-    assert w.session.prefs.class_weights["dog"] == 0.0
+    assert w.session.profile.units.value == "steps" and w.session.profile.cooldown_s == 20.0      # live
+    assert w.session.profile.class_weights["dog"] == 0.0
     w.shutdown()
     path = store.path
     store.close()
@@ -202,12 +202,23 @@ def test_every_interactive_widget_has_an_accessible_name(qtbot, store, installed
 def test_window_runs_stage_b_sounds_in_its_own_process(qtbot, store, installed_models, eval_data):
     w = make_window(qtbot, store, installed_models, SpyOutput(), stage_b=True,
                     source=str(eval_data / "videos_walking_driving" / "udacity_vehicle-detection_test_video.mp4"))
-    assert w.scheduler is not None and w.stage_b_label.text() == "Stage B: sounds + captions + ocr + recognition"
+    sched = w.runtime.stage_b
+    assert sched is not None and w.stage_b_label.text() == "Stage B: sounds + captions + ocr + recognition"
     qtbot.waitUntil(lambda: getattr(w, "last_view", None) is not None and w.last_view.result.stage_b is not None, timeout=30000)
-    assert w.scheduler._proc.is_alive() and w.last_view.result.stage_b.disabled == ()
-    proc = w.scheduler._proc
+    assert sched._proc.is_alive() and w.last_view.result.stage_b.disabled == ()
+    pid = sched.worker_pid
     w.shutdown()
-    assert not proc.is_alive()
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    import os
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split(") ")[1][0] != "Z"
 
 
 @pytest.mark.slow
@@ -216,8 +227,8 @@ def test_teaching_an_object_from_the_window(qtbot, store, installed_models, eval
     w = make_window(qtbot, store, installed_models, spy, source=str(eval_data / "videos_walking_driving" / "opencv_vtest.avi"))
     qtbot.waitUntil(lambda: bool(getattr(w, "last_view", None) is not None and w.last_view.result.hazards), timeout=60000)
     assert w.teach_current("my friend Sam") == "I will remember my friend Sam."
-    rows = list(store.db["personal_items"].rows_where("user_id = 1"))
-    assert rows and {r["label"] for r in rows} == {"my friend Sam"}
+    rows = list(store.personal_items(1).values())
+    assert rows and set(rows) == {"my friend Sam"}
     qtbot.waitUntil(lambda: any(c.text == "I will remember my friend Sam." for c in spy.cues), timeout=5000)
     assert "Ctrl+M" in w.actions["teach"].shortcut().toString()
     w.shutdown()

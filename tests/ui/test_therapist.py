@@ -54,11 +54,11 @@ def test_session_dialog_runs_by_keyboard_and_logs_trials(qtbot, store, tmp_path)
         qtbot.keyClicks(dlg.answer, letter.lower())
         qtbot.keyClick(dlg.answer, Qt.Key.Key_Return)
     assert "Right." in dlg.message.text()
-    rows = list(store.db["therapy_trials"].rows_where("session_id = ?", [dlg.session.session_id]))
+    rows = store.therapy_trials(dlg.session.session_id)
     assert len(rows) == 6 and all(r["correct"] == 1 for r in rows)
     assert rows[-1]["level"] < rows[0]["level"]                            # the staircase got harder
     dlg.finish()
-    assert store.db["therapy_sessions"].get(dlg.session.session_id)["ended_by"] == "stopped"
+    assert store.therapy_session(dlg.session.session_id)["ended_by"] == "stopped"
     rep = tw.open_report()
     assert rep is not None and rep.png.stat().st_size > 10_000
     assert str(rep.png) in tw.info.text()
@@ -98,5 +98,5 @@ def test_therapist_view_follows_the_live_engine(qtbot, store, installed_models, 
     qtbot.waitUntil(lambda: tw.simulated is not None, timeout=30000)
     assert tw.simulated[:, :150].mean() < 0.1 * max(1.0, w.last_view.rgb[:, :150].mean())
     tw.save()
-    qtbot.waitUntil(lambda: w.session.prefs.condition == "hemianopia_left", timeout=5000)   # the policy follows
+    qtbot.waitUntil(lambda: w.session.profile.vision_condition == "hemianopia_left", timeout=5000)   # the policy follows
     w.shutdown()

@@ -23,7 +23,7 @@ def streamer():
 
 @pytest.mark.slow
 def test_jfk_is_captioned_live_with_few_errors(streamer, eval_data):
-    from maxsight_app.eval_sounds import load_audio
+    from maxsight_app.capture.audio_file import load_audio
     x = load_audio(eval_data / "asr_speech_refs" / "other" / "jfk.flac")
     ref = normalise((eval_data / "asr_speech_refs" / "other" / "jfk.txt").read_text())
     streamer.reset()
@@ -38,7 +38,7 @@ def test_jfk_is_captioned_live_with_few_errors(streamer, eval_data):
 
 @pytest.mark.slow
 def test_read_speech_wer_bound(eval_data):
-    from maxsight_app.eval_captions import evaluate
+    from maxsight_app.measure.captions import evaluate
     r = evaluate(eval_data / "asr_speech_refs", limit=4)
     assert r["utterances"] == 4 and r["wer_stream"] <= 15.0  # measured 6.5% over all 16
 

@@ -7,7 +7,7 @@ import struct
 import numpy as np
 import pytest
 
-from engine.models.torch_legacy import MAGIC, load_state_dict
+from engine.models.install.torch_legacy import MAGIC, load_state_dict
 
 
 def _u(s: str) -> bytes:

@@ -49,7 +49,7 @@ def test_imagenet_weights_classify_a_real_photo_sensibly(installed_models, eval_
 
 
 def test_teach_recognise_forget_round_trip(tmp_path, embedder, crops):
-    from maxsight_app.profile.personal import PersonalObjects
+    from maxsight_app.personal_objects import PersonalObjects
     store = ProfileStore(tmp_path / "profiles.db")
     uid = store.create_user("Ada")
     bus = crops["bus"][0]
@@ -93,7 +93,7 @@ def test_onnx_build_matches_torchvision_on_a_real_photo(installed_models, eval_d
 def test_legacy_reader_refuses_foreign_classes(tmp_path):
     import pickle
 
-    from engine.models.torch_legacy import MAGIC, load_state_dict
+    from engine.models.install.torch_legacy import MAGIC, load_state_dict
     p = tmp_path / "evil.pth"
     with open(p, "wb") as f:
         for obj in (MAGIC, 1001, {}):

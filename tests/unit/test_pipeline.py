@@ -57,6 +57,7 @@ def test_stage_a_never_waits_for_a_hanging_stage_b(eval_data, installed_models):
     import numpy as np
 
     from engine.stage_b.scheduler import ProcessorSpec, StageBScheduler
+    from engine.types import AudioChunk
     sched = StageBScheduler({"sounds": ProcessorSpec("tests.fakes.stage_b:hangs")}, timeout_s=1.0, max_failures=1)
     try:
         pipe = Pipeline(EngineConfig(detector="nanodet"), installed_models, stage_b=sched)
@@ -65,7 +66,7 @@ def test_stage_a_never_waits_for_a_hanging_stage_b(eval_data, installed_models):
         deadline = time.monotonic() + 60
         for frame in src:
             t0 = time.monotonic()
-            r = pipe.step(frame, audio=np.zeros(1600, np.float32))
+            r = pipe.step(frame, audio=AudioChunk(frame.timestamp, np.zeros(1600, np.float32), 16000))
             slowest = max(slowest, time.monotonic() - t0)
             results.append(r)
             problems += list(r.problems)

@@ -10,7 +10,7 @@ from engine.stage_b.audio_features import SAMPLE_RATE, log_mel, patches
 
 @pytest.fixture(scope="module")
 def det(installed_models):
-    from maxsight_app.eval_sounds import detector
+    from maxsight_app.measure.sounds import detector
     return detector(installed_models)
 
 
@@ -32,14 +32,14 @@ def test_front_end_shapes():
 
 
 def test_crying_baby_is_one_event(det, audio_dir):
-    from maxsight_app.eval_sounds import load_audio
+    from maxsight_app.capture.audio_file import load_audio
     events = stream(det, load_audio(audio_dir / "esc10_crying_baby_test_1-60997-B.mp3"))
     crying = [e for e in events if e.label == "baby_crying"]
     assert len(crying) == 1 and crying[0].score >= 0.5 and crying[0].start_s < 4.0
 
 
 def test_disabled_classes_are_not_reported(det, audio_dir):
-    from maxsight_app.eval_sounds import load_audio
+    from maxsight_app.capture.audio_file import load_audio
     det.enabled = {"siren", "doorbell"}
     try:
         assert stream(det, load_audio(audio_dir / "esc10_crying_baby_test_1-60997-B.mp3")) == []
@@ -55,7 +55,7 @@ def test_silence_and_noise_floor_give_no_events(det):
 
 @pytest.mark.slow
 def test_pipeline_on_the_labelled_set(installed_models, eval_data):
-    from maxsight_app.eval_sounds import evaluate
+    from maxsight_app.measure.sounds import evaluate
     res = evaluate(installed_models, eval_data / "sound_events_small")
     c = res["per_class"]["baby_crying"]
     assert c["clips"] == 20 and c["pipeline_hit"] >= 16                  # measured 18/20

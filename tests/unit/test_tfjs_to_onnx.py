@@ -10,7 +10,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from engine.models import tfjs_to_onnx
+from engine.models.install import tfjs_to_onnx
 from engine.models.boxes import iou_matrix
 
 

@@ -87,10 +87,10 @@ def test_a_session_with_slowing_answers_raises_fatigue_breaks_and_pauses(store):
     assert s.respond("K").fatigue.fatigue == 0.0                       # a fresh baseline after the rest
     fatigues.append(0.0)
     s.end("stopped")
-    row = store.db["therapy_sessions"].get(s.session_id)
+    row = store.therapy_session(s.session_id)
     assert row["trials"] == len(fatigues) and row["ended_by"] == "stopped" and row["condition"] == "glaucoma"
     assert row["fatigue_max"] >= fatigue.PAUSE_AT and row["breaks"] >= 2
-    logged = list(store.db["therapy_trials"].rows_where("session_id = ?", [s.session_id]))
+    logged = store.therapy_trials(s.session_id)
     assert len(logged) == len(fatigues) and {t["task"] for t in logged} == {"contrast chart"}
     assert [t["n"] for t in logged] == list(range(1, len(logged) + 1))    # numbering survives the rest
 

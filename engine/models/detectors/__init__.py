@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.models.registry import ModelError, ModelSpec, Registry, installed_path, load_labels
+from engine.models.registry import ModelError, ModelSpec, Registry, load_labels
 from engine.types import Detection
 
 log = logging.getLogger(__name__)
@@ -70,30 +70,29 @@ class Detector:
                      for b, s, c in zip(raw.boxes, raw.scores, raw.classes))
 
 
+BUILTIN_MODULES = ("nanodet", "centernet", "fused", "maxsight")   # each declares FAMILY and make()
+
+
+def builtin_families() -> dict:
+    """family key -> factory for the detector modules in this package."""
+    import importlib
+    table = {}
+    for name in BUILTIN_MODULES:
+        module = importlib.import_module(f"engine.models.detectors.{name}")
+        table[module.FAMILY] = module.make
+    return table
+
+
 def build(spec: ModelSpec, registry: Registry, threads: int = 2, device: str = "cpu") -> Detector:
-    from engine.models.detectors import centernet, fused, maxsight, nanodet
-    families = {"nanodet": nanodet.NanoDet, "centernet": centernet.CenterNet, "maxsight": maxsight.MaxSightOnnx}
-    if spec.family not in ("nanodet", "centernet", "fused", "maxsight", "maxsight-checkpoint"):
-        raise ModelError(f"model {spec.name!r} is not a detector")
-    labels, _ = load_labels(spec.labels)
-    if spec.family == "maxsight-checkpoint":
-        try:
-            from training.torch_detector import TorchDetector
-        except ImportError:
+    """A runnable detector for `spec`, through the registry's family table. Model files are
+    checked against their recorded hashes first (registry.verified_path)."""
+    if spec.family not in registry.families:
+        if spec.family == "maxsight-checkpoint":
             raise ModelError("running a training checkpoint needs torch (scripts/setup.sh --training); or export it with "
-                             "`maxsight export`, which runs on ONNX Runtime") from None
-        return TorchDetector.from_checkpoint(spec.metadata, threads=threads, device=device, name=spec.name)
-    if spec.family == "fused":
-        # Members run side by side when each can have a thread of its own (see fused.py).
-        concurrent = threads >= len(spec.parts)
-        part_threads = threads // len(spec.parts) if concurrent else threads
-        parts = [build(registry.get(p), registry, part_threads, device) for p in spec.parts]
-        return fused.FusedDetector(spec, parts, labels, concurrent=concurrent)
-    if spec.family not in families:
-        raise ModelError(f"model {spec.name!r} has family {spec.family!r}, which no detector module runs")
-    path = installed_path(spec)
-    if path is None and spec.family == "maxsight":
-        raise ModelError(f"the exported model {spec.onnx_file} is missing; export it again with `maxsight export`")
-    if path is None:
-        raise ModelError(f"the model {spec.name!r} is not installed; run `maxsight models fetch` first")
-    return families[spec.family](spec, path, labels, threads, device)
+                             "`maxsight export`, which runs on ONNX Runtime")
+        raise ModelError(f"model {spec.name!r} is not a detector (family {spec.family!r})")
+    return registry.families[spec.family](spec, registry, threads, device)
+
+
+def labels_for(spec: ModelSpec) -> list[str]:
+    return load_labels(spec.labels)[0]

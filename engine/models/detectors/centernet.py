@@ -50,3 +50,12 @@ class CenterNet(Detector):
         boxes = np.stack([cx - d[:, 0], cy - d[:, 1], cx + d[:, 2], cy + d[:, 3]], 1)
         assert g * _STRIDE == self.size, f"heatmap {g} x stride {_STRIDE} should equal input {self.size}"
         return RawDetections(lb.to_frame(boxes, width, height).astype(np.float32), vals.astype(np.float32), cs.astype(np.int64))
+
+
+FAMILY = "centernet"
+
+
+def make(spec, registry, threads: int, device: str) -> CenterNet:
+    from engine.models.detectors import labels_for
+    from engine.models.registry import verified_path
+    return CenterNet(spec, verified_path(spec), labels_for(spec), threads, device)

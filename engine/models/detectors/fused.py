@@ -44,3 +44,15 @@ class FusedDetector(Detector):
             timings["inference"] = timings.get("inference", 0.0) + (t1 - t0) * 1e3 - pre - post
             timings["postprocess"] = timings.get("postprocess", 0.0) + post + (t2 - t1) * 1e3
         return RawDetections(b[keep], s[keep], c[keep])
+
+
+FAMILY = "fused"
+
+
+def make(spec, registry, threads: int, device: str) -> FusedDetector:
+    """Members run side by side when each can have a thread of its own."""
+    from engine.models.detectors import build, labels_for
+    concurrent = threads >= len(spec.parts)
+    part_threads = threads // len(spec.parts) if concurrent else threads
+    parts = [build(registry.get(p), registry, part_threads, device) for p in spec.parts]
+    return FusedDetector(spec, parts, labels_for(spec), concurrent=concurrent)

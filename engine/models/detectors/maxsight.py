@@ -17,6 +17,7 @@ from engine.models.boxes import letterbox, nms_per_class
 from engine.models.detectors import Detector, RawDetections
 from engine.models.mobilenet_v2 import imagenet_chw
 from engine.models.onnx_runner import make_session
+from engine.models.registry import ModelError
 
 
 def preprocess(image_bgr: np.ndarray, size: int):
@@ -62,15 +63,32 @@ class MaxSightDetector(Detector):
 
 
 class MaxSightOnnx(MaxSightDetector):
+    """Labels: the sidecar's own class names when it lists them (a model trained on other classes
+    than COCO's), else the label map the registry resolved (coco80 for older exports)."""
+
     def __init__(self, spec, path, labels, threads: int, device: str = "cpu"):
-        self.name, self.spec, self.labels = spec.name, spec, labels
         meta = json.loads(Path(spec.metadata).read_text())
+        own = meta.get("labels")
+        self.name, self.spec, self.labels = spec.name, spec, list(own) if isinstance(own, list) else list(labels)
         self.size, self.clip = int(meta["input_size"]), int(meta.get("clip_frames", 0))
         self.session = make_session(path, threads, device)
         self.input_name = self.session.get_inputs()[0].name
+        scores = next((o for o in self.session.get_outputs() if o.name == "scores"), None)
+        k = scores.shape[-1] if scores is not None and scores.shape else None
+        if isinstance(k, int) and k != len(self.labels):
+            raise ModelError(f"{path} scores {k} classes but its labels name {len(self.labels)}; export it again with `maxsight export`")
         self._start_clip()
 
     def infer(self, prepared):
         x, _ = prepared
         scores, boxes = self.session.run(["scores", "boxes"], {self.input_name: x})
         return scores[0], boxes[0]
+
+
+FAMILY = "maxsight"
+
+
+def make(spec, registry, threads: int, device: str) -> MaxSightOnnx:
+    from engine.models.detectors import labels_for
+    from engine.models.registry import verified_path
+    return MaxSightOnnx(spec, verified_path(spec), labels_for(spec), threads, device)

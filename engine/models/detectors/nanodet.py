@@ -69,3 +69,12 @@ class NanoDet(Detector):
         b, s, c = np.concatenate(boxes), np.concatenate(scores), np.concatenate(classes)
         keep = nms_per_class(b, s, c, iou=0.6, max_out=100)
         return RawDetections(lb.to_frame(b[keep], width, height).astype(np.float32), s[keep].astype(np.float32), c[keep].astype(np.int64))
+
+
+FAMILY = "nanodet"
+
+
+def make(spec, registry, threads: int, device: str) -> NanoDet:
+    from engine.models.detectors import labels_for
+    from engine.models.registry import verified_path
+    return NanoDet(spec, verified_path(spec), labels_for(spec), threads, device)

@@ -8,8 +8,10 @@ from engine.stage_a.geometry import zone_for
 from engine.types import FrameQuality, FrameResult, Hazard, Urgency
 from maxsight_app.cues.phrasing import distance_words, hazard_phrase
 from maxsight_app.cues.policy import CuePolicy, overload_events
-from maxsight_app.cues.types import CueKind, CuePreferences, Priority, Units, Verbosity
+from maxsight_app.cues.types import CueKind, Priority
+from maxsight_app.profile.schema import Profile, Units, Verbosity
 from maxsight_app.outputs.base import SpyOutput
+from maxsight_app.session import Session
 
 GOOD = FrameQuality(120.0, 800.0, 50.0, False, False, False, 1.0)
 DARK = FrameQuality(10.0, 800.0, 50.0, True, False, False, 0.25)
@@ -46,13 +48,13 @@ def test_hedges_low_confidence():
 
 
 def test_announces_once_then_stays_quiet_within_cooldown():
-    p, prefs = CuePolicy(), CuePreferences()
+    p, prefs = CuePolicy(), Profile()
     said = run(p, prefs, [frame(t / 10, hz(1)) for t in range(60)])     # 6 s of the same parked car
     assert len(said) == 1 and said[0][1].text.startswith("car")
 
 
 def test_caution_is_not_repeated_after_cooldown_but_warning_is():
-    p, prefs = CuePolicy(), CuePreferences(cooldown_s=5)
+    p, prefs = CuePolicy(), Profile(cooldown_s=5)
     said = run(p, prefs, [frame(t / 10, hz(1), hz(2, "person", d=1.0, urgency=Urgency.WARNING, clock=12)) for t in range(120)])
     per_track = {tid: sum(1 for _, c in said if c.track_id == tid) for tid in (1, 2)}
     assert per_track[1] == 1
@@ -60,7 +62,7 @@ def test_caution_is_not_repeated_after_cooldown_but_warning_is():
 
 
 def test_starting_to_approach_is_announced():
-    p, prefs = CuePolicy(), CuePreferences()
+    p, prefs = CuePolicy(), Profile()
     said = run(p, prefs, [frame(0.0, hz(1)), frame(0.5, hz(1)), frame(1.0, hz(1, urgency=Urgency.WARNING, approaching=True))])
     assert [c.text for _, c in said] == ["car, 2 o'clock, 6 metres", "car, 2 o'clock, 6 metres, approaching"]
     assert said[1][1].priority == Priority.NEXT
@@ -68,20 +70,20 @@ def test_starting_to_approach_is_announced():
 
 def test_danger_interrupts_and_ignores_rate_limit_snooze_and_mute():
     p = CuePolicy()
-    prefs = CuePreferences(max_unsolicited=1, class_weights={"car": 0.0})
+    prefs = Profile(max_unsolicited=1, class_weights={"car": 0.0})
     p.snooze(0.0)
     said = run(p, prefs, [frame(0.1, hz(1, urgency=Urgency.DANGER, approaching=True, d=3.0), hz(2, "person", urgency=Urgency.WARNING, d=2.0))])
     assert len(said) == 1
     cue = said[0][1]
     assert cue.priority == Priority.NOW and cue.interrupt and cue.label == "car"
     spy = SpyOutput()
-    spy.emit(said[0][1])
-    assert spy.events[0][0] == "cancel"     # barge-in cancels what was playing
+    Session(pipeline=None, outputs=[spy]).say(said[0][1])
+    assert [kind for kind, _ in spy.events] == ["cancel", "emit"]   # barge-in cancels what was playing, once
 
 
 def test_rate_limit_keeps_busy_scenes_under_overload():
     """20 people arriving one per 0.3 s, each a new caution: the policy must not flood."""
-    p, prefs = CuePolicy(), CuePreferences()
+    p, prefs = CuePolicy(), Profile()
     frames, present = [], []
     for i in range(200):
         t = i * 0.1
@@ -99,7 +101,7 @@ def test_verbosity_levels():
     counts = {}
     for v in Verbosity:
         p = CuePolicy()
-        said = run(p, CuePreferences(verbosity=v), [frame(t / 10, *hazards) for t in range(30)])
+        said = run(p, Profile(verbosity=v), [frame(t / 10, *hazards) for t in range(30)])
         counts[v] = {c.track_id for _, c in said}
     assert counts[Verbosity.DANGER_ONLY] == {3}
     assert counts[Verbosity.BRIEF] == {2, 3}
@@ -108,12 +110,12 @@ def test_verbosity_levels():
 
 def test_muted_class_stays_quiet_below_danger():
     p = CuePolicy()
-    said = run(p, CuePreferences(class_weights={"person": 0.0}), [frame(0.0, hz(1, "person", urgency=Urgency.WARNING, d=1.0))])
+    said = run(p, Profile(class_weights={"person": 0.0}), [frame(0.0, hz(1, "person", urgency=Urgency.WARNING, d=1.0))])
     assert said == []
 
 
 def test_dark_frame_says_cannot_see_and_never_all_clear():
-    p, prefs = CuePolicy(), CuePreferences()
+    p, prefs = CuePolicy(), Profile()
     said = run(p, prefs, [frame(t / 10, quality=DARK) for t in range(30)])
     assert [c.kind for _, c in said] == [CueKind.QUALITY]
     assert "can't see well" in said[0][1].text
@@ -122,7 +124,7 @@ def test_dark_frame_says_cannot_see_and_never_all_clear():
 
 
 def test_summary_and_repeat():
-    p, prefs = CuePolicy(), CuePreferences()
+    p, prefs = CuePolicy(), Profile()
     p.decide(frame(0.0, hz(1, urgency=Urgency.WARNING, approaching=True, d=5.0), hz(2, "person", d=2.0, clock=11)), prefs, 0.0)
     s = p.summary(prefs, 0.1)
     assert s.text == "car, 2 o'clock, 5 metres, approaching; person, 11 o'clock, 2 metres"
@@ -131,7 +133,7 @@ def test_summary_and_repeat():
 
 def test_stop_all_cancels_outputs():
     spy = SpyOutput()
-    spy.emit(CuePolicy().stop_all(1.0))
+    Session(pipeline=None, outputs=[spy]).say(CuePolicy().stop_all(1.0))
     assert spy.events == [("cancel", None)]
 
 
@@ -142,14 +144,14 @@ def test_overload_event_counting():
 
 
 def test_preferences_are_checked():
-    with pytest.raises(ValueError, match="max_unsolicited must be between 1 and 20"):
-        CuePreferences(max_unsolicited=0)
+    with pytest.raises(ValueError, match="max_unsolicited: must be between 1 and 10"):
+        Profile(max_unsolicited=0)
     with pytest.raises(ValueError, match="class weight for 'dog'"):
-        CuePreferences(class_weights={"dog": 5})
+        Profile(class_weights={"dog": 5})
 
 
 def test_a_busy_caution_scene_cannot_hide_a_warning():
-    p, prefs = CuePolicy(), CuePreferences()
+    p, prefs = CuePolicy(), Profile()
     cautions = [hz(i, "person", d=2.8, clock=12) for i in range(1, 4)]
     said = run(p, prefs, [frame(t / 10, *cautions) for t in range(5)])                # budget used by cautions
     assert len(said) == 3
@@ -164,7 +166,7 @@ def _sound(label, t=0.0):
 
 def test_sounds_become_cues_per_profile_and_alarms_get_through_snooze():
     from dataclasses import replace
-    p, prefs = CuePolicy(), CuePreferences()
+    p, prefs = CuePolicy(), Profile()
     f = replace(frame(0.0), sounds=(_sound("smoke_alarm"), _sound("speech"), _sound("doorbell")))
     cues = p.decide(f, prefs, 0.0)
     assert [(c.kind, c.text, c.urgency) for c in cues] == [(CueKind.SOUND, "Smoke alarm", Urgency.WARNING),
@@ -173,5 +175,5 @@ def test_sounds_become_cues_per_profile_and_alarms_get_through_snooze():
     p2.snooze(0.0)
     cues = p2.decide(replace(frame(1.0), sounds=(_sound("siren"), _sound("dog_bark"))), prefs, 1.0)
     assert [c.text for c in cues] == ["Siren"]                       # snoozed: the dog is not said, the siren is
-    only_doorbell = CuePreferences(sound_alerts=("doorbell",))
+    only_doorbell = Profile(sound_alerts=("doorbell",))
     assert [c.text for c in CuePolicy().decide(replace(frame(2.0), sounds=(_sound("siren"), _sound("doorbell"))), only_doorbell, 2.0)] == ["Doorbell"]

@@ -17,7 +17,8 @@ from maxsight_app.cues.types import Cue, CueKind, Priority
 from maxsight_app.outputs import haptic
 from maxsight_app.outputs.audio import WavFileSink, no_output_device_reason
 from maxsight_app.outputs.base import SilentOutput
-from maxsight_app.outputs.factory import OutputSettings, build_outputs
+from maxsight_app.outputs.factory import build_outputs
+from maxsight_app.profile.schema import Profile
 from maxsight_app.outputs.screen import ScreenOutput
 from maxsight_app.outputs.sound import SoundOutput
 from maxsight_app.outputs.speech import SpeechSynth, Voice
@@ -25,8 +26,10 @@ from maxsight_app.outputs.tones import SAMPLE_RATE
 
 
 def cue(text, urgency=Urgency.WARNING, interrupt=False, bearing=40.0, distance=3.0, kind=CueKind.HAZARD):
+    from engine.stage_a.geometry import clock_from_bearing
     return Cue(text, kind, Priority.NOW if interrupt else Priority.NEXT, urgency, 0.0, track_id=1, label="car",
-               bearing_deg=bearing, distance_m=distance, interrupt=interrupt)
+               bearing_deg=bearing, distance_m=distance, interrupt=interrupt,
+               clock=None if bearing is None else clock_from_bearing(bearing))
 
 
 def read_wav(path):
@@ -55,6 +58,7 @@ def test_wav_timeline_queues_and_barge_in_cuts(tmp_path):
     now[0] = 0.5
     out.emit(cue("car, 2 o'clock, 6 metres"))                  # queued after the first
     now[0] = 1.0
+    out.cancel()                                                # barge-in, as the session does it
     out.emit(cue("bus, 1 o'clock, 3 metres, approaching", urgency=Urgency.DANGER, interrupt=True))
     sink.close()
     clips = json.loads((tmp_path / "heard.json").read_text())["played"]
@@ -66,6 +70,27 @@ def test_wav_timeline_queues_and_barge_in_cuts(tmp_path):
     # The danger earcon is panned right (1 o'clock): more energy in the right channel just after 1 s.
     seg = x[int(1.0 * sr): int(1.4 * sr)]
     assert (seg[:, 1] ** 2).sum() > 1.5 * (seg[:, 0] ** 2).sum()
+
+
+def test_the_wav_is_written_as_it_goes_so_a_killed_run_keeps_what_was_heard(tmp_path):
+    now = [0.0]
+    sink = WavFileSink(tmp_path / "live.wav", clock=lambda: now[0])
+    assert sink.check() is None
+    tone = np.full((SAMPLE_RATE // 2, 2), 0.25, np.float32)
+    for i in range(6):                       # a half-second clip every 2 s, never closed (a kill)
+        now[0] = 2.0 * i
+        sink.play(tone, label=f"cue {i}")
+    x, sr = read_wav(tmp_path / "live.wav")  # readable without close(): the header is kept current
+    assert len(x) / sr == pytest.approx(10.0, abs=0.01)
+    assert abs(x[int(8.1 * sr), 0] - 0.25) < 1e-3 and abs(x[int(9.0 * sr), 0]) < 1e-6
+    played = json.loads((tmp_path / "live.json").read_text())["played"]
+    assert [c["text"] for c in played] == [f"cue {i}" for i in range(6)]
+
+
+def test_an_unwritable_wav_is_one_sentence(tmp_path):
+    (tmp_path / "folder.wav").mkdir()
+    assert "is a folder" in WavFileSink(tmp_path / "folder.wav", clock=lambda: 0.0).check()
+    assert "does not exist" in WavFileSink(tmp_path / "no" / "x.wav", clock=lambda: 0.0).check()
 
 
 def test_stale_clips_are_dropped_not_queued_for_ever(tmp_path):
@@ -129,7 +154,7 @@ def test_screen_alerts_flash_for_warnings_and_quality():
 
 
 def test_fallback_chain_reports_a_missing_sound_card(tmp_path):
-    outputs, notes = build_outputs(OutputSettings(haptic=True, haptic_port=str(tmp_path / "ttyNOPE")))
+    outputs, notes = build_outputs(Profile(haptic=True, haptic_port=str(tmp_path / "ttyNOPE")))
     reason = no_output_device_reason()
     if reason:   # CI and this machine: no sound card
         assert f"Sound is off: {reason}." in notes and any(isinstance(o, SilentOutput) for o in outputs)
@@ -141,7 +166,7 @@ def test_fallback_chain_reports_a_missing_sound_card(tmp_path):
 
 
 def test_audio_out_replaces_the_sound_card(tmp_path):
-    outputs, notes = build_outputs(OutputSettings(), audio_out=tmp_path / "x.wav")
+    outputs, notes = build_outputs(Profile(), audio_out=tmp_path / "x.wav")
     assert any(isinstance(o, SoundOutput) and isinstance(o.sink, WavFileSink) for o in outputs)
     assert not any(n.startswith("Sound is off") for n in notes)
 

@@ -12,7 +12,6 @@ import pytest
 from engine.types import FrameQuality, FrameResult, Hazard, Urgency, Zone
 from maxsight_app.cues.policy import CuePolicy
 from maxsight_app.profile.feedback import apply_feedback
-from maxsight_app.profile.settings import cue_preferences
 from maxsight_app.profile.store import SCHEMA_VERSION, ProfileError, ProfileStore
 
 
@@ -37,7 +36,7 @@ def test_migrates_a_v1_file_keeping_the_users_choices(tmp_path):
     path = tmp_path / "profiles.db"
     v1_file(path)
     store = ProfileStore(path)
-    assert store.version() == SCHEMA_VERSION == 5
+    assert store.version() == SCHEMA_VERSION == 6
     uid = store.find_user("Grace")
     prefs = store.preferences(uid)
     assert (prefs["verbosity"], prefs["units"], prefs["speech_rate"], prefs["volume"]) == ("brief", "feet", 220, 0.5)
@@ -45,7 +44,7 @@ def test_migrates_a_v1_file_keeping_the_users_choices(tmp_path):
     assert prefs["text_scale"] == 1.0 and prefs["high_contrast"] is False      # v3 columns too
     store.set_class_weight(uid, "dog", 0.5)                                     # new tables exist
     store.close()
-    assert ProfileStore(path).version() == 5                                    # reopening is a no-op
+    assert ProfileStore(path).version() == 6                                    # reopening is a no-op
 
 
 def test_each_migration_adds_only_its_own_columns(tmp_path):
@@ -93,7 +92,7 @@ def test_bad_values_are_rejected_with_the_field_name(tmp_path):
 
 def test_uses_wal(tmp_path):
     store = ProfileStore(tmp_path / "p.db")
-    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 WRITER = """
@@ -133,7 +132,7 @@ def test_damaged_file_is_moved_aside_and_a_new_one_started(tmp_path):
     path.write_bytes(bytes(data))
     store = ProfileStore(path)
     assert store.recovered_to is not None and store.recovered_to.exists()
-    assert store.users() == [] and store.version() == 5
+    assert store.users() == [] and store.version() == 6
 
 
 def test_export_import_round_trip(tmp_path):
@@ -166,13 +165,13 @@ def test_feedback_is_learnt_persisted_and_changes_what_is_said(tmp_path):
     path = tmp_path / "p.db"
     store = ProfileStore(path)
     uid = store.create_user("Ada")
-    assert CuePolicy().decide(_dog_frame(0.0), cue_preferences(store, uid), 0.0)          # dogs are announced
+    assert CuePolicy().decide(_dog_frame(0.0), store.profile(uid), 0.0)          # dogs are announced
     for _ in range(3):
         apply_feedback(store, uid, "not_useful", "dog")
     store.close()
     store = ProfileStore(path)                                                             # persisted
     assert store.class_weights(uid)["dog"] == pytest.approx(0.1)
-    assert CuePolicy().decide(_dog_frame(0.0), cue_preferences(store, uid), 0.0) == []     # a caution dog is now quiet
+    assert CuePolicy().decide(_dog_frame(0.0), store.profile(uid), 0.0) == []     # a caution dog is now quiet
     changes = apply_feedback(store, uid, "too_much", "person")
     assert changes["cooldown_s"] == pytest.approx(10.0) and changes["person"] == pytest.approx(0.85)
     for _ in range(30):

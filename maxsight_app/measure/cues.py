@@ -19,6 +19,7 @@ from collections import defaultdict
 import numpy as np
 
 from engine.types import Urgency
+from maxsight_app.capture.feed import Feed
 from maxsight_app.capture.video import FrameSource
 from maxsight_app.cues.policy import overload_events
 from maxsight_app.cues.types import CueKind
@@ -30,6 +31,7 @@ _ALL_CLEAR = re.compile(r"\b(all clear|clear path|path is clear|nothing ahead|it
 
 
 def evaluate(session: Session, source: FrameSource, max_frames: int | None = None) -> dict:
+    """Replay `source` (no audio, as fast as it goes) through the session into its spy output."""
     spy = next((o for o in session.outputs if isinstance(o, SpyOutput)), None)
     if spy is None:
         spy = SpyOutput()
@@ -43,10 +45,9 @@ def evaluate(session: Session, source: FrameSource, max_frames: int | None = Non
     onsets: list[tuple[int, float, Urgency]] = []   # (track, time, level reached)
     urgent_seconds: dict[int, set[int]] = defaultdict(set)   # second -> tracks at warning+
     last_t = 0.0
+    feed = Feed(source, realtime=False, audio=False, max_frames=max_frames)
     try:
-        for frame in source:
-            if max_frames is not None and frames >= max_frames:
-                break
+        for frame, _ in feed:
             tick = session.handle(frame)
             r = tick.result
             frames += 1
@@ -65,7 +66,7 @@ def evaluate(session: Session, source: FrameSource, max_frames: int | None = Non
                 if h.urgency >= Urgency.WARNING:
                     urgent_seconds[int(r.timestamp)].add(h.track_id)
     finally:
-        source.close()
+        feed.close()
     duration_s = max(last_t, 1e-6)
     minutes = duration_s / 60
     missed_onsets = [(tid, t, u) for tid, t, u in onsets
@@ -74,7 +75,7 @@ def evaluate(session: Session, source: FrameSource, max_frames: int | None = Non
     cue_seconds = {int(t) for t in cue_times}
     quiet = [s for s in range(int(math.ceil(duration_s))) if s not in cue_seconds]
     def warranted(second: int) -> bool:
-        return any(not any(second - session.prefs.cooldown_s <= ct < second + 1 for ct in cued_at.get(tid, []))
+        return any(not any(second - session.profile.cooldown_s <= ct < second + 1 for ct in cued_at.get(tid, []))
                    for tid in urgent_seconds.get(second, ()))
     quiet_wrong = [s for s in quiet if warranted(s)]
     kinds = defaultdict(int)

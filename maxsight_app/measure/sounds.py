@@ -9,24 +9,15 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.models.registry import ModelError, Registry, installed_path, models_dir
+from engine.models.registry import Registry, verified_path
 from engine.stage_b.audio_features import SAMPLE_RATE, log_mel, patches
 from engine.stage_b.sound_events import ON, SOUND_CLASSES, SoundEventDetector
-
-
-def load_audio(path: Path) -> np.ndarray:
-    import av
-    with av.open(str(path)) as c:
-        res = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-        return np.concatenate([o.to_ndarray().reshape(-1) for f in c.decode(audio=0) for o in res.resample(f)])
+from maxsight_app.capture.audio_file import load_audio
 
 
 def detector(registry: Registry) -> SoundEventDetector:
-    spec = registry.get("yamnet")
-    path = installed_path(spec)
-    if path is None:
-        raise ModelError("the sound model is not installed; run `maxsight models fetch`")
-    return SoundEventDetector(path, models_dir() / "yamnet" / "yamnet_class_map.csv")
+    path = verified_path(registry.get("yamnet"))
+    return SoundEventDetector(path, path.parent / "yamnet_class_map.csv")
 
 
 def evaluate(registry: Registry, folder: Path) -> dict:

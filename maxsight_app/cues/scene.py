@@ -1,5 +1,6 @@
-"""Scene description: a small scene graph of spatial relations between tracked objects, plus
-recent sounds (and text, once read), rendered as one or two short sentences. Deterministic.
+"""Scene description ("describe the scene", D): a small scene graph of spatial relations between
+tracked objects, plus recent sounds (and text, once read), rendered as one or two short sentences
+in the same clock directions and units as every other cue. Deterministic.
 
 Positions: x = d sin(bearing) (right of the user), z = d cos(bearing) (ahead). Relations:
   on          A's box bottom sits in the top third of B's box, A's centre is over B, A is smaller
@@ -15,6 +16,8 @@ import math
 from dataclasses import dataclass
 
 from engine.types import Hazard, SoundEvent
+from maxsight_app.cues.phrasing import clock_words, distance_words
+from maxsight_app.profile.schema import Units
 
 SURFACES = frozenset({"dining table", "bench", "bed", "couch", "chair", "desk", "toilet", "suitcase", "refrigerator"})
 
@@ -76,9 +79,8 @@ def relations(hazards: tuple[Hazard, ...]) -> tuple[Relation, ...]:
     return tuple(out)
 
 
-def _where(h: Hazard) -> str:
-    side = "ahead" if abs(h.bearing_deg) < 10 else ("on the left" if h.bearing_deg < 0 else "on the right")
-    return f"{h.label} {side}, {h.distance_m:.0f} metres" if h.distance_m >= 2 else f"{h.label} {side}, close"
+def _where(h: Hazard, units: Units) -> str:
+    return f"{h.label}, {clock_words(h.clock)}, {distance_words(h.distance_m, units)}"
 
 
 def _article(label: str) -> str:
@@ -86,7 +88,7 @@ def _article(label: str) -> str:
 
 
 def describe(hazards: tuple[Hazard, ...], sounds: tuple[SoundEvent, ...] = (), texts: tuple[str, ...] = (),
-             max_objects: int = 4) -> SceneReport:
+             max_objects: int = 4, units: Units = Units.METRES) -> SceneReport:
     if not hazards:
         first = "I don't see anything I recognise nearby."
         rels: tuple[Relation, ...] = ()
@@ -95,7 +97,7 @@ def describe(hazards: tuple[Hazard, ...], sounds: tuple[SoundEvent, ...] = (), t
         near = sorted(hazards, key=lambda h: (-int(h.urgency), h.distance_m))[:max_objects]
         names = tuple(h.label for h in near)
         more = len(hazards) - len(near)
-        first = "I see " + "; ".join(_where(h) for h in near) + (f"; and {more} more" if more > 0 else "") + "."
+        first = "I see " + "; ".join(_where(h, units) for h in near) + (f"; and {more} more" if more > 0 else "") + "."
         first = first[0].upper() + first[1:]
         rels = relations(tuple(near))
     second_parts = []

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.stage_b.captions import CaptionStreamer, normalise, word_errors
-from maxsight_app.eval_sounds import load_audio
+from maxsight_app.capture.audio_file import load_audio
 
 CHUNK = 1600
 

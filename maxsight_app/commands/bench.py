@@ -1,0 +1,77 @@
+"""`maxsight bench ...`: speed benchmarks; a table on stdout and JSON (ratios against a reference
+measured in the same run, never absolute targets in tests)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from maxsight_app.commands.common import NEEDS_TORCH, CommandError, report, torch_available
+
+
+def add_parser(sub) -> None:
+    b = sub.add_parser("bench", help="speed benchmarks (print a table, write JSON)").add_subparsers(dest="bench_cmd", required=True)
+    s = b.add_parser("stage-a", help="per-step Stage A latency on real video frames")
+    s.add_argument("--video", action="append", help="video file (repeatable; default: the evaluation videos)")
+    s.add_argument("--frames", type=int, default=60, help="frames per video (default 60)")
+    s.add_argument("--detector", action="append", help="detector (repeatable; default all three)")
+    s.add_argument("--threads-list", type=int, nargs="+", default=[1, 2], help="thread counts to measure")
+    s.add_argument("--json", default="bench-stage-a.json", help="JSON output path")
+    s.set_defaults(func=cmd_stage_a)
+    bb = b.add_parser("stage-b", help="Stage A latency with and without Stage B busy")
+    bb.add_argument("--frames", type=int, default=40, help="frames per video (default 40)")
+    bb.add_argument("--audio", help="audio clip Stage B works on (default: a crying-baby clip from the evaluation data)")
+    bb.add_argument("--json", default="bench-stage-b.json", help="JSON output path")
+    bb.set_defaults(func=cmd_stage_b)
+    bc = b.add_parser("conditions", help="latency of each vision-condition simulation on real frames")
+    bc.add_argument("--video", action="append", help="video file (repeatable; default: the evaluation videos)")
+    bc.add_argument("--frames", type=int, default=20, help="frames per video (default 20)")
+    bc.add_argument("--severity", type=float, default=0.7)
+    bc.add_argument("--json", default="bench-conditions.json", help="JSON output path")
+    bc.set_defaults(func=cmd_conditions)
+    bt = b.add_parser("train", help="training throughput (images/s) per preset and backbone on real COCO images")
+    bt.add_argument("--row", action="append", metavar="PRESET:BACKBONE", help="e.g. t0:mobilenet_v2 (repeatable; default four rows)")
+    bt.add_argument("--size", type=int, default=256, help="input size (default 256)")
+    bt.add_argument("--batch", type=int, default=4)
+    bt.add_argument("--steps", type=int, default=6, help="timed steps per row (default 6, after 2 warm-up steps)")
+    bt.add_argument("--device", default="auto")
+    bt.add_argument("--json", default="bench-train.json", help="JSON output path")
+    bt.set_defaults(func=cmd_train)
+
+
+def _videos(given):
+    from engine.eval_data import require
+    return [Path(v) for v in given] if given else sorted(require("videos_walking_driving").glob("*.[am][vp][i4]"))
+
+
+def cmd_stage_a(args) -> int:
+    from maxsight_app.compose import make_registry
+    from maxsight_app.measure.bench import bench_stage_a, table
+    result = bench_stage_a(make_registry(), args.detector or ["nanodet", "centernet", "fused"], _videos(args.video), args.frames,
+                           thread_counts=tuple(args.threads_list))
+    return report(table(result), result, args.json)
+
+
+def cmd_stage_b(args) -> int:
+    from engine.eval_data import require
+    from maxsight_app.compose import make_registry
+    from maxsight_app.measure.bench import bench_stage_b, stage_b_table
+    clip = Path(args.audio) if args.audio else require("sound_events_small", "audio", "esc10_crying_baby_test_1-60997-B.mp3")
+    result = bench_stage_b(make_registry(), _videos(None), clip, args.frames)
+    return report(stage_b_table(result), result, args.json)
+
+
+def cmd_conditions(args) -> int:
+    from maxsight_app.measure.bench import bench_conditions, conditions_table
+    result = bench_conditions(_videos(args.video), args.frames, args.severity)
+    return report(conditions_table(result), result, args.json)
+
+
+def cmd_train(args) -> int:
+    if not torch_available():
+        raise CommandError(NEEDS_TORCH)
+    from training.bench import ROWS, bench_train, table
+    rows = [tuple(r.split(":")) for r in args.row] if args.row else ROWS
+    for r in rows:
+        if len(r) != 2:
+            raise CommandError(f"--row takes PRESET:BACKBONE, e.g. t0:mobilenet_v2; got {':'.join(r)!r}")
+    result = bench_train(rows, size=args.size, batch=args.batch, steps=args.steps, device=args.device)
+    return report(table(result), result, args.json)

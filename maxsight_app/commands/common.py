@@ -1,0 +1,122 @@
+"""What several commands share: engine options, opening a profile, reporting a result (table on
+stdout, JSON on request), and checking output paths before anything is written."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from engine.config import CameraModel, EngineConfig, Tier, verify
+
+
+class CommandError(Exception):
+    """A problem with what the user asked for, as one sentence; the command exits with status 2."""
+
+
+def note(message: str) -> None:
+    print(f"maxsight: {message}", file=sys.stderr)
+
+
+def engine_options(parser, tier_default: str | None = None) -> None:
+    """--detector, --threads, --device, camera geometry and --tier, for every command that runs Stage A."""
+    parser.add_argument("--detector", "--model", dest="detector", default=EngineConfig.detector,
+                        help=f"{EngineConfig.detector} (default), nanodet, centernet, fused, a registered model, or a path to "
+                             "an exported .onnx or a checkpoint .pt")
+    parser.add_argument("--threads", type=int, default=2, help="compute threads for Stage A (default 2)")
+    parser.add_argument("--device", default="auto", help="auto, cuda, mps or cpu")
+    parser.add_argument("--hfov", type=float, default=CameraModel.hfov_deg, help="camera horizontal field of view, degrees")
+    parser.add_argument("--camera-height", type=float, default=CameraModel.height_m, help="camera height above the floor, metres")
+    parser.add_argument("--tilt", type=float, default=CameraModel.tilt_deg, help="camera tilt downwards, degrees")
+    default = tier_default or EngineConfig.tier.value
+    parser.add_argument("--tier", default=default, choices=[t.value for t in Tier],
+                        help=f"what runs besides Stage A (default {default}; T0: nothing; T1 sounds, T2 + captions, "
+                             "T3 + text, T4 + your own objects)")
+
+
+def engine_config(args) -> EngineConfig:
+    return verify(EngineConfig(detector=args.detector, threads=args.threads, device=args.device, tier=Tier(args.tier),
+                               camera=CameraModel(hfov_deg=args.hfov, height_m=args.camera_height, tilt_deg=args.tilt)))
+
+
+def open_profile(name: str | None):
+    """(store, user id) for --profile NAME; the 'default' profile is created on first use."""
+    from maxsight_app.profile.store import ProfileError, ProfileStore, default_path
+    store = ProfileStore(default_path())
+    if store.recovered_to:
+        note(f"the profile database was damaged; it was kept as {store.recovered_to} and a new one started")
+    name = name or "default"
+    uid = store.find_user(name)
+    if uid is None:
+        if name != "default":
+            store.close()
+            raise ProfileError(f"there is no profile called {name!r}; create it with `maxsight profile create {name}`")
+        try:
+            uid = store.create_user(name)
+        except ValueError:                    # another process created it in between
+            uid = store.find_user(name)
+    return store, uid
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def check_outputs(outputs: dict[str, Path | None], inputs: dict[str, Path | None]) -> None:
+    """Refuse, in one sentence, an output that is a folder, sits in a missing or read-only folder,
+    or would overwrite an input or another output. Nothing is written by this check."""
+    outs = {k: Path(v) for k, v in outputs.items() if v is not None}
+    ins = {k: Path(v) for k, v in inputs.items() if v is not None and not str(v).isdigit()}
+    for name, p in outs.items():
+        if p.is_dir():
+            raise CommandError(f"{name} {p} is a folder; give a file name")
+        parent = p.parent if str(p.parent) else Path(".")
+        if not parent.is_dir():
+            raise CommandError(f"{name} {p}: the folder {parent} does not exist")
+        if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+            raise CommandError(f"{name} {p} cannot be written (no permission)")
+        for other, q in ins.items():
+            if _same(p, q):
+                raise CommandError(f"{name} {p} is the same file as {other}; it would be overwritten")
+    names = list(outs)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if _same(outs[a], outs[b]):
+                raise CommandError(f"{a} and {b} are the same file ({outs[a]}); give them different names")
+
+
+def write_json(path: str | Path, data) -> None:
+    """Atomically: a killed command never leaves half a JSON file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=1))
+        tmp.replace(path)
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def report(table: str, result, json_path: str | None) -> int:
+    if json_path:
+        check_outputs({"--json": Path(json_path)}, {})
+    print(table)
+    if json_path:
+        write_json(json_path, result)
+        print(f"JSON written to {json_path}")
+    return 0
+
+
+def torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+NEEDS_TORCH = "training and export need torch: run `scripts/setup.sh --training` (or pip install -e '.[training,export]')"

@@ -1,0 +1,170 @@
+"""`maxsight eval ...`: accuracy against labelled data, a table on stdout and JSON on request."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from maxsight_app.commands.common import check_outputs, engine_config, engine_options, open_profile, report, write_json
+
+DETECTORS = ["nanodet", "centernet", "fused"]
+
+
+def add_parser(sub) -> None:
+    ev = sub.add_parser("eval", help="measure accuracy on evaluation data").add_subparsers(dest="eval_cmd", required=True)
+    d = ev.add_parser("detect", help="COCO mAP and safety recall of the detectors; per-class AP on any COCO or YOLO set")
+    src = d.add_mutually_exclusive_group(required=True)
+    src.add_argument("--coco", help="folder with instances.json and images/")
+    src.add_argument("--data", action="append", help="COCO or YOLO-layout folder (repeatable: YOLO sets merge); prints per-class AP")
+    d.add_argument("--detector", "--model", dest="detector", action="append",
+                   help="detector, registered model or model path to evaluate (repeatable; default nanodet, centernet, fused)")
+    d.add_argument("--split", default="all", choices=["dev", "test", "all", "train", "val"],
+                   help="COCO images: dev (first half by id), test or all; YOLO sets: train, val (by source photo) or all")
+    d.add_argument("--threads", type=int, default=2)
+    d.add_argument("--limit", type=int, help="only the first N images")
+    d.add_argument("--json", help="also write the results as JSON here")
+    d.set_defaults(func=cmd_detect)
+
+    dl = ev.add_parser("distill", help="a distilled model against its teacher on video frames it did not train on")
+    dl.add_argument("model", help="checkpoint, export or registered name")
+    dl.add_argument("--teacher", default="fused", help="nanodet, centernet or fused (default)")
+    dl.add_argument("--video", action="append", help="video file or folder (repeatable; default: the evaluation videos)")
+    dl.add_argument("--every", type=int, default=10, help="take every N-th frame (default 10)")
+    dl.add_argument("--offset", type=int, default=1, help="frame offset, to miss the training frames (default 1)")
+    dl.add_argument("--hard-score", type=float, default=0.40, help="teacher score that makes a reference box")
+    dl.add_argument("--limit", type=int, help="at most N frames")
+    dl.add_argument("--threads", type=int, default=2)
+    dl.add_argument("--json", help="also write the results as JSON here")
+    dl.set_defaults(func=cmd_distill)
+
+    c = ev.add_parser("cues", help="replay videos through Stage A and the cue policy; latency, overload, silence, reassurance")
+    c.add_argument("--source", action="append", help="video file (repeatable; default: the evaluation videos)")
+    c.add_argument("--profile", help="profile whose cue preferences to use (default: 'default')")
+    c.add_argument("--max-frames", type=int)
+    c.add_argument("--json", help="also write the results as JSON here")
+    engine_options(c, tier_default="T0")
+    c.set_defaults(func=cmd_cues)
+
+    es = ev.add_parser("sounds", help="environmental sound events on labelled clips, pipeline against the raw model")
+    es.add_argument("--dir", help="folder with labels.csv and audio/ (default: the evaluation data's sound_events_small)")
+    es.add_argument("--json", help="also write the results as JSON here")
+    es.set_defaults(func=cmd_sounds)
+
+    ec = ev.add_parser("captions", help="live-caption word error rate and latency on read speech")
+    ec.add_argument("--dir", help="folder like the evaluation data's asr_speech_refs")
+    ec.add_argument("--threads", type=int, default=1, help="Whisper threads (1, as in the Stage B worker)")
+    ec.add_argument("--limit", type=int)
+    ec.add_argument("--json", help="also write the results as JSON here")
+    ec.set_defaults(func=cmd_captions)
+
+    eo = ev.add_parser("ocr", help="text reading: CER and word accuracy on ICDAR 2015")
+    eo.add_argument("--icdar", help="folder with images/ and gt/ (default: the evaluation data's icdar2015_test_scene_text)")
+    eo.add_argument("--limit", type=int, help="only the first N images with legible words")
+    eo.add_argument("--json", help="also write the results as JSON here")
+    eo.set_defaults(func=cmd_ocr)
+
+
+def cmd_detect(args) -> int:
+    from engine.models.detectors import build
+    from engine.models.registry import load_labels
+    from maxsight_app.compose import make_registry
+    from training.evaluate import CocoSet, evaluate_detector
+    if args.json:
+        check_outputs({"--json": Path(args.json)}, {})
+    reg = make_registry()
+    if args.data:                  # COCO or YOLO layout, per-class AP; the logic is training.evaluate.evaluate_dataset
+        from training.evaluate import evaluate_dataset, open_eval_set, per_class_table
+        loaded = open_eval_set([Path(p) for p in args.data], args.split)
+        rows = [evaluate_dataset(args.data, args.split, build(reg.get(n), reg, threads=args.threads), args.limit, loaded)
+                for n in args.detector or DETECTORS]
+        for r in rows:
+            print(f"{Path(r['model']).name} on {r['data']} ({args.split}): {r['images']} images, {r['boxes']} boxes, "
+                  f"{r['shared_classes']} classes shared; mAP {r['coco']['mAP']:.1f}, mAP50 {r['coco']['mAP50']:.1f}\n{per_class_table(r)}")
+        if args.json:
+            write_json(args.json, rows)
+        return 0
+    from training.data import split_ids
+    coco = CocoSet.load(Path(args.coco))
+    ids = split_ids([im["id"] for im in coco.data["images"]], args.split)
+    rows = []
+    for name in args.detector or DETECTORS:
+        spec = reg.get(name)
+        _, label_ids = load_labels(spec.labels)
+        row = evaluate_detector(build(spec, reg, threads=args.threads), coco, label_ids, limit=args.limit, image_ids=ids)
+        row["model"] = Path(row["model"]).name if spec.family.startswith("maxsight") else row["model"]
+        rows.append(row)
+    lines = [f"Detection on {coco.root.name} ({args.split}): {rows[0]['images']} images, {rows[0]['boxes']} boxes "
+             f"(COCO mAP at every score >= 0.05; safety recall at the threshold giving 90% precision on hazard classes)",
+             f"{'model':<14} {'mAP':>5} {'mAP50':>6} {'AR100':>6} {'thr':>5} {'alerts':>6}  {'recall all':>16} {'small':>14} "
+             f"{'medium':>14} {'large':>14} {'near >10%':>14} {'ms':>6}"]
+
+    def cell(b):
+        return f"{b['recall']:5.1f} ({b['found']}/{b['total']})" if b["recall"] is not None else f"  n/a (0/{b['total']})"
+    for r in rows:
+        c, s = r["coco"], r["safety"]
+        thr = f"{s['threshold']:.2f}" if s["threshold"] is not None else "  n/a"
+        lines.append(f"{r['model'][:14]:<14} {c['mAP']:5.1f} {c['mAP50']:6.1f} {c['AR100']:6.1f} {thr:>5} {s['alerts']:>6}  "
+                     f"{cell(s['all']):>16} {cell(s['small']):>14} {cell(s['medium']):>14} {cell(s['large']):>14} "
+                     f"{cell(s['near']):>14} {r['latency_ms_median']:6.1f}")
+    return report("\n".join(lines), rows, args.json)
+
+
+def cmd_distill(args) -> int:
+    """A student against its teacher on video frames it did not train on."""
+    from engine.eval_data import require
+    from engine.models.detectors import build
+    from maxsight_app.compose import make_registry
+    from training.distill import teacher_agreement
+    reg = make_registry()
+    student = build(reg.get(args.model), reg, threads=args.threads)
+    paths = [Path(v) for v in args.video] if args.video else [require("videos_walking_driving")]
+    r = teacher_agreement(student, args.teacher, paths, args.every, args.offset, args.hard_score, args.threads, args.limit)
+    return report(f"{Path(args.model).name} against {r['teacher']} (boxes >= {r['hard_score']:.2f} as reference) on {r['frames']} "
+                  f"held-out frames, {r['teacher_boxes']} teacher boxes: mAP {r['mAP']:.1f}, mAP50 {r['mAP50']:.1f}, "
+                  f"AR100 {r['AR100']:.1f}", r, args.json)
+
+
+def cmd_cues(args) -> int:
+    from engine.eval_data import require
+    from maxsight_app.capture.video import VideoFileSource
+    from maxsight_app.compose import build_runtime, make_registry
+    from maxsight_app.measure import cues
+    videos = [Path(v) for v in args.source] if args.source else sorted(require("videos_walking_driving").glob("*.[am][vp][i4]"))
+    cfg = engine_config(args)
+    store, uid = open_profile(args.profile)
+    try:
+        profile = store.profile(uid)
+    finally:
+        store.close()
+    reg = make_registry()
+    rows = []
+    for v in videos:
+        rt = build_runtime(profile, cfg, registry=reg, with_outputs=False, stage_b=False)
+        try:
+            rows.append((v.name, cues.evaluate(rt.session, VideoFileSource(v), max_frames=args.max_frames)))
+        finally:
+            rt.close()
+    return report(cues.table(rows), {name: m for name, m in rows}, args.json)
+
+
+def cmd_sounds(args) -> int:
+    from engine.eval_data import require
+    from maxsight_app.compose import make_registry
+    from maxsight_app.measure import sounds
+    folder = Path(args.dir) if args.dir else require("sound_events_small")
+    result = sounds.evaluate(make_registry(), folder)
+    return report(sounds.table(result), result, args.json)
+
+
+def cmd_captions(args) -> int:
+    from engine.eval_data import require
+    from maxsight_app.measure import captions
+    folder = Path(args.dir) if args.dir else require("asr_speech_refs")
+    result = captions.evaluate(folder, threads=args.threads, limit=args.limit)
+    return report(captions.table(result), result, args.json)
+
+
+def cmd_ocr(args) -> int:
+    from engine.eval_data import require
+    from maxsight_app.measure import ocr
+    folder = Path(args.icdar) if args.icdar else require("icdar2015_test_scene_text")
+    result = ocr.evaluate(folder, limit=args.limit)
+    return report(ocr.table(result), result, args.json)

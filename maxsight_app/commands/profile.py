@@ -1,0 +1,101 @@
+"""`maxsight profile ...`: list, create, show, set, feedback, report, export, import."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from maxsight_app.commands.common import CommandError, check_outputs, write_json
+
+MAX_IMPORT_BYTES = 20 * 2**20
+
+
+def add_parser(sub) -> None:
+    pr = sub.add_parser("profile", help="user profiles: list, create, show, set, feedback, export, import") \
+        .add_subparsers(dest="profile_cmd", required=True)
+    pr.add_parser("list").set_defaults(func=cmd_profile)
+    for name in ("create", "show"):
+        q = pr.add_parser(name)
+        q.add_argument("name")
+        q.set_defaults(func=cmd_profile)
+    q = pr.add_parser("set", help="set one preference, e.g. `maxsight profile set Ada units steps`")
+    q.add_argument("name")
+    q.add_argument("key")
+    q.add_argument("value")
+    q.set_defaults(func=cmd_profile)
+    q = pr.add_parser("feedback", help="useful | not_useful | too_much, optionally about a class")
+    q.add_argument("name")
+    q.add_argument("kind")
+    q.add_argument("label", nargs="?")
+    q.set_defaults(func=cmd_profile)
+    q = pr.add_parser("report", help="therapy report: plots (PNG, PDF) and CSV of every session")
+    q.add_argument("name")
+    q.add_argument("--out", default="reports", help="folder for the files (default: reports)")
+    q.set_defaults(func=cmd_profile)
+    q = pr.add_parser("export")
+    q.add_argument("file")
+    q.set_defaults(func=cmd_profile)
+    q = pr.add_parser("import")
+    q.add_argument("file")
+    q.add_argument("--replace", action="store_true", help="overwrite profiles with the same name")
+    q.set_defaults(func=cmd_profile)
+
+
+def read_export(path: Path) -> dict:
+    """A profile export, read with limits: one sentence for a missing, huge, malformed or
+    absurdly nested file."""
+    try:
+        if path.stat().st_size > MAX_IMPORT_BYTES:
+            raise CommandError(f"{path} is larger than {MAX_IMPORT_BYTES // 2**20} MB; it is not a MaxSight profile export")
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    except RecursionError:
+        raise CommandError(f"{path} is nested too deeply to be a MaxSight profile export") from None
+
+
+def cmd_profile(args) -> int:
+    from maxsight_app.profile.feedback import apply_feedback
+    from maxsight_app.profile.store import ProfileError, ProfileStore, default_path
+    from maxsight_app.profile.schema import word
+    store = ProfileStore(default_path())
+    try:
+        def uid_of(name):
+            uid = store.find_user(name)
+            if uid is None:
+                raise ProfileError(f"there is no profile called {name!r}")
+            return uid
+        if args.profile_cmd == "list":
+            for u in store.users():
+                print(f"{u['name']:<20} created {u['created']}")
+        elif args.profile_cmd == "create":
+            store.create_user(args.name)
+            print(f"created profile {args.name!r}")
+        elif args.profile_cmd == "show":
+            uid = uid_of(args.name)
+            for k, v in store.preferences(uid).items():
+                print(f"{k:<18} {word(v)}")
+            for k, v in sorted(store.class_weights(uid).items()):
+                print(f"weight {k:<11} {v:.2f}")
+        elif args.profile_cmd == "set":
+            uid = uid_of(args.name)
+            store.set_preference(uid, args.key, args.value)
+            print(f"{args.key} = {word(store.preferences(uid)[args.key])}")
+        elif args.profile_cmd == "feedback":
+            changes = apply_feedback(store, uid_of(args.name), args.kind, args.label or "")
+            print(", ".join(f"{k} -> {v:.2f}" for k, v in changes.items()) or "noted")
+        elif args.profile_cmd == "report":
+            from maxsight_app.therapy import report
+            rep = report.generate(store, uid_of(args.name), Path(args.out))
+            print(f"report for {args.name}: {rep.png}, {rep.pdf}, {rep.sessions_csv}, {rep.trials_csv} ({rep.sessions} session(s))")
+        elif args.profile_cmd == "export":
+            out = Path(args.file)
+            check_outputs({"the export file": out}, {"the profile database": store.path})
+            write_json(out, store.export_json())
+            print(f"exported {len(store.users())} profile(s) to {out}")
+        elif args.profile_cmd == "import":
+            print("imported " + ", ".join(store.import_json(read_export(Path(args.file)), replace=args.replace)))
+    finally:
+        store.close()
+    return 0

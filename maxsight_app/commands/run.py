@@ -1,0 +1,182 @@
+"""`maxsight run`: a source through the whole runtime (Stage A, Stage B per the tier, cue policy,
+outputs per the profile) without a window, writing one JSON line per frame, a progress bar and a
+summary; or, without --headless, the window on that source."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from engine.types import Urgency
+from maxsight_app.capture.feed import Feed
+from maxsight_app.commands.common import CommandError, check_outputs, engine_config, engine_options, note, open_profile
+from maxsight_app.compose import build_runtime, make_registry
+from maxsight_app.measure.quantiles import StreamingQuantiles
+from maxsight_app.session import Session
+
+log = logging.getLogger(__name__)
+SUMMARY_STEPS = ("decode", "quality", "preprocess", "inference", "postprocess", "tracking", "geometry", "stage_a")
+
+
+def add_parser(sub) -> None:
+    r = sub.add_parser("run", help="run MaxSight on a video file or camera (headless, or the window)")
+    r.add_argument("--source", required=True, help="video file path or camera index (0, 1, ...)")
+    r.add_argument("--headless", action="store_true", help="no window: write results and a summary")
+    r.add_argument("--out", help="write one JSON line per frame here")
+    r.add_argument("--realtime", action="store_true", help="play files at their own speed, dropping late frames")
+    r.add_argument("--max-frames", type=int, help="stop after this many frames")
+    r.add_argument("--quiet", action="store_true", help="no progress bar or alert lines")
+    r.add_argument("--speak", action="store_true", help="speak, play earcons, vibrate and show alerts per the profile")
+    r.add_argument("--audio-out", help="write speech and earcons to this WAV (with a .json of timings) instead of the sound card")
+    r.add_argument("--profile", help="user profile to use (default: 'default')")
+    engine_options(r)
+    r.set_defaults(func=cmd_run)
+
+
+def cmd_run(args) -> int:
+    if not args.headless:
+        from maxsight_app.commands.app import cmd_app
+        return cmd_app(args)
+    if args.max_frames is not None and args.max_frames < 1:
+        raise CommandError(f"--max-frames must be at least 1, got {args.max_frames}")
+    out = Path(args.out) if args.out else None
+    audio_out = Path(args.audio_out) if args.audio_out else None
+    check_outputs({"--out": out, "--audio-out": audio_out,
+                   "the --audio-out timings file": audio_out.with_suffix(".json") if audio_out else None},
+                  {"--source": Path(args.source)})
+    from maxsight_app.capture.video import open_source
+    source = open_source(args.source)
+    try:
+        rt = make_runtime(args, audio_out)
+    except Exception:
+        source.close()
+        raise
+    for n in rt.notes:
+        note(n)
+    if not args.quiet:
+        from tqdm import tqdm
+
+        from maxsight_app.outputs.screen import ScreenOutput
+        for o in rt.session.outputs:
+            if isinstance(o, ScreenOutput):
+                o.listeners.append(lambda a: a and tqdm.write(f"{'!! ' if a.flash else '   '}{a.urgency.word.upper():<8} {a.text}"))
+    feed = Feed(source, realtime=args.realtime, audio=rt.stage_b is not None, max_frames=args.max_frames)
+    for n in feed.stats.notes:
+        log.info("%s", n)
+    try:
+        summary = run(rt.session, feed, out, progress=not args.quiet)
+    finally:
+        rt.close()
+    print(summary_table(summary))
+    if out:
+        print(f"  results: {out} ({summary['frames']} lines)")
+    if audio_out:
+        print(f"  what a user would have heard: {audio_out} (+ {audio_out.with_suffix('.json').name})")
+    if summary["ended_early"]:
+        note(summary["ended_early"])
+        return 1
+    return 0
+
+
+def make_runtime(args, audio_out: Path | None = None):
+    """The runtime a headless run uses: the profile's and the options' choices, through the
+    composition root the window uses too."""
+    from maxsight_app.personal_objects import index_path
+    cfg = engine_config(args)
+    store, uid = open_profile(args.profile)
+    try:
+        profile, personal = store.profile(uid), index_path(store, uid)
+    finally:
+        store.close()
+    return build_runtime(profile, cfg, registry=make_registry(), personal_index=personal,
+                         with_outputs=args.speak or audio_out is not None, audio_out=audio_out)
+
+
+def run(session: Session, feed: Feed, out_path: Path | None, progress: bool = True) -> dict:
+    """The headless loop. Memory stays flat however long it runs: timings go into fixed-size
+    histograms, and track ids into a bounded window."""
+    from tqdm import tqdm
+    source = feed.source
+    stats: Counter = Counter()
+    steps = {k: StreamingQuantiles() for k in SUMMARY_STEPS}
+    tracks_by_class: Counter = Counter()
+    seen: set[int] = set()
+    worst: Counter = Counter()
+    try:
+        out = open(out_path, "w") if out_path else None
+    except OSError as exc:
+        raise CommandError(f"cannot write {out_path}: {exc.strerror or exc}") from None
+    total = source.frame_count if feed.max_frames is None else min(feed.max_frames, source.frame_count or feed.max_frames)
+    bar = tqdm(total=total, unit="frame", desc=source.description, disable=not progress, file=sys.stderr)
+    wall0 = time.perf_counter()
+    try:
+        for frame, audio in feed:
+            tick = session.handle(frame, audio)
+            result = tick.result
+            result.timings_ms["decode"] = feed.stats.decode_ms
+            stats["cues"] += len(tick.cues)
+            stats["sounds"] += len(result.sounds)
+            stats["captions"] += len(result.captions)
+            stats["texts"] += len(result.texts)
+            for k, v in result.timings_ms.items():
+                if k in steps:
+                    steps[k].add(v)
+            for h in result.hazards:
+                if h.track_id not in seen:
+                    seen.add(h.track_id)
+                    tracks_by_class[h.label] += 1
+            if len(seen) > 5000:       # ids only grow: forget the oldest half
+                seen = {i for i in seen if i > max(seen) - 2500}
+            worst[(max((h.urgency for h in result.hazards), default=Urgency.SAFE)).word] += 1
+            if out:
+                line = result.to_json()
+                line["cues"] = [{"text": c.text, "kind": c.kind.value, "priority": c.priority.name.lower(),
+                                 "urgency": c.urgency.word, "track_id": c.track_id, "latency_ms": round(ms, 2)}
+                                for c, ms in zip(tick.cues, tick.latency_ms)]
+                out.write(json.dumps(line) + "\n")
+                out.flush()
+            bar.update(1)
+    finally:
+        bar.close()
+        if out:
+            out.close()
+        feed.close()
+    wall = time.perf_counter() - wall0
+    frames = feed.stats.frames
+    return {
+        "source": source.description,
+        "frames": frames,
+        "dropped": feed.stats.dropped,
+        "ended_early": feed.stats.ended_early,
+        "wall_s": wall,
+        "fps": frames / wall if wall > 0 else 0.0,
+        "median_ms": {k: q.median for k, q in steps.items() if q.n},
+        "p95_ms": {k: q.quantile(0.95) for k, q in steps.items() if q.n},
+        "tracks_by_class": dict(tracks_by_class.most_common()),
+        "frames_by_worst_urgency": dict(worst),
+        "model": session.pipeline.detector.name,
+        "cues": stats["cues"],
+        "stage_b": {"sounds": stats["sounds"], "captions": stats["captions"], "texts_read": stats["texts"]},
+    }
+
+
+def summary_table(s: dict) -> str:
+    lines = [f"MaxSight: {s['source']} with {s['model']}",
+             f"  frames processed {s['frames']}  dropped {s['dropped']}  wall {s['wall_s']:.1f} s  ({s['fps']:.1f} frames/s)",
+             "  step          median ms    p95 ms"]
+    for k in SUMMARY_STEPS:
+        if k in s["median_ms"]:
+            lines.append(f"  {k:<12} {s['median_ms'][k]:>10.1f} {s['p95_ms'][k]:>9.1f}")
+    lines.append("  confirmed tracks by class: " + (", ".join(f"{k} {v}" for k, v in s["tracks_by_class"].items()) or "none"))
+    lines.append(f"  cues decided: {s['cues']}")
+    b = s.get("stage_b", {})
+    if any(b.values()):
+        lines.append(f"  Stage B: {b['sounds']} sound event(s), {b['captions']} caption(s), {b['texts_read']} text(s) read")
+    lines.append("  frames by most urgent hazard: " + ", ".join(f"{u} {s['frames_by_worst_urgency'].get(u, 0)}"
+                                                            for u in ("danger", "warning", "caution", "safe")))
+    if s.get("ended_early"):
+        lines.append(f"  ended early: {s['ended_early']}")
+    return "\n".join(lines)

@@ -1,0 +1,192 @@
+"""THE composition root: from a typed Profile and an EngineConfig to the running pipeline, Stage B,
+session and outputs. The command line and the window both call `build_runtime`; nothing else builds
+these objects. `apply_profile` applies a changed profile to all of them, Stage B included.
+
+Decisions made here and nowhere else:
+  * which Stage B processors run (the tier, then the profile: captions on or off, which sounds);
+  * who speaks: MaxSight's own voice, the screen reader's announcer (passed in by the window), or
+    both (the profile's speech_output; AUTO follows whether a screen reader runs). When the own
+    voice has no sound device, the announcer is used so a cue is never lost;
+  * which detector families exist (the training toolkit's torch runner is added lazily, so the
+    engine never imports training and nothing loads torch unless a checkpoint is asked for).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from engine.config import EngineConfig, verify
+from engine.models.registry import ModelError, Registry, default_registry
+from engine.pipeline import Pipeline
+from engine.stage_b.build import processor_specs
+from engine.stage_b.scheduler import StageBScheduler
+from maxsight_app.cues.policy import CuePolicy
+from maxsight_app.outputs.base import SilentOutput
+from maxsight_app.outputs.factory import build_outputs
+from maxsight_app.outputs.screen import ScreenOutput
+from maxsight_app.profile.schema import Profile, SpeechOutput
+from maxsight_app.session import Session
+
+log = logging.getLogger(__name__)
+
+# Preferences that change which outputs exist (anything else is read live from the Profile).
+OUTPUT_PREFS = ("speech", "speech_output", "speech_rate", "volume", "voice", "earcons", "tone_volume", "haptic",
+                "haptic_port", "haptic_strength", "screen_alerts")
+
+
+def _torch_checkpoint(spec, registry, threads, device):
+    try:
+        from training.torch_detector import make
+    except ImportError:
+        raise ModelError("running a training checkpoint needs torch (scripts/setup.sh --training); or export it with "
+                         "`maxsight export`, which runs on ONNX Runtime") from None
+    return make(spec, registry, threads, device)
+
+
+def make_registry(include_user: bool = True) -> Registry:
+    """The engine's models and families, plus the training toolkit's checkpoint runner."""
+    reg = default_registry(include_user=include_user)
+    reg.add_family("maxsight-checkpoint", _torch_checkpoint)
+    return reg
+
+
+@dataclass
+class Runtime:
+    """Everything a running MaxSight holds; close() releases it all (the Stage B process too)."""
+    registry: Registry
+    config: EngineConfig
+    pipeline: Pipeline
+    stage_b: StageBScheduler | None
+    session: Session
+    notes: list[str] = field(default_factory=list)            # one sentence each, for the user
+    personal_index: Path | None = None
+    audio_out: Path | None = None
+    screen_reader: bool = False
+    announcer: object | None = None                           # the window's screen-reader output
+    extra_outputs: list = field(default_factory=list)
+    screen_listeners: list[Callable] = field(default_factory=list)
+    _said_notes: set = field(default_factory=set)
+
+    @property
+    def profile(self) -> Profile:
+        return self.session.profile
+
+    @property
+    def stage_b_tasks(self) -> tuple[str, ...]:
+        return tuple(self.stage_b.specs) if self.stage_b is not None else ()
+
+    def output_names(self) -> list[str]:
+        return [getattr(o, "name", type(o).__name__) for o in self.session.outputs]
+
+    def new_notes(self, notes: list[str]) -> list[str]:
+        """Only the notes not said before: "Sound is off" is said once, not on every settings change."""
+        fresh = [n for n in notes if n not in self._said_notes]
+        self._said_notes.update(fresh)
+        self.notes += fresh
+        return fresh
+
+    def close(self) -> None:
+        try:
+            self.session.close()
+        finally:
+            if self.stage_b is not None:
+                self.stage_b.close()
+                self.stage_b = None
+
+
+def speaks_own_voice(profile: Profile, screen_reader: bool) -> bool:
+    mode = profile.speech_output
+    return profile.speech and (mode in (SpeechOutput.OWN_VOICE, SpeechOutput.BOTH)
+                               or (mode is SpeechOutput.AUTO and not screen_reader))
+
+
+def uses_announcer(profile: Profile, screen_reader: bool) -> bool:
+    mode = profile.speech_output
+    return mode in (SpeechOutput.SCREEN_READER, SpeechOutput.BOTH) or (mode is SpeechOutput.AUTO and screen_reader)
+
+
+def _outputs(rt: Runtime, profile: Profile) -> tuple[list, list[str]]:
+    own_voice = speaks_own_voice(profile, rt.screen_reader)
+    built, notes = build_outputs(profile.replace(speech=own_voice), audio_out=rt.audio_out, clock=rt.session.media_time)
+    for o in built:
+        if isinstance(o, ScreenOutput):
+            o.listeners.extend(rt.screen_listeners)
+    voice_lost = own_voice and any(isinstance(o, SilentOutput) for o in built)
+    if rt.announcer is not None and (uses_announcer(profile, rt.screen_reader) or voice_lost):
+        built.append(rt.announcer)
+        if voice_lost:
+            notes.append("MaxSight's own voice is off, so cues go to your screen reader.")
+    return built + list(rt.extra_outputs), notes
+
+
+def _stage_b_specs(config: EngineConfig, registry: Registry, profile: Profile, personal_index: Path | None):
+    return processor_specs(config, registry, sound_alerts=profile.sound_alerts, captions=profile.captions,
+                           personal_index=str(personal_index) if personal_index else None)
+
+
+def build_runtime(profile: Profile, config: EngineConfig, *, registry: Registry | None = None,
+                  personal_index: Path | None = None, with_outputs: bool = True, audio_out: Path | None = None,
+                  extra_outputs: list | None = None, announcer=None, screen_reader: bool = False,
+                  screen_listeners: list[Callable] | None = None, stage_b: bool = True, detector=None) -> Runtime:
+    """Build and start everything. ModelError (one sentence) when Stage A's model cannot run."""
+    config = verify(config)
+    registry = registry or make_registry()
+    scheduler, notes = None, []
+    if stage_b:
+        specs, notes = _stage_b_specs(config, registry, profile, personal_index)
+        if specs:
+            scheduler = StageBScheduler(specs, memory_mb=config.stage_b_memory_mb)
+    try:
+        pipeline = Pipeline(config, registry, detector=detector, stage_b=scheduler)
+    except Exception:
+        if scheduler is not None:
+            scheduler.close()
+        raise
+    session = Session(pipeline, CuePolicy(), profile, [])
+    rt = Runtime(registry, config, pipeline, scheduler, session, personal_index=personal_index, audio_out=audio_out,
+                 screen_reader=screen_reader, announcer=announcer, extra_outputs=list(extra_outputs or []),
+                 screen_listeners=list(screen_listeners or []))
+    if with_outputs:
+        outputs, out_notes = _outputs(rt, profile)
+        session.outputs = outputs
+        notes += out_notes
+    else:
+        session.outputs = list(rt.extra_outputs)
+    rt.new_notes(notes)
+    return rt
+
+
+def apply_profile(rt: Runtime, profile: Profile, with_outputs: bool = True) -> list[str]:
+    """A changed profile, live: the policy reads it from the next frame, outputs are rebuilt only
+    when an output preference changed, Stage B's sound filter and captions follow. Returns the
+    notes not said before. Call it on the thread that runs the session."""
+    old = rt.session.profile
+    rt.session.profile = profile
+    notes: list[str] = []
+    if with_outputs and any(getattr(old, k) != getattr(profile, k) for k in OUTPUT_PREFS):
+        outputs, notes = _outputs(rt, profile)
+        for o in rt.session.outputs:
+            if o not in outputs:
+                try:
+                    o.close()
+                except Exception:  # noqa: BLE001 - a device that fails to close must not block the change
+                    log.exception("closing output %s failed", getattr(o, "name", o))
+        rt.session.outputs = outputs
+    specs, _ = _stage_b_specs(rt.config, rt.registry, profile, rt.personal_index)
+    if rt.stage_b is None and specs:          # e.g. captions turned on where nothing else ran
+        rt.stage_b = rt.pipeline.stage_b = StageBScheduler(specs, memory_mb=rt.config.stage_b_memory_mb)
+    elif rt.stage_b is not None:
+        if old.sound_alerts != profile.sound_alerts and "sounds" in rt.stage_b.specs:
+            rt.stage_b.configure("sounds", enabled=profile.sound_alerts)   # live, the model stays loaded
+        for task in ("captions", "recognition"):                            # on, off, or another user's index
+            if specs.get(task) != rt.stage_b.specs.get(task):
+                rt.stage_b.set_task(task, specs.get(task))
+    return rt.new_notes(notes)
+
+
+def switch_user(rt: Runtime, profile: Profile, personal_index: Path | None) -> list[str]:
+    """Another user's profile (and their own objects), live."""
+    rt.personal_index = personal_index
+    return apply_profile(rt, profile)

@@ -1,0 +1,128 @@
+"""The house's rules, read from the source: no import edge runs upward, Qt only through its shim,
+no SQL in the engine, no import circles. Each rule names the file and the import that broke it."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("engine", "maxsight_app", "training")
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _imports(path: Path, top_level_only: bool = False) -> list[tuple[int, str]]:
+    """(line, imported module) for every import in the file; relative imports resolved."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    me = _module_name(path)
+    package = me if path.name == "__init__.py" else me.rpartition(".")[0]
+    nodes = tree.body if top_level_only else ast.walk(tree)
+    out = []
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            out.append((node.lineno, mod))
+            out += [(node.lineno, f"{mod}.{a.name}") for a in node.names]   # "from pkg import module"
+    return out
+
+
+def _files(package: str) -> list[Path]:
+    return sorted(p for p in (ROOT / package).rglob("*.py"))
+
+
+def _starts(mod: str, prefixes) -> bool:
+    return any(mod == p or mod.startswith(p + ".") for p in prefixes)
+
+
+# (files it applies to, forbidden import prefixes, allowed exceptions, why)
+RULES = [
+    (("engine",), ("maxsight_app", "training", "PySide6"), (), "the engine imports nothing above it"),
+    (("engine",), ("sqlite3", "sqlite_utils"), (), "the engine (Stage B included) never reads the profile database"),
+    (("training",), ("maxsight_app", "PySide6"), (), "training imports the engine, never the app"),
+    (("maxsight_app.profile",), ("maxsight_app.outputs", "maxsight_app.cues", "maxsight_app.ui", "maxsight_app.session",
+                                 "maxsight_app.compose", "maxsight_app.commands", "maxsight_app.capture",
+                                 "maxsight_app.personal_objects", "engine.models", "engine.stage_b", "onnxruntime"), (),
+     "the profile layer stores data: no outputs, policy, models or window"),
+    (("maxsight_app.outputs",), ("engine.stage_a", "engine.stage_b", "engine.models", "engine.pipeline", "maxsight_app.ui",
+                                 "maxsight_app.session", "maxsight_app.compose"), (),
+     "outputs render cues; they need no engine internals (cues carry their clock)"),
+    (("maxsight_app.cues",), ("engine.stage_b", "engine.models", "engine.pipeline", "maxsight_app.outputs", "maxsight_app.ui",
+                              "maxsight_app.session", "maxsight_app.compose", "maxsight_app.profile.store"), (),
+     "the cue policy is pure: it reads results and the profile, nothing else"),
+    (("engine", "training", "maxsight_app"), ("maxsight_app.ui",), ("maxsight_app.ui", "maxsight_app.commands.app"),
+     "only the window's own package and the app entry import the UI"),
+    (("engine", "training", "maxsight_app"), ("PySide6",), ("maxsight_app.ui.qt",), "Qt is imported through maxsight_app/ui/qt.py only"),
+    (("engine", "training", "maxsight_app"), ("maxsight_app.commands",), ("maxsight_app.commands", "maxsight_app.cli"),
+     "commands are the top of the house: nothing imports them but the CLI"),
+]
+
+
+def _violations():
+    found = []
+    for package in PACKAGES:
+        for path in _files(package):
+            me = _module_name(path)
+            for line, mod in _imports(path):
+                for scopes, forbidden, allowed, why in RULES:
+                    if not _starts(me, scopes) or _starts(me, allowed):
+                        continue
+                    if _starts(mod, forbidden) and not _starts(mod, (me,)):
+                        found.append(f"{path.relative_to(ROOT)}:{line} imports {mod} ({why})")
+    return sorted(set(found))
+
+
+def test_no_import_runs_upward():
+    assert _violations() == []
+
+
+def test_the_rules_catch_an_upward_edge(tmp_path, monkeypatch):
+    """The checker itself: a file in engine/ that imports the app is reported with its line."""
+    bad = ROOT / "engine" / "_layer_probe_tmp.py"
+    bad.write_text("import os\nfrom maxsight_app.session import Session\n")
+    try:
+        assert any("engine/_layer_probe_tmp.py:2 imports maxsight_app.session" in v for v in _violations())
+    finally:
+        bad.unlink()
+
+
+def _cycles(package: str) -> list[list[str]]:
+    """Import circles between a package's modules, counting imports inside functions too: a
+    function-level import that closes a circle only hides it until that function runs."""
+    mods = {_module_name(p): p for p in _files(package)}
+    graph = {m: sorted({i for _, imp in _imports(p) for i in (imp, imp.rpartition(".")[0])
+                        if i in mods and i != m and not p.name == "__init__.py"}) for m, p in mods.items()}
+    cycles, state = [], {}
+
+    def visit(m, stack):
+        state[m] = 1
+        stack.append(m)
+        for n in graph[m]:
+            if state.get(n) == 1:
+                cycles.append(stack[stack.index(n):] + [n])
+            elif n not in state:
+                visit(n, stack)
+        stack.pop()
+        state[m] = 2
+    for m in graph:
+        if m not in state:
+            visit(m, [])
+    return cycles
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_import_circles(package):
+    assert _cycles(package) == []
