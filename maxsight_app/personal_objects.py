@@ -21,6 +21,18 @@ class PersonalObjects:
     def __init__(self, store: ProfileStore, user_id: int, embedder: Embedder):
         self.store, self.user_id = store, user_id
         self.index = PersonalIndex(embedder, index_path(store, user_id))
+        self._heal()
+
+    def _heal(self) -> None:
+        """After a crash between writing the index and committing the profile rows, the index may
+        hold vectors the profile never recorded: drop them, so both agree again."""
+        known = self.store.personal_items(self.user_id)
+        stray = [i for i in self.index.ids() if i not in known]
+        if stray or any(self.index.labels.get(i) != label for i, label in known.items() if i in self.index.labels):
+            if stray:
+                self.index.remove(stray)
+            self.index.labels = {i: label for i, label in known.items() if i in set(self.index.ids())}
+            self.index.save()
 
     def teach(self, label: str, shots: list[np.ndarray], kind: str = "object") -> int:
         label = label.strip()
@@ -31,12 +43,11 @@ class PersonalObjects:
         if kind not in ("object", "place"):
             raise ValueError(f"kind: must be object or place, got {kind!r}")
         vecs = self.index.embed(shots)                  # may fail: nothing is stored then
-        ids = self.store.add_personal_items(self.user_id, label, kind, len(vecs))
-        try:
+        # One transaction around both: the rows commit only after the index is written, so a
+        # crash leaves either both or, at worst, index vectors that _heal() drops on next open.
+        with self.store.transaction():
+            ids = self.store.add_personal_items(self.user_id, label, kind, len(vecs))
             self.index.add(ids, label, vecs)
-        except Exception:
-            self.store.remove_personal_items(self.user_id, label)   # keep the profile and the index in step
-            raise
         return len(shots)
 
     def recognise(self, crop: np.ndarray) -> Match | None:

@@ -81,6 +81,13 @@ class PersonalIndex:
         self.labels.update({i: label for i in ids})
         self.save()
 
+    def ids(self) -> list[int]:
+        """The ids of the stored vectors."""
+        import faiss
+        if self.index.ntotal == 0:
+            return []
+        return faiss.vector_to_array(self.index.id_map).astype(np.int64).tolist()
+
     def remove(self, ids: list[int]) -> None:
         self.index.remove_ids(np.array(ids, np.int64))
         for i in ids:
