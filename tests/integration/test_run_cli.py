@@ -19,7 +19,7 @@ def _maxsight(args, cwd, env_extra=None):
 def test_run_finds_and_tracks_people(tmp_path, eval_data, installed_models):
     video = eval_data / "videos_walking_driving" / "opencv_vtest.avi"
     out = tmp_path / "results.jsonl"
-    r = _maxsight(["run", "--source", str(video), "--headless", "--out", str(out), "--max-frames", "150", "--quiet"], tmp_path)
+    r = _maxsight(["run", "--source", str(video), "--headless", "--tier", "T0", "--out", str(out), "--max-frames", "150", "--quiet"], tmp_path)
     assert r.returncode == 0, r.stderr
     assert "frames processed 150" in r.stdout and "person" in r.stdout
     lines = [json.loads(x) for x in out.read_text().splitlines()]
