@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from engine.config import EngineConfig, verify
-from engine.models.registry import ModelError, Registry, default_registry
+from engine.models.registry import ModelError, Registry, cache_dir, default_registry
 from engine.pipeline import Pipeline
 from engine.stage_b.build import processor_specs
 from engine.stage_b.scheduler import StageBScheduler
@@ -109,7 +109,8 @@ def uses_announcer(profile: Profile, screen_reader: bool) -> bool:
 
 def _outputs(rt: Runtime, profile: Profile) -> tuple[list, list[str]]:
     own_voice = speaks_own_voice(profile, rt.screen_reader)
-    built, notes = build_outputs(profile.replace(speech=own_voice), audio_out=rt.audio_out, clock=rt.session.media_time)
+    built, notes = build_outputs(profile.replace(speech=own_voice), audio_out=rt.audio_out, clock=rt.session.media_time,
+                                 scratch_dir=cache_dir() / "scratch")
     for o in built:
         if isinstance(o, ScreenOutput):
             o.listeners.extend(rt.screen_listeners)

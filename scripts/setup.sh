@@ -24,7 +24,7 @@ while read -r pkg cmd; do
     case "$pkg" in ""|\#*) continue ;; esac
     if [ -n "${cmd:-}" ] && command -v "$cmd" >/dev/null; then continue; fi
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done < packaging/debian-packages.txt
+done < <(cat packaging/debian-packages.txt; [ "$EXTRAS" = "[app,training,export,dev]" ] && cat packaging/debian-packages-dev.txt || true)
 if [ ${#missing[@]} -gt 0 ]; then
     if ! command -v apt-get >/dev/null; then
         echo "Please install these system packages first: ${missing[*]}" >&2

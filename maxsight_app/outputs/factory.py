@@ -26,10 +26,10 @@ def voice_of(profile: Profile) -> Voice:
 
 
 def build_outputs(settings: Profile, audio_out: Path | None = None,
-                  clock: Callable[[], float] = lambda: 0.0) -> tuple[list, list[str]]:
+                  clock: Callable[[], float] = lambda: 0.0, scratch_dir: Path | None = None) -> tuple[list, list[str]]:
     outputs, notes = [], []
     if settings.speech or settings.earcons:
-        synth = SpeechSynth(voice_of(settings)) if settings.speech else None
+        synth = SpeechSynth(voice_of(settings), scratch_dir) if settings.speech else None
         if synth is not None and synth.check():
             notes.append(f"Speech is off: {synth.check()}.")
             synth = None

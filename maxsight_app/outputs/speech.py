@@ -9,6 +9,7 @@ import os
 import tempfile
 import wave
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -25,8 +26,11 @@ class Voice:
 
 
 class SpeechSynth:
-    def __init__(self, voice: Voice = Voice()):
+    def __init__(self, voice: Voice = Voice(), scratch_dir: Path | None = None):
+        """scratch_dir: where espeak's rendered WAVs live for a moment (the app passes a folder of
+        its own cache, so nothing is written anywhere else); None: the system's temp folder."""
         self.voice = voice
+        self.scratch_dir = scratch_dir
         self._engine = None
         self._error: str | None = None
         try:
@@ -66,7 +70,9 @@ class SpeechSynth:
         if self._engine is None:
             raise RuntimeError(self._error)
         self._apply(self.voice)   # pyttsx3 shares one engine per driver: set our voice each time
-        fd, path = tempfile.mkstemp(suffix=".wav", prefix="maxsight-say-")
+        if self.scratch_dir is not None:
+            self.scratch_dir.mkdir(parents=True, exist_ok=True)
+        fd, path = tempfile.mkstemp(suffix=".wav", prefix="maxsight-say-", dir=self.scratch_dir)
         os.close(fd)
         try:
             # pyttsx3 prints "Audio saved to ..." on stdout; keep our CLI output clean.
