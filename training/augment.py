@@ -99,7 +99,7 @@ class Augmenter:
 
     def mosaic(self, samples, rng):
         """Four samples on a 2S x 2S canvas, each fitted into its quadrant."""
-        from training.data import Sample
+        from training.sample import Sample
         S = self.size
         canvas = np.zeros((2 * S, 2 * S, 3), np.uint8)
         parts = []
@@ -145,6 +145,6 @@ class Augmenter:
 
 
 def _subset(sample, keep, image, boxes):
-    from training.data import Sample
+    from training.sample import Sample
     return Sample(image, boxes.astype(np.float32).reshape(-1, 4), sample.classes[keep], sample.zones[keep],
                   sample.urgency[keep], sample.scores[keep])

@@ -6,7 +6,8 @@ once when it is built and never branches on flags inside `forward`.
 
 Data paths may start with `eval:` to mean the evaluation-data folder ($MAXSIGHT_EVAL_DATA, see
 engine/eval_data.py), e.g. `eval:coco_val2017_128`; other relative paths are relative to the
-config file.
+config file. `data.train` and `data.val` may each list several YOLO-layout folders, merged into
+one class list by name (training/yolo.py); `data.classes` fixes that list's order.
 """
 from __future__ import annotations
 
@@ -21,11 +22,13 @@ PRESETS = ("t0", "t2", "t5")
 BACKBONES = ("resnet50", "resnet18", "mobilenet_v2")
 NORMS = ("bn", "frozen_bn", "gn")
 BALANCING = ("static", "gradnorm", "pcgrad")
-SPLITS = ("dev", "test", "all")
+SPLITS = ("dev", "test", "all", "train", "val")   # dev/test: COCO sets' halves; train/val: YOLO sets' split by source photo
 TEACHERS = ("nanodet", "centernet", "fused")
 # The losses a Tier-1 model computes (plus 'motion' for t5); phase weights may name only these.
 TIER1_LOSSES = ("objectness", "classification", "box", "distance", "urgency", "uncertainty")
 ALL_LOSSES = TIER1_LOSSES + ("motion", "distill")
+# Parameter groups the transfer settings may name (training/transfer.py sorts parameters into them).
+TRANSFER_GROUPS = ("cnn", "vit_low", "vit_top", "detection", "temporal", "new_heads")
 
 
 class ConfigError(ValueError):
@@ -79,10 +82,11 @@ class AugmentConfig:
 
 @dataclass
 class DataConfig:
-    train: str = "eval:coco_val2017_128"
+    train: str | list[str] = "eval:coco_val2017_128"   # one COCO folder, or one or more YOLO-layout folders
     train_split: str = "dev"
-    val: str = "eval:coco_val2017_128"
+    val: str | list[str] = "eval:coco_val2017_128"
     val_split: str = "dev"
+    classes: list[str] = field(default_factory=list)   # YOLO sets: the class list, in order (empty: merged from the sets)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     workers: int = 0
 
@@ -166,6 +170,7 @@ class TrainConfig:
     log_every: int = 10
     checkpoint_every: int = 0            # iterations between mid-epoch checkpoints (0: epoch ends only)
     evaluate: bool = True                # run the COCO evaluation after training
+    eval_every: int = 0                  # epochs between val-split evaluations while training (0: none); best.pt keeps the best mAP50
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -179,6 +184,10 @@ class TrainConfig:
 
     def out_dir(self) -> Path:
         return self.resolve(self.out.format(name=self.name))
+
+    def resolve_all(self, paths: str | list[str]) -> list[Path]:
+        """Every path of a data setting (one or a list), resolved as resolve() does."""
+        return [self.resolve(p) for p in ([paths] if isinstance(paths, str) else paths)]
 
     def resolve(self, path: str) -> Path:
         """A data path from the config: `eval:` means the evaluation-data folder."""
@@ -267,6 +276,14 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     if m.preset == "t5":
         _check(m.temporal.frames >= 2, f"model.temporal.frames must be at least 2, got {m.temporal.frames}")
     _check(cfg.data.train_split in SPLITS and cfg.data.val_split in SPLITS, f"data.train_split and data.val_split must be one of {', '.join(SPLITS)}")
+    for key in ("train", "val"):
+        v = getattr(cfg.data, key)
+        _check(bool(v) and all(isinstance(p, str) and p for p in ([v] if isinstance(v, str) else v)),
+               f"data.{key} must be a dataset path or a non-empty list of them, got {v!r}")
+    _check(len(set(cfg.data.classes)) == len(cfg.data.classes), f"data.classes names a class twice: {cfg.data.classes}")
+    if cfg.data.classes:
+        _check(m.num_classes == len(cfg.data.classes),
+               f"model.num_classes is {m.num_classes} but data.classes names {len(cfg.data.classes)} classes; they must match")
     for name in ("flip", "photometric", "cutout", "mosaic", "condition"):
         _check(0 <= getattr(a, name) <= 1, f"data.augment.{name} is a probability and must be between 0 and 1, got {getattr(a, name)}")
     _check(len(a.scale) == 2 and 0 < a.scale[0] <= a.scale[1], f"data.augment.scale must be [low, high] with 0 < low <= high, got {a.scale}")
@@ -275,6 +292,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     for c in a.conditions:
         _check(c in CONDITIONS, f"data.augment.conditions: {c!r} is not a condition; known: {', '.join(CONDITIONS)}")
     _check(cfg.data.workers >= 0, "data.workers must be 0 or more")
+    _check(cfg.eval_every >= 0, f"eval_every must be 0 (off) or a number of epochs, got {cfg.eval_every}")
     _check(lo.balancing in BALANCING, f"loss.balancing must be one of {', '.join(BALANCING)}, got {lo.balancing!r}")
     _check(len(lo.urgency_weights) == 4, f"loss.urgency_weights needs 4 numbers (safe, caution, warning, danger), got {lo.urgency_weights}")
     _check(len(lo.phases) >= 1, "loss.phases needs at least one phase")
@@ -302,9 +320,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         _check(0 < d.soft_floor <= d.hard_score < 1, "distill.soft_floor must be > 0 and at most distill.hard_score, which must be below 1")
         _check(d.every_n >= 1, "distill.every_n must be at least 1")
     if cfg.transfer:
-        from training.transfer import GROUPS
         for g in list(cfg.transfer.lr_groups) + [g for s in cfg.transfer.freeze for g in s.frozen]:
-            _check(g in GROUPS, f"transfer: {g!r} is not a parameter group; known: {', '.join(GROUPS)}")
+            _check(g in TRANSFER_GROUPS, f"transfer: {g!r} is not a parameter group; known: {', '.join(TRANSFER_GROUPS)}")
     return cfg
 
 

@@ -1,5 +1,6 @@
-"""Training data: COCO-format detection sets (an images folder plus instances JSON), video frames
-labelled by a teacher (see distill.py), deterministic resumable batching, and collate.
+"""Training data: COCO-format detection sets (an images folder plus instances JSON), YOLO-layout
+sets (yolo.py), video frames labelled by a teacher (see distill.py), deterministic resumable
+batching, and collate.
 
 Every sample is made from (seed, epoch, index) alone, so a resumed run draws exactly the batches
 and augmentations the uninterrupted run would have drawn, whatever the number of workers.
@@ -7,7 +8,6 @@ and augmentations the uninterrupted run would have drawn, whatever the number of
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -16,25 +16,7 @@ import numpy as np
 from engine.models.mobilenet_v2 import imagenet_chw as to_chw   # the exported model's input
 from training import labels as L
 from training.augment import Augmenter
-
-class DataError(ValueError):
-    """A malformed dataset, as one sentence naming the file and the field."""
-
-
-@dataclass
-class Sample:
-    """One image and its objects, in that image's pixels."""
-    image: np.ndarray                      # [H, W, 3] uint8 BGR
-    boxes: np.ndarray                      # [N, 4] float32 xyxy
-    classes: np.ndarray                    # [N] int64, contiguous 0..K-1
-    zones: np.ndarray                      # [N] int64, derived in the original image (labels.py)
-    urgency: np.ndarray                    # [N] int64 per object
-    scores: np.ndarray = field(default=None)   # [N] float32: 1 for ground truth, teacher score for pseudo-labels
-
-    def __post_init__(self):
-        if self.scores is None:
-            self.scores = np.ones(len(self.boxes), np.float32)
-
+from training.sample import DataError, Sample   # noqa: F401 - defined apart so yolo.py and augment.py need not import this module
 
 def _fail(file: Path, where: str, what: str) -> None:
     raise DataError(f"{file}: {where} {what}")
@@ -87,9 +69,15 @@ def validate_coco(data, file: Path) -> None:
             _fail(file, f"annotations[{i}].iscrowd", f"must be 0 or 1, got {a.get('iscrowd')!r}")
 
 
+COCO_SPLITS = ("dev", "test", "all")
+
+
 def split_ids(image_ids: list[int], split: str) -> list[int]:
     """'dev' is the first half of the images by id, 'test' the second half, 'all' both. The dev half
     is for training and tuning; the test half stays unseen until a result is reported."""
+    if split not in COCO_SPLITS:
+        raise DataError(f"the split {split!r} is not one a COCO set has; choose {', '.join(COCO_SPLITS)} "
+                        f"(train and val are the YOLO-layout sets' split by source photo)")
     ids = sorted(image_ids)
     half = (len(ids) + 1) // 2
     return {"dev": ids[:half], "test": ids[half:], "all": ids}[split]
@@ -100,6 +88,7 @@ class CocoDataset:
 
     def __init__(self, root: Path, split: str = "all", label_names: list[str] | None = None):
         root = Path(root)
+        split_ids([], split)                                  # an unknown split is an error before any reading
         ann = root / "instances.json" if root.is_dir() else root
         images_dir = (root if root.is_dir() else root.parent) / "images"
         if not ann.is_file():
@@ -164,6 +153,30 @@ class CocoDataset:
                              np.float32).reshape(-1, 4)
             counts += np.bincount(L.distance_zones(boxes, im["width"], im["height"]), minlength=3)
         return counts
+
+
+def open_dataset(paths, split: str, label_names: list[str] | None = None):
+    """A detection set from one path or several: YOLO-layout folders (merged by class name, see
+    yolo.py) or one COCO folder. The layout is detected from what the folders hold."""
+    from training.yolo import YoloDataset, is_yolo
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    if not paths:
+        raise DataError("no dataset path was given")
+    yolo = [is_yolo(p) for p in paths]
+    if all(yolo):
+        return YoloDataset(paths, split, label_names)
+    if len(paths) == 1:
+        return CocoDataset(paths[0], split, label_names)
+    odd = paths[yolo.index(False)]
+    raise DataError(f"{odd} is not a YOLO-layout folder (images/ + labels/, or train/ and valid/ holding them); "
+                    f"only YOLO-layout sets can be listed together")
+
+
+def dataset_layout(path) -> str:
+    """'yolo' or 'coco', from what the folder(s) hold."""
+    from training.yolo import is_yolo
+    paths = [Path(p) for p in ([path] if isinstance(path, (str, Path)) else path)]
+    return "yolo" if paths and all(is_yolo(p) for p in paths) else "coco"
 
 
 class TrainingSet:

@@ -35,10 +35,16 @@ class ExportReport:
     accuracy: dict[str, dict] = field(default_factory=dict)
 
 
-def calibration_images(cfg, split: str = "dev", limit: int = 16) -> list[np.ndarray]:
-    """Real images for parity checks and INT8 calibration: the config's val set (dev half)."""
-    from training.data import CocoDataset
-    ds = CocoDataset(cfg.resolve(cfg.data.val), split)
+def default_split(cfg) -> str:
+    """The split exports are checked on: the dev half of a COCO val set, the val split of YOLO sets."""
+    from training.data import dataset_layout
+    return "val" if dataset_layout(cfg.resolve_all(cfg.data.val)) == "yolo" else "dev"
+
+
+def calibration_images(cfg, split: str | None = None, limit: int = 16) -> list[np.ndarray]:
+    """Real images for parity checks and INT8 calibration: the config's val set (default_split)."""
+    from training.data import open_dataset
+    ds = open_dataset(cfg.resolve_all(cfg.data.val), split or default_split(cfg))
     return [ds.load(i).image for i in range(min(limit, len(ds)))]
 
 
@@ -69,14 +75,15 @@ def _parity(run, eager: Predictor, inputs: list[np.ndarray]) -> dict:
 
 
 def export(checkpoint: Path, out_dir: Path, formats: tuple[str, ...] = ("onnx",), name: str | None = None,
-           calib_limit: int = 16, eval_split: str = "dev", eval_limit: int | None = None) -> ExportReport:
+           calib_limit: int = 16, eval_split: str | None = None, eval_limit: int | None = None) -> ExportReport:
     from training.checkpoint import model_from, read
     for f in formats:
         if f not in FORMATS:
             raise ExportError(f"unknown export format {f!r}; choose from {', '.join(FORMATS)}")
     data = read(checkpoint)
-    net, cfg, _ = model_from(data)
+    net, cfg, labels = model_from(data)
     step = data["step"]
+    eval_split = eval_split or default_split(cfg)
     del data
     eager = Predictor(net).eval()
     size, clip = cfg.model.input_size, net.clip_frames
@@ -98,7 +105,7 @@ def export(checkpoint: Path, out_dir: Path, formats: tuple[str, ...] = ("onnx",)
             raise ExportError(f"the ONNX export does not match eager torch (score diff {p['max_abs_score']:.2e}, "
                               f"box diff {p['max_abs_box_px']:.3f} px); not written")
         report.files["onnx"] = str(onnx_path)
-        _write_sidecar(onnx_path, cfg, net, checkpoint, step, report)
+        _write_sidecar(onnx_path, cfg, net, checkpoint, step, report, labels)
         report.accuracy["fp32"] = _measure(onnx_path, cfg, eval_split, eval_limit)
     if "torchscript" in formats:
         ts_path = out_dir / f"{name}.torchscript.pt"
@@ -136,7 +143,7 @@ def export(checkpoint: Path, out_dir: Path, formats: tuple[str, ...] = ("onnx",)
         sess8 = ort.InferenceSession(str(int8_path), providers=["CPUExecutionProvider"])
         report.parity["int8"] = _parity(lambda x: sess8.run(list(OUTPUT_NAMES[:2]), {"image": x}), eager, inputs)
         report.files["int8"] = str(int8_path)
-        _write_sidecar(int8_path, cfg, net, checkpoint, step, report, quantised=True)
+        _write_sidecar(int8_path, cfg, net, checkpoint, step, report, labels, quantised=True)
         a = report.accuracy
         a["int8"] = _measure(int8_path, cfg, eval_split, eval_limit)
         a["change"] = {"mAP": a["int8"]["mAP"] - a["fp32"]["mAP"], "mAP50": a["int8"]["mAP50"] - a["fp32"]["mAP50"],
@@ -160,13 +167,23 @@ def _export_onnx(eager: Predictor, example: torch.Tensor, path: Path) -> None:
             raise ExportError("ONNX export needs onnxscript (pip install -e .[export])") from None
 
 
-def _write_sidecar(path: Path, cfg, net, checkpoint, step: int, report: ExportReport, quantised: bool = False) -> None:
+def sidecar_labels(labels: list[str]) -> str | list[str]:
+    """What the sidecar's "labels" holds: "coco80" for a model with the COCO-80 classes (so COCO
+    category ids stay those of coco80.json), else the model's own class names in output order."""
+    from engine.models.registry import load_labels
+    return "coco80" if list(labels) == load_labels("coco80")[0] else list(labels)
+
+
+def _write_sidecar(path: Path, cfg, net, checkpoint, step: int, report: ExportReport, labels: list[str],
+                   quantised: bool = False) -> None:
+    if len(labels) != cfg.model.num_classes:
+        raise ExportError(f"the checkpoint names {len(labels)} classes but its model has {cfg.model.num_classes} outputs")
     meta = {
         "name": path.stem, "onnx": path.name, "format": "maxsight-onnx-1",
         "description": f"MaxSight {cfg.model.preset} {cfg.model.backbone} {cfg.model.input_size}{' int8' if quantised else ''} "
                        f"(trained {cfg.name}, step {step})",
         "preset": cfg.model.preset, "backbone": cfg.model.backbone, "input_size": cfg.model.input_size,
-        "clip_frames": net.clip_frames, "labels": "coco80", "num_classes": cfg.model.num_classes,
+        "clip_frames": net.clip_frames, "labels": sidecar_labels(labels), "num_classes": cfg.model.num_classes,
         "outputs": list(OUTPUT_NAMES), "checkpoint": str(Path(checkpoint).resolve()), "step": step,
         "parity": report.parity.get("int8" if quantised else "onnx", {}),
         "birth_score": 0.45, "keep_score": 0.25,
@@ -196,19 +213,15 @@ def quantize_int8(src: Path, dst: Path, inputs: list[np.ndarray]) -> None:
 
 
 def _measure(path: Path, cfg, split: str, limit: int | None) -> dict:
-    """mAP, safety recall and latency of an export through the app's own runner; the score that
-    gives 90% precision on hazard classes becomes the export's track-birth score (as measured for
-    the built-in detectors), recorded with the metrics in its sidecar."""
+    """mAP, per-class AP, safety recall and latency of an export through the app's own runner; the
+    score that gives 90% precision on hazard classes becomes the export's track-birth score (as
+    measured for the built-in detectors), recorded with the metrics in its sidecar."""
     from engine.models.detectors import build
-    from engine.models.registry import default_registry, load_labels
-    from training.data import split_ids
-    from training.evaluate import CocoSet, evaluate_detector
+    from engine.models.registry import default_registry
+    from training.evaluate import evaluate_dataset
     reg = default_registry(include_user=False)
-    coco = CocoSet.load(cfg.resolve(cfg.data.val))
-    ids = split_ids([im["id"] for im in coco.data["images"]], split)
-    _, label_ids = load_labels("coco80")
-    r = evaluate_detector(build(reg.get(str(path)), reg, threads=2), coco, label_ids, limit=limit, image_ids=ids)
-    out = {"mAP": r["coco"]["mAP"], "mAP50": r["coco"]["mAP50"], "safety_recall": r["safety"]["all"],
+    r = evaluate_dataset(cfg.resolve_all(cfg.data.val), split, build(reg.get(str(path)), reg, threads=2), limit=limit)
+    out = {"mAP": r["coco"]["mAP"], "mAP50": r["coco"]["mAP50"], "per_class": r["per_class"], "safety_recall": r["safety"]["all"],
            "threshold_90_precision": r["safety"]["threshold"], "latency_ms_median": r["latency_ms_median"],
            "images": r["images"], "boxes": r["boxes"], "split": split, "data": str(cfg.data.val)}
     meta_path = Path(path).with_suffix(".json")

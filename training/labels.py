@@ -7,6 +7,10 @@ moving vehicle to danger and a moving person or bicycle to warning. A still phot
 so a near box stands in for it: a vehicle in the near zone is danger, a person in the near zone is
 warning. An image's urgency is the highest over its objects (safe when it has none).
 
+Accessibility classes (doors and stairs sets, see training/yolo.py): a stair going down is a fall
+risk (warning), one going up a trip risk (caution); doors, handles, cabinet and refrigerator doors
+are landmarks, not hazards (safe, as is every class not in the table).
+
 These are coarse labels for training the Tier-1 heads, not the app's urgency: Stage A computes
 urgency from metric distance, path and tracked approach (engine/stage_a/urgency.py).
 """
@@ -21,6 +25,7 @@ CLASS_URGENCY = {
     "person": CAUTION, "bicycle": WARNING, "car": WARNING, "motorcycle": WARNING, "bus": WARNING,
     "truck": WARNING, "train": WARNING, "dog": CAUTION, "horse": CAUTION, "stop sign": CAUTION,
     "traffic light": CAUTION, "fire hydrant": SAFE,
+    "stair_down": WARNING, "stair_up": CAUTION,
 }
 
 

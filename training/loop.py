@@ -3,6 +3,10 @@ warmup + cosine to min_lr, phased loss unlock, GradNorm or PCGrad, the T2 -> T5 
 atomic checkpoints with exact resume, CSV (and TensorBoard when installed) logs, curve plots, and
 DistributedDataParallel when started by `torchrun` (gloo on CPU, NCCL on CUDA).
 
+With `eval_every: N` the EMA weights are evaluated on the val split every N epochs (and after the
+last): a row per evaluation in val.csv (mAP, mAP50, per-class AP50), and best.pt is a copy of the
+checkpoint with the best val mAP50 so far.
+
 Exact resume: batches and augmentations are functions of (seed, epoch, index) (data.py), and a
 checkpoint holds every piece of mutable state (weights, EMA, optimizer, scaler, balancer, RNG,
 position in the epoch). A run killed after a checkpoint and resumed from it ends with the same
@@ -26,7 +30,7 @@ import torch
 from training import checkpoint as ckpt
 from training.augment import Augmenter
 from training.balancing import GradNorm, PCGrad, make_balancer, phase_weights
-from training.data import CocoDataset, TrainingSet, collate, epoch_batches
+from training.data import CocoDataset, DataError, TrainingSet, collate, epoch_batches, open_dataset
 from training.labels import class_weights
 from training.model import build_model
 from training.schedule import EMA, lr_factor
@@ -129,6 +133,8 @@ class Trainer:
         self.ema = EMA(self.model, o.ema) if o.ema else None
         self.balancer = make_balancer(cfg.loss, cfg.seed)
         self.epoch, self.iteration, self.step = 0, 0, 0
+        self.best_val: float | None = None                  # best val mAP50 seen by eval_every
+        self.last_eval: dict | None = None
         self.frozen: list[str] | None = None
         self.ddp = None
         if resume:
@@ -142,7 +148,7 @@ class Trainer:
             paths = [cfg.resolve(v) for v in cfg.distill.videos]
             return TeacherFrames(paths, self.out.parent / "teacher_cache", cfg.distill.teacher, cfg.distill.every_n,
                                  cfg.distill.soft_floor, cfg.distill.hard_score, progress=self.progress and self.rank == 0)
-        return CocoDataset(cfg.resolve(cfg.data.train), cfg.data.train_split)
+        return train_source(cfg)
 
     def _wrap(self):
         """(Re)wrap in DDP; needed again when the freeze schedule changes what is trainable."""
@@ -168,7 +174,7 @@ class Trainer:
             "model": self.model.state_dict(), "ema": self.ema.state_dict() if self.ema else None,
             "optimizer": self.opt.state_dict(), "scaler": self.scaler.state_dict(),
             "balancer": self.balancer.state_dict(), "rng": torch.get_rng_state(),
-            "epoch": self.epoch, "iteration": self.iteration, "step": self.step,
+            "epoch": self.epoch, "iteration": self.iteration, "step": self.step, "best_val": self.best_val,
         }
 
     def _load(self, path):
@@ -181,6 +187,7 @@ class Trainer:
         self.balancer.load_state_dict(data["balancer"])
         torch.set_rng_state(data["rng"])
         self.epoch, self.iteration, self.step = data["epoch"], data["iteration"], data["step"]
+        self.best_val = data.get("best_val")
         self.notes.append(f"resumed from {path} at epoch {self.epoch}, iteration {self.iteration}, step {self.step}")
         self._trim_log()
 
@@ -193,16 +200,42 @@ class Trainer:
     # ---- logging --------------------------------------------------------------------------------
     def _trim_log(self):
         """Drop log rows past the resumed step, so the curves have no duplicates."""
-        path = self.out / "metrics.csv"
-        if self.rank or not path.is_file():
-            return
-        rows = list(csv.DictReader(path.open()))
-        keep = [r for r in rows if int(r["step"]) <= self.step]
-        if rows:
-            with path.open("w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        for path in (self.out / "metrics.csv", self.out / "val.csv"):
+            if self.rank or not path.is_file():
+                continue
+            rows = list(csv.DictReader(path.open()))
+            keep = [r for r in rows if int(r["step"]) <= self.step]
+            if rows:
+                with path.open("w", newline="") as f:
+                    w = csv.DictWriter(f, fieldnames=list(rows[0]))
+                    w.writeheader()
+                    w.writerows(keep)
+
+    def _validate(self) -> dict:
+        """Evaluate the checkpoint just written on the val split; log it to val.csv; keep best.pt."""
+        import shutil
+        ev = evaluate_checkpoint(self.out / "last.pt", self.cfg)
+        row = {"epoch": self.epoch, "step": self.step, "images": ev["images"], "boxes": ev["boxes"],
+               "mAP": round(ev["coco"]["mAP"], 3), "mAP50": round(ev["coco"]["mAP50"], 3),
+               **{f"AP50_{r['class'].split(' (')[0]}": round(r["AP50"], 3) for r in ev["per_class"]}}
+        path = self.out / "val.csv"
+        new = not path.is_file()
+        fields = list(row) if new else next(csv.reader(path.open()))
+        with path.open("a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+            if new:
                 w.writeheader()
-                w.writerows(keep)
+            w.writerow(row)
+        score = ev["coco"]["mAP50"]
+        if self.best_val is None or score > self.best_val:
+            self.best_val = score
+            self.save()                                       # last.pt records the new best before it is copied
+            shutil.copyfile(self.out / "last.pt", self.out / "best.pt")
+        else:
+            self.save()
+        log.info("epoch %d: val mAP50 %.1f (best %.1f)", self.epoch, score, self.best_val)
+        self.last_eval = ev
+        return ev
 
     def _log_row(self, row: dict):
         if self.rank:
@@ -341,6 +374,8 @@ class Trainer:
                 self.epoch += 1
                 self.iteration = 0
                 self.save()
+                if cfg.eval_every and self.rank == 0 and (self.epoch % cfg.eval_every == 0 or self.epoch == o.epochs):
+                    self._validate()
                 if self.rank == 0:
                     from training.plots import plot_curves
                     plot_curves(self.out / "metrics.csv", self.out / "curves.png")
@@ -351,22 +386,29 @@ class Trainer:
                            last if last is not None else float("nan"), float(np.median(rates)) if rates else 0.0,
                            time.perf_counter() - t_start, notes=self.notes)
         if cfg.evaluate and self.rank == 0:
-            result.evaluation = evaluate_checkpoint(result.checkpoint, cfg)
+            # eval_every has already measured the last epoch's checkpoint
+            result.evaluation = self.last_eval if self.last_eval is not None else evaluate_checkpoint(result.checkpoint, cfg)
             (self.out / "eval.json").write_text(json.dumps(result.evaluation, indent=1))
         return result
 
 
+def train_source(cfg):
+    """The config's training set (COCO, or YOLO-layout folders merged by class name). Its class
+    list must be as long as model.num_classes (a COCO set's 80 classes may be cut to the first K)."""
+    source = open_dataset(cfg.resolve_all(cfg.data.train), cfg.data.train_split, cfg.data.classes or None)
+    n = len(source.label_names)
+    if n < cfg.model.num_classes or (n > cfg.model.num_classes and not isinstance(source, CocoDataset)):
+        raise DataError(f"model.num_classes is {cfg.model.num_classes} but the training data has {n} classes "
+                        f"({', '.join(source.label_names[:8])}{', ...' if n > 8 else ''}); set model.num_classes: {n}")
+    return source
+
+
 def evaluate_checkpoint(path: Path, cfg, split: str | None = None, limit: int | None = None) -> dict:
     """The same evaluation as `maxsight eval detect` (training/evaluate.py), on the config's val set."""
-    from training.data import split_ids
-    from training.evaluate import CocoSet, evaluate_detector
+    from training.evaluate import evaluate_dataset
     from training.torch_detector import TorchDetector
     det = TorchDetector.from_checkpoint(path)
-    coco = CocoSet.load(cfg.resolve(cfg.data.val))
-    ids = split_ids([im["id"] for im in coco.data["images"]], split or cfg.data.val_split)
-    from engine.models.registry import load_labels
-    _, label_ids = load_labels("coco80")
-    return evaluate_detector(det, coco, label_ids, image_ids=ids[:limit] if limit else ids)
+    return evaluate_dataset(cfg.resolve_all(cfg.data.val), split or cfg.data.val_split, det, limit=limit)
 
 
 def dry_run(cfg) -> dict:
@@ -388,12 +430,16 @@ def dry_run(cfg) -> dict:
         info["data"] = f"{len(srcs)} video/image sources, every {cfg.distill.every_n} frame(s), teacher {cfg.distill.teacher}"
         source = None
     else:
-        source = CocoDataset(cfg.resolve(cfg.data.train), cfg.data.train_split)
-        missing = [im["file_name"] for im in source.images if not (source.images_dir / im["file_name"]).is_file()]
-        if missing:
-            raise DataError(f"{len(missing)} image file(s) listed in the annotations are missing from {source.images_dir}, e.g. {missing[0]}")
+        source = train_source(cfg)
+        if isinstance(source, CocoDataset):      # YOLO sets pair every label file with its image when read
+            missing = [im["file_name"] for im in source.images if not (source.images_dir / im["file_name"]).is_file()]
+            if missing:
+                raise DataError(f"{len(missing)} image file(s) listed in the annotations are missing from {source.images_dir}, e.g. {missing[0]}")
         info["data"] = f"{len(source)} images, {int(source.class_counts().sum())} boxes ({cfg.data.train_split} split of {cfg.data.train})"
-    CocoDataset(cfg.resolve(cfg.data.val), cfg.data.val_split)          # the val set must load too
+        info["classes"] = ", ".join(f"{n} {c}" for n, c in zip(source.label_names, source.class_counts()))
+    val = open_dataset(cfg.resolve_all(cfg.data.val), cfg.data.val_split,
+                       source.label_names if source is not None and not isinstance(source, CocoDataset) else None)
+    info["val_data"] = f"{len(val)} images, {int(val.class_counts().sum())} boxes ({cfg.data.val_split} split of {cfg.data.val})"
     net = build_model(cfg)
     info["parameters_m"] = round(sum(p.numel() for p in net.parameters()) / 1e6, 2)
     world = int(os.environ.get("WORLD_SIZE", "1"))

@@ -12,7 +12,8 @@ import re
 
 import torch
 
-GROUPS = ("cnn", "vit_low", "vit_top", "detection", "temporal", "new_heads")
+from training.config import TRANSFER_GROUPS as GROUPS   # declared with the settings that name them
+
 _PREFIX = {"stage_a.": "cnn", "heads.": "detection", "temporal.": "temporal", "motion.": "new_heads"}
 
 

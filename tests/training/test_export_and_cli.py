@@ -45,7 +45,9 @@ def test_onnx_and_torchscript_exports_match_eager(trained, tmp_path):
 def test_exported_model_runs_in_the_engine_like_the_checkpoint(trained, tmp_path):
     from training.export import export
     export(trained, tmp_path, ("onnx",), name="m", calib_limit=2)
+    from training import torch_detector
     reg = default_registry()
+    reg.add_family(torch_detector.FAMILY, torch_detector.make)      # the engine knows no training code; the app adds this
     onnx_det = build(reg.get(str(tmp_path / "m.onnx")), reg, threads=2)
     torch_det = build(reg.get(str(trained)), reg, threads=2)
     import cv2
