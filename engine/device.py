@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 log = logging.getLogger(__name__)
 
@@ -17,16 +18,19 @@ def pick_device(requested: str = "auto") -> str:
         raise ValueError(f"device must be auto, cuda, mps or cpu, not {requested!r}")
     if requested != "auto":
         return requested
-    if "CUDAExecutionProvider" in available_onnx_providers():
+    providers = available_onnx_providers()
+    if "CUDAExecutionProvider" in providers:
         return "cuda"
-    try:
-        import torch  # noqa: F401 - only to ask about devices
+    if "CoreMLExecutionProvider" in providers:
+        return "mps"
+    # torch is asked only when something already loaded it (training): importing it just to ask
+    # costs ~3 s and ~700 MB of resident memory, and the app's models run on ONNX Runtime anyway.
+    torch = sys.modules.get("torch")
+    if torch is not None:
         if torch.cuda.is_available():
             return "cuda"
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return "mps"
-    except ImportError:
-        pass
     return "cpu"
 
 

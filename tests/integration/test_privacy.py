@@ -17,39 +17,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from tests.conftest import IN_CI
-
-
-def _video_with_speech(frames_from: Path, speech: np.ndarray, out: Path, fps: int = 10, seconds: float = 14.0) -> None:
-    import av
-    import cv2
-    cap = cv2.VideoCapture(str(frames_from))
-    rate = 16000
-    with av.open(str(out), "w") as c:
-        v = c.add_stream("mpeg4", rate=fps)
-        v.width, v.height, v.pix_fmt = 384, 288, "yuv420p"
-        a = c.add_stream("aac", rate=rate)
-        a.layout = "mono"
-        for _ in range(int(seconds * fps)):
-            ok, img = cap.read()
-            if not ok:
-                break
-            frame = av.VideoFrame.from_ndarray(cv2.resize(img, (384, 288))[:, :, ::-1].copy(), format="rgb24")
-            for p in v.encode(frame):
-                c.mux(p)
-        sound = np.resize(speech, int(seconds * rate)).astype(np.float32)
-        for i in range(0, len(sound) - 1024, 1024):
-            af = av.AudioFrame.from_ndarray(sound[i:i + 1024].reshape(1, -1), format="fltp", layout="mono")
-            af.sample_rate, af.pts = rate, i
-            for p in a.encode(af):
-                c.mux(p)
-        for st in (v, a):
-            for p in st.encode(None):
-                c.mux(p)
-    cap.release()
 
 
 WRITE_FLAGS = re.compile(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC")
@@ -94,9 +64,10 @@ def test_a_full_run_opens_no_socket_and_writes_only_where_asked(tmp_path, eval_d
         pytest.skip(msg)
     from engine.models.registry import cache_dir
     from maxsight_app.capture.audio_file import load_audio
+    from maxsight_app.measure.media import video_with_sound
     speech = load_audio(eval_data / "asr_speech_refs" / "other" / "jfk.flac")
     video = tmp_path / "walk_with_speech.mp4"
-    _video_with_speech(eval_data / "videos_walking_driving" / "opencv_vtest.avi", speech, video)
+    video_with_sound(eval_data / "videos_walking_driving" / "opencv_vtest.avi", speech, video)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     home, data = tmp_path / "home", tmp_path / "data"

@@ -96,3 +96,15 @@ def test_notes_are_said_once(installed_models):
         assert all(n not in again for n in first)
     finally:
         rt.close()
+
+
+def test_the_app_never_loads_torch(tmp_path):
+    """torch is the training extra: 700 MB of resident memory and 3 s of start-up the app must not pay."""
+    import subprocess
+    import sys
+    code = ("import sys\nfrom engine.config import EngineConfig, Tier\nfrom maxsight_app.compose import build_runtime\n"
+            "from maxsight_app.profile.schema import Profile\n"
+            "rt = build_runtime(Profile(speech=False), EngineConfig(tier=Tier.T0))\nrt.close()\n"
+            "print('torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip() == "False", r.stderr
