@@ -49,6 +49,8 @@ WANT="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)$EXTRAS"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
     echo "Installing Python packages into $VENV ..."
     "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+    # Older set-ups installed the PySide6 meta package (6.12, with Addons): it would shadow the pin.
+    "$VENV/bin/python" -m pip uninstall -q -y PySide6 PySide6_Addons PySide6_Pdf PySide6_WebEngine >/dev/null 2>&1 || true
     "$VENV/bin/python" -m pip install -q -e ".$EXTRAS"
     "$VENV/bin/python" -m pip install -q --no-deps "$RAPIDOCR"
     echo "$WANT" > "$STAMP"
