@@ -41,6 +41,21 @@ RECOGNISE_EVERY_S = 2.0    # personal objects: crops of confirmed tracks, adviso
 RECOGNISE_MAX = 4
 UNCERTAIN = 0.7
 CPU_SATURATED = 1.5        # 1-minute load average per core
+MIN_CROP_PX = 40           # a smaller crop (after clamping to the frame) tells the embedder nothing
+
+
+def crop_box(image: np.ndarray, box) -> np.ndarray | None:
+    """The part of `image` ([H, W, 3]) inside `box` (x1, y1, x2, y2 in pixels), clamped to the frame.
+    Tracked boxes coast past the edges (a box can start left of the frame); slicing with a negative
+    start wraps round and gives an empty crop, which made the embedder divide by zero. None when
+    what is left inside the frame is under MIN_CROP_PX on a side."""
+    h, w = image.shape[:2]
+    x1, y1 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
+    x2, y2 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
+    if x2 - x1 < MIN_CROP_PX or y2 - y1 < MIN_CROP_PX:
+        return None
+    return image[y1:y2, x1:x2].copy()
+
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +140,7 @@ class Pipeline:
         if ("recognition" in self.stage_b.specs and self.stage_b.pending_for("recognition") == 0 and skipped is None
                 and frame.timestamp - self._last_recognise_t >= RECOGNISE_EVERY_S and hazards):
             big = sorted(hazards, key=lambda h: -(h.box[2] - h.box[0]) * (h.box[3] - h.box[1]))[:RECOGNISE_MAX]
-            crops = [(h.track_id, frame.image[int(h.box[1]):int(h.box[3]), int(h.box[0]):int(h.box[2])].copy())
-                     for h in big if h.box[2] - h.box[0] >= 40 and h.box[3] - h.box[1] >= 40]
+            crops = [(h.track_id, c) for h in big if (c := crop_box(frame.image, h.box)) is not None]
             if crops and self.stage_b.submit("recognition", crops, t=frame.timestamp):
                 self._last_recognise_t = frame.timestamp
         sounds, captions, texts, asked, recognised, max_age = [], [], (), False, [], 0.0

@@ -79,3 +79,20 @@ def test_stage_a_never_waits_for_a_hanging_stage_b(eval_data, installed_models):
         assert results[-1].stage_b.disabled == ("sounds",) and sched.status.restarts >= 1
     finally:
         sched.close()
+
+
+def test_crops_are_clamped_to_the_frame_and_empty_ones_skipped():
+    """A tracked box that starts left of (or runs past) the frame: the crop is the part inside it,
+    never a wrapped-round or empty slice (which made Stage B recognition divide by zero)."""
+    import numpy as np
+
+    from engine.pipeline import MIN_CROP_PX, crop_box
+    image = np.arange(240 * 320 * 3, dtype=np.uint32).reshape(240, 320, 3).astype(np.uint8)
+    left = crop_box(image, (-30.4, 10.0, 80.0, 200.0))
+    assert left is not None and left.shape == (190, 80, 3)
+    assert np.array_equal(left, image[10:200, 0:80])
+    right = crop_box(image, (250.0, -5.0, 400.0, 300.0))
+    assert right is not None and right.shape == (240, 70, 3)
+    assert crop_box(image, (-200.0, 10.0, -100.0, 200.0)) is None          # wholly outside: nothing to crop
+    assert crop_box(image, (300.0, 10.0, 330.0, 200.0)) is None            # 20 px left inside: too small
+    assert crop_box(image, (10.0, 10.0, 10.0 + MIN_CROP_PX, 10.0 + MIN_CROP_PX)).shape == (MIN_CROP_PX, MIN_CROP_PX, 3)
