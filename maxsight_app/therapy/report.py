@@ -16,6 +16,7 @@ matplotlib.use("Agg")        # files only: no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
 from maxsight_app.profile.store import ProfileStore  # noqa: E402
+from maxsight_app.profile.words import condition_name  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ def generate(store: ProfileStore, user_id: int, out_dir: Path) -> Report:
     rt = [s["mean_rt_s"] if s["mean_rt_s"] is not None else float("nan") for s in sessions]
     thr = [_threshold(trials[s["id"]]) or float("nan") for s in sessions]
     fig, ax = plt.subplots(2, 2, figsize=(11, 8))
-    fig.suptitle(f"MaxSight therapy report: {name} ({len(sessions)} session(s); condition {sessions[-1]['condition']}, "
+    fig.suptitle(f"MaxSight therapy report: {name} ({len(sessions)} session(s); "
+                 f"condition {condition_name(sessions[-1]['condition'])}, "
                  f"severity {sessions[-1]['severity']:.2f})")
     ax[0, 0].plot(idx, acc, "o-", color="#1f5fbf")
     ax[0, 0].set(title="Accuracy per session", xlabel="session", ylabel="% correct", ylim=(0, 105))

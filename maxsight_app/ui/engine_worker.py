@@ -46,6 +46,7 @@ class EngineWorker(QObject):
     status = Signal(str)
     started = Signal(str)            # source description
     finished = Signal(str)           # why it stopped: "end", "stopped", "error"
+    stageBProblem = Signal(str)      # one sentence, once per problem (a processor failed or was switched off)
 
     def __init__(self, runtime: Runtime):
         super().__init__()
@@ -56,6 +57,7 @@ class EngineWorker(QObject):
         self._paused = threading.Event()
         self.running = False
         self._feed: Feed | None = None
+        self._problems_seen: tuple[int, int] = (0, 0)      # (id of the Stage B scheduler, problems reported)
 
     # -- called from the GUI thread (thread-safe) ----------------------------------------------
     def stop(self) -> None:
@@ -95,6 +97,17 @@ class EngineWorker(QObject):
                 for note in apply_profile(self.runtime, value):
                     self.notice.emit(note)
 
+    def _report_stage_b(self) -> None:
+        sb = self.runtime.stage_b
+        if sb is None:
+            return
+        which, seen = self._problems_seen
+        if which != id(sb):                 # a new scheduler (turned on by a profile change) starts afresh
+            seen = 0
+        for sentence_ in sb.status.problems[seen:]:
+            self.stageBProblem.emit(sentence_)
+        self._problems_seen = (id(sb), len(sb.status.problems))
+
     @Slot(str)
     def start(self, source_spec: str) -> None:
         self._stop.clear()
@@ -124,6 +137,7 @@ class EngineWorker(QObject):
                     self._drain()
                     time.sleep(0.05)
                 tick = self.session.handle(frame, audio)
+                self._report_stage_b()
                 now = time.perf_counter()
                 recent = [t for t in recent if now - t < 2.0] + [now]
                 fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 else 0.0

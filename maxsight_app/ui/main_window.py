@@ -1,5 +1,9 @@
-"""The main window: live preview, hazard list, captions, sound timeline, status bar; keyboard
-first (every action has a shortcut) and screen-reader friendly (every control is named)."""
+"""The main window: live preview, hazard list, captions, sound timeline, status; keyboard first
+(every action has a shortcut and a menu entry: ui/actions.py) and screen-reader true (cues go to the
+user's own screen reader through ui/announcer.py; every control is named by its visible label).
+
+Nothing stale stays on screen: when a video ends or is stopped the picture, the list and the numbers
+say so, and MaxSight says so once."""
 from __future__ import annotations
 
 import logging
@@ -10,37 +14,30 @@ import numpy as np
 from engine.config import EngineConfig
 from engine.models.registry import ModelError, Registry
 from engine.types import Urgency
-from maxsight_app.capture.video import list_cameras
+from maxsight_app.capture.video import SourceError, VideoFileSource, list_cameras
 from maxsight_app.compose import Runtime, apply_profile, build_runtime, make_registry
+from maxsight_app.cues.phrasing import sentence
+from maxsight_app.cues.policy import quality_words
 from maxsight_app.cues.types import Cue, CueKind, Priority
-from maxsight_app.outputs.screen import VisualAlert
+from maxsight_app.outputs.screen import ScreenOutput, VisualAlert
 from maxsight_app.personal_objects import index_path
 from maxsight_app.profile.store import ProfileStore
 from maxsight_app.session import Session
+from maxsight_app.ui.actions import SHORTCUTS, build_actions
+from maxsight_app.ui.announcer import Announcer, ScreenReaderProbe
 from maxsight_app.ui.engine_worker import EngineWorker, FrameView
-from maxsight_app.ui.qt import QObject, Qt, QThread, QtCore, QtGui, QtWidgets, Signal
+from maxsight_app.ui.flow import FlowRow, pair
+from maxsight_app.ui.qt import QObject, Qt, QThread, QtCore, QtWidgets, Signal
 from maxsight_app.ui.settings_dialog import SettingsDialog
+from maxsight_app.ui.status import StatusStrip
 from maxsight_app.ui.theme import apply_theme
-from maxsight_app.ui.widgets import CaptionsPanel, FlashOverlay, HazardList, PreviewWidget, SoundTimeline, enlarge
-log = logging.getLogger(__name__)
+from maxsight_app.ui.widgets import CaptionsPanel, HazardList, PreviewWidget, SoundTimeline, enlarge
 
-SHORTCUTS = {   # action -> (key, label)
-    "repeat": ("R", "Repeat last cue"),
-    "pause": ("P", "Pause or resume"),
-    "summary": ("W", "What's around me"),
-    "read_text": ("T", "Read text now"),
-    "describe": ("D", "Describe the scene"),
-    "snooze": ("S", "Snooze for 5 minutes"),
-    "stop_all": ("Esc", "Stop all speech"),
-    "settings": ("Ctrl+,", "Settings"),
-    "open_file": ("Ctrl+O", "Open a video file"),
-    "start_stop": ("F5", "Start or stop"),
-    "bigger": ("Ctrl++", "Larger text"),
-    "smaller": ("Ctrl+-", "Smaller text"),
-    "contrast": ("Ctrl+H", "High contrast on or off"),
-    "therapist": ("Ctrl+T", "Therapist mode"),
-    "teach": ("Ctrl+M", "This is my… (remember an object)"),
-}
+log = logging.getLogger(__name__)
+__all__ = ["MainWindow", "SHORTCUTS"]
+
+SNOOZE_S = 300.0
+CHOOSE_FILE = "Choose a video file…"
 
 
 class _AlertBridge(QObject):
@@ -48,38 +45,55 @@ class _AlertBridge(QObject):
     alert = Signal(object)
 
 
+def _source_words(source: str) -> str:
+    return f"camera {source}" if source.isdigit() else Path(source).name
+
+
 class MainWindow(QtWidgets.QMainWindow):
     startRequested = Signal(str)
 
     def __init__(self, store: ProfileStore, user_id: int, registry: Registry | None = None, config: EngineConfig | None = None,
                  extra_outputs: list | None = None, source: str | None = None, probe_cameras: bool = True,
-                 stage_b: bool = True):
+                 stage_b: bool = True, screen_reader: bool | None = None, announcer_method: str = "auto"):
         super().__init__()
+        probe = ScreenReaderProbe() if screen_reader is None else None       # asks while the window builds
         self.store, self.user_id = store, user_id
         self.registry = registry or make_registry()
         self.config = config or EngineConfig()
         self.setWindowTitle("MaxSight")
-        self.setAccessibleName("MaxSight main window")
         self._lags: list[float] = []
+        self._state = "idle"                 # idle | starting | running
+        self._stop_when_started = False
+        self._starting: str | None = None
+        self._pending_source: str | None = None
+        self.current_source: str | None = None
+        self.last_view: FrameView | None = None
+        self.settings_dialog: SettingsDialog | None = None
+        self.therapist = None
+        self.teach_dialog = None
+        self.file_dialog: QtWidgets.QFileDialog | None = None
         self._build_ui()
+        self.announcer = Announcer(self, self.status.said, method=announcer_method)
         self._bridge = _AlertBridge()
         self._bridge.alert.connect(self._on_alert)
         self.runtime: Runtime | None = None
         self.session: Session | None = None
         self.worker: EngineWorker | None = None
         self.apply_profile()            # the profile's theme and text size from the first paint
+        self.screen_reader = probe.result(0.5) if probe is not None else bool(screen_reader)
         try:
             self.runtime = build_runtime(store.profile(user_id), self.config, registry=self.registry,
                                          personal_index=index_path(store, user_id), extra_outputs=extra_outputs,
-                                         screen_listeners=[self._bridge.alert.emit], stage_b=stage_b)
+                                         screen_listeners=[self._bridge.alert.emit], stage_b=stage_b,
+                                         announcer=self.announcer, screen_reader=self.screen_reader)
         except ModelError as exc:
-            self._problem(f"{exc}.", speak=False)
+            self._problem(f"{exc}.")
             self.start_button.setEnabled(False)
             return
         self.session = self.runtime.session
         for n in self.runtime.notes:
-            self.captions.add_line(n)
-        self.stage_b_label.setText("Stage B: " + (" + ".join(self.runtime.stage_b_tasks) or "off"))
+            self._say(n)
+        self.status.set_metric("stage_b", "Stage B: " + (" + ".join(self.runtime.stage_b_tasks) or "off"), now=True)
         pipeline = self.runtime.pipeline
         self.worker = EngineWorker(self.runtime)
         self.thread = QThread(self)
@@ -87,14 +101,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.worker.moveToThread(self.thread)
         self.startRequested.connect(self.worker.start)
         self.worker.frameReady.connect(self._on_frame)
-        self.worker.problem.connect(lambda msg: self._problem(msg))
-        self.worker.notice.connect(self.captions.add_line)
-        self.worker.status.connect(self.statusBar().showMessage)
+        self.worker.problem.connect(self._problem)
+        self.worker.notice.connect(self._say)
+        self.worker.stageBProblem.connect(self._stage_b_problem)
+        self.worker.status.connect(lambda text: self.status.show_message(text, 5000))
         self.worker.started.connect(self._on_started)
         self.worker.finished.connect(self._on_finished)
         self.thread.start()
-        self.device_label.setText(f"Device: {pipeline.device}")
-        self.model_label.setText(f"Model: {pipeline.detector.name}")
+        self.status.set_metric("device", f"Device: {pipeline.device}", now=True)
+        self.status.set_metric("model", f"Model: {pipeline.detector.name}", now=True)
         self._fill_sources(probe_cameras)
         if source is not None:
             self.start(source)
@@ -107,20 +122,20 @@ class MainWindow(QtWidgets.QMainWindow):
     def _build_ui(self) -> None:
         central = QtWidgets.QWidget()
         self.setCentralWidget(central)
-        top = QtWidgets.QHBoxLayout()
         self.source_box = QtWidgets.QComboBox()
         self.source_box.setAccessibleName("Source")
-        self.source_box.setAccessibleDescription("Choose a camera or a video file")
+        self.source_box.setAccessibleDescription("A camera or a video file to watch")
+        self.source_box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.open_button = QtWidgets.QPushButton("Open video…")
-        self.open_button.setAccessibleName("Open a video file")
+        self.open_button.setAccessibleName("Open video")
+        self.open_button.setAccessibleDescription("Choose a video file to watch (Ctrl+O)")
         self.open_button.clicked.connect(self.open_file)
         self.start_button = QtWidgets.QPushButton("Start")
-        self.start_button.setAccessibleName("Start or stop")
+        self.start_button.setAccessibleDescription("Start watching the chosen source, or stop (F5)")
         self.start_button.clicked.connect(self.start_stop)
         self.pause_button = QtWidgets.QPushButton("Pause")
-        self.pause_button.setAccessibleName("Pause or resume")
-        self.pause_button.setCheckable(True)
-        self.pause_button.toggled.connect(self._set_paused)
+        self.pause_button.setAccessibleDescription("Pause or resume what is playing (P)")
+        self.pause_button.clicked.connect(self.toggle_pause)
         self.profile_box = QtWidgets.QComboBox()
         self.profile_box.setAccessibleName("Profile")
         self.profile_box.setAccessibleDescription("Whose settings to use")
@@ -128,68 +143,57 @@ class MainWindow(QtWidgets.QMainWindow):
             self.profile_box.addItem(u["name"], u["id"])
         self.profile_box.setCurrentIndex(max(0, self.profile_box.findData(self.user_id)))
         self.profile_box.currentIndexChanged.connect(self._profile_changed)
-        self.therapist_button = QtWidgets.QPushButton("Therapist…")
-        self.therapist_button.setAccessibleName("Open therapist mode")
-        self.therapist_button.clicked.connect(lambda: self.open_therapist())
         self.settings_button = QtWidgets.QPushButton("Settings…")
-        self.settings_button.setAccessibleName("Open settings")
+        self.settings_button.setAccessibleName("Settings")
+        self.settings_button.setAccessibleDescription("Ctrl+comma")
         self.settings_button.clicked.connect(self.open_settings)
-        for w, label in ((self.source_box, "Source:"), (self.open_button, None), (self.start_button, None),
-                         (self.pause_button, None), (self.profile_box, "Profile:"), (self.settings_button, None),
-                         (self.therapist_button, None)):
-            if label:
-                lab = QtWidgets.QLabel(label)
-                lab.setBuddy(w)
-                top.addWidget(lab)
-            top.addWidget(w)
-        top.addStretch(1)
+        self.therapist_button = QtWidgets.QPushButton("Therapist mode…")
+        self.therapist_button.setAccessibleName("Therapist mode")
+        self.therapist_button.setAccessibleDescription("Ctrl+T")
+        self.therapist_button.clicked.connect(lambda: self.open_therapist())
+        self.toolbar = FlowRow(spacing=6)
+        self.toolbar.add(pair("Source:", self.source_box), self.open_button, self.start_button, self.pause_button,
+                         pair("Profile:", self.profile_box), self.settings_button, self.therapist_button)
         self.preview = PreviewWidget()
         self.hazards = HazardList()
         self.captions = CaptionsPanel()
         self.sounds = SoundTimeline()
         side = QtWidgets.QVBoxLayout()
-        for title, w, stretch in (("Hazards", self.hazards, 3), ("Captions and alerts", self.captions, 3), ("Sounds", self.sounds, 1)):
-            lab = QtWidgets.QLabel(f"<b>{title}</b>")
+        side.setContentsMargins(0, 0, 0, 0)
+        self.side_titles = []
+        for title, w, stretch in (("Hazards", self.hazards, 5), ("Captions and alerts", self.captions, 3), ("Sounds", self.sounds, 1)):
+            lab = QtWidgets.QLabel(title)
+            f = lab.font()
+            f.setBold(True)
+            lab.setFont(f)
             lab.setBuddy(w)
             side.addWidget(lab)
             side.addWidget(w, stretch)
-        body = QtWidgets.QHBoxLayout()
-        body.addWidget(self.preview, 3)
-        side_w = QtWidgets.QWidget()
-        side_w.setLayout(side)
-        body.addWidget(side_w, 2)
+            self.side_titles.append(lab)
+        self.side = QtWidgets.QWidget()
+        self.side.setLayout(side)
+        self.body = QtWidgets.QHBoxLayout()
+        self.body.addWidget(self.preview, 3)
+        self.body.addWidget(self.side, 2)
+        self.status = StatusStrip()
         layout = QtWidgets.QVBoxLayout(central)
-        layout.addLayout(top)
-        layout.addLayout(body, 1)
+        layout.setContentsMargins(6, 6, 6, 4)
+        layout.addWidget(self.toolbar)
+        layout.addLayout(self.body, 1)
+        layout.addWidget(self.status)
         # Tab order follows reading order: controls left to right, then the lists.
         chain = [self.source_box, self.open_button, self.start_button, self.pause_button, self.profile_box,
                  self.settings_button, self.therapist_button, self.hazards, self.captions, self.sounds]
         for a, b in zip(chain, chain[1:]):
             QtWidgets.QWidget.setTabOrder(a, b)
-        self.fps_label, self.stage_a_label, self.stage_b_label = QtWidgets.QLabel("0 fps"), QtWidgets.QLabel("Stage A –"), QtWidgets.QLabel("")
-        self.device_label, self.model_label, self.lag_label = QtWidgets.QLabel("Device –"), QtWidgets.QLabel("Model –"), QtWidgets.QLabel("UI lag –")
-        for lab in (self.fps_label, self.stage_a_label, self.stage_b_label, self.device_label, self.model_label, self.lag_label):
-            self.statusBar().addPermanentWidget(lab)
-        self.stage_b_label.setText("Stage B: starting")
-        self.flash = FlashOverlay(self)
-        self.file_dialog: QtWidgets.QFileDialog | None = None
-        self.actions: dict[str, QtGui.QAction] = {}
-        handlers = {"repeat": lambda: self.request("repeat"), "pause": lambda: self.pause_button.toggle(),
-                    "summary": lambda: self.request("summary"), "read_text": lambda: self.request("read_text"),
-                    "describe": lambda: self.request("describe"), "snooze": lambda: self.request("snooze"),
-                    "stop_all": lambda: self.request("stop"), "settings": self.open_settings, "open_file": self.open_file,
-                    "start_stop": self.start_stop, "bigger": lambda: self._scale_text(1.15), "smaller": lambda: self._scale_text(1 / 1.15),
-                    "contrast": self._toggle_contrast, "therapist": self.open_therapist,
-                    "teach": self._teach_dialog}
-        menu = self.menuBar().addMenu("&Actions")
-        for name, (key, label) in SHORTCUTS.items():
-            act = QtGui.QAction(label, self)
-            act.setShortcut(QtGui.QKeySequence(key))
-            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            act.triggered.connect(handlers[name])
-            menu.addAction(act)
-            self.addAction(act)
-            self.actions[name] = act
+        self.actions = build_actions(self, {
+            "repeat": lambda: self.request("repeat"), "pause": self.toggle_pause,
+            "summary": lambda: self.request("summary"), "read_text": lambda: self.request("read_text"),
+            "describe": lambda: self.request("describe"), "snooze": lambda: self.request("snooze"),
+            "stop_all": lambda: self.request("stop"), "settings": self.open_settings, "open_file": self.open_file,
+            "start_stop": self.start_stop, "bigger": lambda: self._scale_text(1.15), "smaller": lambda: self._scale_text(1 / 1.15),
+            "contrast": self._toggle_contrast, "therapist": self.open_therapist, "teach": self.open_teach,
+            "quit": self.close})
         self.lag_timer = QtCore.QTimer(self)
         self.lag_timer.setInterval(50)
         self._lag_clock = QtCore.QElapsedTimer()
@@ -197,66 +201,64 @@ class MainWindow(QtWidgets.QMainWindow):
         self.lag_timer.timeout.connect(self._measure_lag)
         self.lag_timer.start()
 
-    def teach_current(self, label: str) -> str:
-        """'This is my ...': teach the object nearest the centre of view (or the centre of the picture)."""
-        import cv2
+    def _fit_body(self) -> None:
+        """Narrow windows and large text give the lists more of the width."""
+        scale = QtWidgets.QApplication.font().pointSizeF() / max(1.0, self._base_point_size())
+        narrow = self.width() < 1000 or scale >= 1.4
+        self.body.setStretch(0, 1 if narrow else 3)
+        self.body.setStretch(1, 1 if narrow else 2)
+        side = self.side.layout()          # title, list, title, list, title, list
+        for i, stretch in zip((1, 3, 5), (6, 2, 1) if narrow else (5, 3, 1)):
+            side.setStretch(i, stretch)
 
-        from engine.models.registry import verified_path
-        from engine.stage_b.recognition import Embedder
-        from maxsight_app.personal_objects import PersonalObjects
-        view = getattr(self, "last_view", None)
-        if view is None:
-            raise ValueError("there is no picture yet to learn from")
-        try:
-            path = verified_path(self.registry.get("mobilenet_v2"))
-        except ModelError as exc:
-            raise ValueError(str(exc)) from None
-        img = cv2.cvtColor(view.rgb, cv2.COLOR_RGB2BGR)
-        hz = sorted(view.result.hazards, key=lambda h: abs(h.bearing_deg))
-        if hz:
-            x1, y1, x2, y2 = (int(v * view.scale) for v in hz[0].box)
-            crop = img[max(0, y1):y2, max(0, x1):x2]
-        else:
-            h, w = img.shape[:2]
-            crop = img[h // 4: 3 * h // 4, w // 4: 3 * w // 4]
-        PersonalObjects(self.store, self.user_id, Embedder(path)).teach(label, [crop])
-        message = f"I will remember {label}."
-        self._say(message)
-        return message
-
-    def _teach_dialog(self) -> None:
-        label, ok = QtWidgets.QInputDialog.getText(self, "This is my…", "What is it? (for example: my mug, my front door)")
-        if ok and label.strip():
-            try:
-                self.teach_current(label.strip())
-            except ValueError as exc:
-                self._say(str(exc)[0].upper() + str(exc)[1:] + ".")
+    def _base_point_size(self) -> float:
+        from maxsight_app.ui.theme import _BASE_POINT_SIZE
+        return _BASE_POINT_SIZE.get(id(QtWidgets.QApplication.instance()), 10.0)
 
     def _fill_sources(self, probe: bool) -> None:
         self._cameras = list_cameras() if probe else []
         for i in self._cameras:
             self.source_box.addItem(f"Camera {i}", str(i))
-        self.source_box.addItem("Video file…", "")
+        self.source_box.addItem(CHOOSE_FILE, "")
         self.source_box.activated.connect(self._source_chosen)
+
+    def _remember_source(self, source: str) -> None:
+        """The Source box names what is being watched (and F5 plays it again)."""
+        i = self.source_box.findData(source)
+        if i < 0:
+            self.source_box.insertItem(self.source_box.count() - 1, f"File: {Path(source).name}", source)
+            i = self.source_box.findData(source)
+        self.source_box.setCurrentIndex(i)
 
     # -- engine control -----------------------------------------------------------------------
     def start(self, source: str) -> None:
         if self.worker is None:
             return
-        if self.worker.running:
-            self.worker.stop()
+        if self._state != "idle":
+            if not source.isdigit():
+                try:                          # a bad file never stops what is playing
+                    VideoFileSource(source).close()
+                except SourceError as exc:
+                    self._problem(sentence(str(exc)), keep_picture=True)
+                    return
             self._pending_source = source
+            self.worker.stop()
             return
-        self.preview.show_message(f"Opening {Path(source).name if not source.isdigit() else 'camera ' + source}…")
+        self._starting, self._state = source, "starting"
+        if not self.preview.has_frame:
+            self.preview.show_message(f"Opening {_source_words(source)}…")
+        self.status.show_message(f"Opening {_source_words(source)}…")
         self.startRequested.emit(source)
 
     def start_stop(self) -> None:
         if self.worker is None:
             return
-        if self.worker.running:
+        if self._state == "running":
             self.worker.stop()
+        elif self._state == "starting":
+            self._stop_when_started = True
         else:
-            data = self.source_box.currentData()
+            data = self.source_box.currentData() or self.current_source
             if data:
                 self.start(data)
             else:
@@ -265,129 +267,236 @@ class MainWindow(QtWidgets.QMainWindow):
     def _source_chosen(self, index: int) -> None:
         data = self.source_box.itemData(index)
         if data:
-            self.start(data)
+            if data != self.current_source or self._state == "idle":
+                self.start(data)
         else:
             self.open_file()
 
     def open_file(self) -> None:
         """A non-blocking file picker: the window keeps working while it is open."""
         if self.file_dialog is None:
-            self.file_dialog = QtWidgets.QFileDialog(self, "Open a video file", str(Path.home()),
-                                                     "Videos (*.mp4 *.avi *.mov *.mkv *.webm);;All files (*)")
-            self.file_dialog.setAccessibleName("Choose a video file")
-            self.file_dialog.setFileMode(QtWidgets.QFileDialog.FileMode.ExistingFile)
-            self.file_dialog.fileSelected.connect(self.start)
+            start_dir = str(Path(self.current_source).parent) if self.current_source and not self.current_source.isdigit() \
+                else str(Path.home())
+            dlg = QtWidgets.QFileDialog(self, "Open a video file", start_dir,
+                                        "Videos (*.mp4 *.avi *.mov *.mkv *.webm);;All files (*)")
+            dlg.setFileMode(QtWidgets.QFileDialog.FileMode.ExistingFile)
+            dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dlg.fileSelected.connect(self.start)
+            dlg.destroyed.connect(lambda *_: setattr(self, "file_dialog", None))
+            dlg.finished.connect(lambda *_: self._restore_source_box())
+            self.file_dialog = dlg
         self.file_dialog.open()
+
+    def _restore_source_box(self) -> None:
+        if self.current_source is not None and self.source_box.currentData() == "":
+            self._remember_source(self.current_source)
 
     def _no_camera(self) -> None:
         self._problem("No camera was found. Open a video file instead: press Ctrl+O.")
         self.open_file()
 
-    def _set_paused(self, paused: bool) -> None:
-        if self.worker:
-            self.worker.set_paused(paused)
+    def toggle_pause(self) -> None:
+        if self.worker is None or self._state != "running":
+            self._say("Nothing is playing to pause.")
+            return
+        paused = not self.worker.paused
+        self.worker.set_paused(paused)
         self.pause_button.setText("Resume" if paused else "Pause")
-        self.statusBar().showMessage("Paused" if paused else "Running", 3000)
+        if paused:
+            self._say("Paused. Press P to resume.")
+            self.status.show_message("Paused. Press P to resume.")
+        else:
+            self._say("Resumed.")
+            self.status.show_message("Running", 3000)
 
     def request(self, what: str) -> None:
         """On-demand cues: through the worker while it runs, directly when it does not."""
         if self.worker is None:
             return
+        if what == "snooze":
+            self.status.show_snooze(SNOOZE_S)
         if self.worker.running:
             self.worker.request(what)
         else:
             self.session.request(what)
 
     def _say(self, text: str) -> None:
-        """A system message through every output (speech, screen) as well as the captions."""
+        """A system message through every output (speech, screen reader, screen) and the captions."""
         if self.session is None:
             self.captions.add_line(text)
+            self.announcer.say(text)
             return
+        if not any(isinstance(o, ScreenOutput) for o in self.session.outputs):
+            self.captions.add_line(text)       # with screen alerts on, the screen output writes the caption
         cue = Cue(text, CueKind.SYSTEM, Priority.NEXT, Urgency.SAFE, 0.0)
         if self.worker is not None and self.worker.running:
             self.worker.request_cue(cue)
         else:
             self.session.say(cue)
 
-    def _problem(self, text: str, speak: bool = True) -> None:
-        self.preview.show_message(text)
-        self.statusBar().showMessage(text)
+    def _problem(self, text: str, speak: bool = True, keep_picture: bool = False) -> None:
+        if not keep_picture or not self.preview.has_frame:
+            self.preview.show_message(text)
+        self.status.show_message(text)
         if speak:
             self._say(text)
         else:
             self.captions.add_line(text)
 
+    def _stage_b_problem(self, text: str) -> None:
+        self.status.show_message(text, 15000)
+        self._say(text)
+
     # -- results (GUI thread) -----------------------------------------------------------------
     def _on_started(self, description: str) -> None:
+        self._state = "running"
+        self.current_source, self._starting = self._starting, None
+        if self.current_source is not None:
+            if self.current_source.isdigit():
+                self.source_box.setCurrentIndex(max(0, self.source_box.findData(self.current_source)))
+            else:
+                self._remember_source(self.current_source)
         self.start_button.setText("Stop")
-        self.statusBar().showMessage(f"Watching {description}", 5000)
+        self.pause_button.setText("Pause")
+        self.status.show_message(f"Watching {description}", 5000)
+        if self._stop_when_started:
+            self._stop_when_started = False
+            self.worker.stop()
 
     def _on_finished(self, why: str = "end") -> None:
+        self._state = "idle"
+        self._starting = None
         self.start_button.setText("Start")
-        pending = getattr(self, "_pending_source", None)
+        self.pause_button.setText("Pause")
+        self.preview.mark(None)
+        for key in ("fps", "stage_a"):
+            self.status.set_metric(key, "–", now=True)
+        pending, self._pending_source = self._pending_source, None
         if pending:
-            self._pending_source = None
             self.start(pending)
+            return
+        name = _source_words(self.current_source) if self.current_source else "the source"
+        if why == "end":
+            self.preview.clear(f"{sentence(name)} has ended. Press F5 to play it again, or Ctrl+O to open another.")
+            self.hazards.show_status("Nothing is being watched: the video has ended.")
+            self.status.show_message("The video has ended.")
+            self._say(f"The video has ended. Press F5 to play it again.")
+        elif why == "stopped":
+            self.preview.clear("Stopped. Press F5 to start again.")
+            self.hazards.show_status("Nothing is being watched: stopped.")
+            self.status.show_message("Stopped.")
+            self._say("Stopped.")
+        else:        # the problem itself was shown and said already
+            self.preview.clear(self.preview.message or "The source could not be read.")
+            self.hazards.show_status("Nothing is being watched: the source could not be read.")
 
     def _on_frame(self, view: FrameView) -> None:
+        if self._state == "idle" or self.session is None:
+            return                              # a last frame arriving after the end (or shutdown) is stale
         r = view.result
+        profile = self.session.profile
         self.preview.show_frame(view.rgb, r, view.scale)
-        self.hazards.show_hazards(r)
+        self.hazards.show_hazards(r, profile, quality_words(r, profile))
         for line in r.captions:
             self.captions.add_line(f"\u201c{line.text}\u201d")
-        self.fps_label.setText(f"{view.fps:.1f} fps")
-        self.stage_a_label.setText(f"Stage A {r.timings_ms.get('stage_a', 0):.0f} ms")
+        self.status.set_metric("fps", f"{view.fps:.1f} fps")
+        self.status.set_metric("stage_a", f"Stage A {r.timings_ms.get('stage_a', 0):.0f} ms")
+        if r.stage_b is not None and self.runtime is not None:
+            tasks = [t for t in self.runtime.stage_b_tasks if t not in r.stage_b.disabled]
+            off = [t for t in self.runtime.stage_b_tasks if t in r.stage_b.disabled]
+            text = "Stage B: " + (" + ".join(tasks) or "off") + (f" ({', '.join(off)} off after failing)" if off else "")
+            self.status.set_metric("stage_b", text)
         self.last_view = view
 
     def _on_alert(self, alert: VisualAlert | None) -> None:
         if alert is None:
-            self.flash.hide()
+            self.preview.banner.hide()
             return
         if alert.kind is CueKind.SOUND:
             self.sounds.add_event(alert.text)
         self.captions.add_line(f"{alert.urgency.word.upper() if alert.kind is CueKind.HAZARD else ''} {alert.text}".strip())
-        if alert.flash and self.store.profile(self.user_id).screen_alerts:
-            self.flash.flash(alert)
+        if alert.flash and self.session is not None and self.session.profile.screen_alerts and self._state != "idle":
+            self.preview.flash(alert)
 
     def _measure_lag(self) -> None:
         elapsed = self._lag_clock.restart()
         self._lags = (self._lags + [max(0, elapsed - self.lag_timer.interval())])[-100:]
         if len(self._lags) >= 10:
-            self.lag_label.setText(f"UI lag p95 {np.percentile(self._lags, 95):.0f} ms")
+            self.status.set_metric("lag", f"UI lag p95 {np.percentile(self._lags, 95):.0f} ms")
 
     @property
     def ui_lags_ms(self) -> list[float]:
         return list(self._lags)
 
+    # -- "this is my…" --------------------------------------------------------------------------
+    def open_teach(self):
+        from maxsight_app.ui.teach import TeachDialog, teach_target
+        try:
+            target = teach_target(self.last_view, self.store.profile(self.user_id))
+        except ValueError as exc:
+            self._say(sentence(str(exc)))
+            return None
+        self.preview.mark(target.box)
+        dlg = TeachDialog(target, self)
+        dlg.taught.connect(lambda label: self.teach_current(label, target))
+        dlg.finished.connect(lambda *_: self.preview.mark(None))
+        dlg.destroyed.connect(lambda *_: setattr(self, "teach_dialog", None))
+        dlg.open()
+        self.teach_dialog = dlg
+        return dlg
+
+    def teach_current(self, label: str, target=None) -> str:
+        """'This is my ...': teach the object nearest the centre of view (or the centre of the picture)."""
+        from engine.models.registry import verified_path
+        from engine.stage_b.recognition import Embedder
+        from maxsight_app.personal_objects import PersonalObjects
+        from maxsight_app.ui.teach import teach_target
+        target = target or teach_target(self.last_view, self.store.profile(self.user_id))
+        try:
+            path = verified_path(self.registry.get("mobilenet_v2"))
+        except ModelError as exc:
+            raise ValueError(str(exc)) from None
+        PersonalObjects(self.store, self.user_id, Embedder(path)).teach(label, [target.crop])
+        message = f"I will remember {label}: {target.words}."
+        self._say(message)
+        return message
+
     # -- settings and profiles ----------------------------------------------------------------
     def open_settings(self) -> SettingsDialog:
+        if self.settings_dialog is not None:
+            self.settings_dialog.raise_()
+            self.settings_dialog.activateWindow()
+            return self.settings_dialog
         from maxsight_app.outputs.speech import SpeechSynth
         synth = SpeechSynth()
         voices = synth.voices() if synth.check() is None else []
-        dlg = SettingsDialog(self.store, self.user_id, voices, self)
+        dlg = SettingsDialog(self.store, self.user_id, voices, self, announce=self.announcer.say)
         dlg.saved.connect(self.apply_profile)
+        dlg.destroyed.connect(lambda *_: setattr(self, "settings_dialog", None))
         dlg.open()
         self.settings_dialog = dlg
         return dlg
 
     def open_therapist(self):
         from maxsight_app.ui.therapist import TherapistWindow
-        tw = getattr(self, "therapist", None)
-        if tw is None:          # one therapist window per main window, fed by the same frames
-            tw = TherapistWindow(self.store, self.user_id, visible_labels=self._visible_labels, parent=self)
+        tw = self.therapist
+        if tw is None:          # one therapist window at a time, fed by the same frames
+            tw = TherapistWindow(self.store, self.user_id, visible_labels=self._visible_labels, parent=self,
+                                 announce=self.announcer.say)
             tw.conditionSaved.connect(self.apply_profile)
             if self.worker is not None:
-                self.worker.frameReady.connect(lambda view: tw.isVisible() and tw.show_frame(view.rgb, view.result.timestamp))
-        last = getattr(self, "last_view", None)
-        if last is not None:
-            tw.show_frame(last.rgb, last.result.timestamp)
+                self.worker.frameReady.connect(tw.on_frame)
+            tw.destroyed.connect(lambda *_: setattr(self, "therapist", None))
+            self.therapist = tw
+        if self.last_view is not None:
+            tw.show_frame(self.last_view.rgb, self.last_view.result.timestamp)
         tw.show()
-        self.therapist = tw
+        tw.raise_()
+        tw.activateWindow()
         return tw
 
     def _visible_labels(self) -> tuple[str, ...]:
-        last = getattr(self, "last_view", None)
-        return tuple(h.label for h in last.result.hazards) if last is not None else ()
+        return tuple(h.label for h in self.last_view.result.hazards) if self.last_view is not None else ()
 
     def _profile_changed(self, index: int) -> None:
         uid = self.profile_box.itemData(index)
@@ -404,34 +513,42 @@ class MainWindow(QtWidgets.QMainWindow):
         apply_theme(QtWidgets.QApplication.instance(), profile.high_contrast, profile.text_scale)
         for w in (self.hazards, self.captions):
             enlarge(w)                 # explicitly sized fonts do not follow the application font
-        if self.runtime is None:
+        self._fit_body()
+        if getattr(self, "runtime", None) is None:
             return
         if self.worker is not None and self.worker.running:
             self.worker.set_profile(profile)
         else:
             for note in apply_profile(self.runtime, profile):
-                self.captions.add_line(note)
+                self._say(note)
 
     def _scale_text(self, factor: float) -> None:
         p = self.store.profile(self.user_id)
         self.store.set_preference(self.user_id, "text_scale", round(min(3.0, max(0.75, p.text_scale * factor)), 2))
         self.apply_profile()
+        self.status.show_message(f"Text size {self.store.profile(self.user_id).text_scale:.2f}", 3000)
 
     def _toggle_contrast(self) -> None:
         p = self.store.profile(self.user_id)
         self.store.set_preference(self.user_id, "high_contrast", not p.high_contrast)
         self.apply_profile()
+        self._say("High contrast on." if not p.high_contrast else "High contrast off.")
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if self.flash.isVisible():
-            self.flash.setGeometry(self.rect())
+        self._fit_body()
 
     def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
 
     def shutdown(self) -> None:
+        for dlg in (self.settings_dialog, self.therapist, self.teach_dialog, self.file_dialog):
+            if dlg is not None:
+                try:
+                    dlg.close()
+                except RuntimeError:        # already deleted by Qt
+                    pass
         if self.worker is not None:
             self.worker.stop()
             self.thread.quit()

@@ -1,5 +1,8 @@
 """Therapist mode: choose a profile, set its vision condition and severity, and watch the live
-scene as the user sees it beside the original; run fatigue-aware sessions; open reports."""
+scene as the user sees it beside the original; run fatigue-aware sessions; open reports.
+
+Screen readers: labels are read as their text (no accessible name replaces it), the views are
+named and reachable by Tab, every message is shown and announced, and conditions read as words."""
 from __future__ import annotations
 
 import time
@@ -12,9 +15,11 @@ import numpy as np
 from engine.conditions import simulate
 from maxsight_app.profile.schema import VISION_CONDITIONS
 from maxsight_app.profile.store import ProfileStore
+from maxsight_app.profile.words import condition_name
 from maxsight_app.therapy import report
 from maxsight_app.therapy.session import TherapySession
 from maxsight_app.therapy.tasks import ContrastChart
+from maxsight_app.ui.flow import FlowRow, pair
 from maxsight_app.ui.qt import Qt, QtCore, QtGui, QtWidgets, Signal
 
 
@@ -28,11 +33,15 @@ class TherapistWindow(QtWidgets.QDialog):
     conditionSaved = Signal()
 
     def __init__(self, store: ProfileStore, user_id: int, visible_labels: Callable[[], tuple[str, ...]] = tuple,
-                 reports_dir: Path | None = None, clock: Callable[[], float] = time.monotonic, parent=None):
+                 reports_dir: Path | None = None, clock: Callable[[], float] = time.monotonic, parent=None,
+                 announce: Callable[[str], None] | None = None,
+                 open_url: Callable[[QtCore.QUrl], bool] = QtGui.QDesktopServices.openUrl):
         super().__init__(parent)
         self.setWindowTitle("MaxSight therapist mode")
-        self.setAccessibleName("Therapist mode")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)      # a closed window leaves the accessibility tree
         self.store, self.user_id, self.visible_labels, self.clock = store, user_id, visible_labels, clock
+        self.announce = announce or (lambda text: None)
+        self.open_url = open_url
         self.reports_dir = reports_dir or Path(store.path).parent / "reports"
         self.simulated: np.ndarray | None = None
         self.user_box = QtWidgets.QComboBox()
@@ -43,76 +52,115 @@ class TherapistWindow(QtWidgets.QDialog):
         self.user_box.currentIndexChanged.connect(self._load)
         self.condition_box = QtWidgets.QComboBox()
         self.condition_box.setAccessibleName("Vision condition")
-        self.condition_box.addItems(list(VISION_CONDITIONS))
+        for c in VISION_CONDITIONS:
+            self.condition_box.addItem(condition_name(c), c)
+        self.condition_box.currentIndexChanged.connect(lambda _i: self._describe_views())
         self.severity = QtWidgets.QSlider(Qt.Orientation.Horizontal)
         self.severity.setRange(0, 100)
+        self.severity.setSingleStep(5)
+        self.severity.setPageStep(10)
+        self.severity.setMinimumWidth(220)
+        self.severity.setTickPosition(QtWidgets.QSlider.TickPosition.TicksBelow)
+        self.severity.setTickInterval(10)
         self.severity.setAccessibleName("Severity")
         self.severity.setAccessibleDescription("0 is none, 100 is the most severe")
         self.severity_label = QtWidgets.QLabel()
-        self.severity.valueChanged.connect(lambda v: self.severity_label.setText(f"{v}%"))
+        self.severity.valueChanged.connect(lambda v: (self.severity_label.setText(f"{v}%"), self._describe_views()))
         save = QtWidgets.QPushButton("Save to profile")
-        save.setAccessibleName("Save condition to profile")
         save.clicked.connect(self.save)
         session = QtWidgets.QPushButton("Start session…")
-        session.setAccessibleName("Start a therapy session")
+        session.setAccessibleName("Start session")
         session.clicked.connect(self.start_session)
         self.report_button = QtWidgets.QPushButton("Open report")
-        self.report_button.setAccessibleName("Make and open the report")
+        self.report_button.setAccessibleDescription("Make the report of this profile's sessions and open it")
         self.report_button.clicked.connect(self.open_report)
-        self.original, self.seen = QtWidgets.QLabel("Waiting for the camera…"), QtWidgets.QLabel("")
+        self.original, self.seen = QtWidgets.QLabel("Waiting for the camera…"), QtWidgets.QLabel("Waiting for the camera…")
         self.original.setAccessibleName("As captured")
         self.seen.setAccessibleName("As the user sees it")
         for lab in (self.original, self.seen):
-            lab.setMinimumSize(320, 240)
+            lab.setMinimumSize(240, 180)
             lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.info = QtWidgets.QLabel("")
-        self.info.setAccessibleName("Therapist messages")
+            lab.setFocusPolicy(Qt.FocusPolicy.StrongFocus)       # reachable by Tab, named, described
+            lab.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Ignored)
+        self.info = QtWidgets.QLabel("Choose a profile, a condition and its severity, then save.")
         self.info.setWordWrap(True)
-        controls = QtWidgets.QHBoxLayout()
-        for text, w in (("Profile:", self.user_box), ("Condition:", self.condition_box), ("Severity:", self.severity)):
-            lab = QtWidgets.QLabel(text)
-            lab.setBuddy(w)
-            controls.addWidget(lab)
-            controls.addWidget(w)
-        controls.addWidget(self.severity_label)
-        for b in (save, session, self.report_button):
-            controls.addWidget(b)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByKeyboard | Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.info.setFocusPolicy(Qt.FocusPolicy.StrongFocus)          # reachable by Tab; read as its text
+        controls = FlowRow(spacing=8)
+        controls.add(pair("Profile:", self.user_box), pair("Vision condition:", self.condition_box))
+        sev = pair("Severity:", self.severity)
+        sev.layout().addWidget(self.severity_label)
+        controls.add(sev, save, session, self.report_button)
         views = QtWidgets.QGridLayout()
-        views.addWidget(QtWidgets.QLabel("<b>As captured</b>"), 0, 0)
-        self.seen_title = QtWidgets.QLabel("<b>As the user sees it</b>")
-        views.addWidget(self.seen_title, 0, 1)
-        views.addWidget(self.original, 1, 0)
-        views.addWidget(self.seen, 1, 1)
+        titles = []
+        for col, (title, view) in enumerate((("As captured", self.original), ("As the user sees it", self.seen))):
+            lab = QtWidgets.QLabel(title)
+            f = lab.font()
+            f.setBold(True)
+            lab.setFont(f)
+            lab.setBuddy(view)              # a title belongs to its view: not read as a stray label on opening
+            views.addWidget(lab, 0, col)
+            views.addWidget(view, 1, col)
+            titles.append(lab)
+        self.seen_title = titles[1]
+        views.setRowStretch(1, 1)
         layout = QtWidgets.QVBoxLayout(self)
-        layout.addLayout(controls)
-        layout.addLayout(views)
+        layout.addWidget(controls)
+        layout.addLayout(views, 1)
         layout.addWidget(self.info)
+        chain = [self.user_box, self.condition_box, self.severity, save, session, self.report_button, self.original,
+                 self.seen, self.info]
+        for a, b in zip(chain, chain[1:]):
+            QtWidgets.QWidget.setTabOrder(a, b)
         self._load()
+        self.resize(900, 560)
+        self.user_box.setFocus()
+
+    @property
+    def condition(self) -> str:
+        return self.condition_box.currentData()
+
+    def set_condition(self, condition: str) -> None:
+        self.condition_box.setCurrentIndex(max(0, self.condition_box.findData(condition)))
 
     def _load(self) -> None:
         self.user_id = self.user_box.currentData()
         p = self.store.preferences(self.user_id)
-        self.condition_box.setCurrentText(p["vision_condition"])
+        self.set_condition(p["vision_condition"])
         self.severity.setValue(round(100 * p["vision_severity"]))
         self.severity_label.setText(f"{self.severity.value()}%")
+        self._describe_views()
+
+    def _describe_views(self) -> None:
+        self.seen.setAccessibleDescription(f"{condition_name(self.condition)} at {self.severity.value()}% severity")
+        self.original.setAccessibleDescription("The camera picture, unchanged")
+
+    def _message(self, text: str) -> None:
+        self.info.setText(text)
+        self.announce(text)
 
     def save(self) -> None:
-        self.store.set_preferences(self.user_id, {"vision_condition": self.condition_box.currentText(),
+        self.store.set_preferences(self.user_id, {"vision_condition": self.condition,
                                                   "vision_severity": self.severity.value() / 100})
-        self.info.setText(f"Saved: {self.condition_box.currentText()} at {self.severity.value()}% for {self.user_box.currentText()}.")
+        self._message(f"Saved: {condition_name(self.condition)} at {self.severity.value()}% for {self.user_box.currentText()}.")
         self.conditionSaved.emit()
+
+    def on_frame(self, view) -> None:
+        if self.isVisible():
+            self.show_frame(view.rgb, view.result.timestamp)
 
     def show_frame(self, rgb: np.ndarray, t: float = 0.0) -> None:
         """Original and simulated views of one frame (RGB, as the engine worker sends it)."""
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        seen = simulate(self.condition_box.currentText(), bgr, self.severity.value() / 100, t)
+        seen = simulate(self.condition, bgr, self.severity.value() / 100, t)
         self.simulated = cv2.cvtColor(seen, cv2.COLOR_BGR2RGB)
-        width = max(320, (self.width() - 40) // 2)
+        width = max(200, min(self.original.width(), self.original.height() * rgb.shape[1] // max(1, rgb.shape[0])))
         self.original.setPixmap(_pixmap(rgb, width))
         self.seen.setPixmap(_pixmap(self.simulated, width))
 
     def start_session(self) -> "SessionDialog":
-        self.session_dialog = SessionDialog(self.store, self.user_id, self.visible_labels, self.clock, self)
+        self.session_dialog = SessionDialog(self.store, self.user_id, self.visible_labels, self.clock, self,
+                                            announce=self.announce)
         self.session_dialog.open()
         return self.session_dialog
 
@@ -120,44 +168,48 @@ class TherapistWindow(QtWidgets.QDialog):
         try:
             rep = report.generate(self.store, self.user_id, self.reports_dir)
         except ValueError as exc:
-            self.info.setText(str(exc)[0].upper() + str(exc)[1:] + ".")
+            self._message(str(exc)[0].upper() + str(exc)[1:] + ".")
             return None
-        self.info.setText(f"Report written: {rep.png} (also PDF and CSV in {rep.png.parent})")
-        QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(str(rep.png)))
+        if self.open_url(QtCore.QUrl.fromLocalFile(str(rep.png))):
+            self._message(f"Report written and opened: {rep.png} (also PDF and CSV in {rep.png.parent})")
+        else:
+            self._message(f"Report written, but no program to show pictures was found. The report is {rep.png} "
+                          f"(also {rep.pdf.name} and the CSV files in the same folder).")
         return rep
 
 
 class SessionDialog(QtWidgets.QDialog):
     """One session, keyboard driven: type the answer (a letter, the words, or 'found') and Enter."""
 
-    def __init__(self, store, user_id, visible_labels, clock, parent=None, plan=("contrast", "reading", "find")):
+    def __init__(self, store, user_id, visible_labels, clock, parent=None, plan=("contrast", "reading", "find"),
+                 announce: Callable[[str], None] | None = None):
         super().__init__(parent)
         self.setWindowTitle("Therapy session")
-        self.setAccessibleName("Therapy session")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.visible_labels = visible_labels
+        self.announce = announce or (lambda text: None)
         self.session = TherapySession(store, user_id, plan=plan, trials_per_task=15, clock=clock)
+        # Labels carry no accessible name of their own: a screen reader reads their text.
         self.card = QtWidgets.QLabel()
-        self.card.setAccessibleName("Task")
         self.card.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.card.setMinimumSize(380, 260)
+        self.card.setMinimumSize(300, 200)
         self.instruction = QtWidgets.QLabel()
-        self.instruction.setAccessibleName("Instruction")
+        self.instruction.setWordWrap(True)
         self.answer = QtWidgets.QLineEdit()
         self.answer.setAccessibleName("Answer")
-        self.answer.setAccessibleDescription("Type what you see and press Enter")
         self.answer.returnPressed.connect(self.submit)
+        answer_label = QtWidgets.QLabel("Answer:")
+        answer_label.setBuddy(self.answer)
         self.fatigue_bar = QtWidgets.QProgressBar()
         self.fatigue_bar.setRange(0, 100)
         self.fatigue_bar.setFormat("Fatigue %p%")
         self.fatigue_bar.setAccessibleName("Fatigue estimate")
         self.message = QtWidgets.QLabel("")
-        self.message.setAccessibleName("Session messages")
         self.message.setWordWrap(True)
         self.pause_button = QtWidgets.QPushButton("Pause")
-        self.pause_button.setAccessibleName("Pause or resume the session")
+        self.pause_button.setAccessibleDescription("Pause or resume the session")
         self.pause_button.clicked.connect(self.toggle_pause)
         end = QtWidgets.QPushButton("End session")
-        end.setAccessibleName("End the session")
         end.clicked.connect(self.finish)
         buttons = QtWidgets.QHBoxLayout()
         for b in (self.pause_button, end):
@@ -165,7 +217,7 @@ class SessionDialog(QtWidgets.QDialog):
             b.setDefault(False)
             buttons.addWidget(b)
         layout = QtWidgets.QVBoxLayout(self)
-        for w in (self.instruction, self.card, self.answer, self.fatigue_bar, self.message):
+        for w in (self.instruction, self.card, answer_label, self.answer, self.fatigue_bar, self.message):
             layout.addWidget(w)
         layout.addLayout(buttons)
         self._advance()
@@ -174,25 +226,33 @@ class SessionDialog(QtWidgets.QDialog):
         prompt = self.session.next_prompt(visible=tuple(self.visible_labels()))
         if prompt is None:
             if self.session.finished:
-                self.instruction.setText("Session complete. Thank you.")
+                self._instruct("Session complete. Thank you.")
                 self.card.clear()
                 self.answer.setEnabled(False)
             elif not self.session.paused:
-                self.instruction.setText("Nothing to find in view right now; point the camera at the room.")
+                self._instruct("Nothing to find in view right now; point the camera at the room.")
             return
-        self.instruction.setText(prompt.instruction)
+        self._instruct(prompt.instruction)
         if prompt.task == "contrast chart":
             card = ContrastChart.render(prompt.text, prompt.level)
             self.card.setPixmap(_pixmap(cv2.cvtColor(card, cv2.COLOR_GRAY2RGB), 260))
+            self.card.setAccessibleName("Contrast chart")        # a picture: named, but never by its letters
         elif prompt.task == "reading":
+            self.card.setAccessibleName("")
             self.card.setText(prompt.text)
             f = QtGui.QFont(self.font())
             f.setPointSizeF(prompt.level)
             self.card.setFont(f)
         else:
+            self.card.setAccessibleName("")
             self.card.setText(f"Find: {prompt.text}")
         self.answer.clear()
         self.answer.setFocus()
+
+    def _instruct(self, text: str) -> None:
+        """The instruction, on screen and as the answer field's description (read with the field)."""
+        self.instruction.setText(text)
+        self.answer.setAccessibleDescription(text)
 
     def submit(self) -> None:
         if self.session.paused or self.session.finished:
@@ -204,9 +264,10 @@ class SessionDialog(QtWidgets.QDialog):
             return
         self.fatigue_bar.setValue(round(100 * out.fatigue.fatigue))
         self.message.setText(("Right. " if out.correct else "Not quite. ") + out.message)
+        self.announce(self.message.text())
         if self.session.paused:
             self.pause_button.setText("Resume")
-            self.instruction.setText("Paused for a rest.")
+            self._instruct("Paused for a rest.")
             self.card.clear()
             return
         self._advance()

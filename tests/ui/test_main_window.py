@@ -1,19 +1,15 @@
 """The desktop window, offscreen, with real models, a real video and a spy output."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from maxsight_app.cues.types import CueKind
+from engine.types import Urgency
+from maxsight_app.cues.types import Cue, CueKind, Priority
 from maxsight_app.outputs.base import SpyOutput
 from maxsight_app.profile.store import ProfileStore
 from maxsight_app.ui.main_window import MainWindow
-from maxsight_app.ui.qt import Qt, QtWidgets
-
-OUT = Path(__file__).resolve().parents[2] / "test-output"
-INTERACTIVE = (QtWidgets.QAbstractButton, QtWidgets.QComboBox, QtWidgets.QAbstractSpinBox, QtWidgets.QLineEdit,
-               QtWidgets.QAbstractItemView, QtWidgets.QTextEdit, QtWidgets.QAbstractSlider)
+from maxsight_app.ui.qt import QAccessible, Qt, QtWidgets
+from tests.ui.helpers import INTERACTIVE, OUT, make_window, short_clip
 
 
 @pytest.fixture
@@ -26,58 +22,106 @@ def store(tmp_path):
     s.close()
 
 
-def make_window(qtbot, store, registry, spy, **kw):
-    kw.setdefault("stage_b", False)          # one Stage B process is tested on its own below
-    w = MainWindow(store, 1, registry, extra_outputs=[spy], probe_cameras=False, **kw)
-    qtbot.addWidget(w)
-    w.resize(1280, 760)
-    w.show()
-    qtbot.waitExposed(w)
-    if w.file_dialog is None or not w.file_dialog.isVisible():
-        w.activateWindow()          # shortcuts are window shortcuts: the window must have focus
-        qtbot.waitUntil(w.isActiveWindow, timeout=3000)
-    return w
+@pytest.fixture
+def vtest(eval_data):
+    return eval_data / "videos_walking_driving" / "opencv_vtest.avi"
+
+
+def heard(spy, text: str) -> int:
+    return sum(text in c.text for c in spy.cues)
 
 
 @pytest.mark.slow
-def test_window_processes_a_real_video_and_lists_hazards(qtbot, store, installed_models, eval_data):
+def test_window_processes_a_real_video_and_lists_hazards(qtbot, store, installed_models, vtest):
     spy = SpyOutput()
-    video = eval_data / "videos_walking_driving" / "opencv_vtest.avi"
-    w = make_window(qtbot, store, installed_models, spy, source=str(video))
-    qtbot.waitUntil(lambda: any("person" in w.hazards.item(i).text() for i in range(w.hazards.count())), timeout=60000)
+    w = make_window(qtbot, store, installed_models, spy, source=str(vtest))
+    qtbot.waitUntil(lambda: any("person" in t for t in w.hazards.texts()), timeout=60000)
     qtbot.waitUntil(lambda: len(spy.cues) > 0, timeout=60000)
     # The event loop kept running while the engine worked on its own thread.
     assert len(w.ui_lags_ms) >= 10
-    assert w.fps_label.text() != "0 fps" and w.stage_a_label.text().startswith("Stage A ")
+    qtbot.waitUntil(lambda: w.status.labels["fps"].text().endswith(" fps"), timeout=5000)
+    assert w.status.labels["stage_a"].text().startswith("Stage A ")
+    # The Source box names the file being watched.
+    assert w.source_box.currentText() == "File: opencv_vtest.avi" and w.source_box.currentData() == str(vtest)
     OUT.mkdir(exist_ok=True)
     assert w.grab().save(str(OUT / "main_window.png"))
     # Cues also reach the captions panel for people who cannot hear them.
-    qtbot.waitUntil(lambda: spy.cues[0].text in w.captions.toPlainText(), timeout=5000)
+    qtbot.waitUntil(lambda: spy.cues[0].text in w.captions.text(), timeout=5000)
     w.shutdown()
 
 
 @pytest.mark.slow
-def test_shortcuts_trigger_their_actions(qtbot, store, installed_models, eval_data):
+def test_shortcuts_trigger_their_actions(qtbot, store, installed_models, vtest):
     spy = SpyOutput()
-    w = make_window(qtbot, store, installed_models, spy, source=str(eval_data / "videos_walking_driving" / "opencv_vtest.avi"))
-    qtbot.waitUntil(lambda: w.worker.running and w.hazards.count() > 0, timeout=60000)
-    def press(key, expect):
+    w = make_window(qtbot, store, installed_models, spy, source=str(vtest))
+    qtbot.waitUntil(lambda: w.worker.running and w.last_view is not None, timeout=60000)
+
+    def press(key, expect, mod=Qt.KeyboardModifier.NoModifier):
         before = len(spy.events)
-        qtbot.keyClick(w, key)
+        qtbot.keyClick(w, key, mod)
         qtbot.waitUntil(lambda: any(expect(ev) for ev in spy.events[before:]), timeout=10000)
     press(Qt.Key.Key_W, lambda ev: ev[1] is not None and ev[1].kind is CueKind.SUMMARY)
     press(Qt.Key.Key_R, lambda ev: ev[1] is not None and ev[1].kind is CueKind.REPEAT)
+    assert not w.status.snoozed
     press(Qt.Key.Key_S, lambda ev: ev[1] is not None and "Quiet for 5 minutes" in ev[1].text)
+    assert w.status.snoozed and "Snoozed until" in w.status.snooze.text()        # seen, not only heard
     press(Qt.Key.Key_T, lambda ev: ev[1] is not None and "Reading text is not available" in ev[1].text)   # no Stage B here
-    press(Qt.Key.Key_D, lambda ev: ev[1] is not None and ev[1].kind is CueKind.SUMMARY and "I see person" in ev[1].text)
+    press(Qt.Key.Key_D, lambda ev: ev[1] is not None and ev[1].kind is CueKind.SUMMARY and "I see" in ev[1].text)
     press(Qt.Key.Key_Escape, lambda ev: ev == ("cancel", None))
-    qtbot.keyClick(w, Qt.Key.Key_P)
-    assert w.worker.paused and w.pause_button.text() == "Resume"
-    qtbot.keyClick(w, Qt.Key.Key_P)
+    # Pause is a button whose words say what it will do, and pausing is spoken.
+    press(Qt.Key.Key_P, lambda ev: ev[1] is not None and ev[1].text.startswith("Paused"))
+    assert w.worker.paused and w.pause_button.text() == "Resume" and not w.pause_button.isCheckable()
+    assert QAccessible.queryAccessibleInterface(w.pause_button).role() == QAccessible.Role.Button
+    assert QAccessible.queryAccessibleInterface(w.pause_button).text(QAccessible.Text.Name) == "Resume"
+    press(Qt.Key.Key_P, lambda ev: ev[1] is not None and ev[1].text == "Resumed.")
     assert not w.worker.paused
+    assert QAccessible.queryAccessibleInterface(w.start_button).text(QAccessible.Text.Name) == "Stop"
     qtbot.keyClick(w, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
     assert w.settings_dialog.isVisible()
     w.settings_dialog.reject()
+    # Quit is an action with a key, and it ends the engine.
+    assert w.actions["quit"].shortcut().toString() == "Ctrl+Q"
+    w.actions["quit"].trigger()
+    assert w.worker is None and not w.isVisible()
+
+
+@pytest.mark.slow
+def test_end_of_video_leaves_nothing_stale_and_f5_plays_it_again(qtbot, store, installed_models, vtest, tmp_path):
+    clip = short_clip(vtest, tmp_path / "short walk.avi", frames=25)
+    spy = SpyOutput()
+    w = make_window(qtbot, store, installed_models, spy, source=str(clip))
+    qtbot.waitUntil(lambda: w.last_view is not None, timeout=60000)
+    assert w.preview.has_frame and w.start_button.text() == "Stop"
+    qtbot.waitUntil(lambda: heard(spy, "The video has ended") == 1, timeout=60000)
+    assert not w.preview.has_frame and "has ended" in w.preview.message and "F5" in w.preview.message
+    assert w.hazards.texts() == ["Nothing is being watched: the video has ended."]
+    assert w.status.labels["fps"].text() == "–" and w.status.labels["stage_a"].text() == "–"
+    assert w.start_button.text() == "Start" and not w.preview.banner.isVisible()
+    assert w.source_box.currentText() == "File: short walk.avi"
+    # F5 plays the same file again; it does not open the file picker.
+    frames_before = w.last_view.result.frame_index
+    qtbot.keyClick(w, Qt.Key.Key_F5)
+    assert w.file_dialog is None or not w.file_dialog.isVisible()
+    qtbot.waitUntil(lambda: w.preview.has_frame, timeout=60000)
+    assert w.current_source == str(clip) and w.last_view.result.frame_index <= frames_before
+    qtbot.waitUntil(lambda: heard(spy, "The video has ended") == 2, timeout=60000)
+    w.shutdown()
+
+
+@pytest.mark.slow
+def test_a_bad_file_does_not_stop_the_video_that_plays(qtbot, store, installed_models, vtest, tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video" * 50)
+    spy = SpyOutput()
+    w = make_window(qtbot, store, installed_models, spy, source=str(vtest))
+    qtbot.waitUntil(lambda: w.worker.running and w.last_view is not None, timeout=60000)
+    w.start(str(bad))
+    assert "cannot be read as a video" in w.status.message.text()
+    qtbot.waitUntil(lambda: heard(spy, "cannot be read as a video") == 1, timeout=5000)
+    seen = w.last_view.result.frame_index
+    qtbot.waitUntil(lambda: w.last_view.result.frame_index > seen + 3, timeout=30000)      # still playing
+    assert w.worker.running and w.current_source == str(vtest)
+    assert w.source_box.currentText() == "File: opencv_vtest.avi"
     w.shutdown()
 
 
@@ -85,7 +129,9 @@ def test_settings_persist_and_apply_live(qtbot, store, installed_models, tmp_pat
     spy = SpyOutput()
     w = make_window(qtbot, store, installed_models, spy)
     dlg = w.open_settings()
-    dlg.fields["units"].setCurrentText("steps")
+    units = dlg.fields["units"]
+    units.setCurrentIndex(units.findData("steps"))
+    assert units.currentText() == "Steps"                          # words, not identifiers
     dlg.fields["cooldown_s"].setValue(20.0)
     dlg.fields["text_scale"].setValue(1.5)
     dog = dlg.classes.findItems("dog", Qt.MatchFlag.MatchExactly)[0]
@@ -98,28 +144,35 @@ def test_settings_persist_and_apply_live(qtbot, store, installed_models, tmp_pat
     store.close()
     reopened = ProfileStore(path)                                                              # a restart
     assert reopened.preferences(1)["units"] == "steps" and reopened.preferences(1)["text_scale"] == 1.5
-    w2 = MainWindow(reopened, 1, installed_models, extra_outputs=[SpyOutput()], probe_cameras=False, stage_b=False)
+    w2 = MainWindow(reopened, 1, installed_models, extra_outputs=[SpyOutput()], probe_cameras=False, stage_b=False,
+                    screen_reader=False)
     qtbot.addWidget(w2)
-    assert w2.open_settings().fields["units"].currentText() == "steps"
+    assert w2.open_settings().fields["units"].currentData() == "steps"
     w2.shutdown()
     reopened.close()
 
 
-def test_warnings_flash_the_whole_window_with_words_and_direction(qtbot, store, installed_models):
-    from engine.types import Urgency
-    from maxsight_app.cues.types import Cue, Priority
-    w = make_window(qtbot, store, installed_models, SpyOutput())
+def test_warnings_show_a_banner_over_the_picture_with_the_words_once(qtbot, store, installed_models, vtest):
+    spy = SpyOutput()
+    w = make_window(qtbot, store, installed_models, spy, source=str(vtest))
+    qtbot.waitUntil(lambda: w.preview.has_frame, timeout=60000)
     w.session.say(Cue("car, 2 o'clock, 4 metres, approaching", CueKind.HAZARD, Priority.NEXT, Urgency.WARNING, 0.0,
-                      track_id=3, label="car", bearing_deg=55.0, distance_m=4.0))
-    qtbot.waitUntil(w.flash.isVisible, timeout=3000)
-    assert "car, 2 o'clock, 4 metres, approaching" in w.flash.text() and "2 o'clock" in w.flash.text()
-    assert w.flash.geometry() == w.rect()
-    assert "WARNING car, 2 o'clock" in w.captions.toPlainText()
+                      track_id=3, label="car", bearing_deg=55.0, distance_m=4.0, clock=2))
+    banner = w.preview.banner
+    qtbot.waitUntil(banner.isVisible, timeout=3000)
+    assert banner.text() == "▲ WARNING car, 2 o'clock, 4 metres, approaching"     # the direction once, not twice
+    # Over the top of the picture, not over the whole window: the lists and controls stay readable.
+    assert w.preview.rect().contains(banner.geometry()) and banner.height() < w.preview.height() / 2
+    assert "WARNING car, 2 o'clock" in w.captions.text()
+    qtbot.waitUntil(lambda: not banner.isVisible(), timeout=8000)               # it goes by itself
     store.set_preference(1, "screen_alerts", False)
-    w.flash.hide()
-    w.session.say(Cue("bus, ahead, 3 metres", CueKind.HAZARD, Priority.NOW, Urgency.DANGER, 0.0, bearing_deg=0.0, distance_m=3.0))
-    qtbot.waitUntil(lambda: "bus, ahead" in w.captions.toPlainText(), timeout=3000)
-    assert not w.flash.isVisible()                  # the user turned flashing off
+    w.apply_profile()
+    qtbot.waitUntil(lambda: not w.session.profile.screen_alerts, timeout=10000)      # applied on the engine thread
+    w.session.say(Cue("bus, straight ahead, 3 metres", CueKind.HAZARD, Priority.NOW, Urgency.DANGER, 0.0, bearing_deg=0.0,
+                      distance_m=3.0, clock=12))
+    qtbot.waitUntil(lambda: heard(spy, "bus, straight ahead") == 1, timeout=3000)
+    qtbot.wait(300)
+    assert not banner.isVisible()                  # the user turned flashing off
     w.shutdown()
 
 
@@ -128,10 +181,11 @@ def test_text_size_shortcut_scales_and_persists(qtbot, store, installed_models, 
     bad.write_bytes(b"no")                  # a source that fails fast keeps the no-camera picker closed
     w = make_window(qtbot, store, installed_models, SpyOutput(), source=str(bad))
     qtbot.waitUntil(lambda: "cannot be read" in w.preview.message, timeout=10000)
-    before = w.hazards.font().pointSizeF()
+    before, button_before = w.hazards.font().pointSizeF(), w.start_button.font().pointSizeF()
     qtbot.keyClick(w, Qt.Key.Key_Plus, Qt.KeyboardModifier.ControlModifier)
     assert store.preferences(1)["text_scale"] == pytest.approx(1.15)
     assert w.hazards.font().pointSizeF() == pytest.approx(before * 1.15, rel=0.02)
+    assert w.start_button.font().pointSizeF() == pytest.approx(button_before * 1.15, rel=0.02)   # every widget, not the lists only
     qtbot.keyClick(w, Qt.Key.Key_H, Qt.KeyboardModifier.ControlModifier)
     assert store.preferences(1)["high_contrast"] is True
     w.shutdown()
@@ -139,11 +193,35 @@ def test_text_size_shortcut_scales_and_persists(qtbot, store, installed_models, 
     apply_theme(QtWidgets.QApplication.instance(), False, 1.0)      # leave the app as other tests expect it
 
 
+def test_a_note_is_said_once_however_often_settings_change(qtbot, store, installed_models, monkeypatch):
+    """'Sound is off' (no sound device) is said once, not again on every Ctrl+H, Ctrl++, Ctrl+-, settings save
+    or therapist save; and since MaxSight's own voice is off, cues go to the screen reader and it says so."""
+    from maxsight_app.outputs import audio
+    monkeypatch.setattr(audio.SoundDeviceSink, "check", lambda self: "no sound output device was found")
+    store.set_preferences(1, {"speech": True, "speech_output": "own_voice"})
+    spy = SpyOutput()
+    w = make_window(qtbot, store, installed_models, spy)
+    assert heard(spy, "Sound is off") == 1 and heard(spy, "so cues go to your screen reader") == 1
+    assert w.announcer in w.session.outputs            # a blind user still gets every cue
+    for key in (Qt.Key.Key_H, Qt.Key.Key_Plus, Qt.Key.Key_Minus, Qt.Key.Key_H):
+        qtbot.keyClick(w, key, Qt.KeyboardModifier.ControlModifier)
+    dlg = w.open_settings()
+    dlg.fields["volume"].setValue(0.5)                 # an output preference: the outputs are rebuilt
+    assert dlg.save()
+    tw = w.open_therapist()
+    tw.save()
+    qtbot.wait(200)
+    assert heard(spy, "Sound is off") == 1 and w.captions.text().count("Sound is off") == 1
+    assert sum("Sound is off" in text for _, text, _ in w.announcer.history) == 1
+    w.shutdown()
+    from maxsight_app.ui.theme import apply_theme
+    apply_theme(QtWidgets.QApplication.instance(), False, 1.0)
+
+
 def test_bad_setting_is_reported_by_field_and_not_saved(qtbot, store, installed_models):
     w = make_window(qtbot, store, installed_models, SpyOutput())
     dlg = w.open_settings()
     dlg.fields["haptic_port"].setText("/dev/ttyUSB0")
-    dlg.fields["voice"].setText("") if isinstance(dlg.fields["voice"], QtWidgets.QLineEdit) else None
     # No widget lets a value out of bounds, so feed the store path a bad value the way an import would.
     dlg.fields["units"].addItem("yards")
     dlg.fields["units"].setCurrentText("yards")
@@ -159,6 +237,7 @@ def test_no_camera_shows_the_message_and_a_file_picker(qtbot, store, installed_m
     assert "No camera was found" in w.preview.message
     assert w.file_dialog is not None and w.file_dialog.isVisible()
     assert any("No camera was found" in c.text for c in spy.cues)    # spoken too
+    assert w.hazards.texts() == ["No video or camera yet: press Ctrl+O to open a video file."]    # never an empty list
     w.shutdown()
 
 
@@ -169,6 +248,7 @@ def test_bad_video_is_a_message_not_a_crash(qtbot, store, installed_models, tmp_
     w = make_window(qtbot, store, installed_models, spy, source=str(bad))
     qtbot.waitUntil(lambda: "cannot be read as a video" in w.preview.message, timeout=10000)
     assert w.preview.message.startswith("Broken.mp4") or "broken.mp4" in w.preview.message
+    qtbot.waitUntil(lambda: w.hazards.texts() == ["Nothing is being watched: the source could not be read."], timeout=5000)
     w.shutdown()
 
 
@@ -188,13 +268,34 @@ def test_every_interactive_widget_has_an_accessible_name(qtbot, store, installed
     unnamed = []
     for root in (w, dlg):
         for child in root.findChildren(QtWidgets.QWidget):
-            if isinstance(child, INTERACTIVE) and child.isVisibleTo(root) and not child.accessibleName():
-                # Qt's own helper parts (scroll bars inside lists, tab scrollers) are named by their owner.
-                if isinstance(child, QtWidgets.QScrollBar) or child.objectName().startswith("qt_") or _inside_file_dialog(child):
-                    continue
+            if not isinstance(child, INTERACTIVE) or not child.isVisibleTo(root) or _inside_file_dialog(child):
+                continue
+            if isinstance(child, QtWidgets.QScrollBar) or child.objectName().startswith("qt_"):
+                continue        # Qt's own helper parts (scroll bars inside lists) are named by their owner
+            name = QAccessible.queryAccessibleInterface(child).text(QAccessible.Text.Name)
+            if not name and not child.accessibleName():
                 unnamed.append(f"{type(child).__name__} {child.objectName()!r} {getattr(child, 'text', lambda: '')()!r}")
     assert unnamed == []
     assert all(a.shortcut().toString() for a in w.actions.values())
+    # A button's spoken name holds its visible words (WCAG 2.5.3 label in name).
+    for b in w.findChildren(QtWidgets.QPushButton):
+        visible = b.text().replace("&", "").rstrip("…")
+        assert visible in QAccessible.queryAccessibleInterface(b).text(QAccessible.Text.Name), b.text()
+    w.shutdown()
+
+
+def test_closed_dialogs_leave_the_accessibility_tree(qtbot, store, installed_models):
+    w = make_window(qtbot, store, installed_models, SpyOutput())
+    if w.file_dialog is not None:
+        w.file_dialog.reject()
+    for opener, attr in ((w.open_settings, "settings_dialog"), (w.open_therapist, "therapist")):
+        for _ in range(3):
+            dlg = opener()
+            qtbot.waitExposed(dlg)
+            dlg.close()
+            qtbot.waitUntil(lambda: getattr(w, attr) is None, timeout=5000)
+    qtbot.waitUntil(lambda: not [t for t in QtWidgets.QApplication.topLevelWidgets()
+                                 if isinstance(t, QtWidgets.QDialog)], timeout=5000)
     w.shutdown()
 
 
@@ -203,8 +304,8 @@ def test_window_runs_stage_b_sounds_in_its_own_process(qtbot, store, installed_m
     w = make_window(qtbot, store, installed_models, SpyOutput(), stage_b=True,
                     source=str(eval_data / "videos_walking_driving" / "udacity_vehicle-detection_test_video.mp4"))
     sched = w.runtime.stage_b
-    assert sched is not None and w.stage_b_label.text() == "Stage B: sounds + captions + ocr + recognition"
-    qtbot.waitUntil(lambda: getattr(w, "last_view", None) is not None and w.last_view.result.stage_b is not None, timeout=30000)
+    assert sched is not None and w.status.metric_text("stage_b") == "Stage B: sounds + captions + ocr + recognition"
+    qtbot.waitUntil(lambda: w.last_view is not None and w.last_view.result.stage_b is not None, timeout=30000)
     assert sched._proc.is_alive() and w.last_view.result.stage_b.disabled == ()
     pid = sched.worker_pid
     w.shutdown()
@@ -222,13 +323,21 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.slow
-def test_teaching_an_object_from_the_window(qtbot, store, installed_models, eval_data):
+def test_teaching_shows_and_says_what_it_takes(qtbot, store, installed_models, vtest):
     spy = SpyOutput()
-    w = make_window(qtbot, store, installed_models, spy, source=str(eval_data / "videos_walking_driving" / "opencv_vtest.avi"))
-    qtbot.waitUntil(lambda: bool(getattr(w, "last_view", None) is not None and w.last_view.result.hazards), timeout=60000)
-    assert w.teach_current("my friend Sam") == "I will remember my friend Sam."
+    w = make_window(qtbot, store, installed_models, spy, source=str(vtest))
+    qtbot.waitUntil(lambda: bool(w.last_view is not None and w.last_view.result.hazards), timeout=60000)
+    qtbot.keyClick(w, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    dlg = w.teach_dialog
+    assert dlg is not None and dlg.isVisible()
+    words = dlg.target.words
+    assert words.startswith("the ") and words in dlg.what.text()                 # shown before anything is learnt
+    assert w.preview.marked == dlg.target.box and dlg.target.box is not None     # and outlined on the picture
+    assert not dlg.picture.pixmap().isNull()
+    qtbot.keyClicks(dlg.name, "my friend Sam")
+    qtbot.keyClick(dlg.name, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: heard(spy, "I will remember my friend Sam: " + words) == 1, timeout=10000)
     rows = list(store.personal_items(1).values())
     assert rows and set(rows) == {"my friend Sam"}
-    qtbot.waitUntil(lambda: any(c.text == "I will remember my friend Sam." for c in spy.cues), timeout=5000)
-    assert "Ctrl+M" in w.actions["teach"].shortcut().toString()
+    assert w.preview.marked is None
     w.shutdown()

@@ -31,7 +31,8 @@ def test_side_by_side_view_shows_the_condition(qtbot, store, frame_rgb, tmp_path
     tw = TherapistWindow(store, 1, reports_dir=tmp_path / "r")
     qtbot.addWidget(tw)
     tw.show()
-    tw.condition_box.setCurrentText("glaucoma")
+    tw.set_condition("glaucoma")
+    assert tw.condition_box.currentText() == "Glaucoma"               # words, not the identifier
     tw.severity.setValue(90)
     tw.show_frame(frame_rgb)
     sim = tw.simulated.astype(np.int16)
@@ -72,13 +73,17 @@ def test_report_before_any_session_is_a_message(qtbot, store, tmp_path):
 
 
 def test_therapist_controls_have_accessible_names(qtbot, store, tmp_path):
-    from tests.ui.test_main_window import INTERACTIVE
+    from tests.ui.helpers import INTERACTIVE
     tw = TherapistWindow(store, 1, reports_dir=tmp_path / "r")
     qtbot.addWidget(tw)
     tw.show()
     dlg = tw.start_session()
+    from maxsight_app.ui.qt import QAccessible
+
+    def name(c):     # what a screen reader is given: the accessible name, else the visible words
+        return QAccessible.queryAccessibleInterface(c).text(QAccessible.Text.Name)
     unnamed = [f"{type(c).__name__} {getattr(c, 'text', lambda: '')()!r}" for root in (tw, dlg)
-               for c in root.findChildren(object) if isinstance(c, INTERACTIVE) and c.isVisibleTo(root) and not c.accessibleName()]
+               for c in root.findChildren(object) if isinstance(c, INTERACTIVE) and c.isVisibleTo(root) and not name(c)]
     assert unnamed == []
     dlg.finish()
 
@@ -89,14 +94,67 @@ def test_therapist_view_follows_the_live_engine(qtbot, store, installed_models, 
     from maxsight_app.ui.main_window import MainWindow
     store.set_preferences(1, {"speech": False, "earcons": False})
     w = MainWindow(store, 1, installed_models, extra_outputs=[SpyOutput()], probe_cameras=False, stage_b=False,
-                   source=str(eval_data / "videos_walking_driving" / "opencv_vtest.avi"))
+                   screen_reader=False, source=str(eval_data / "videos_walking_driving" / "opencv_vtest.avi"))
     qtbot.addWidget(w)
     w.show()
     tw = w.open_therapist()
-    tw.condition_box.setCurrentText("hemianopia_left")
+    tw.set_condition("hemianopia_left")
     tw.severity.setValue(100)
     qtbot.waitUntil(lambda: tw.simulated is not None, timeout=30000)
     assert tw.simulated[:, :150].mean() < 0.1 * max(1.0, w.last_view.rgb[:, :150].mean())
     tw.save()
     qtbot.waitUntil(lambda: w.session.profile.vision_condition == "hemianopia_left", timeout=5000)   # the policy follows
     w.shutdown()
+
+
+def test_labels_read_as_their_text_and_messages_are_reachable(qtbot, store, tmp_path):
+    """A screen reader reads a label's text, not a name laid over it; the views and the message line
+    are Tab stops with names; conditions read as words; the severity slider is big enough to use."""
+    from maxsight_app.ui.qt import QAccessible, QtWidgets
+    said = []
+    tw = TherapistWindow(store, 1, reports_dir=tmp_path / "r", announce=said.append)
+    qtbot.addWidget(tw)
+    tw.show()
+    qtbot.waitExposed(tw)
+    tw.activateWindow()
+    qtbot.waitUntil(tw.isActiveWindow, timeout=3000)
+    tw.user_box.setFocus()
+    stops = []
+    for _ in range(10):                               # Tab through the window as a keyboard user does
+        stops.append(QtWidgets.QApplication.focusWidget())
+        qtbot.keyClick(QtWidgets.QApplication.focusWidget(), Qt.Key.Key_Tab)
+    assert tw.info in stops and tw.seen in stops and tw.original in stops
+    dlg = tw.start_session()
+    for lab in dlg.findChildren(QtWidgets.QLabel):
+        if lab.text():
+            assert QAccessible.queryAccessibleInterface(lab).text(QAccessible.Text.Name) == lab.text()
+    assert dlg.instruction.text() and dlg.answer.accessibleDescription() == dlg.instruction.text()
+    assert "amd" not in [tw.condition_box.itemText(i) for i in range(tw.condition_box.count())]
+    tw.set_condition("amd")
+    assert tw.condition_box.currentText() == "Age-related macular degeneration (AMD)" and tw.condition == "amd"
+    # The label in front of the condition box says what its accessible name says.
+    assert tw.condition_box.accessibleName() == "Vision condition"
+    buddy = [lab for lab in tw.findChildren(QtWidgets.QLabel) if lab.buddy() is tw.condition_box]
+    assert [lab.text() for lab in buddy] == ["Vision condition:"]
+    # Titles belong to their views, so they are not read as stray labels when the window opens.
+    assert {lab.text() for lab in tw.findChildren(QtWidgets.QLabel) if lab.buddy() in (tw.original, tw.seen)} == \
+        {"As captured", "As the user sees it"}
+    assert tw.severity.width() >= 200
+    tw.save()
+    assert said and said[-1].startswith("Saved: Age-related macular degeneration (AMD) at")
+    dlg.finish()
+
+
+def test_open_report_without_a_viewer_says_where_the_report_is(qtbot, store, tmp_path):
+    said = []
+    tw = TherapistWindow(store, 1, reports_dir=tmp_path / "r", announce=said.append, open_url=lambda url: False)
+    qtbot.addWidget(tw)
+    dlg = tw.start_session()
+    chart = dlg.session.task
+    qtbot.keyClicks(dlg.answer, chart.current.text.lower())
+    qtbot.keyClick(dlg.answer, Qt.Key.Key_Return)
+    dlg.finish()
+    rep = tw.open_report()
+    assert rep is not None
+    assert "no program to show pictures was found" in tw.info.text() and str(rep.png) in tw.info.text()
+    assert said[-1] == tw.info.text()

@@ -1,0 +1,45 @@
+"""Every action the window offers: its key, its words and its menu. One table, so the menu, the
+shortcuts, the README's key list and the tests all read the same thing."""
+from __future__ import annotations
+
+from typing import Callable
+
+from maxsight_app.ui.qt import Qt, QtGui, QtWidgets
+
+SHORTCUTS = {   # action -> (key, label, menu)
+    "repeat": ("R", "Repeat last cue", "Cues"),
+    "summary": ("W", "What's around me", "Cues"),
+    "describe": ("D", "Describe the scene", "Cues"),
+    "read_text": ("T", "Read text now", "Cues"),
+    "snooze": ("S", "Snooze for 5 minutes", "Cues"),
+    "stop_all": ("Esc", "Stop all speech", "Cues"),
+    "teach": ("Ctrl+M", "This is my… (remember an object)", "Cues"),
+    "open_file": ("Ctrl+O", "Open a video file…", "Video"),
+    "start_stop": ("F5", "Start or stop", "Video"),
+    "pause": ("P", "Pause or resume", "Video"),
+    "quit": ("Ctrl+Q", "Quit MaxSight", "Video"),
+    "bigger": ("Ctrl++", "Larger text", "View"),
+    "smaller": ("Ctrl+-", "Smaller text", "View"),
+    "contrast": ("Ctrl+H", "High contrast on or off", "View"),
+    "settings": ("Ctrl+,", "Settings…", "View"),
+    "therapist": ("Ctrl+T", "Therapist mode…", "View"),
+}
+MENUS = ("Video", "Cues", "View")
+
+
+def build_actions(window: QtWidgets.QMainWindow, handlers: dict[str, Callable[[], object]]) -> dict[str, QtGui.QAction]:
+    """One QAction per row of SHORTCUTS, in the window's menu bar and active anywhere in the window."""
+    missing = set(SHORTCUTS) - set(handlers)
+    if missing:
+        raise ValueError(f"no handler for action(s) {', '.join(sorted(missing))}")
+    menus = {name: window.menuBar().addMenu("&" + name) for name in MENUS}
+    actions: dict[str, QtGui.QAction] = {}
+    for name, (key, label, menu) in SHORTCUTS.items():
+        act = QtGui.QAction(label, window)
+        act.setShortcut(QtGui.QKeySequence(key))
+        act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        act.triggered.connect(lambda _checked=False, h=handlers[name]: h())
+        menus[menu].addAction(act)
+        window.addAction(act)
+        actions[name] = act
+    return actions
