@@ -72,10 +72,18 @@ def install_accessibility_factory() -> None:
         _FACTORY_INSTALLED = True
 
 
+def with_urgency_word(text: str, urgency: Urgency, upper: bool = False) -> str:
+    """'Warning: car, 2 o'clock…' once: the cue policy may already lead with the word."""
+    word = urgency.word
+    if urgency < Urgency.CAUTION or text.lower().startswith(word.lower()):
+        return text
+    return f"{word.upper()} {text}" if upper else f"{word.capitalize()}: {text}"
+
+
 def spoken_text(cue: Cue) -> str:
     """What the screen reader says: a hazard leads with its urgency word (no earcon carries it)."""
     if cue.kind is CueKind.HAZARD and cue.urgency >= Urgency.CAUTION:
-        return f"{cue.urgency.word.capitalize()}: {cue.text}"
+        return with_urgency_word(cue.text, cue.urgency)
     return cue.text
 
 

@@ -24,10 +24,10 @@ from maxsight_app.personal_objects import index_path
 from maxsight_app.profile.store import ProfileStore
 from maxsight_app.session import Session
 from maxsight_app.ui.actions import SHORTCUTS, build_actions
-from maxsight_app.ui.announcer import Announcer, ScreenReaderProbe
+from maxsight_app.ui.announcer import Announcer, ScreenReaderProbe, with_urgency_word
 from maxsight_app.ui.engine_worker import EngineWorker, FrameView
 from maxsight_app.ui.flow import FlowRow, pair
-from maxsight_app.ui.qt import QObject, Qt, QThread, QtCore, QtWidgets, Signal
+from maxsight_app.ui.qt import QObject, Qt, QThread, QtCore, QtGui, QtWidgets, Signal
 from maxsight_app.ui.settings_dialog import SettingsDialog
 from maxsight_app.ui.status import StatusStrip
 from maxsight_app.ui.theme import apply_theme
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 __all__ = ["MainWindow", "SHORTCUTS"]
 
 SNOOZE_S = 300.0
+COMPACT_LINES = 26      # below this many lines of text in the window's height, the Sounds list folds away
 CHOOSE_FILE = "Choose a video file…"
 
 
@@ -202,7 +203,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.lag_timer.start()
 
     def _fit_body(self) -> None:
-        """Narrow windows and large text give the lists more of the width."""
+        """Narrow windows and large text give the lists more of the width; when fewer than
+        COMPACT_LINES lines of text fit the window's height, the Sounds list folds into Captions and
+        alerts (which already holds every sound heard), so the hazard rows keep the room."""
         scale = QtWidgets.QApplication.font().pointSizeF() / max(1.0, self._base_point_size())
         narrow = self.width() < 1000 or scale >= 1.4
         self.body.setStretch(0, 1 if narrow else 3)
@@ -210,6 +213,10 @@ class MainWindow(QtWidgets.QMainWindow):
         side = self.side.layout()          # title, list, title, list, title, list
         for i, stretch in zip((1, 3, 5), (6, 2, 1) if narrow else (5, 3, 1)):
             side.setStretch(i, stretch)
+        line = QtGui.QFontMetrics(QtWidgets.QApplication.font()).height()
+        compact = self.height() < COMPACT_LINES * line
+        for w in (self.side_titles[2], self.sounds):
+            w.setVisible(not compact)
 
     def _base_point_size(self) -> float:
         from maxsight_app.ui.theme import _BASE_POINT_SIZE
@@ -369,8 +376,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.start_button.setText("Start")
         self.pause_button.setText("Pause")
         self.preview.mark(None)
-        for key in ("fps", "stage_a"):
-            self.status.set_metric(key, "–", now=True)
+        self.status.set_metric("fps", "Not running", now=True)
+        self.status.set_metric("stage_a", "", now=True)
         pending, self._pending_source = self._pending_source, None
         if pending:
             self.start(pending)
@@ -414,7 +421,8 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         if alert.kind is CueKind.SOUND:
             self.sounds.add_event(alert.text)
-        self.captions.add_line(f"{alert.urgency.word.upper() if alert.kind is CueKind.HAZARD else ''} {alert.text}".strip())
+        self.captions.add_line(with_urgency_word(alert.text, alert.urgency, upper=True) if alert.kind is CueKind.HAZARD
+                               else alert.text)
         if alert.flash and self.session is not None and self.session.profile.screen_alerts and self._state != "idle":
             self.preview.flash(alert)
 

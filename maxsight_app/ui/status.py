@@ -1,21 +1,17 @@
 """The status area under the picture: a message line, the snooze indicator, the last thing
 announced, and the engine's numbers. It wraps onto more rows instead of being cut off.
 
-The numbers change ten times a second. Each label has a fixed accessible name, so a changed number
-does not send a name-change event to the screen reader, and the text itself is refreshed at most
+The numbers change ten times a second. Their label has a fixed accessible name ("Engine status"), so
+a changed number sends no name-change event to the screen reader, and its text is refreshed at most
 once a second: the accessibility bus carries a few updates a minute, not hundreds."""
 from __future__ import annotations
 
 import time
 
 from maxsight_app.ui.announcer import AnnouncementLabel
-from maxsight_app.ui.flow import FlowRow
 from maxsight_app.ui.qt import QtCore, QtWidgets
 
-METRICS = {   # key -> accessible name
-    "fps": "Frames per second", "stage_a": "Stage A time", "stage_b": "Stage B tasks", "device": "Device",
-    "model": "Model", "lag": "Window delay",
-}
+METRICS = ("fps", "stage_a", "stage_b", "device", "model", "lag")      # in the order they are shown
 REFRESH_S = 1.0
 
 
@@ -36,15 +32,14 @@ class StatusStrip(QtWidgets.QWidget):
         self.snooze.hide()
         self.said = AnnouncementLabel()
         self.said.hide()
-        self.row = FlowRow(spacing=16)
-        self.labels: dict[str, QtWidgets.QLabel] = {}
-        for key, name in METRICS.items():
-            lab = QtWidgets.QLabel("–")
-            lab.setObjectName("muted")
-            lab.setAccessibleName(name)
-            self.labels[key] = lab
-            self.row.add(lab)
-        for w in (self.message, self.snooze, self.said, self.row):
+        # The engine's numbers share one wrapping line: packed like text, they take fewer rows than a
+        # row of separate labels when the window is small or the text is large.
+        self.numbers = QtWidgets.QLabel("–")
+        self.numbers.setObjectName("muted")
+        self.numbers.setWordWrap(True)
+        self.numbers.setAccessibleName("Engine status")
+        self.values: dict[str, str] = {key: "" for key in METRICS}
+        for w in (self.message, self.snooze, self.said, self.numbers):
             layout.addWidget(w)
         self._pending: dict[str, str] = {}
         self._last_refresh = -1e9
@@ -92,11 +87,12 @@ class StatusStrip(QtWidgets.QWidget):
             self._refresh_timer.start(int(REFRESH_S * 1000))
 
     def metric_text(self, key: str) -> str:
-        return self._pending.get(key, self.labels[key].text())
+        return self._pending.get(key, self.values[key])
 
     def _refresh(self) -> None:
         self._last_refresh = self.clock()
-        for key, text in self._pending.items():
-            if self.labels[key].text() != text:
-                self.labels[key].setText(text)
+        self.values.update(self._pending)
         self._pending.clear()
+        text = "  ·  ".join(v for v in self.values.values() if v)
+        if self.numbers.text() != text:
+            self.numbers.setText(text)

@@ -48,10 +48,12 @@ HIGH_CONTRAST = Theme("high contrast", window="#000000", text="#ffffff", base="#
                       muted="#c8c8c8", button="#000000", button_text="#ffff00", outline="#ffffff", focus="#ffff00",
                       error="#ff9c9c", disabled="#a0a0a0", urgency=_URGENCY)
 
-# Boxes on the live picture: the urgency colour over a black outline, so each box reaches 3:1 on a
-# bright wall (the outline) and on dark grass (the colour). Safe objects: light grey, thin, solid.
+# Boxes on the live picture: the urgency colour over a white rim over a black outline. Any colour is
+# at least 4.5:1 from black or from white, so every box reaches 3:1 on a white wall, at night and on
+# grass. Safe objects: light grey, thin, solid; danger: dashed (the white rim shows between dashes).
 BOX_COLOURS = {Urgency.DANGER: "#ff2a2a", Urgency.WARNING: "#ff9900", Urgency.CAUTION: "#ffe000", Urgency.SAFE: "#e6e6e6"}
 BOX_OUTLINE = "#000000"
+BOX_RIM = "#ffffff"
 
 _BASE_POINT_SIZE: dict[int, float] = {}
 
@@ -67,15 +69,20 @@ def current_theme(app: QtWidgets.QApplication | None = None) -> Theme:
 
 
 LARGE = 1.35     # the hazard list and captions (widgets with the property large=true) are larger than the rest
+LARGEST = 2.5    # ... but at most this many times the system size: at text size 2.0 a row still fits a small window
 
 
-def style_sheet(t: Theme, point_size: float = 10.0) -> str:
+def large_factor(text_scale: float) -> float:
+    return max(1.0, min(LARGE, LARGEST / max(text_scale, 0.1)))
+
+
+def style_sheet(t: Theme, point_size: float = 10.0, text_scale: float = 1.0) -> str:
     """Fonts are sized here too: once an application has a style sheet, Qt no longer passes a changed
     application font on to widgets that already exist."""
     controls = "QPushButton, QComboBox, QLineEdit, QAbstractSpinBox"
     return f"""
 QWidget {{ color: {t.text}; background-color: {t.window}; font-size: {point_size:.2f}pt; }}
-*[large="true"] {{ font-size: {point_size * LARGE:.2f}pt; }}
+*[large="true"] {{ font-size: {point_size * large_factor(text_scale):.2f}pt; }}
 QLabel {{ background-color: transparent; }}
 QToolTip {{ color: {t.base_text}; background-color: {t.base}; border: 1px solid {t.outline}; }}
 {controls} {{
@@ -131,5 +138,5 @@ def apply_theme(app: QtWidgets.QApplication, high_contrast: bool, text_scale: fl
         pal.setColor(QtGui.QPalette.ColorGroup.Disabled, role, QtGui.QColor(t.disabled))
     app.setPalette(pal)
     app.setProperty("maxsight_theme", t.name)
-    app.setStyleSheet(style_sheet(t, font.pointSizeF()))
+    app.setStyleSheet(style_sheet(t, font.pointSizeF(), text_scale))
     return t

@@ -8,15 +8,16 @@ import time
 import numpy as np
 
 from engine.types import FrameResult, Hazard, Urgency
-from maxsight_app.cues.phrasing import hazard_phrase
+from maxsight_app.cues.phrasing import clock_words, hazard_phrase
 from maxsight_app.cues.types import CueKind
 from maxsight_app.outputs.screen import VisualAlert
 from maxsight_app.profile.schema import Profile
+from maxsight_app.ui.announcer import with_urgency_word
 from maxsight_app.ui.qt import Qt, QtCore, QtGui, QtWidgets
-from maxsight_app.ui.theme import BOX_COLOURS, BOX_OUTLINE, LARGE, current_theme
+from maxsight_app.ui.theme import BOX_COLOURS, BOX_OUTLINE, BOX_RIM, LARGE, current_theme
 
 SYMBOL = {Urgency.DANGER: "▲▲", Urgency.WARNING: "▲", Urgency.CAUTION: "●", Urgency.SAFE: "○"}
-PEN = {   # line style and width of a box on the picture, drawn over a black outline 4 px wider
+PEN = {   # line style and width of a box on the picture, drawn over a white rim and a black outline
     Urgency.DANGER: (Qt.PenStyle.DashLine, 5),
     Urgency.WARNING: (Qt.PenStyle.SolidLine, 4),
     Urgency.CAUTION: (Qt.PenStyle.SolidLine, 3),
@@ -36,7 +37,10 @@ def hazard_row(h: Hazard, profile: Profile) -> tuple[str, str]:
     phrase = hazard_phrase(h, profile.units, profile.hedge_below)
     if h.urgency == Urgency.SAFE:
         return f"{SYMBOL[h.urgency]} {phrase}", f"{phrase}, no hazard"
-    return f"{SYMBOL[h.urgency]} {h.urgency.word.upper()}: {phrase}", f"{h.urgency.word.capitalize()}: {phrase}"
+    word = h.urgency.word
+    if phrase.lower().startswith(word.lower()):             # the cue words may lead with it already
+        phrase = phrase[len(word):].lstrip(" ,:")
+    return f"{SYMBOL[h.urgency]} {word.upper()}: {phrase}", f"{word.capitalize()}: {phrase}"
 
 
 def enlarge(widget: QtWidgets.QWidget) -> None:
@@ -140,23 +144,28 @@ class PreviewWidget(QtWidgets.QWidget):
             x1, y1, x2, y2 = hz.box
             rect = QtCore.QRectF(ox + x1 * k, oy + y1 * k, (x2 - x1) * k, (y2 - y1) * k)
             p.setBrush(Qt.BrushStyle.NoBrush)
-            p.setPen(QtGui.QPen(QtGui.QColor(BOX_OUTLINE), width + 4, Qt.PenStyle.SolidLine))
-            p.drawRect(rect)
-            p.setPen(QtGui.QPen(QtGui.QColor(BOX_COLOURS[hz.urgency]), width, style))
-            p.drawRect(rect)
+            # Black, then white, then the colour: one of the two rims reaches 3:1 on any picture
+            # (a red line alone is 2:1 on grass; a black outline alone vanishes at night).
+            for colour, w, pen_style in ((BOX_OUTLINE, width + 4, Qt.PenStyle.SolidLine),
+                                         (BOX_RIM, width + 2, Qt.PenStyle.SolidLine),
+                                         (BOX_COLOURS[hz.urgency], width, style)):
+                p.setPen(QtGui.QPen(QtGui.QColor(colour), w, pen_style))
+                p.drawRect(rect)
             if hz.urgency == Urgency.SAFE:
                 continue        # the outline only: labels for every far object bury the ones that matter
-            clock = "ahead" if hz.clock == 12 else f"{hz.clock} o'clock"
             move = ", approaching" if hz.approaching else ""
-            text = f"{SYMBOL[hz.urgency]} {hz.urgency.word.upper()}: {hz.label}, {clock}, {hz.distance_m:.1f} m{move}"
-            tw, th = metrics.horizontalAdvance(text) + 10, metrics.height() + 6
+            text = f"{SYMBOL[hz.urgency]} {hz.urgency.word.upper()}: {hz.label}, {clock_words(hz.clock)}, {hz.distance_m:.1f} m{move}"
+            # A label wider than the picture wraps inside it; none is ever cut at the picture's edge.
+            tw = min(metrics.horizontalAdvance(text) + 10, int(dw))
+            flags = int(Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignVCenter)
+            th = metrics.boundingRect(QtCore.QRect(0, 0, tw - 10, 10000), flags, text).height() + 6
             # Keep the label inside the picture: shift it left at the right edge, below the box at the top.
             tx = min(rect.left(), ox + dw - tw)
             ty = rect.top() - th - 2 if rect.top() - th - 2 >= oy else min(rect.bottom() + 2, oy + dh - th)
             tag = QtCore.QRectF(max(ox, tx), ty, tw, th)
             p.fillRect(tag, QtGui.QColor("#000000"))          # opaque: the text keeps its contrast on any picture
             p.setPen(QtGui.QColor(BOX_COLOURS[hz.urgency]))
-            p.drawText(tag.adjusted(5, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, text)
+            p.drawText(tag.adjusted(5, 3, -5, -3), flags, text)
 
     def _draw_message(self, p: QtGui.QPainter) -> None:
         f = QtGui.QFont(self.font())
@@ -192,8 +201,9 @@ class AlertBanner(QtWidgets.QLabel):
         text = alert.text
         if alert.direction and alert.direction not in text:      # "ahead" is said once, not twice
             text = f"{text}, {alert.direction}"
-        word = alert.urgency.word.upper() if alert.kind is CueKind.HAZARD else ""
-        return " ".join(x for x in (SYMBOL.get(alert.urgency, "●"), word, text) if x)
+        if alert.kind is CueKind.HAZARD:
+            text = with_urgency_word(text, alert.urgency, upper=True)
+        return f"{SYMBOL.get(alert.urgency, '●')} {text}"
 
     def show_alert(self, alert: VisualAlert, seconds: float) -> None:
         self.last = alert

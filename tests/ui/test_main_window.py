@@ -39,8 +39,8 @@ def test_window_processes_a_real_video_and_lists_hazards(qtbot, store, installed
     qtbot.waitUntil(lambda: len(spy.cues) > 0, timeout=60000)
     # The event loop kept running while the engine worked on its own thread.
     assert len(w.ui_lags_ms) >= 10
-    qtbot.waitUntil(lambda: w.status.labels["fps"].text().endswith(" fps"), timeout=5000)
-    assert w.status.labels["stage_a"].text().startswith("Stage A ")
+    qtbot.waitUntil(lambda: w.status.metric_text("fps").endswith(" fps"), timeout=5000)
+    assert w.status.metric_text("stage_a").startswith("Stage A ") and " fps  ·  Stage A " in w.status.numbers.text()
     # The Source box names the file being watched.
     assert w.source_box.currentText() == "File: opencv_vtest.avi" and w.source_box.currentData() == str(vtest)
     OUT.mkdir(exist_ok=True)
@@ -95,7 +95,7 @@ def test_end_of_video_leaves_nothing_stale_and_f5_plays_it_again(qtbot, store, i
     qtbot.waitUntil(lambda: heard(spy, "The video has ended") == 1, timeout=60000)
     assert not w.preview.has_frame and "has ended" in w.preview.message and "F5" in w.preview.message
     assert w.hazards.texts() == ["Nothing is being watched: the video has ended."]
-    assert w.status.labels["fps"].text() == "–" and w.status.labels["stage_a"].text() == "–"
+    assert w.status.numbers.text().startswith("Not running  ·  Stage B: off") and " fps" not in w.status.numbers.text()
     assert w.start_button.text() == "Start" and not w.preview.banner.isVisible()
     assert w.source_box.currentText() == "File: short walk.avi"
     # F5 plays the same file again; it does not open the file picker.

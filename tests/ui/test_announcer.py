@@ -1,0 +1,149 @@
+"""Cues through the user's screen reader (ui/announcer.py), the screen-reader probe, and the status
+area that must not flood the accessibility bus (ui/status.py). Offscreen; the same objects are
+heard by a real Orca in tests/desktop/test_orca.py."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from engine.types import Urgency
+from maxsight_app.cues.types import Cue, CueKind, Priority
+from maxsight_app.outputs.base import SpyOutput
+from maxsight_app.profile.store import ProfileStore
+from maxsight_app.ui.announcer import Announcer, ScreenReaderProbe, _orca_running, screen_reader_running, spoken_text
+from maxsight_app.ui.qt import QAccessible, QtWidgets
+from maxsight_app.ui.status import REFRESH_S, StatusStrip
+
+
+def danger(text="car, straight ahead, 2 metres"):
+    return Cue(text, CueKind.HAZARD, Priority.NOW, Urgency.DANGER, 0.0, interrupt=True)
+
+
+def polite(text):
+    return Cue(text, CueKind.SUMMARY, Priority.NEXT, Urgency.SAFE, 0.0)
+
+
+@pytest.fixture
+def host(qtbot):
+    w = QtWidgets.QWidget()
+    qtbot.addWidget(w)
+    lay = QtWidgets.QVBoxLayout(w)
+    a = Announcer(w, method="notification")
+    lay.addWidget(a.label)
+    w.show()
+    return w, a
+
+
+def test_a_danger_from_the_engine_thread_reaches_the_notification(qtbot, host):
+    _, a = host
+    t = threading.Thread(target=a.emit, args=(danger(),))        # the session runs on the engine thread
+    t.start()
+    t.join()
+    qtbot.waitUntil(lambda: a.label.text() == "Danger: car, straight ahead, 2 metres", timeout=3000)
+    iface = QAccessible.queryAccessibleInterface(a.label)
+    assert iface.role() == QAccessible.Role.Notification          # what Orca speaks when it is shown
+    assert iface.text(QAccessible.Text.Name) == "Danger: car, straight ahead, 2 metres"
+    assert a.label.isVisible()
+    assert a.history[-1][1:] == ("Danger: car, straight ahead, 2 metres", True)
+
+
+def test_the_urgency_word_is_said_once():
+    assert spoken_text(Cue("Warning, person, 2 o'clock", CueKind.HAZARD, Priority.NEXT, Urgency.WARNING, 0.0)) == \
+        "Warning, person, 2 o'clock"
+    assert spoken_text(Cue("person, 2 o'clock", CueKind.HAZARD, Priority.NEXT, Urgency.WARNING, 0.0)) == \
+        "Warning: person, 2 o'clock"
+    assert spoken_text(polite("I see a chair")) == "I see a chair"
+
+
+def test_dangers_go_first_and_polite_messages_wait_their_turn(qtbot, host):
+    _, a = host
+    a.emit(polite("first answer"))
+    qtbot.waitUntil(lambda: len(a.history) == 1, timeout=2000)
+    a.emit(danger())
+    a.emit(polite("second answer"))
+    qtbot.waitUntil(lambda: len(a.history) == 2, timeout=2000)
+    t_danger = a.history[1][0]
+    assert a.history[1][1].startswith("Danger") and a.history[1][2] is True      # no waiting for the answer
+    assert a.label.text().startswith("Danger")                                   # nothing cut the danger off
+    qtbot.waitUntil(lambda: len(a.history) == 3, timeout=10000)
+    assert a.history[2][1:] == ("second answer", False)
+    assert a.history[2][0] - t_danger >= 0.4 + 5 / 2.5 - 0.05        # it waited until the danger was said
+
+
+def test_cancel_drops_what_is_still_waiting(qtbot, host):
+    _, a = host
+    a.emit(danger())
+    a.emit(polite("stale answer"))
+    qtbot.waitUntil(lambda: len(a.history) == 1, timeout=2000)
+    a.cancel()                                                     # Esc, or a barge-in
+    qtbot.wait(3500)
+    assert [h[1] for h in a.history] == ["Danger: car, straight ahead, 2 metres"]
+
+
+def test_the_window_gives_cues_to_the_screen_reader_when_one_runs(qtbot, tmp_path, installed_models):
+    from tests.ui.helpers import make_window
+    store = ProfileStore(tmp_path / "p.db")
+    store.create_user("default")
+    store.set_preference(1, "earcons", False)
+    spy = SpyOutput()
+    w = make_window(qtbot, store, installed_models, spy, screen_reader=True)      # speech_output: auto
+    assert w.announcer in w.session.outputs
+    assert "sound" not in w.runtime.output_names()          # auto: the screen reader speaks, not MaxSight's own voice
+    w.session.say(danger("bus, 1 o'clock, 3 metres"))
+    qtbot.waitUntil(lambda: any(t == "Danger: bus, 1 o'clock, 3 metres" and urgent for _, t, urgent in w.announcer.history),
+                    timeout=3000)
+    w.shutdown()
+    store.close()
+
+
+def test_the_screen_reader_probe_never_holds_up_the_window(monkeypatch):
+    assert ScreenReaderProbe(lambda: True).result(5.0) is True
+    slow = ScreenReaderProbe(lambda: time.sleep(3) or True)
+    t0 = time.monotonic()
+    assert slow.result(0.2) is False and time.monotonic() - t0 < 1.0
+    from maxsight_app.ui import announcer
+
+    def no_bus(prop, timeout_ms):
+        raise OSError("no session bus")
+    monkeypatch.setattr(announcer, "_orca_running", lambda: False)
+    monkeypatch.setattr(announcer, "_a11y_status", no_bus)
+    assert screen_reader_running() is False                  # a failing probe means "no", never a failed start
+    monkeypatch.setattr(announcer, "_a11y_status", lambda prop, timeout_ms: prop == "ScreenReaderEnabled")
+    assert screen_reader_running() is True
+
+
+def test_an_orca_process_counts_as_a_screen_reader(tmp_path):
+    proc = tmp_path / "proc"
+    (proc / "101").mkdir(parents=True)
+    (proc / "101" / "comm").write_text("python3\n")
+    (proc / "101" / "cmdline").write_bytes(b"/usr/bin/python3\0-m\0http.server\0")
+    assert _orca_running(proc) is False
+    (proc / "202").mkdir()
+    (proc / "202" / "comm").write_text("orca\n")
+    (proc / "202" / "cmdline").write_bytes(b"/usr/bin/python3\0/usr/bin/orca\0--replace\0")
+    assert _orca_running(proc) is True
+
+
+def test_status_numbers_change_at_most_once_a_second_and_keep_their_name(qtbot):
+    clock = [100.0]
+    strip = StatusStrip(clock=lambda: clock[0])
+    qtbot.addWidget(strip)
+    strip.show()
+    changes = []
+    lab = strip.numbers
+    strip.set_metric("fps", "9.0 fps")            # the first one shows at once
+    for i in range(50):                           # five seconds of frames at 10 per second
+        clock[0] += 0.1
+        before = lab.text()
+        strip.set_metric("fps", f"{9 + i / 100:.2f} fps")
+        strip.set_metric("stage_a", f"Stage A {50 + i} ms")
+        if lab.text() != before:
+            changes.append(lab.text())
+    assert 4 <= len(changes) <= int(5.0 / REFRESH_S) + 1
+    assert QAccessible.queryAccessibleInterface(lab).text(QAccessible.Text.Name) == "Engine status"
+    qtbot.waitUntil(lambda: lab.text() == "9.49 fps  ·  Stage A 99 ms", timeout=3000)    # the last value is never lost
+    assert not strip.message.isVisible()
+    strip.show_message("Stopped.")
+    assert strip.message.isVisible() and strip.message.text() == "Stopped."
