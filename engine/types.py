@@ -82,6 +82,8 @@ class Track:
     velocity: tuple[float, float]   # box centre, pixels per second
     growth_rate: float        # d ln(box size)/dt, 1/s; > 0 means it is getting closer
     ttc_s: float | None       # time to contact from growth, when approaching
+    class_share: float = 1.0  # share of the track's class vote its label holds (1 = the detector never wavered)
+    alternatives: tuple[str, ...] = ()   # other classes holding at least a fifth of the vote
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class Hazard:
     priority: float           # higher = more important, for ordering within an urgency level
     score: float
     in_path: bool             # roughly in the user's walking corridor
+    sure: bool = True         # is the class sure? If not, the cue says "something", never a guess
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ _UNKNOWN_REL_SIGMA = 0.6
 _ANGLE_SIGMA_RAD = math.radians(1.5)   # tilt is only roughly known
 _EDGE_PX = 2.0
 
+MAX_M = 60.0        # beyond this a pinhole estimate from a few pixels means nothing
 NEAR_M = 3.0        # near: within about four steps
 MEDIUM_M = 8.0      # medium: within a short walk; far beyond
 
@@ -111,7 +112,7 @@ def locate(label: str, box: Box, width: int, height: int, camera: CameraModel) -
         # than the size estimate says. Report that bound; callers may treat it as "at most".
         estimates.append((d_size, s_size))
     w = [1 / (s * s) for _, s in estimates]
-    d = sum(di * wi for (di, _), wi in zip(estimates, w)) / sum(w)
+    d = min(MAX_M, sum(di * wi for (di, _), wi in zip(estimates, w)) / sum(w))
     sigma = math.sqrt(1 / sum(w))
     b = bearing_deg(box, width, camera)
     return Position(clock=clock_from_bearing(b), bearing_deg=b, distance_m=d, zone=zone_for(d),

@@ -13,6 +13,7 @@ from engine.types import Hazard, Track
 MAX_CLOSING_SPEED = {"person": 5.0, "dog": 10.0, "bicycle": 14.0, "motorcycle": 40.0, "car": 40.0,
                      "bus": 30.0, "truck": 30.0, "train": 45.0}
 _DEFAULT_MAX_SPEED = 6.0
+SURE_SHARE = 0.65    # the track's class holds at least this share of its class vote
 
 
 def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: CameraModel,
@@ -26,7 +27,8 @@ def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: Came
         if ttc is not None and not pos.bounded and pos.distance_m / max(ttc, 1e-3) > MAX_CLOSING_SPEED.get(tr.label, _DEFAULT_MAX_SPEED):
             ttc = None
         approaching = ttc is not None
-        level, priority = urgency.assess(tr.label, pos, approaching, ttc)
+        sure = tr.class_share >= SURE_SHARE
+        level, priority = urgency.assess(tr.label, pos, approaching, ttc, () if sure else tr.alternatives)
         if smoother is not None:
             smoothed = smoother.smooth(tr.track_id, level, t)
             priority += 10 * (int(smoothed) - int(level))
@@ -34,7 +36,7 @@ def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: Came
         out.append(Hazard(track_id=tr.track_id, class_id=tr.class_id, label=tr.label, box=tr.box,
                           clock=pos.clock, bearing_deg=pos.bearing_deg, distance_m=pos.distance_m,
                           zone=pos.zone, approaching=approaching, ttc_s=ttc, urgency=level,
-                          priority=priority, score=tr.score, in_path=urgency.in_path(pos)))
+                          priority=priority, score=tr.score, in_path=urgency.in_path(pos), sure=sure))
     if smoother is not None:
         smoother.forget_except({tr.track_id for tr in tracks})
     out.sort(key=lambda h: (-int(h.urgency), -h.priority))

@@ -2,13 +2,20 @@
 
 The rules, in order (the highest level reached wins):
   danger   a moving-risk class (vehicle, bicycle, motorcycle) approaching with time to contact
-           under 3 s or within 4 m; anything approaching with time to contact under 1.5 s;
+           under 3 s or within 4 m; a person or animal approaching in the walking path with time
+           to contact under 1.5 s;
   warning  a vehicle approaching at any distance up to 15 m; a person, dog or bicycle
            approaching within 5 m; any obstacle within 1.5 m in the walking path;
   caution  anything near (<= 3 m); a parked vehicle within 8 m; a traffic light or stop sign
            within 15 m (worth knowing at a crossing); anything approaching within 10 m, or a
            vehicle approaching within 30 m (further away, approach is not yet the user's concern);
-  safe     everything else.
+  safe     everything else, and any class that is not a hazard to a walker (HAZARD_CLASSES).
+Things that cannot move (a chair, a bench, a table) only "approach" because the user walks toward
+them: their time to contact is the user's own pace, so for them distance and path decide, never
+the time to contact (on synthetic walks into a furnished room, time to contact made every chair a
+danger).
+When the class is unsure (the detector keeps changing its mind), the object is judged as the most
+urgent of the classes it was given.
 So an approaching car at 5 m (warning or danger) outranks a parked car at 2 m (caution).
 Priority orders hazards inside a level: closer, sooner and more central first.
 """
@@ -19,8 +26,13 @@ from engine.types import Urgency
 
 VEHICLES = frozenset({"car", "bus", "truck", "train", "motorcycle"})
 MOVING_RISK = VEHICLES | {"bicycle"}
-ANIMATE = frozenset({"person", "dog", "horse", "cow", "bicycle"})
+ANIMATE = frozenset({"person", "dog", "horse", "cow", "bicycle", "cat", "bear", "zebra", "giraffe", "elephant"})
 SIGNALS = frozenset({"traffic light", "stop sign"})
+# What a person walking can collide with or must know is in the way: the classes safety is measured
+# on (maxsight eval safety) and the ones said as "something" when the class is unsure.
+OBSTACLES = frozenset({"bench", "chair", "fire hydrant", "parking meter", "potted plant", "suitcase", "couch",
+                       "dining table", "bed", "toilet", "refrigerator", "door", "stair_down", "stair_up"})
+HAZARD_CLASSES = MOVING_RISK | ANIMATE | OBSTACLES | frozenset({"sheep"})
 PATH_HALF_ANGLE_DEG = 15.0   # about a shoulder width either side at 2 m
 
 
@@ -28,14 +40,23 @@ def in_path(position: Position) -> bool:
     return abs(position.bearing_deg) <= PATH_HALF_ANGLE_DEG
 
 
-def assess(label: str, position: Position, approaching: bool, ttc_s: float | None) -> tuple[Urgency, float]:
+def assess(label: str, position: Position, approaching: bool, ttc_s: float | None,
+           alternatives: tuple[str, ...] = ()) -> tuple[Urgency, float]:
+    """Urgency and priority. A class outside HAZARD_CLASSES (a cup, a laptop, a tie) is never more
+    than safe: it is listed, not announced. When the class is not sure, `alternatives` holds the
+    other classes the detector gave it: the object is judged as the most urgent of them, never
+    less because the class is unsure (a person from behind, sometimes called a cat, is a person)."""
+    if alternatives:
+        return max(assess(a, position, approaching, ttc_s) for a in (label, *alternatives))
     d = position.distance_m
     level = Urgency.SAFE
+    if label not in HAZARD_CLASSES and label not in SIGNALS:
+        return level, 5.0 / max(d, 0.3)
     def bump(to: Urgency) -> None:
         nonlocal level
         level = max(level, to)
     if approaching:
-        if ttc_s is not None and ttc_s < 1.5:
+        if label in ANIMATE and ttc_s is not None and ttc_s < 1.5 and in_path(position):
             bump(Urgency.DANGER)
         if label in MOVING_RISK and ((ttc_s is not None and ttc_s < 3.0) or d <= 4.0):
             bump(Urgency.DANGER)

@@ -63,16 +63,57 @@ def test_ids_stay_stable_for_two_walkers():
     assert len(seen) == 2, seen
 
 
-def test_low_score_detections_continue_but_never_start_tracks():
+def test_a_single_weak_detection_never_surfaces_but_weak_ones_continue_tracks():
     tr = Tracker(TrackerConfig(), birth_score=0.5, keep_score=0.25)
     box = (100, 100, 200, 300)
-    assert tr.update((det(box, score=0.35),), 0.0) == ()     # too weak to start a track
-    tracks = tr.update((det(box, score=0.9),), 0.1)
+    assert not any(t.confirmed for t in tr.update((det(box, score=0.35),), 0.0))   # tentative only
+    tr.update((), 0.1)
+    assert tr.update((), 0.2) == ()                                               # missed twice: gone
+    tracks = tr.update((det(box, score=0.9),), 0.3)
+    tracks = tr.update((det(box, score=0.9),), 0.4)
     tid = tracks[0].track_id
-    for i in range(2, 10):
+    for i in range(5, 12):
         tracks = tr.update((det(box, score=0.3),), i / 10)   # weak but continuing
     assert [t.track_id for t in tracks] == [tid]
     assert tracks[0].misses == 0 and tracks[0].confirmed
+
+
+def test_weak_boxes_seen_on_several_frames_are_confirmed_by_evidence():
+    """No single detection reaches the birth score; their sum does (sooner for a near box)."""
+    from engine.stage_a.tracking import EVIDENCE, NEAR_EVIDENCE
+    far_box, mid_box, near_box = (300, 200, 340, 260), (250, 150, 370, 330), (100, 40, 400, 470)   # 0.8%, 7%, 42%
+    for box, need in ((mid_box, EVIDENCE), (near_box, NEAR_EVIDENCE), (far_box, None)):
+        tr = Tracker(TrackerConfig(), birth_score=0.5, keep_score=0.25)
+        confirmed_at = None
+        for i in range(12):
+            tracks = tr.update((det(box, "person", 0, score=0.35),), i / 10, frame_size=(640, 480))
+            if confirmed_at is None and tracks and tracks[0].confirmed:
+                confirmed_at = i + 1
+        expected = None if need is None else max(2, math.ceil(need / 0.35 - 1e-9))
+        assert confirmed_at == expected, (box, confirmed_at)          # far: only a strong score confirms
+        assert len({t.track_id for t in tracks}) == 1
+
+
+def test_the_class_is_a_vote_and_says_how_sure_it_is():
+    tr = Tracker(TrackerConfig(), birth_score=0.5, keep_score=0.25)
+    box = (100, 100, 200, 300)
+    for i in range(10):
+        label, score = ("person", 0.6) if i % 2 else ("cat", 0.4)
+        tracks = tr.update((det(box, label, 0 if label == "person" else 15, score=score),), i / 10)
+    assert len(tracks) == 1 and tracks[0].label == "person"
+    assert tracks[0].class_share == pytest.approx(0.6, abs=0.01)
+
+
+def test_a_box_growing_fast_keeps_its_id():
+    """Walking up to a person: the box grows 35% a frame, faster than the motion model predicts."""
+    tr = Tracker(TrackerConfig(), birth_score=0.5, keep_score=0.25)
+    ids = set()
+    for i in range(8):
+        h = 40 * 1.35 ** i
+        box = (320 - h / 4, 240 - h / 2, 320 + h / 4, 240 + h / 2)
+        tracks = tr.update((det(box, "person", 0),), i / 10)
+        ids |= {t.track_id for t in tracks}
+    assert len(ids) == 1
 
 
 def test_lost_tracks_expire():
