@@ -24,6 +24,7 @@ import numpy as np
 
 from engine.config import EngineConfig, verify
 from engine.device import pick_device
+from engine.models import calibration
 from engine.models.detectors import Detector, build
 from engine.models.registry import Registry
 from engine.stage_a import hazards as hazard_rules
@@ -77,7 +78,8 @@ class Pipeline:
         self.device = pick_device(config.device)
         spec = registry.get(config.detector)
         self.detector = detector or build(spec, registry, threads=config.threads, device=self.device)
-        self.tracker = Tracker(config.tracker, birth_score=spec.birth_score, keep_score=spec.keep_score)
+        self.calibration = calibration.load(spec.name, spec.birth_score)
+        self.tracker = Tracker(config.tracker, birth_score=self.calibration.birth, keep_score=spec.keep_score)
         self.keep_score = spec.keep_score
         self.smoother = UrgencySmoother()
         self._detector_failed = False

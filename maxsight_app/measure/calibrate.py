@@ -1,0 +1,83 @@
+"""`maxsight eval calibrate`: fit the birth score per class group and distance zone on labelled
+photos (the COCO dev half by default) so that 90% of the detections at or above it are real, and
+write it where the model's registry entry finds it (assets/calibration/NAME.json).
+
+Matching: detections of a hazard group (person, vehicle, animal, obstacle) are matched greedily,
+best score first, to unmatched true boxes of the same group with IoU >= 0.5. Zone is the detection's
+share of the photo (near > 10%, medium 1-10%, far < 1%). A cell's score is the lowest at which the
+detections at or above it are still 90% right, with at least MIN_SUPPORT right ones; a cell that
+never gets there keeps the model's own birth score, as does a cell with too few examples.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from engine.models.boxes import iou_matrix
+from engine.models.calibration import ZONES, group_of, zone_of
+
+TARGET_PRECISION = 0.90
+MIN_SUPPORT = 5
+GROUPS = ("person", "vehicle", "animal", "obstacle")
+
+
+def fit(coco, results: list[dict], image_ids: list[int], default: float, source: str) -> dict:
+    cats = {c["id"]: c["name"] for c in coco.data["categories"]}
+    sizes = {im["id"]: im["width"] * im["height"] for im in coco.data["images"]}
+    ids = set(image_ids)
+    truth: dict[tuple[int, str], list] = defaultdict(list)
+    for a in coco.data["annotations"]:
+        g = group_of(cats[a["category_id"]])
+        if a["image_id"] in ids and g in GROUPS and not a.get("iscrowd", 0):
+            x, y, w, h = a["bbox"]
+            truth[(a["image_id"], g)].append([x, y, x + w, y + h])
+    used: dict[tuple[int, str], set] = defaultdict(set)
+    cells: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+    for r in sorted((r for r in results if r["image_id"] in ids), key=lambda r: -r["score"]):
+        g = group_of(cats[r["category_id"]])
+        if g not in GROUPS:
+            continue
+        x, y, w, h = r["bbox"]
+        key = (r["image_id"], g)
+        ok = False
+        if truth[key]:
+            iou = iou_matrix(np.array([[x, y, x + w, y + h]], np.float32), np.array(truth[key], np.float32))[0]
+            for j in np.argsort(-iou):
+                if iou[j] < 0.5:
+                    break
+                if j not in used[key]:
+                    used[key].add(int(j))
+                    ok = True
+                    break
+        cells[f"{g}:{zone_of(w * h / sizes[r['image_id']])}"].append((r["score"], ok))
+    thresholds, precision, support, fallback = {}, {}, {}, []
+    for g in GROUPS:
+        for z in ZONES:
+            key = f"{g}:{z}"
+            dets = cells.get(key, [])
+            if not dets:
+                continue
+            scores = np.array([s for s, _ in dets])
+            right = np.cumsum([ok for _, ok in dets])
+            prec = right / np.arange(1, len(dets) + 1)
+            good = np.nonzero((prec >= TARGET_PRECISION) & (right >= MIN_SUPPORT))[0]
+            if len(good) == 0:
+                fallback.append(key)
+                continue
+            cut = int(good[-1])
+            thresholds[key] = round(float(scores[cut]), 3)
+            precision[key] = round(float(prec[cut]) * 100, 1)
+            support[key] = int(right[cut])
+    return {"thresholds": thresholds, "precision": precision, "support": support, "default": default,
+            "kept_default": fallback, "fitted_on": source, "target_precision": TARGET_PRECISION * 100}
+
+
+def table(model: str, r: dict) -> str:
+    lines = [f"Birth scores for {model}, fitted on {r['fitted_on']} ({r['target_precision']:.0f}% precision target; "
+             f"default {r['default']:.2f})", f"  {'cell':<18} {'score':>6} {'precision':>10} {'right':>6}"]
+    for k, v in r["thresholds"].items():
+        lines.append(f"  {k:<18} {v:>6.3f} {r['precision'][k]:>9.1f}% {r['support'][k]:>6}")
+    if r["kept_default"]:
+        lines.append("  kept the default (too few examples or never 90% right): " + ", ".join(r["kept_default"]))
+    return "\n".join(lines)
