@@ -60,9 +60,10 @@ class Session:
     def _emit(self, cue: Cue) -> float:
         for out in self.outputs:
             try:
-                if cue.interrupt:
-                    out.cancel()          # barge-in: once, here; outputs never cancel on their own
-                out.emit(cue)
+                if cue.interrupt and not cue.text:
+                    out.cancel()          # "stop all speech"; a danger's barge-in is each output's own
+                else:                     # (sound cuts less urgent sound, never another danger)
+                    out.emit(cue)
             except Exception:  # noqa: BLE001 - one broken output must not silence the others
                 log.exception("output %s failed", getattr(out, "name", out))
         return (time.perf_counter() - self._frame_wall) * 1e3

@@ -2,7 +2,7 @@
 says or shows goes through clock_words, so speech, screen, summaries and scene descriptions agree."""
 from __future__ import annotations
 
-from engine.types import Hazard
+from engine.types import Hazard, Urgency
 from maxsight_app.profile.schema import Units
 
 STEP_M = 0.75
@@ -25,18 +25,53 @@ def distance_words(metres: float, units: Units) -> str:
 
 
 def clock_words(clock: int) -> str:
-    return "ahead" if clock == 12 else f"{clock} o'clock"
+    # "straight ahead", not "ahead": spoken after a noun, "person, ahead" is heard as "person add"
+    # (transcribed with the captions model: 0 of 10 phrases kept "ahead"; "straight ahead" 10 of 10).
+    return "straight ahead" if clock == 12 else f"{clock} o'clock"
 
 
-def hazard_phrase(h: Hazard, units: Units, hedge_below: float, detailed: bool = False) -> str:
-    name = f"maybe a {h.label}" if h.score < hedge_below else h.label
-    parts = [name, clock_words(h.clock), distance_words(h.distance_m, units)]
-    if h.approaching:
+URGENCY_WORDS = {Urgency.WARNING: "Warning", Urgency.DANGER: "Stop!"}
+
+
+def object_words(h: Hazard, hedge_below: float) -> str:
+    """The class, or "something" when the class is unsure (the detector keeps changing its mind,
+    or its confidence is well under the user's hedge level): never a guess ("maybe a cat" for a
+    person seen from behind). Urgency is judged from every class the object was given."""
+    return h.label if h.sure and h.score >= SOMETHING_BELOW * hedge_below else "something"
+
+
+SOMETHING_BELOW = 0.75      # of the profile's hedge level (0.55: "something" under 0.41)
+
+
+def hazard_phrase(h: Hazard, units: Units, hedge_below: float, detailed: bool = False, lead: bool = True) -> str:
+    """Short and front-loaded: the urgency (warning, danger as "Stop!"), what, where, how far.
+    lead=False leaves the urgency word out (lists: "what's around me")."""
+    parts = [object_words(h, hedge_below), clock_words(h.clock), distance_words(h.distance_m, units)]
+    # A danger is always something closing in (engine/stage_a/urgency.py): "Stop!" says so, and the
+    # phrase is a word shorter, so it is heard whole before the next one.
+    if h.approaching and not (lead and h.urgency == Urgency.DANGER):
         if detailed and h.ttc_s is not None and h.ttc_s < 10:
             parts.append(f"approaching, {max(1, round(h.ttc_s))} seconds")
         else:
             parts.append("approaching")
-    return ", ".join(parts)
+    text = ", ".join(parts)
+    word = URGENCY_WORDS.get(h.urgency) if lead else None
+    if word:
+        text = f"{word} {text}" if word.endswith("!") else f"{word}, {text}"
+    return text
+
+
+PLURALS = {"person": "people", "bus": "buses", "bench": "benches", "potted plant": "potted plants", "sheep": "sheep"}
+
+
+def group_phrase(members: list[Hazard], units: Units) -> str:
+    """'3 people, 11 o'clock, nearest 4 metres': how many, where the nearest is, how near."""
+    near = min(members, key=lambda h: h.distance_m)
+    label = near.label
+    plural = PLURALS.get(label, label + "s")
+    moving = sum(h.approaching for h in members)
+    tail = f", {moving} approaching" if moving else ""
+    return f"{len(members)} {plural}, {clock_words(near.clock)}, nearest {distance_words(near.distance_m, units)}{tail}"
 
 
 def sentence(text: str) -> str:

@@ -5,8 +5,9 @@ latest result (for on-demand answers). What it never does: I/O, or read a clock 
 caller passes `now`), so every rule is testable over scripted sequences.
 
 Rules:
-  * a track is announced when it first reaches the verbosity's urgency, when its urgency rises,
-    when its zone gets nearer, or when it starts approaching;
+  * a track is announced when it first reaches the verbosity's urgency, when its urgency rises
+    (to danger at once, otherwise a second after its last cue), when its zone gets nearer or it
+    starts approaching (2.5 s after its last cue: news waits until the last cue was heard);
   * the same (zone, urgency, approaching) is never said twice within the cooldown; after it, only
     warnings and dangers are repeated (a caution that stays put is not nagged about);
   * danger always speaks, interrupts (barge-in), and ignores rate limits, snooze and muted classes;
@@ -14,17 +15,27 @@ Rules:
     new one per frame, so the default profile stays under 2 overload events per minute, an
     overload event being more than OVERLOAD_CUES cues inside any OVERLOAD_WINDOW_S; warnings
     have WARNING_EXTRA more slots than cautions, so a busy caution scene cannot hide a warning;
-  * a dark, blurred or covered frame gives "I can't see well", never silence that sounds like
-    all clear; nothing here ever says "all clear".
+  * the same object is not announced again because the tracker gave it a new id: a track of the
+    same kind within 10 degrees and 35% of the distance of something said inside the cooldown (and
+    after the track's own last cue) inherits what was said, unless it is more urgent;
+  * one urgent cue at a time: while a warning or danger is being heard (1.5 s), another is said
+    only when it is more urgent, 30% nearer, or over 30 degrees away;
+  * in a busy scene, three or more new cautions of one kind become one sentence ("3 people, 11
+    o'clock, nearest 4 metres"); warnings and dangers are never grouped: the one that matters
+    keeps its own cue;
+  * poor pictures (dark, blurred, covered) for most of the last 1.5 s give "I can't see well",
+    never silence that sounds like all clear; one blurred frame is not worth a cue; nothing here
+    ever says "all clear".
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from engine.stage_a.quality import DARK_MEAN
 from engine.types import FrameResult, Hazard, Urgency, Zone
 from maxsight_app.cues import conditions as cond
-from maxsight_app.cues.phrasing import clock_words, hazard_phrase
+from maxsight_app.cues.phrasing import clock_words, group_phrase, hazard_phrase, object_words
 from maxsight_app.cues.scene import describe
 from maxsight_app.cues.types import MIN_URGENCY, Cue, CueKind, Priority
 from maxsight_app.profile.schema import Profile, Verbosity
@@ -41,6 +52,16 @@ OVERLOAD_CUES = 4
 WARNING_EXTRA = 1
 OVERLOAD_WINDOW_S = 10.0
 QUALITY_COOLDOWN_S = 15.0
+QUALITY_WINDOW_S = 1.5     # poor pictures must fill most of this long before "I can't see well"
+QUALITY_SHARE = 0.7
+SAME_OBJECT_DEG = 10.0     # a new track this close to something just said is the same object
+SAME_OBJECT_DIST = 0.35
+GROUP_MIN = 3
+URGENT_GAP_S = 1.5        # about how long an urgent phrase takes to say
+RISE_GAP_S = 1.0          # a track's rise to warning waits this long after its last cue
+NEWS_GAP_S = 2.5          # nearer zone, or starting to approach: this long
+NEARER = 0.7              # ... unless the new one is this much nearer
+OTHER_SIDE_DEG = 30.0     # ... or this far round
 _ZONE_RANK = {Zone.FAR: 0, Zone.MEDIUM: 1, Zone.NEAR: 2}
 
 
@@ -50,6 +71,11 @@ class _Said:
     urgency: Urgency
     approaching: bool
     t: float
+
+
+def _kind(h: Hazard, prefs: Profile) -> str:
+    """What the cue calls it: the same words are the same object to the listener."""
+    return object_words(h, prefs.hedge_below)
 
 
 def _priority(u: Urgency) -> Priority:
@@ -91,18 +117,24 @@ class CuePolicy:
         self._latest: FrameResult | None = None
         self._latest_texts: tuple = ()
         self._named: set[tuple[int, str]] = set()   # (track, label) already announced as the user's own
+        self._quality: deque = deque()               # (t, frame was poor)
+        self._urgent: list[tuple[float, Urgency, float, float]] = []   # warnings/dangers said: (t, level, bearing, distance)
+        self._recent: list[tuple[float, str, float, float, Urgency, int]] = []   # said: (t, kind, bearing, distance, urgency, track)
 
     # -- every frame ---------------------------------------------------------------------------
     def decide(self, result: FrameResult, prefs: Profile, now: float) -> list[Cue]:
         self._latest = result
         live = {h.track_id for h in result.hazards}
         self._said = {k: v for k, v in self._said.items() if k in live}
+        self._named = {k for k in self._named if k[0] in live}
         self._unsolicited = [t for t in self._unsolicited if now - t < RATE_WINDOW_S]
+        self._recent = [r for r in self._recent if now - r[0] < prefs.cooldown_s]
+        self._urgent = [u for u in self._urgent if now - u[0] < URGENT_GAP_S]
         snoozed = now < self._snooze_until
         cues: list[Cue] = []
-        q_text = quality_words(result, prefs)
+        q_text = self._sustained_quality(result, prefs)
         if q_text and not snoozed and now - self._last_quality_t >= QUALITY_COOLDOWN_S and self._room(prefs):
-            cues.append(Cue(q_text, CueKind.QUALITY, Priority.NEXT, Urgency.CAUTION, result.timestamp))
+            cues.append(Cue(q_text, CueKind.QUALITY, Priority.NORMAL, Urgency.CAUTION, result.timestamp))
             self._last_quality_t = now
             self._unsolicited.append(now)
         if result.texts_asked:
@@ -141,9 +173,16 @@ class CuePolicy:
             self._unsolicited.append(now)
             text = words + (f", on your {snd.direction}" if snd.direction else "")
             cues.append(Cue(text, CueKind.SOUND, _priority(level), level, result.timestamp, label=snd.label))
-        new_normal = 0
+        cues += self._hazard_cues(result, prefs, now, snoozed)
+        cues.sort(key=lambda c: -int(c.priority))
+        if cues:
+            self._last = cues[0]
+        return cues
+
+    def _hazard_cues(self, result: FrameResult, prefs: Profile, now: float, snoozed: bool) -> list[Cue]:
         c, sev = prefs.vision_condition, prefs.vision_severity
         ordered = sorted(result.hazards, key=lambda h: (-int(h.urgency), -(h.priority + cond.rank_boost(c, sev, h))))
+        wanted: list[Hazard] = []
         for h in ordered:
             danger = h.urgency == Urgency.DANGER
             if not danger and (snoozed or prefs.class_weights.get(h.label, 1.0) == 0):
@@ -151,21 +190,95 @@ class CuePolicy:
             needed = cond.lowest_level(_threshold(prefs, h.label), cond.threshold_shift(c, sev, h))
             if h.urgency < needed or not self._worth_saying(h, prefs, now):
                 continue
+            if self._covered(h, prefs, now):
+                continue                     # the same object under another id: what was said stands
+            wanted.append(h)
+        cues: list[Cue] = []
+        groups = self._groups([h for h in wanted if h.urgency <= Urgency.CAUTION], prefs)
+        grouped = {h.track_id for members in groups for h in members}
+        new_normal = 0
+        for members in groups:
+            if new_normal >= 1 or not self._room(prefs):
+                break
+            new_normal += 1
+            self._unsolicited.append(now)
+            near = min(members, key=lambda h: h.distance_m)
+            text = group_phrase(members, prefs.units)
+            cues.append(Cue(text, CueKind.HAZARD, _priority(near.urgency), near.urgency, result.timestamp, track_id=near.track_id,
+                            label=near.label, bearing_deg=near.bearing_deg, distance_m=near.distance_m, clock=near.clock,
+                            group=tuple(h.track_id for h in members)))
+            for h in members:
+                self._remember(h, prefs, now)
+        for h in wanted:
+            if h.track_id in grouped:
+                continue
+            if self._covered(h, prefs, now):
+                continue                     # a cue chosen this frame already spoke for it
+            if h.urgency >= Urgency.WARNING and self._urgent_lane_busy(h, now):
+                continue                     # one urgent cue at a time; the nearest gets through
+            danger = h.urgency == Urgency.DANGER
             if not danger:
                 extra = WARNING_EXTRA if h.urgency == Urgency.WARNING else 0
-                if new_normal >= 1 or not self._room(prefs, extra):
+                if (h.urgency < Urgency.WARNING and new_normal >= 1) or not self._room(prefs, extra):
                     continue
-                new_normal += 1
+                new_normal += h.urgency < Urgency.WARNING
                 self._unsolicited.append(now)
             text = hazard_phrase(h, prefs.units, prefs.hedge_below, detailed=prefs.verbosity is Verbosity.DETAILED) + cond.suffix(c, sev, h)
             cues.append(Cue(text, CueKind.HAZARD, _priority(h.urgency), h.urgency, result.timestamp, track_id=h.track_id,
                             label=h.label, bearing_deg=h.bearing_deg, distance_m=h.distance_m, interrupt=danger,
                             clock=h.clock))
-            self._said[h.track_id] = _Said(h.zone, h.urgency, h.approaching, now)
-        cues.sort(key=lambda c: -int(c.priority))
-        if cues:
-            self._last = cues[0]
+            self._remember(h, prefs, now)
         return cues
+
+    def _remember(self, h: Hazard, prefs: Profile, now: float) -> None:
+        self._said[h.track_id] = _Said(h.zone, h.urgency, h.approaching, now)
+        self._recent.append((now, _kind(h, prefs), h.bearing_deg, h.distance_m, h.urgency, h.track_id))
+        if h.urgency >= Urgency.WARNING:
+            self._urgent.append((now, h.urgency, h.bearing_deg, h.distance_m))
+
+    def _covered(self, h: Hazard, prefs: Profile, now: float) -> bool:
+        """Was this object just spoken for under another track id (the tracker split or re-found
+        it)? Then it inherits what was said instead of being said again."""
+        since = self._said[h.track_id].t if h.track_id in self._said else -1e9
+        for t, kind, bearing, dist, level, track in self._recent:
+            same_words = kind == _kind(h, prefs) or "something" in (kind, _kind(h, prefs))
+            if (track != h.track_id and t >= since and same_words and abs(bearing - h.bearing_deg) <= SAME_OBJECT_DEG
+                    and abs(dist - h.distance_m) <= SAME_OBJECT_DIST * max(dist, h.distance_m) and h.urgency <= level):
+                self._said[h.track_id] = _Said(h.zone, level, h.approaching, t)   # inherits what was said
+                return True
+        return False
+
+    def _urgent_lane_busy(self, h: Hazard, now: float) -> bool:
+        """A warning or danger is said while the last one is still being heard only when it is
+        more urgent, clearly nearer, or somewhere else: three cars closing in are one danger at a
+        time, nearest first, not a stream."""
+        for t, level, bearing, dist in self._urgent:
+            if now - t >= URGENT_GAP_S:
+                continue
+            if h.urgency > level or h.distance_m < NEARER * dist or abs(h.bearing_deg - bearing) > OTHER_SIDE_DEG:
+                continue
+            return True
+        return False
+
+    def _groups(self, hazards: list[Hazard], prefs: Profile) -> list[list[Hazard]]:
+        """Three or more new cautions of one kind: one sentence (largest group first)."""
+        by_kind: dict[str, list[Hazard]] = {}
+        for h in hazards:
+            if h.sure and h.score >= prefs.hedge_below:
+                by_kind.setdefault(h.label, []).append(h)
+        return sorted((g for g in by_kind.values() if len(g) >= GROUP_MIN), key=len, reverse=True)
+
+    def _sustained_quality(self, result: FrameResult, prefs: Profile) -> str | None:
+        """Words for a poor picture, once poor pictures fill most of the last QUALITY_WINDOW_S."""
+        words = quality_words(result, prefs)
+        t = result.timestamp
+        self._quality.append((t, words))
+        while self._quality and t - self._quality[0][0] > QUALITY_WINDOW_S:
+            self._quality.popleft()
+        if words is None or t - self._quality[0][0] < QUALITY_WINDOW_S * 0.8:
+            return None
+        poor = sum(w is not None for _, w in self._quality) / len(self._quality)
+        return words if poor >= QUALITY_SHARE else None
 
     def _room(self, prefs: Profile, extra: int = 0) -> bool:
         return len(self._unsolicited) < prefs.max_unsolicited + extra
@@ -174,9 +287,16 @@ class CuePolicy:
         prev = self._said.get(h.track_id)
         if prev is None:
             return True
-        if h.urgency > prev.urgency or _ZONE_RANK[h.zone] > _ZONE_RANK[prev.zone] or (h.approaching and not prev.approaching):
+        since = now - prev.t
+        # A rise to danger is said at once; other news about a track waits until its last cue has
+        # been heard (a bus closing in is not five phrases in two seconds).
+        if h.urgency == Urgency.DANGER and prev.urgency < Urgency.DANGER:
             return True
-        if now - prev.t < prefs.cooldown_s:
+        if h.urgency > prev.urgency and since >= RISE_GAP_S:
+            return True
+        if (_ZONE_RANK[h.zone] > _ZONE_RANK[prev.zone] or (h.approaching and not prev.approaching)) and since >= NEWS_GAP_S:
+            return True
+        if since < prefs.cooldown_s:
             return False
         return h.urgency >= Urgency.WARNING
 
@@ -196,7 +316,7 @@ class CuePolicy:
         q = quality_words(r, prefs)
         c, sev = prefs.vision_condition, prefs.vision_severity
         ordered = sorted(r.hazards, key=lambda h: (-int(h.urgency), -(h.priority + cond.rank_boost(c, sev, h))))
-        items = [hazard_phrase(h, prefs.units, prefs.hedge_below) + cond.suffix(c, sev, h) for h in ordered[:limit]]
+        items = [hazard_phrase(h, prefs.units, prefs.hedge_below, lead=False) + cond.suffix(c, sev, h) for h in ordered[:limit]]
         if not items:
             text = q + ", so I cannot tell what is around you" if q else "I don't see anything I recognise nearby"
         else:

@@ -44,3 +44,4 @@ class Cue:
     distance_m: float | None = None
     interrupt: bool = False            # barge in over anything playing
     clock: int | None = None           # where, as the words say it (12 = ahead), so outputs need no geometry
+    group: tuple[int, ...] = ()        # a grouped cue ("3 people ..."): the tracks it speaks for

@@ -1,5 +1,7 @@
-"""The sound output: an earcon (where, how near, how urgent) followed by speech, as one clip, so
-a danger cue's barge-in cuts the old sound once and its own earcon and words play together."""
+"""The sound output: an earcon (where, how near, how urgent) followed by speech, as one clip, so a
+danger's barge-in cuts the old sound once and its own earcon and words play together. The sink
+makes room by urgency (maxsight_app/outputs/audio.py); under a backlog the words are spoken faster
+(BACKLOG_RATE times the user's rate) rather than waiting."""
 from __future__ import annotations
 
 import logging
@@ -11,7 +13,11 @@ from maxsight_app.outputs.speech import SpeechSynth
 from maxsight_app.outputs.tones import SAMPLE_RATE, render_earcon
 
 log = logging.getLogger(__name__)
-_GAP = np.zeros((int(0.06 * SAMPLE_RATE), 2), np.float32)
+# Between the earcon and the first word: at 60 ms the earcon's tail could mask the first word (the
+# object); 150 ms keeps them apart.
+_GAP = np.zeros((int(0.15 * SAMPLE_RATE), 2), np.float32)
+BACKLOG_S = 1.0
+BACKLOG_RATE = 1.25
 
 
 class SoundOutput:
@@ -21,25 +27,26 @@ class SoundOutput:
         self.earcons = earcons
         self.speech = speech and synth is not None and synth.check() is None
         self.volume = volume
-        self.name = f"sound ({sink.name})"
+        self.name = f"sound ({sink.name})" if sink is not None else "sound (render only)"
 
     def check(self) -> str | None:
         return self.sink.check()
 
-    def render(self, cue: Cue) -> np.ndarray:
+    def render(self, cue: Cue, rate_factor: float = 1.0) -> np.ndarray:
         parts = []
         if self.earcons and cue.kind is CueKind.HAZARD and cue.bearing_deg is not None and cue.distance_m is not None:
             parts += [render_earcon(cue.urgency, cue.bearing_deg, cue.distance_m, self.volume), _GAP]
         if self.speech and cue.text:
-            mono = self.synth.render(cue.text)
+            mono = self.synth.render(cue.text, rate_factor)
             parts.append(np.stack([mono, mono], 1))
         return np.concatenate(parts) if parts else np.zeros((0, 2), np.float32)
 
     def emit(self, cue: Cue) -> None:
-        # Barge-in: the session cancels every output before an interrupting cue; not again here.
-        clip = self.render(cue)
+        """Barge-in is the sink's: a danger cuts less urgent sound (the session does not cancel)."""
+        backlog = self.sink.backlog_s() if hasattr(self.sink, "backlog_s") else 0.0
+        clip = self.render(cue, BACKLOG_RATE if backlog > BACKLOG_S else 1.0)
         if len(clip):
-            self.sink.play(clip, label=cue.text, interrupt=False)
+            self.sink.play(clip, label=cue.text, urgency=int(cue.urgency), key=cue.track_id)
 
     def cancel(self) -> None:
         self.sink.stop()

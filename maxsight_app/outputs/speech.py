@@ -65,11 +65,13 @@ class SpeechSynth:
         if self._engine is not None:
             self._apply(voice)
 
-    def render(self, text: str) -> np.ndarray:
-        """Mono float32 at SAMPLE_RATE."""
+    def render(self, text: str, rate_factor: float = 1.0) -> np.ndarray:
+        """Mono float32 at SAMPLE_RATE; rate_factor speeds the user's rate up (under a backlog)."""
         if self._engine is None:
             raise RuntimeError(self._error)
         self._apply(self.voice)   # pyttsx3 shares one engine per driver: set our voice each time
+        if rate_factor != 1.0:
+            self._engine.setProperty("rate", int(min(450, self.voice.rate_wpm * rate_factor)))
         if self.scratch_dir is not None:
             self.scratch_dir.mkdir(parents=True, exist_ok=True)
         fd, path = tempfile.mkstemp(suffix=".wav", prefix="maxsight-say-", dir=self.scratch_dir)

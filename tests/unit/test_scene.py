@@ -32,7 +32,7 @@ def test_sentences_are_short_deterministic_and_mention_sounds():
     hs = (hz(1, "person", 2, 3.0), hz(2, "car", 5, 9.0))
     a = describe(hs, sounds=(SoundEvent("doorbell", 0.9, 1.0, None),))
     assert a == describe(hs, sounds=(SoundEvent("doorbell", 0.9, 1.0, None),))
-    assert a.sentences == ("I see person, ahead, 3 metres; car, ahead, 9 metres.",
+    assert a.sentences == ("I see person, straight ahead, 3 metres; car, straight ahead, 9 metres.",
                            "The person is in front of the car; I hear a doorbell.")
     assert 1 <= len(a.sentences) <= 2
     assert describe(()).text == "I don't see anything I recognise nearby."

@@ -21,7 +21,13 @@ def frame(*hazards, brightness=120.0):
 
 
 def said(prefs, *hazards, **kw):
-    return CuePolicy().decide(frame(*hazards, **kw), prefs, 0.0)
+    """What the policy says about a scene held for 1.5 s (a poor picture must last before it is said)."""
+    p = CuePolicy()
+    out = []
+    for i in range(16):
+        f = frame(*hazards, **kw)
+        out += p.decide(FrameResult(i, i / 10, f.image_size, (), (), f.hazards, f.quality, 0.1), prefs, i / 10)
+    return out
 
 
 def test_glaucoma_hears_about_peripheral_objects_earlier():

@@ -56,20 +56,44 @@ def test_wav_timeline_queues_and_barge_in_cuts(tmp_path):
     out = SoundOutput(sink, SpeechSynth(), earcons=True)
     out.emit(cue("person, 12 o'clock, 3 metres", urgency=Urgency.CAUTION, bearing=0.0))
     now[0] = 0.5
-    out.emit(cue("car, 2 o'clock, 6 metres"))                  # queued after the first
+    out.emit(cue("car, 2 o'clock, 6 metres", urgency=Urgency.CAUTION))      # queued after the first
     now[0] = 1.0
-    out.cancel()                                                # barge-in, as the session does it
     out.emit(cue("bus, 1 o'clock, 3 metres, approaching", urgency=Urgency.DANGER, interrupt=True))
     sink.close()
-    clips = json.loads((tmp_path / "heard.json").read_text())["played"]
+    data = json.loads((tmp_path / "heard.json").read_text())
+    clips = data["played"]
     assert [c["text"] for c in clips] == ["person, 12 o'clock, 3 metres [interrupted]", "bus, 1 o'clock, 3 metres, approaching"]
     assert clips[0]["end_s"] == pytest.approx(1.0, abs=0.01) and clips[1]["start_s"] == pytest.approx(1.0)
+    assert [d["text"] for d in data["dropped_stale"]] == ["car, 2 o'clock, 6 metres"]   # would have waited > 2 s
     x, sr = read_wav(tmp_path / "heard.wav")
     assert sr == SAMPLE_RATE and x.shape[1] == 2
     assert len(x) / sr == pytest.approx(clips[1]["end_s"], abs=0.01)
     # The danger earcon is panned right (1 o'clock): more energy in the right channel just after 1 s.
     seg = x[int(1.0 * sr): int(1.4 * sr)]
     assert (seg[:, 1] ** 2).sum() > 1.5 * (seg[:, 0] ** 2).sum()
+
+
+def test_a_danger_never_cuts_another_danger_and_warnings_go_before_cautions(tmp_path):
+    now = [0.0]
+    sink = WavFileSink(tmp_path / "busy.wav", clock=lambda: now[0])
+    one = np.zeros((SAMPLE_RATE, 2), np.float32)
+    sink.play(one, "caution 1", urgency=1)
+    sink.play(one, "caution 2", urgency=1)                     # waits until 1 s
+    now[0] = 0.2
+    sink.play(one, "danger A", urgency=3)                      # cuts caution 1, caution 2 yields
+    now[0] = 0.4
+    sink.play(one, "danger B", urgency=3)                      # after A, whole
+    sink.play(one, "warning", urgency=2)                       # after the dangers
+    for i in range(5):
+        sink.play(one, f"late caution {i}", urgency=1)         # waits over 2 s: stale
+    sink.close()
+    data = json.loads((tmp_path / "busy.json").read_text())
+    played = {c["text"]: (c["start_s"], c["end_s"]) for c in data["played"]}
+    assert played["danger A"] == pytest.approx((0.2, 1.2)) and played["danger B"] == pytest.approx((1.2, 2.2))
+    assert played["warning"] == pytest.approx((2.2, 3.2))
+    assert "caution 1 [interrupted]" in played and "caution 2" not in played
+    dropped = [d["text"] for d in data["dropped_stale"]]
+    assert "caution 2 [yielded]" in dropped and all(not d.startswith(("danger", "warning")) for d in dropped)
 
 
 def test_the_wav_is_written_as_it_goes_so_a_killed_run_keeps_what_was_heard(tmp_path):
@@ -149,7 +173,7 @@ def test_screen_alerts_flash_for_warnings_and_quality():
     screen.emit(cue("I can't see well: it is too dark", urgency=Urgency.CAUTION, kind=CueKind.QUALITY, bearing=None))
     screen.cancel()
     assert [a.flash for a in seen[:3]] == [True, False, True]
-    assert seen[0].direction == "2 o'clock" and seen[1].direction == "ahead"
+    assert seen[0].direction == "2 o'clock" and seen[1].direction == "straight ahead"
     assert seen[3] is None
 
 
@@ -199,3 +223,20 @@ def test_sound_card_path_plays_through_alsa(tmp_path):
     assert r.returncode == 0 and "ok" in r.stdout, r.stderr
     assert raw.stat().st_size > 20_000
     assert np.frombuffer(raw.read_bytes()[: raw.stat().st_size // 2 * 2], "<i2").std() > 100   # not silence
+
+
+def test_a_nearly_said_warning_about_the_same_object_finishes_before_its_danger(tmp_path):
+    now = [0.0]
+    sink = WavFileSink(tmp_path / "same.wav", clock=lambda: now[0])
+    two = np.zeros((2 * SAMPLE_RATE, 2), np.float32)
+    sink.play(two, "Warning, bus", urgency=2, key=7)
+    now[0] = 1.0                                                  # 1 s left of the warning about bus 7
+    sink.play(two, "Stop! bus", urgency=3, key=7)
+    now[0] = 4.5
+    sink.play(two, "Warning, car", urgency=2, key=8)              # plays 4.5-6.5
+    now[0] = 5.0                                                  # 1.5 s left: cut by a danger, even its own
+    sink.play(two, "Stop! car", urgency=3, key=8)
+    sink.close()
+    played = {c["text"]: (c["start_s"], c["end_s"]) for c in json.loads((tmp_path / "same.json").read_text())["played"]}
+    assert played["Warning, bus"] == pytest.approx((0.0, 2.0)) and played["Stop! bus"] == pytest.approx((2.0, 4.0))
+    assert played["Warning, car [interrupted]"] == pytest.approx((4.5, 5.0)) and played["Stop! car"] == pytest.approx((5.0, 7.0))
