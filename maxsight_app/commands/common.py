@@ -94,8 +94,14 @@ def write_json(path: str | Path, data) -> None:
     """Atomically: a killed command never leaves half a JSON file."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
+    def plain(o):                            # numpy numbers and arrays from the measuring code
+        if hasattr(o, "tolist"):
+            return o.tolist()
+        if hasattr(o, "item"):
+            return o.item()
+        raise TypeError(f"{type(o).__name__} is not JSON")
     try:
-        tmp.write_text(json.dumps(data, indent=1))
+        tmp.write_text(json.dumps(data, indent=1, default=plain))
         tmp.replace(path)
     except OSError as exc:
         raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -43,6 +43,30 @@ def add_parser(sub) -> None:
     engine_options(c, tier_default="T0")
     c.set_defaults(func=cmd_cues)
 
+    sf = ev.add_parser("safety", help="what MaxSight misses against labelled truth: stills, labelled clips, synthetic approaches")
+    sf.add_argument("--coco", "--data", dest="data", action="append",
+                    help="labelled photos, COCO or YOLO layout (repeatable; default: the evaluation data's coco_val2017_128)")
+    sf.add_argument("--split", default="dev", choices=["dev", "test", "all", "train", "val"],
+                    help="which photos (default dev: thresholds are fitted there; report test as the held-out check)")
+    sf.add_argument("--mot", help="MOTChallenge clips folder (default: the evaluation data's mot17_clips)")
+    sf.add_argument("--only", action="append", choices=["stills", "clips", "approach"], help="run only these parts (repeatable)")
+    sf.add_argument("--limit", type=int, help="at most N photos (stills) and N clips per kind (approach)")
+    sf.add_argument("--seed", type=int, default=0, help="seed of the synthetic clips (default 0)")
+    sf.add_argument("--no-transcribe", action="store_true", help="skip transcribing warning/danger phrases (faster)")
+    sf.add_argument("--profile", help="profile whose cue preferences to use (default: 'default')")
+    sf.add_argument("--json", help="also write the results as JSON here")
+    engine_options(sf, tier_default="T0")
+    sf.set_defaults(func=cmd_safety)
+
+    cb = ev.add_parser("calibrate", help="fit birth scores per class group and distance zone (90%% precision) on labelled photos")
+    cb.add_argument("--model", "--detector", dest="model", action="append", help="model (repeatable; default nanodet, centernet, fused)")
+    cb.add_argument("--coco", "--data", dest="data", action="append", help="labelled photos (default: coco_val2017_128)")
+    cb.add_argument("--split", default="dev", choices=["dev", "train", "all"], help="photos to fit on (default dev; never the test half)")
+    cb.add_argument("--write", action="store_true", help="write assets/calibration/MODEL.json, which the app then uses")
+    cb.add_argument("--threads", type=int, default=2)
+    cb.add_argument("--json", help="also write the results as JSON here")
+    cb.set_defaults(func=cmd_calibrate)
+
     es = ev.add_parser("sounds", help="environmental sound events on labelled clips, pipeline against the raw model")
     es.add_argument("--dir", help="folder with labels.csv and audio/ (default: the evaluation data's sound_events_small)")
     es.add_argument("--json", help="also write the results as JSON here")
@@ -168,3 +192,132 @@ def cmd_ocr(args) -> int:
     folder = Path(args.icdar) if args.icdar else require("icdar2015_test_scene_text")
     result = ocr.evaluate(folder, limit=args.limit)
     return report(ocr.table(result), result, args.json)
+
+
+def cmd_safety(args) -> int:
+    import tempfile
+
+    import cv2
+
+    from engine.eval_data import require
+    from maxsight_app.compose import build_runtime, make_registry
+    from maxsight_app.measure import approach, safety
+    from training.evaluate import open_eval_set
+    if args.json:
+        check_outputs({"--json": Path(args.json)}, {})
+    parts = set(args.only or ["stills", "clips", "approach"])
+    cfg = engine_config(args)
+    store, uid = open_profile(args.profile)
+    try:
+        profile = store.profile(uid)
+    finally:
+        store.close()
+    reg = make_registry()
+    data = [Path(p) for p in args.data] if args.data else [require("coco_val2017_128")]
+    result: dict = {"model": cfg.detector, "split": args.split, "stills_source": ", ".join(p.name for p in data)}
+    rt = build_runtime(profile, cfg, registry=reg, with_outputs=False, stage_b=False)
+    try:
+        if parts & {"stills", "approach"}:
+            coco, ids = open_eval_set(data, args.split)
+        if "stills" in parts:
+            result["stills"] = safety.eval_stills(coco, ids, rt.pipeline, cfg.camera, limit=args.limit)
+        if "clips" in parts:
+            mot = Path(args.mot) if args.mot else require("mot17_clips")
+            result["clips"] = safety.eval_clips(safety.load_mot(mot), rt.pipeline, cfg.camera)
+    finally:
+        rt.close()
+    if "approach" in parts:
+        result["approach"], result["understood"] = _approach(args, cfg, profile, reg, coco, ids)
+    return report(safety.table(result), result, args.json)
+
+
+def _approach(args, cfg, profile, reg, coco, ids):
+    """Synthetic clips through fresh sessions that speak into a WAV timeline, as a user hears them."""
+    import tempfile
+    from collections import defaultdict
+
+    import cv2
+
+    from maxsight_app.compose import build_runtime
+    from maxsight_app.measure import approach, safety
+    from maxsight_app.outputs.audio import WavFileSink
+    from maxsight_app.outputs.base import SpyOutput
+    from maxsight_app.outputs.factory import voice_of
+    from maxsight_app.outputs.sound import SoundOutput
+    from maxsight_app.outputs.speech import SpeechSynth
+    cats = {c["id"]: c["name"] for c in coco.data["categories"]}
+    anns = defaultdict(list)
+    for a in coco.data["annotations"]:
+        anns[a["image_id"]].append(a)
+    images = sorted((im for im in coco.data["images"] if im["id"] in set(ids)), key=lambda im: im["id"])
+    specs = approach.plan(images, anns, cats, seed=args.seed, per_kind=args.limit)
+    if not specs:
+        raise ValueError("no photo in this split makes an approach clip (it needs a hazard-class object not cut by the edge)")
+    synth = SpeechSynth(voice_of(profile))
+    speech_ok = synth.check() is None
+    transcriber = None
+    if speech_ok and not args.no_transcribe:
+        transcriber = safety.Transcriber(SoundOutput(None, synth, earcons=profile.earcons, volume=profile.tone_volume))
+    outcomes, stale, cut = [], 0, 0
+    with tempfile.TemporaryDirectory(prefix="maxsight-safety-") as tmp:
+        for spec in specs:
+            holder = {}
+
+            def make_session(spec=spec):
+                rt = build_runtime(profile, cfg, registry=reg, with_outputs=False, stage_b=False)
+                sink = None
+                outputs = [SpyOutput()]
+                if speech_ok:
+                    sink = WavFileSink(Path(tmp) / f"{spec.name}.wav", rt.session.media_time)
+                    outputs.append(SoundOutput(sink, synth, earcons=profile.earcons, volume=profile.tone_volume))
+                rt.session.outputs = outputs
+                holder["rt"] = rt
+                return rt.session, sink
+            photo = cv2.imread(str(coco.image_path(next(im for im in images if im["id"] == spec.image_id))))
+            try:
+                out = safety.run_clip(spec, photo, make_session, cfg.camera, transcriber)
+            finally:
+                holder["rt"].close()
+            outcomes.append(out)
+        summary = safety.summarise_clips(outcomes)
+    said = {}
+    if transcriber is not None:
+        said = {k: v for k, v in transcriber.cache.items()}
+    understood = None
+    if transcriber is not None:
+        ok = sum(v[0] for v in said.values())
+        understood = {"understood": {"pct": 100.0 * ok / len(said) if said else None, "n": ok, "of": len(said)},
+                      "dropped_stale": stale, "cut": cut,
+                      "not_understood": [{"said": k[0], "heard": v[1]} for k, v in said.items() if not v[0]][:20]}
+    summary["outcomes"] = [o.__dict__ for o in outcomes]
+    return summary, understood
+
+
+def cmd_calibrate(args) -> int:
+    import json
+
+    from engine.eval_data import require
+    from engine.models.detectors import build
+    from engine.models.registry import load_labels
+    from maxsight_app.compose import make_registry
+    from maxsight_app.measure import calibrate
+    from training.evaluate import label_ids_by_name, open_eval_set, run_detector
+    reg = make_registry()
+    data = [Path(p) for p in args.data] if args.data else [require("coco_val2017_128")]
+    coco, ids = open_eval_set(data, args.split)
+    out, text = {}, []
+    for name in args.model or DETECTORS:
+        spec = reg.get(name)
+        det = build(spec, reg, threads=args.threads)
+        labels, _ = load_labels(spec.labels)
+        results, _ = run_detector(det, coco, label_ids_by_name(labels, coco), min_score=spec.keep_score, image_ids=ids)
+        source = f"{', '.join(p.name for p in data)} {args.split} ({len(ids)} photos)"
+        r = calibrate.fit(coco, results, ids, spec.birth_score, source)
+        out[name] = r
+        text.append(calibrate.table(name, r))
+        if args.write:
+            import assets
+            target = Path(str(assets.path("calibration"))) / f"{name}.json"
+            target.write_text(json.dumps(r, indent=1) + "\n")
+            text.append(f"  written to {target}")
+    return report("\n".join(text), out, args.json)

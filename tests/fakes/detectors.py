@@ -17,3 +17,23 @@ class FlakyRuntimeDetector(Detector):
         if self.calls % self.fail_every == 0:
             raise RuntimeError("ONNXRuntimeError: device lost")
         return self.inner.detect_raw(image, min_score, timings)
+
+
+class ScriptedDetector(Detector):
+    """A runtime that reports what a script says it sees, frame by frame: for measuring code whose
+    right answer must be known exactly (a perfect detector, a blind one)."""
+
+    def __init__(self, inner: Detector, script):
+        """script(frame_number) -> [(box, class id, score), ...]"""
+        self.inner, self.script = inner, script
+        self.name, self.spec, self.labels = inner.name, inner.spec, inner.labels
+        self.calls = 0
+
+    def detect_raw(self, image, min_score=0.05, timings=None) -> RawDetections:
+        import numpy as np
+        seen = [d for d in self.script(self.calls) if d[2] >= min_score]
+        self.calls += 1
+        if not seen:
+            return RawDetections.empty()
+        return RawDetections(np.array([d[0] for d in seen], np.float32).reshape(-1, 4), np.array([d[2] for d in seen], np.float32),
+                             np.array([d[1] for d in seen], np.int64))

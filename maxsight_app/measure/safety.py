@@ -1,0 +1,507 @@
+"""`maxsight eval safety`: what MaxSight misses, measured against labelled truth, at the operating
+point the running app uses (its tracker, its birth scores, its urgency rules, its cue policy).
+
+Three kinds of input, reported separately with counts beside every figure:
+
+Stills (a COCO or YOLO-layout folder). Each photo is shown as a held camera would show it: five
+frames at 10 fps with a pixel or two of jitter, the last one the photo itself; the hazards the
+pipeline reports on the last frame are scored. A ground-truth hazard (a hazard-class box) is found
+class-correct when a reported hazard of its class overlaps it (IoU >= 0.5), class-agnostic when any
+reported hazard does ("something is there"). Near = box over 10% of the photo; zones come from the
+app's geometry applied to the true box. Precision: reported hazards that overlap a true hazard.
+False urgent alerts: warning or danger on photos with no true hazard within 8 m.
+
+Labelled clips (MOTChallenge folders: img1/ and gt/gt.txt). Person recall per frame at the
+operating point, by distance bucket (geometry of the true box), from the second frame (a track is
+confirmed on its second sighting) and over all frames; identity switches (a true person matched to
+a different track than the last time it was matched).
+
+Synthetic approach clips (maxsight_app/measure/approach.py) through the whole Session into a spy
+and a WAV timeline, on media time:
+  false reassurance  a true hazard that becomes urgent (near, or time to contact under 3 s) with no
+                     cue about it within 1 s either side; a warning or danger cue about it counts
+                     only if it was played whole (not dropped as stale, not cut) and understood
+                     (below); plus any "all clear";
+  alert latency      from that moment to the first cue about it (0 when told just before), p50 / p95;
+  nuisance           warning/danger cues per minute on hazard-free clips;
+  overload           events per minute, as `eval cues` counts them (more than 4 cues in 10 s).
+Understood: each warning/danger phrase, rendered as the user hears it (earcon, then speech), is
+transcribed with the captions model; it is understood when its object word, its direction and its
+distance come through.
+"""
+from __future__ import annotations
+
+import configparser
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from engine.config import CameraModel
+from engine.models.boxes import iou_matrix
+from engine.pipeline import Pipeline
+from engine.stage_a import geometry
+from engine.stage_a.urgency import HAZARD_CLASSES
+from engine.types import Frame, Urgency, Zone
+from maxsight_app.cues.policy import overload_events
+from maxsight_app.cues.types import Cue, CueKind
+from maxsight_app.measure import approach
+
+NEAR_AREA = 0.10
+MATCH_IOU = 0.5
+TRACK_IOU = 0.3              # a track is "about" the true object when they overlap this much
+URGENT_WITHIN_M = 8.0
+CUE_WINDOW_S = 1.0
+_ALL_CLEAR = re.compile(r"\b(all clear|clear path|path is clear|nothing ahead|it is safe)\b", re.I)
+
+
+class SafetyDataError(ValueError):
+    """Malformed labels: one sentence naming the file (and line)."""
+
+
+def _pct(n: int, d: int) -> float | None:
+    return 100.0 * n / d if d else None
+
+
+def _cell(n: int, d: int) -> dict:
+    return {"pct": _pct(int(n), int(d)), "n": int(n), "of": int(d)}
+
+
+def _boxes(items) -> np.ndarray:
+    return np.array([b for b in items], np.float32).reshape(-1, 4)
+
+
+# -- stills -----------------------------------------------------------------------------------------
+
+@dataclass
+class _Truth:
+    label: str
+    box: tuple[float, float, float, float]
+    near: bool
+    zone: Zone
+    distance_m: float
+
+
+def eval_stills(coco, image_ids: list[int], pipeline: Pipeline, camera: CameraModel, frames: int = 5,
+                limit: int | None = None) -> dict:
+    cats = {c["id"]: c["name"] for c in coco.data["categories"]}
+    by_image: dict[int, list[dict]] = defaultdict(list)
+    for a in coco.data["annotations"]:
+        by_image[a["image_id"]].append(a)
+    images = [im for im in coco.data["images"] if im["id"] in set(image_ids)][:limit]
+    if not images:
+        raise SafetyDataError(f"{coco.root}: no images to evaluate in this split")
+    found = defaultdict(lambda: [0, 0, 0])        # bucket -> [class-correct, agnostic, total]
+    reported = matched_reports = 0
+    calm_images = urgent_false = 0
+    for im in images:
+        img = cv2.imread(str(coco.image_path(im)))
+        if img is None:
+            raise SafetyDataError(f"cannot read the image {coco.image_path(im)}")
+        h, w = img.shape[:2]
+        truths = []
+        for a in by_image[im["id"]]:
+            name = cats[a["category_id"]]
+            if a.get("iscrowd", 0) or name not in HAZARD_CLASSES or a["bbox"][2] < 1 or a["bbox"][3] < 1:
+                continue
+            x, y, bw, bh = a["bbox"]
+            box = (x, y, x + bw, y + bh)
+            pos = geometry.locate(name, box, w, h, camera)
+            truths.append(_Truth(name, box, bw * bh / (w * h) > NEAR_AREA, pos.zone, pos.distance_m))
+        hazards = _held_camera(pipeline, img, frames, im["id"])
+        reports = [hz for hz in hazards if hz.label in HAZARD_CLASSES or hz.label == "something"]
+        iou = iou_matrix(_boxes(t.box for t in truths), _boxes(hz.box for hz in reports)) if truths and reports else None
+        for i, t in enumerate(truths):
+            agn = iou is not None and bool((iou[i] >= MATCH_IOU).any())
+            cor = iou is not None and any(iou[i, j] >= MATCH_IOU and reports[j].label == t.label for j in range(len(reports)))
+            for bucket in ("all", f"zone:{t.zone.value}") + (("near",) if t.near else ()):
+                found[bucket][0] += cor
+                found[bucket][1] += agn
+                found[bucket][2] += 1
+        reported += len(reports)
+        matched_reports += int((iou >= MATCH_IOU).any(axis=0).sum()) if iou is not None else 0
+        if not any(t.distance_m <= URGENT_WITHIN_M for t in truths):
+            calm_images += 1
+            urgent_false += sum(hz.urgency >= Urgency.WARNING for hz in hazards)
+    return {
+        "images": len(images), "hazards": found["all"][2],
+        "recall": {b: {"class_correct": _cell(v[0], v[2]), "class_agnostic": _cell(v[1], v[2])} for b, v in sorted(found.items())},
+        "precision": _cell(matched_reports, reported),
+        "calm_images": calm_images, "false_urgent_alerts": urgent_false,
+        "false_urgent_per_image": urgent_false / calm_images if calm_images else None,
+        "frames_per_photo": frames,
+    }
+
+
+def _held_camera(pipeline: Pipeline, img: np.ndarray, frames: int, seed: int):
+    """The photo as a held camera shows it: `frames` frames at 10 fps, a pixel or two of jitter
+    before the last, which is the photo itself; the hazards on that last frame."""
+    rng = np.random.default_rng(seed)
+    h, w = img.shape[:2]
+    pipeline.reset()
+    result = None
+    for i in range(frames):
+        if i < frames - 1:
+            dx, dy = rng.uniform(-2, 2, 2)
+            s = 1 + rng.uniform(-0.01, 0.01)
+            m = np.float32([[s, 0, dx + (1 - s) * w / 2], [0, s, dy + (1 - s) * h / 2]])
+            frame = cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+        else:
+            frame = img
+        result = pipeline.step(Frame(i, i / 10.0, frame))
+    return result.hazards
+
+
+# -- labelled clips (MOTChallenge) ------------------------------------------------------------------
+
+@dataclass
+class MotClip:
+    name: str
+    fps: float
+    frames: list[Path]
+    truth: dict[int, list[tuple[int, tuple[float, float, float, float]]]]   # frame -> [(person id, box)]
+
+
+def load_mot(folder: Path) -> list[MotClip]:
+    """Every MOTChallenge sequence under `folder` (each with img1/ and gt/gt.txt); pedestrians with
+    consider = 1 are the truth. Malformed lines are one sentence naming the file and line."""
+    folder = Path(folder)
+    seqs = sorted(p for p in folder.iterdir() if (p / "gt" / "gt.txt").is_file()) if folder.is_dir() else []
+    if (folder / "gt" / "gt.txt").is_file():
+        seqs = [folder]
+    if not seqs:
+        raise SafetyDataError(f"{folder} holds no MOTChallenge sequence (a folder with img1/ and gt/gt.txt)")
+    return [_load_sequence(s) for s in seqs]
+
+
+def _load_sequence(seq: Path) -> MotClip:
+    fps = 30.0
+    ini = seq / "seqinfo.ini"
+    if ini.is_file():
+        cp = configparser.ConfigParser()
+        try:
+            cp.read(ini)
+            fps = float(cp.get("Sequence", "frameRate", fallback="30"))
+        except (configparser.Error, ValueError) as exc:
+            raise SafetyDataError(f"{ini}: frameRate must be a number ({exc})") from None
+    frames = sorted((seq / "img1").glob("*.jpg")) + sorted((seq / "img1").glob("*.png"))
+    if not frames:
+        raise SafetyDataError(f"{seq / 'img1'} holds no frames (.jpg or .png)")
+    gt = seq / "gt" / "gt.txt"
+    truth: dict[int, list] = defaultdict(list)
+    for n, line in enumerate(gt.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split(",")
+        if len(parts) < 6:
+            raise SafetyDataError(f"{gt}, line {n}: expected frame,id,x,y,w,h[,consider,class,visibility], got {len(parts)} field(s)")
+        try:
+            vals = [float(p) for p in parts[:9]]
+        except ValueError:
+            raise SafetyDataError(f"{gt}, line {n}: every field must be a number, got {line.strip()!r}") from None
+        frame, pid, x, y, w, h = vals[:6]
+        if frame < 1 or frame != int(frame):
+            raise SafetyDataError(f"{gt}, line {n}: the frame number must be a whole number from 1, got {parts[0]!r}")
+        if w <= 0 or h <= 0:
+            raise SafetyDataError(f"{gt}, line {n}: the box width and height must be positive, got {w:g} x {h:g}")
+        consider = vals[6] if len(vals) > 6 else 1
+        cls = vals[7] if len(vals) > 7 else 1
+        if consider == 1 and cls == 1:
+            truth[int(frame)].append((int(pid), (x, y, x + w, y + h)))
+    return MotClip(seq.name, fps, frames, dict(truth))
+
+
+def eval_clips(clips: list[MotClip], pipeline: Pipeline, camera: CameraModel) -> dict:
+    buckets = {"under 3 m": (0, 3.0), "3-8 m": (3.0, 8.0), "over 8 m": (8.0, math.inf)}
+    counts = {k: [0, 0] for k in buckets}          # found, total (from the second frame)
+    all_frames = [0, 0]
+    switches = 0
+    per_clip = []
+    for clip in clips:
+        pipeline.reset()
+        last_track: dict[int, int] = {}
+        c_found = c_total = 0
+        for i, path in enumerate(clip.frames):
+            img = cv2.imread(str(path))
+            if img is None:
+                raise SafetyDataError(f"cannot read the frame {path}")
+            h, w = img.shape[:2]
+            r = pipeline.step(Frame(i, i / clip.fps, img))
+            frame_no = int(path.stem) if path.stem.isdigit() else i + 1
+            truths = clip.truth.get(frame_no, [])
+            people = [hz for hz in r.hazards if hz.label == "person"]
+            iou = iou_matrix(_boxes(b for _, b in truths), _boxes(hz.box for hz in people)) if truths and people else None
+            for k, (pid, box) in enumerate(truths):
+                j = int(np.argmax(iou[k])) if iou is not None else -1
+                hit = iou is not None and iou[k, j] >= MATCH_IOU
+                all_frames[0] += hit
+                all_frames[1] += 1
+                if hit:
+                    tid = people[j].track_id
+                    if pid in last_track and last_track[pid] != tid:
+                        switches += 1
+                    last_track[pid] = tid
+                if i == 0:
+                    continue
+                d = geometry.locate("person", box, w, h, camera).distance_m
+                name = next(b for b, (lo, hi) in buckets.items() if lo <= d < hi)
+                counts[name][0] += hit
+                counts[name][1] += 1
+                c_found += hit
+                c_total += 1
+        per_clip.append({"clip": clip.name, "frames": len(clip.frames), "recall": _cell(c_found, c_total)})
+    total = [sum(v[0] for v in counts.values()), sum(v[1] for v in counts.values())]
+    return {"clips": len(clips), "frames": sum(len(c.frames) for c in clips),
+            "person_recall": _cell(*total), "person_recall_all_frames": _cell(*all_frames),
+            "by_distance": {k: _cell(*v) for k, v in counts.items()}, "id_switches": switches, "per_clip": per_clip}
+
+
+# -- synthetic approach clips through the whole session -------------------------------------------
+
+@dataclass
+class ClipOutcome:
+    name: str
+    kind: str
+    label: str
+    duration_s: float
+    onset_s: float | None
+    cued: bool | None                     # told within the window (None: no onset)
+    latency_s: float | None
+    warning_cues: int                     # warning/danger cues said in the clip
+    cue_times: list[float] = field(default_factory=list)
+    missed_because: str = ""
+    all_clear: int = 0
+    said: list[str] = field(default_factory=list)
+
+
+def run_clip(spec: approach.ClipSpec, photo: np.ndarray, make_session: Callable, camera: CameraModel,
+             understood: Callable[[Cue], bool] | None = None) -> ClipOutcome:
+    """Play one synthetic clip through a fresh session (its outputs include a SpyOutput and, when
+    the session speaks, a WAV timeline) and judge what the user was told."""
+    from maxsight_app.outputs.base import SpyOutput
+    frames = list(approach.render(spec, photo, camera))
+    session, sink = make_session()
+    spy = next(o for o in session.outputs if isinstance(o, SpyOutput))
+    onset = approach.onset(frames) if spec.kind != "hazard_free" else None
+    about: set[int] = set()                 # tracks that were the true object at some point
+    cue_frames: list[tuple[float, Cue]] = []
+    for i, fr in enumerate(frames):
+        tick = session.handle(Frame(i, fr.t, fr.image))
+        if fr.box is not None:
+            tracks = [t for t in tick.result.tracks]
+            if tracks:
+                iou = iou_matrix(_boxes([fr.box]), _boxes(t.box for t in tracks))[0]
+                about |= {tracks[j].track_id for j in np.nonzero(iou >= TRACK_IOU)[0]}
+        cue_frames += [(fr.t, c) for c in tick.cues]
+    if sink is not None:
+        sink.close()
+    heard = _heard(sink)
+    out = ClipOutcome(spec.name, spec.kind, spec.label, frames[-1].t, onset, None, None,
+                      sum(c.urgency >= Urgency.WARNING for _, c in cue_frames),
+                      [t for t, _ in cue_frames], all_clear=sum(bool(_ALL_CLEAR.search(c.text)) for _, c in cue_frames),
+                      said=[c.text for _, c in cue_frames])
+    if onset is None:
+        return out
+
+    def about_it(c: Cue) -> bool:
+        ids = {c.track_id} | set(getattr(c, "group", ()) or ())
+        return c.kind is CueKind.HAZARD and bool(ids & about)
+    candidates = [(t, c) for t, c in cue_frames if about_it(c) and onset - CUE_WINDOW_S <= t <= onset + CUE_WINDOW_S]
+    good, why = [], "no cue about it within 1 s"
+    for t, c in candidates:
+        if c.urgency >= Urgency.WARNING:
+            state = heard.get(c.text, "played") if sink is not None else "played"
+            if state != "played":
+                why = f"its {c.urgency.word} cue was {state}"
+                continue
+            if understood is not None and not understood(c):
+                why = f"its {c.urgency.word} cue was not understood"
+                continue
+        good.append(t)
+    out.cued = bool(good) and out.all_clear == 0
+    out.latency_s = max(0.0, min(good) - onset) if good else None
+    out.missed_because = "" if out.cued else ("an all clear was said" if out.all_clear else why)
+    return out
+
+
+def _heard(sink) -> dict[str, str]:
+    """text -> played | dropped as stale | cut, from a WAV timeline sink's record."""
+    if sink is None:
+        return {}
+    state: dict[str, str] = {}
+    for start, end, label, _ in sink._log:
+        if label.endswith(" [interrupted]"):
+            state.setdefault(label[: -len(" [interrupted]")], "cut")
+        else:
+            state[label] = "played"
+    for _, label in sink.dropped:
+        if label.endswith(" [yielded]"):
+            state.setdefault(label[: -len(" [yielded]")], "yielded to a more urgent cue")
+        else:
+            state.setdefault(label, "dropped as stale")
+    return state
+
+
+def summarise_clips(outcomes: list[ClipOutcome]) -> dict:
+    def kind(*ks):
+        return [o for o in outcomes if o.kind in ks]
+    urgent = [o for o in kind("approach", "dense") if o.onset_s is not None]
+    missed = [o for o in urgent if not o.cued]
+    lat = [o.latency_s for o in urgent if o.latency_s is not None]
+    free = kind("hazard_free")
+    free_min = sum(o.duration_s for o in free) / 60
+    all_min = sum(o.duration_s for o in outcomes) / 60
+    dense = [o for o in kind("dense") if o.onset_s is not None]
+    dense_min = sum(o.duration_s for o in kind("dense")) / 60
+    return {
+        "clips": {k: len(kind(k)) for k in ("approach", "dense", "hazard_free")},
+        "minutes": round(all_min, 2),
+        "cued_within_1s": _cell(len(urgent) - len(missed), len(urgent)),
+        "false_reassurance": {"missed": len(missed), "all_clear": sum(o.all_clear for o in outcomes), "of": len(urgent),
+                              "why": sorted({f"{o.name}: {o.missed_because}" for o in missed})},
+        "latency_s": {"p50": float(np.percentile(lat, 50)) if lat else None, "p95": float(np.percentile(lat, 95)) if lat else None,
+                      "n": len(lat)},
+        "nuisance_per_min": {"value": sum(o.warning_cues for o in free) / free_min if free_min else None,
+                             "cues": sum(o.warning_cues for o in free), "minutes": round(free_min, 2)},
+        "overload_per_min": {"value": sum(overload_events(o.cue_times) for o in outcomes) / all_min if all_min else None,
+                             "events": sum(overload_events(o.cue_times) for o in outcomes), "minutes": round(all_min, 2)},
+        "dense": {"cued_within_1s": _cell(sum(bool(o.cued) for o in dense), len(dense)),
+                  "overload_per_min": sum(overload_events(o.cue_times) for o in kind("dense")) / dense_min if dense_min else None},
+    }
+
+
+# -- understood: what the user hears, transcribed -------------------------------------------------
+
+class Transcriber:
+    """Renders a cue as the user hears it (earcon then speech, the profile's voice) and transcribes
+    it with the captions model; a cue is understood when its object word, its direction and its
+    distance survive. Results are cached per phrase."""
+
+    def __init__(self, sound_output):
+        from engine.stage_b.captions import CaptionStreamer
+        self.sound = sound_output
+        self.streamer = CaptionStreamer(threads=2)
+        self.cache: dict[tuple[str, int], tuple[bool, str]] = {}
+
+    def __call__(self, cue: Cue) -> bool:
+        return self.check(cue)[0]
+
+    def check(self, cue: Cue) -> tuple[bool, str]:
+        key = (cue.text, int(cue.urgency))
+        if key not in self.cache:
+            from engine.stage_b.captions import normalise
+            clip = self.sound.render(cue)                         # [N, 2] at the sink's rate
+            mono = clip.mean(1) if clip.ndim == 2 else clip
+            audio = _resample(mono, self.sound_rate(), 16000)
+            heard = self.streamer.transcribe(audio)
+            self.cache[key] = (understood(cue.text, heard, normalise), heard)
+        return self.cache[key]
+
+    def sound_rate(self) -> int:
+        from maxsight_app.outputs.tones import SAMPLE_RATE
+        return SAMPLE_RATE
+
+
+def _resample(x: np.ndarray, sr: int, to: int) -> np.ndarray:
+    if sr == to or not len(x):
+        return x.astype(np.float32)
+    n = int(len(x) * to / sr)
+    return np.interp(np.linspace(0, len(x) - 1, n), np.arange(len(x)), x).astype(np.float32)
+
+
+_DIRECTION = re.compile(r"\b(ahead|(?:1[0-2]|[1-9]) o'clock)\b")
+_DISTANCE = re.compile(r"\b(\d+(?:\.\d)?) (metres?|meters?|steps?|feet|foot)\b")
+
+
+def key_parts(text: str) -> dict[str, str]:
+    """The object word, direction and distance a cue's words carry (those that it has)."""
+    parts = {}
+    low = text.lower()
+    m = _DIRECTION.search(low)
+    if m:
+        parts["direction"] = m.group(1)
+        before = low[: m.start()]
+        words = re.findall(r"[a-z]+", before.replace("danger", " ").replace("warning", " ").replace("maybe a", " "))
+        if words:
+            parts["object"] = words[-1]
+    m = _DISTANCE.search(low)
+    if m:
+        parts["distance"] = m.group(1)
+    return parts
+
+
+def understood(said: str, heard: str, normalise) -> bool:
+    """Do the object word, direction and distance of `said` come through in `heard`?"""
+    want = key_parts(said)
+    got = " " + " ".join(normalise(heard.replace("meters", "metres"))) + " "
+    joined = got.replace(" ", "")                 # "motor cycle" is the motorcycle said
+    for kind, value in want.items():
+        if kind == "object":
+            stem = value[:-1] if value.endswith("s") and len(value) > 3 else value
+            if f" {stem}" not in got and stem not in joined:
+                return False
+        elif kind == "direction":
+            words = " ".join(normalise(value))
+            if f" {words} " not in got and not (value == "ahead" and " a head " in got):
+                return False
+        elif kind == "distance":
+            whole, _, half = value.partition(".")
+            options = {" ".join(normalise(value))}                 # "1.5" heard as digits normalises alike
+            if half == "5":
+                options |= {" ".join(normalise(whole)) + " point five", " ".join(normalise(whole)) + " and a half"}
+            if not any(f" {o} " in got for o in options):
+                return False
+    return True
+
+
+# -- rendering ----------------------------------------------------------------------------------------
+
+def _fmt(c: dict) -> str:
+    return "n/a (0/0)" if c["pct"] is None else f"{c['pct']:.1f}% ({c['n']}/{c['of']})"
+
+
+def table(result: dict) -> str:
+    lines = []
+    s = result.get("stills")
+    if s:
+        lines += [f"Stills: {result['stills_source']} ({s['images']} photos, {s['hazards']} true hazards; each shown "
+                  f"{s['frames_per_photo']} frames, scored on the last)",
+                  f"  {'hazards':<14} {'class-agnostic':>22} {'class-correct':>22}"]
+        for b in ("near", "all", "zone:near", "zone:medium", "zone:far"):
+            if b in s["recall"]:
+                r = s["recall"][b]
+                lines.append(f"  {b:<14} {_fmt(r['class_agnostic']):>22} {_fmt(r['class_correct']):>22}")
+        lines.append(f"  precision of reported hazards {_fmt(s['precision'])}; false urgent alerts "
+                     f"{s['false_urgent_alerts']} on {s['calm_images']} photos with no hazard within 8 m")
+    m = result.get("clips")
+    if m:
+        lines += [f"Labelled clips: {m['clips']} MOT17 clips, {m['frames']} frames",
+                  f"  person recall from the 2nd frame {_fmt(m['person_recall'])}; all frames {_fmt(m['person_recall_all_frames'])}; "
+                  f"id switches {m['id_switches']}",
+                  "  by distance: " + "; ".join(f"{k} {_fmt(v)}" for k, v in m["by_distance"].items())]
+    a = result.get("approach")
+    if a:
+        fr = a["false_reassurance"]
+        lines += [f"Synthetic approach clips: {a['clips']['approach']} approach, {a['clips']['dense']} dense, "
+                  f"{a['clips']['hazard_free']} hazard-free ({a['minutes']:.1f} min)",
+                  f"  near hazards cued within 1 s {_fmt(a['cued_within_1s'])}; false reassurance {fr['missed']} missed + "
+                  f"{fr['all_clear']} 'all clear' of {fr['of']}",
+                  f"  alert latency p50 {a['latency_s']['p50'] if a['latency_s']['p50'] is not None else float('nan'):.2f} s, "
+                  f"p95 {a['latency_s']['p95'] if a['latency_s']['p95'] is not None else float('nan'):.2f} s (n={a['latency_s']['n']})",
+                  f"  nuisance {a['nuisance_per_min']['value'] or 0:.2f}/min ({a['nuisance_per_min']['cues']} warning/danger cues in "
+                  f"{a['nuisance_per_min']['minutes']} min hazard-free); overload {a['overload_per_min']['value'] or 0:.2f}/min "
+                  f"({a['overload_per_min']['events']} in {a['overload_per_min']['minutes']} min)",
+                  f"  dense: nearest cued within 1 s {_fmt(a['dense']['cued_within_1s'])}, overload "
+                  f"{a['dense']['overload_per_min'] or 0:.2f}/min"]
+        u = result.get("understood")
+        if u:
+            lines.append(f"  warning/danger cues understood by transcription {_fmt(u['understood'])}; dropped as stale "
+                         f"{u['dropped_stale']}; cut {u['cut']}")
+        for why in fr["why"][:8]:
+            lines.append(f"    missed: {why}")
+    return "\n".join(lines)

@@ -1,0 +1,135 @@
+"""`maxsight eval safety` on hand-made cases whose answer is known: a hazard never cued is false
+reassurance, a perfect detector is told in time, nothing near gives no nuisance; the synthetic
+clips' truth agrees with the app's own geometry; malformed labels are one sentence."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.config import CameraModel, EngineConfig, Tier
+from engine.stage_a import geometry
+from maxsight_app.measure import approach, safety
+from tests.fakes.detectors import ScriptedDetector
+
+PERSON = 0
+
+
+def _photo_with_person(tmp_path):
+    """A real COCO photo and its largest person, as a clip spec."""
+    from engine.eval_data import require
+    root = require("coco_val2017_128")
+    data = json.loads((root / "instances.json").read_text())
+    cats = {c["id"]: c["name"] for c in data["categories"]}
+    ims = {im["id"]: im for im in data["images"]}
+    anns: dict = {}
+    for a in data["annotations"]:
+        anns.setdefault(a["image_id"], []).append(a)
+    specs = [s for s in approach.plan(list(ims.values()), anns, cats) if s.kind == "approach" and s.label == "person"]
+    spec = specs[0]
+    return spec, cv2.imread(str(root / "images" / spec.file))
+
+
+def _session_factory(installed_models, script, speak=False):
+    from maxsight_app.compose import build_runtime
+    from maxsight_app.outputs.base import SpyOutput
+    from maxsight_app.profile.schema import Profile
+    made = []
+
+    def make():
+        from engine.models.detectors import build
+        inner = build(installed_models.get("nanodet"), installed_models, threads=1)
+        rt = build_runtime(Profile(speech=False), EngineConfig(tier=Tier.T0), registry=installed_models, with_outputs=False,
+                           stage_b=False, detector=ScriptedDetector(inner, script))
+        rt.session.outputs = [SpyOutput()]
+        made.append(rt)
+        return rt.session, None
+    return make, made
+
+
+def test_clip_truth_agrees_with_the_apps_geometry(eval_data):
+    spec, photo = _photo_with_person(None)
+    frames = list(approach.render(spec, photo))
+    assert frames[0].distance_m >= 4.0 and frames[-1].distance_m < 1.0
+    onset = approach.onset(frames)
+    assert onset is not None and frames[0].t <= onset <= frames[-1].t
+    cam = CameraModel()
+    for fr in frames[:len(frames) // 2]:                          # before the box is cut by the frame
+        if fr.box and fr.box[1] > 2 and fr.box[3] < approach.H - 2:
+            d = geometry.locate("person", fr.box, approach.W, approach.H, cam).distance_m
+            assert d == pytest.approx(fr.distance_m, rel=0.15), (fr.t, d, fr.distance_m)
+    assert [f.t for f in frames] == [f.t for f in approach.render(spec, photo)]          # deterministic
+    assert np.array_equal(frames[5].image, list(approach.render(spec, photo))[5].image)
+
+
+def test_a_hazard_never_reported_is_false_reassurance(eval_data, installed_models):
+    spec, photo = _photo_with_person(None)
+    make, made = _session_factory(installed_models, lambda i: [])                   # a blind detector
+    try:
+        out = safety.run_clip(spec, photo, make, CameraModel())
+    finally:
+        for rt in made:
+            rt.close()
+    assert out.onset_s is not None and out.cued is False and out.missed_because == "no cue about it within 1 s"
+    s = safety.summarise_clips([out])
+    assert s["false_reassurance"]["missed"] == 1 and s["cued_within_1s"]["n"] == 0
+
+
+def test_a_perfect_detector_is_told_in_time(eval_data, installed_models):
+    spec, photo = _photo_with_person(None)
+    truth = [f.box for f in approach.render(spec, photo)]
+    make, made = _session_factory(installed_models, lambda i: [(truth[i], PERSON, 0.9)] if i < len(truth) and truth[i] else [])
+    try:
+        out = safety.run_clip(spec, photo, make, CameraModel())
+    finally:
+        for rt in made:
+            rt.close()
+    assert out.cued is True and out.latency_s is not None and out.latency_s <= 1.0
+    assert any(t.startswith(("Warning", "Stop!")) for t in out.said)
+
+
+def test_nothing_near_gives_no_nuisance(eval_data, installed_models):
+    spec = approach.ClipSpec("hazard_free", 0, "x.jpg", "", (0, 0, 0, 0), 0, 1)
+    photo = (np.random.default_rng(0).random((480, 640, 3)) * 255).astype(np.uint8)
+    make, made = _session_factory(installed_models, lambda i: [])
+    try:
+        out = safety.run_clip(spec, photo, make, CameraModel())
+    finally:
+        for rt in made:
+            rt.close()
+    s = safety.summarise_clips([out])
+    assert out.onset_s is None and s["nuisance_per_min"]["cues"] == 0 and s["nuisance_per_min"]["value"] == 0.0
+
+
+def test_understood_needs_the_object_the_direction_and_the_distance():
+    from engine.stage_b.captions import normalise
+    said = "Warning, person, straight ahead, 2.5 metres, approaching"
+    assert safety.understood(said, "Warning person straight ahead 2.5 meters approaching", normalise)
+    assert safety.understood(said, "warning, person straight ahead two and a half meters", normalise)
+    assert not safety.understood(said, "and add 2.5 meters approaching", normalise)        # the object lost
+    assert not safety.understood(said, "Warning person straight ahead 3 meters", normalise)
+    assert safety.understood("Stop! motorcycle, 2 o'clock, 4 metres", "Stop motor cycle two o'clock four meters", normalise)
+    assert not safety.understood("Stop! car, 2 o'clock, 4 metres", "Stop car to the clock four meters", normalise)
+
+
+@pytest.mark.parametrize("line, message", [
+    ("1,2,3,4,5", "expected frame,id,x,y,w,h"),
+    ("1,2,3,4,five,6,1,1,1", "every field must be a number"),
+    ("0,2,3,4,5,6,1,1,1", "frame number must be a whole number from 1"),
+    ("1,2,3,4,-5,6,1,1,1", "width and height must be positive"),
+])
+def test_malformed_gt_lines_are_one_sentence_naming_file_and_line(tmp_path, line, message):
+    seq = tmp_path / "MOT-test"
+    (seq / "img1").mkdir(parents=True)
+    (seq / "gt").mkdir()
+    cv2.imwrite(str(seq / "img1" / "000001.jpg"), np.zeros((48, 64, 3), np.uint8))
+    (seq / "gt" / "gt.txt").write_text("1,1,10,10,5,5,1,1,1.0\n" + line + "\n")
+    with pytest.raises(safety.SafetyDataError, match=f"gt.txt, line 2: .*{message}"):
+        safety.load_mot(tmp_path)
+
+
+def test_an_empty_folder_is_one_sentence(tmp_path):
+    with pytest.raises(safety.SafetyDataError, match="holds no MOTChallenge sequence"):
+        safety.load_mot(tmp_path)
