@@ -16,12 +16,14 @@ log = logging.getLogger(__name__)
 MIN_SCORE = 0.5
 
 
-def _engine():
+def _engine(threads: int = 1):
     try:
         from rapidocr_onnxruntime import RapidOCR
     except ImportError:
         raise FileNotFoundError("the text reader is not installed (pip install --no-deps rapidocr-onnxruntime==1.4.4)") from None
-    return RapidOCR()
+    # One thread each: its default takes every core, and Stage A beside it would wait (a 2-thread
+    # Stage B beside a 2-thread Stage A made Stage A 5x slower, ENVIRONMENT.md).
+    return RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1)
 
 
 class TextReader:

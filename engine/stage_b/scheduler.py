@@ -78,6 +78,21 @@ def _watch_parent(parent_pid: int) -> None:
         time.sleep(PARENT_POLL_S)
 
 
+def _lowest_priority() -> None:
+    """Stage A first: the worker runs only on CPU time the frame loop leaves idle (Linux
+    SCHED_IDLE), else at the lowest nice level. Stage A at 10 fps leaves most of 2 cores idle, so
+    Stage B still gets its work done; it just never takes a core Stage A wants."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.nice(19)
+    except OSError:
+        pass
+
+
 def _rss_mb(pid: int) -> float:
     """Resident memory of a process in MB (Linux /proc); 0 where it cannot be read."""
     try:
@@ -90,6 +105,7 @@ def _rss_mb(pid: int) -> float:
 def _worker_main(specs: dict, jobs, results, running, parent_pid: int, max_result_bytes: int) -> None:
     from engine.runtime_env import quiet_runtimes
     quiet_runtimes()                       # no telemetry from any runtime this process loads
+    _lowest_priority()
     results.cancel_join_thread()           # exit never waits on a parent that stopped reading
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True, name="parent-watch").start()
     specs = dict(specs)

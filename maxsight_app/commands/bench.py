@@ -19,6 +19,9 @@ def add_parser(sub) -> None:
     bb = b.add_parser("stage-b", help="Stage A latency with and without Stage B busy")
     bb.add_argument("--frames", type=int, default=40, help="frames per video (default 40)")
     bb.add_argument("--audio", help="audio clip Stage B works on (default: a crying-baby clip from the evaluation data)")
+    bb.add_argument("--saturated", action="store_true", help="instead: YAMNet kept busy non-stop (the worst case), not the live tier")
+    bb.add_argument("--seconds", type=float, default=40.0, help="seconds of video per run (live mode; default 40)")
+    bb.add_argument("--tier", default="T4", help="the tier beside Stage A (live mode; default T4, the window's)")
     bb.add_argument("--json", default="bench-stage-b.json", help="JSON output path")
     bb.set_defaults(func=cmd_stage_b)
     bc = b.add_parser("conditions", help="latency of each vision-condition simulation on real frames")
@@ -51,12 +54,24 @@ def cmd_stage_a(args) -> int:
 
 
 def cmd_stage_b(args) -> int:
+    import tempfile
+
     from engine.eval_data import require
     from maxsight_app.compose import make_registry
-    from maxsight_app.measure.bench import bench_stage_b, stage_b_table
-    clip = Path(args.audio) if args.audio else require("sound_events_small", "audio", "esc10_crying_baby_test_1-60997-B.mp3")
-    result = bench_stage_b(make_registry(), _videos(None), clip, args.frames)
-    return report(stage_b_table(result), result, args.json)
+    from maxsight_app.measure.bench import bench_stage_b, bench_stage_b_live, stage_b_live_table, stage_b_table
+    if args.saturated:
+        clip = Path(args.audio) if args.audio else require("sound_events_small", "audio", "esc10_crying_baby_test_1-60997-B.mp3")
+        result = bench_stage_b(make_registry(), _videos(None), clip, args.frames)
+        return report(stage_b_table(result), result, args.json)
+    from maxsight_app.capture.audio_file import load_audio
+    from maxsight_app.measure.media import video_with_sound
+    with tempfile.TemporaryDirectory(prefix="maxsight-bench-") as tmp:
+        # A real walking video carrying real speech (none of the evaluation videos has any).
+        speech = load_audio(Path(args.audio) if args.audio else require("asr_speech_refs", "other", "jfk.flac"))
+        video = video_with_sound(require("videos_walking_driving", "opencv_vtest.avi"), speech, Path(tmp) / "walk_speech.mp4",
+                                 seconds=args.seconds + 1, size=(640, 480))
+        result = bench_stage_b_live(make_registry(), video, seconds=args.seconds, tier=args.tier)
+    return report(stage_b_live_table(result), result, args.json)
 
 
 def cmd_conditions(args) -> int:

@@ -224,6 +224,63 @@ def bench_stage_b(registry: Registry, videos: list[Path], audio_clip: Path, per_
     return {"job_seconds": job_seconds, "audio_clip": str(audio_clip), "rows": rows}
 
 
+def bench_stage_b_live(registry: Registry, video: Path, seconds: float = 40.0, tier: str = "T4", threads: int = 2) -> dict:
+    """Stage A time per frame with the window's tier running beside it on real video and its real
+    sound track (sounds, captions, reading, personal objects, in their own niced process), paced
+    in real time, against Stage A alone (T0) on the same frames, in the same run. Stage B's models
+    are loaded and warm before timing."""
+    from engine.config import Tier
+    from maxsight_app.capture.feed import Feed
+    from maxsight_app.compose import build_runtime
+    from maxsight_app.profile.schema import Profile
+    rows = {}
+    for name, t in (("alone (T0)", Tier.T0), (f"with Stage B ({tier})", Tier(tier)), ("alone again (T0)", Tier.T0)):
+        rt = build_runtime(Profile(speech=False, earcons=False), EngineConfig(tier=t, threads=threads), registry=registry,
+                           with_outputs=False)
+        try:
+            if rt.stage_b is not None:          # warm: every processor loads its model before timing
+                for task in rt.stage_b.specs:
+                    rt.stage_b.submit(task, _warm_payload(task), t=0.0)
+                rt.stage_b.wait_idle(120)
+                rt.stage_b.drain()
+            times, jobs = [], 0
+            with Feed(VideoFileSource(video), realtime=True, audio=rt.stage_b is not None, max_frames=int(seconds * 10)) as feed:
+                for frame, audio in feed:
+                    if frame.timestamp > seconds:
+                        break
+                    r = rt.session.handle(frame, audio).result
+                    times.append(r.timings_ms["stage_a"])
+                    jobs += len(r.sounds) + len(r.captions) + len(r.texts)
+            rows[name] = {"frames": len(times), "median_ms": float(np.median(times)), "p95_ms": float(np.percentile(times, 95)),
+                          "stage_b_results": jobs, "stage_b_tasks": list(rt.stage_b_tasks)}
+        finally:
+            rt.close()
+    alone = [v for k, v in rows.items() if k.startswith("alone")]
+    base_p95 = float(np.mean([v["p95_ms"] for v in alone]))
+    base_med = float(np.mean([v["median_ms"] for v in alone]))
+    busy = rows[f"with Stage B ({tier})"]
+    return {"video": str(video), "seconds": seconds, "tier": tier, "threads": threads, "rows": rows,
+            "p95_ratio": busy["p95_ms"] / base_p95, "median_ratio": busy["median_ms"] / base_med}
+
+
+def _warm_payload(task: str):
+    if task in ("sounds", "captions"):
+        return np.zeros(16000, np.float32)
+    if task == "ocr":
+        return (np.full((240, 320, 3), 128, np.uint8), False)
+    return [(0, np.full((64, 64, 3), 128, np.uint8))]
+
+
+def stage_b_live_table(r: dict) -> str:
+    lines = [f"Stage A per frame, real time, on {Path(r['video']).name} ({r['seconds']:.0f} s, {r['threads']} Stage A threads)",
+             f"{'':<26} {'frames':>6} {'median ms':>10} {'p95 ms':>8} {'Stage B results':>16}"]
+    for name, v in r["rows"].items():
+        lines.append(f"{name:<26} {v['frames']:>6} {v['median_ms']:>10.1f} {v['p95_ms']:>8.1f} {v['stage_b_results']:>16}")
+    lines.append(f"ratio with Stage B / alone (mean of the two alone runs): p95 {r['p95_ratio']:.2f}, median {r['median_ratio']:.2f} "
+                 f"(target p95 <= 1.25)")
+    return "\n".join(lines)
+
+
 def stage_b_table(result: dict) -> str:
     lines = ["Stage A (nanodet) with Stage B saturated: YAMNet on real audio in its own process, 1 thread",
              f"{'A threads':>9} {'alone median (p95)':>20} {'with B busy (p95)':>20} {'ratio':>6} {'B audio done':>13}"]
