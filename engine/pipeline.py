@@ -89,7 +89,9 @@ class Pipeline:
         self._last_ocr_t = -1e9
         self._last_recognise_t = -1e9
         self.audio_dropped_s = 0.0
-        log.info("Stage A: %s on %s, %d threads", spec.name, self.device, config.threads)
+        from engine.device import runs_on
+        self.runs_on = runs_on(self.detector, self.device)     # what ONNX Runtime really uses, in words
+        log.info("Stage A: %s on %s, %d threads", spec.name, self.runs_on, config.threads)
 
     def reset(self) -> None:
         """Forget tracks, e.g. when the source changes."""

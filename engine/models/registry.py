@@ -359,6 +359,18 @@ def verified_path(spec: ModelSpec) -> Path:
     if spec.pinned:
         root, want = Path(str(assets.path(*spec.root.split("/")))) if spec.root else models_dir(), dict(spec.pinned)
     else:
+        bundled = bundled_files(spec)
+        if bundled is not None:
+            from engine.models.integrity import damaged as _damaged
+            broot, bwant = bundled
+            bad = _damaged(broot, bwant)        # read-only: hashed in full on every load (tens of ms)
+            if not bad:
+                return broot / spec.onnx_file
+            log.warning("the copy of %s that came with MaxSight is damaged (%s)", spec.name, broot / bad[0])
+            if not all((models_dir() / f).is_file() for f in files):
+                raise ModelError(f"the model {spec.name!r} that came with MaxSight is damaged ({broot / bad[0]} does not "
+                                 "match its checksum); reinstall MaxSight, or run `maxsight models fetch` to put an intact "
+                                 "copy in your cache")
         root, recorded = models_dir(), recorded_hashes(models_dir())
         missing = [f for f in files if not (root / f).is_file()]
         if missing:
@@ -388,10 +400,44 @@ def models_dir() -> Path:
     return cache_dir() / "models"
 
 
+BUNDLED_ENV = "MAXSIGHT_BUNDLED_MODELS"
+
+
+def bundled_models_dir() -> Path | None:
+    """Fetched models that came inside an installed MaxSight (the Linux bundle and the .deb carry
+    them, hash-checked at build time): $MAXSIGHT_BUNDLED_MODELS, else `models` among a frozen
+    bundle's own files. Read-only, with its own manifest.json of sha256s; looked in before the user
+    cache, so a fresh install needs no download. None when there is no such folder."""
+    env = os.environ.get(BUNDLED_ENV)
+    if env:
+        return Path(env).expanduser()
+    import sys
+    if getattr(sys, "frozen", False):
+        return Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "models"
+    return None
+
+
+def bundled_files(spec: ModelSpec) -> tuple[Path, dict[str, str]] | None:
+    """(folder, file -> sha256) when the bundled folder's manifest records every file of a fetched
+    model; None for models that are not bundled (or not fetched ones: shipped, trained, composite)."""
+    root = bundled_models_dir()
+    if root is None or not spec.onnx_file or spec.pinned or spec.family in ("maxsight", "maxsight-checkpoint"):
+        return None
+    from engine.models.integrity import recorded_hashes as _recorded
+    recorded = _recorded(root)
+    files = [spec.onnx_file, *spec.files]
+    if not all(f in recorded for f in files):
+        return None
+    return root, {f: recorded[f] for f in files}
+
+
 def installed_path(spec: ModelSpec) -> Path | None:
     """The converted ONNX file if it is installed (fetch checked the sources' hashes and records
     the converted file's hash in manifest.json beside it)."""
     if not spec.onnx_file:
         return None
+    bundled = bundled_files(spec)
+    if bundled is not None and (bundled[0] / spec.onnx_file).is_file():
+        return bundled[0] / spec.onnx_file
     p = models_dir() / spec.onnx_file
     return p if p.is_file() else None

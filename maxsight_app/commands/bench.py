@@ -14,6 +14,8 @@ def add_parser(sub) -> None:
     s.add_argument("--frames", type=int, default=60, help="frames per video (default 60)")
     s.add_argument("--detector", action="append", help="detector (repeatable; default all three)")
     s.add_argument("--threads-list", type=int, nargs="+", default=[1, 2], help="thread counts to measure")
+    s.add_argument("--device", default="cpu", choices=["cpu", "cuda", "mps", "auto"],
+                   help="where the detector runs (default cpu; cuda needs the GPU build: pip install 'maxsight[gpu]')")
     s.add_argument("--json", default="bench-stage-a.json", help="JSON output path")
     s.set_defaults(func=cmd_stage_a)
     bb = b.add_parser("stage-b", help="Stage A latency with and without Stage B busy")
@@ -46,10 +48,14 @@ def _videos(given):
 
 
 def cmd_stage_a(args) -> int:
+    from engine.device import device_problem
+    problem = device_problem(args.device)
+    if problem:
+        raise CommandError(problem)
     from maxsight_app.compose import make_registry
     from maxsight_app.measure.bench import bench_stage_a, table
     result = bench_stage_a(make_registry(), args.detector or ["nanodet", "centernet", "fused"], _videos(args.video), args.frames,
-                           thread_counts=tuple(args.threads_list))
+                           thread_counts=tuple(args.threads_list), device=args.device)
     return report(table(result), result, args.json)
 
 

@@ -13,6 +13,12 @@ def add_parser(sub) -> None:
     f.add_argument("--force", action="store_true", help="install again even if intact")
     f.set_defaults(func=cmd_fetch)
     models.add_parser("list", help="show registered models and whether they are installed and intact").set_defaults(func=cmd_list)
+    mb = models.add_parser("bundle", help="copy fetched models, hash-checked, into a folder that ships inside a package "
+                                          "(packaging/build.sh uses it)")
+    mb.add_argument("dest", help="a new (or empty) folder")
+    mb.add_argument("names", nargs="*", help="models to bundle (default: nanodet, yamnet, mobilenet_v2: the ones whose "
+                                             "licences allow it)")
+    mb.set_defaults(func=cmd_bundle)
     mr = models.add_parser("register", help="make a trained model (exported .onnx or checkpoint .pt) selectable by name")
     mr.add_argument("name")
     mr.add_argument("path")
@@ -51,6 +57,14 @@ def cmd_list(args) -> int:
     for spec in reg:
         birth = f"{spec.birth_score:.2f}" if spec.family in detectors else "-"
         print(f"{spec.name:<14} {model_state(spec, reg):<10} {birth:<12} {spec.description}")
+    return 0
+
+
+def cmd_bundle(args) -> int:
+    from engine.models.install.bundle import DEFAULT_BUNDLE, bundle
+    from maxsight_app.compose import make_registry
+    for line in bundle(make_registry(include_user=False), Path(args.dest), args.names or DEFAULT_BUNDLE):
+        print(line)
     return 0
 
 

@@ -158,13 +158,14 @@ def run(session: Session, feed: Feed, out_path: Path | None, progress: bool = Tr
         "tracks_by_class": dict(tracks_by_class.most_common()),
         "frames_by_worst_urgency": dict(worst),
         "model": session.pipeline.detector.name,
+        "device": getattr(session.pipeline, "runs_on", session.pipeline.device),
         "cues": stats["cues"],
         "stage_b": {"sounds": stats["sounds"], "captions": stats["captions"], "texts_read": stats["texts"]},
     }
 
 
 def summary_table(s: dict) -> str:
-    lines = [f"MaxSight: {s['source']} with {s['model']}",
+    lines = [f"MaxSight: {s['source']} with {s['model']}" + (f" on {s['device']}" if s.get("device") else ""),
              f"  frames processed {s['frames']}  dropped {s['dropped']}  wall {s['wall_s']:.1f} s  ({s['fps']:.1f} frames/s)",
              "  step          median ms    p95 ms"]
     for k in SUMMARY_STEPS:

@@ -14,6 +14,7 @@ import onnx
 from onnx import helper, numpy_helper, shape_inference
 
 from engine.config import EngineConfig
+from engine.device import pick_device
 from engine.models.detectors import build
 from engine.models.onnx_runner import make_session
 from engine.models.registry import Registry, verified_path
@@ -86,7 +87,7 @@ def load_frames(videos: list[Path], per_video: int) -> tuple[list[Frame], list[f
 
 
 def bench_stage_a(registry: Registry, detectors: list[str], videos: list[Path], per_video: int,
-                  thread_counts: tuple[int, ...] = (1, 2)) -> dict:
+                  thread_counts: tuple[int, ...] = (1, 2), device: str = "cpu") -> dict:
     frames, decode_ms = load_frames(videos, per_video)
     if not frames:
         raise ValueError("no frames could be read from the benchmark videos")
@@ -97,10 +98,10 @@ def bench_stage_a(registry: Registry, detectors: list[str], videos: list[Path], 
         parts = [registry.get(p) for p in spec.parts] if spec.parts else [spec]
         gflops = sum(model_gflops(verified_path(p)) for p in parts)
         for threads in thread_counts:
-            pipe = Pipeline(EngineConfig(detector=name, threads=threads, device="cpu"), registry,
-                            detector=build(spec, registry, threads=threads, device="cpu"))
+            pipe = Pipeline(EngineConfig(detector=name, threads=threads, device=device), registry,
+                            detector=build(spec, registry, threads=threads, device=pick_device(device)))
             for f in frames[:3]:
-                pipe.step(f)            # warm-up: first runs allocate
+                pipe.step(f)            # warm-up: first runs allocate (and a GPU compiles its kernels)
             pipe.reset()
             steps: dict[str, list[float]] = {k: [] for k in STEPS}
             # Each video restarts the tracker, as a new source would.
@@ -117,7 +118,7 @@ def bench_stage_a(registry: Registry, detectors: list[str], videos: list[Path], 
             floor_ms = gflops / rates[threads] * 1e3
             med = {k: float(np.median(v)) for k, v in steps.items() if v}
             rows.append({
-                "detector": name, "threads": threads, "frames": len(frames), "gflops": gflops,
+                "detector": name, "threads": threads, "frames": len(frames), "gflops": gflops, "runs_on": pipe.runs_on,
                 "median_ms": med,
                 "p95_ms": {k: float(np.percentile(v, 95)) for k, v in steps.items() if v},
                 "floor_ms": floor_ms,
@@ -135,6 +136,7 @@ def table(result: dict) -> str:
     for r in result["rows"]:
         cells = "  ".join(f"{r['median_ms'].get(s, float('nan')):>6.1f} ({r['p95_ms'].get(s, float('nan')):>5.1f})" for s in STEPS)
         lines.append(f"{r['detector']:<9} {r['threads']}t     {cells}  {r['floor_ms']:>6.1f}  {r['inference_over_floor']:>6.2f}x")
+    lines.append("runs on: " + "; ".join(sorted({r.get("runs_on", "cpu") for r in result["rows"]})))
     lines.append("floor = model GFLOPs / measured matmul rate: the time the convolutions would take at the machine's "
                  "dense-matmul speed; stage_a = quality + preprocess + inference + postprocess + tracking + geometry")
     return "\n".join(lines)

