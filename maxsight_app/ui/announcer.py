@@ -75,7 +75,8 @@ def install_accessibility_factory() -> None:
 def with_urgency_word(text: str, urgency: Urgency, upper: bool = False) -> str:
     """'Warning: car, 2 o'clock…' once: the cue policy may already lead with the word."""
     word = urgency.word
-    if urgency < Urgency.CAUTION or text.lower().startswith(word.lower()):
+    if urgency < Urgency.CAUTION or text.lower().startswith(word.lower()) or \
+            (urgency == Urgency.DANGER and text.startswith("Stop!")):      # the cue's own danger word
         return text
     return f"{word.upper()} {text}" if upper else f"{word.capitalize()}: {text}"
 

@@ -55,6 +55,7 @@ def test_the_urgency_word_is_said_once():
     assert spoken_text(Cue("person, 2 o'clock", CueKind.HAZARD, Priority.NEXT, Urgency.WARNING, 0.0)) == \
         "Warning: person, 2 o'clock"
     assert spoken_text(polite("I see a chair")) == "I see a chair"
+    assert spoken_text(danger("Stop! car, straight ahead, 2 metres")) == "Stop! car, straight ahead, 2 metres"
 
 
 def test_dangers_go_first_and_polite_messages_wait_their_turn(qtbot, host):

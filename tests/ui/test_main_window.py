@@ -341,3 +341,21 @@ def test_teaching_shows_and_says_what_it_takes(qtbot, store, installed_models, v
     assert rows and set(rows) == {"my friend Sam"}
     assert w.preview.marked is None
     w.shutdown()
+
+
+def test_ticking_an_object_or_a_sound_is_announced(qtbot, store):
+    from maxsight_app.ui.settings_dialog import SettingsDialog
+    said = []
+    dlg = SettingsDialog(store, 1, [], announce=said.append)
+    qtbot.addWidget(dlg)
+    assert said == []                                  # filling the lists says nothing
+    dlg.classes.findItems("dog", Qt.MatchFlag.MatchExactly)[0].setCheckState(Qt.CheckState.Unchecked)
+    dlg.sounds.item(0).setCheckState(Qt.CheckState.Unchecked)
+    assert said == ["dog, not ticked", f"{dlg.sounds.item(0).text()}, not ticked"]
+    dlg.classes.findItems("dog", Qt.MatchFlag.MatchExactly)[0].setCheckState(Qt.CheckState.Checked)
+    assert said[-1] == "dog, ticked"
+    # Choices read as words; the profile keeps the identifiers.
+    verbosity = dlg.fields["verbosity"]
+    assert [verbosity.itemText(i) for i in range(verbosity.count())][0] == "Dangers only"
+    assert dlg.values()["verbosity"] == "normal"
+    dlg.reject()
