@@ -191,3 +191,16 @@ def switch_user(rt: Runtime, profile: Profile, personal_index: Path | None) -> l
     """Another user's profile (and their own objects), live."""
     rt.personal_index = personal_index
     return apply_profile(rt, profile)
+
+
+def build_voice(profile: Profile, *, announcer=None, screen_reader: bool = False) -> tuple[list, list[str]]:
+    """The outputs that speak, without an engine: for the first-run set-up, which must talk before
+    any model is installed. The same choice as build_runtime (own voice, screen reader, or both; the
+    screen reader when the own voice has no sound device); no screen alerts (the wizard is on screen)."""
+    own_voice = speaks_own_voice(profile, screen_reader)
+    built, notes = build_outputs(profile.replace(speech=own_voice, screen_alerts=False, haptic=False),
+                                 scratch_dir=cache_dir() / "scratch")
+    voice_lost = own_voice and any(isinstance(o, SilentOutput) for o in built)
+    if announcer is not None and (uses_announcer(profile, screen_reader) or voice_lost):
+        built.append(announcer)
+    return built, notes

@@ -24,6 +24,9 @@ def run_app(store, user_id, registry, config: EngineConfig, source: str | None) 
     window = MainWindow(store, user_id, registry, config, source=source)
     window.resize(1280, 760)
     window.show()
+    from maxsight_app.ui.first_run import needs_first_run, open_first_run
+    if needs_first_run(store, user_id):
+        open_first_run(window)           # spoken, keyboard-only; sets first_run_done when finished or skipped
     code = app.exec()
     window.shutdown()
     return code

@@ -75,6 +75,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.file_dialog: QtWidgets.QFileDialog | None = None
         self._build_ui()
         self.announcer = Announcer(self, self.status.said, method=announcer_method)
+        from maxsight_app.ui.help import install_help_menu
+        install_help_menu(self)         # Help: set-up assistant, each step again, system check (ui/help.py)
         self._bridge = _AlertBridge()
         self._bridge.alert.connect(self._on_alert)
         self.runtime: Runtime | None = None
