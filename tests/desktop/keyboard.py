@@ -54,6 +54,8 @@ def drive(app, seconds: float, sample_every: float = 10.0, check_every: float = 
             if not playing(app):
                 app.key("F5")
                 run.replays += 1
+                from tests.desktop.xsession import wait_for     # a second F5 while it starts would stop it
+                wait_for(lambda: playing(app), 60, "the video playing again", every=1.0)
         keys, pause = PASS[step % len(PASS)]
         if keys[0].startswith("resize:"):
             w, h = keys[0].split(":")[1].split("x")
