@@ -359,3 +359,61 @@ def test_ticking_an_object_or_a_sound_is_announced(qtbot, store):
     assert [verbosity.itemText(i) for i in range(verbosity.count())][0] == "Dangers only"
     assert dlg.values()["verbosity"] == "normal"
     dlg.reject()
+
+
+def test_the_hazard_list_names_what_whats_around_me_names(qtbot):
+    """The list shows every tracked object in the cue words, so it never says "no hazards" while W
+    (what's around me) names one: each object W names is a row of the list."""
+    from maxsight_app.cues.policy import CuePolicy
+    from maxsight_app.profile.schema import Profile
+    from maxsight_app.ui.widgets import HazardList
+    from tests.ui.test_contrast import hazard, result
+    profile = Profile()
+    scenes = [
+        [hazard(Urgency.SAFE, (10, 10, 60, 120), 1, "person", 12, 6.0)],                       # W: "person, … 6 metres"
+        [hazard(Urgency.SAFE, (10, 10, 60, 120), i, "person", 1 + i % 3, 8.0 + i) for i in range(10)],
+        [hazard(Urgency.WARNING, (10, 10, 200, 300), 1, "car", 2, 4.0, True),
+         hazard(Urgency.SAFE, (300, 10, 360, 120), 2, "chair", 3, 12.0)],
+    ]
+    lst = HazardList()
+    qtbot.addWidget(lst)
+    for hazards in scenes:
+        r = result(hazards)
+        policy = CuePolicy()
+        policy.decide(r, profile, 0.0)
+        said = policy.summary(profile, 0.1).text
+        lst.show_hazards(r, profile)
+        rows = lst.texts()
+        assert not any(t.lower().startswith(("no hazard", "nothing")) for t in rows), rows
+        named = [part for part in said.split("; ") if not part.startswith("and ")]
+        assert named and len(rows) == len(hazards)
+        for part in named:
+            core = part.split(": ", 1)[-1].removeprefix("Warning, ").removeprefix("Stop! ")
+            assert any(core in row for row in rows), f"W says {part!r}; the list says {rows}"
+
+
+def test_stage_b_failures_are_shown_and_said_once(qtbot, store, installed_models):
+    """A Stage B processor that fails is reported by the engine thread once per problem, shown in
+    the status line and said, never silently."""
+    import types
+
+    from engine.stage_b.scheduler import ProcessorSpec, StageBScheduler
+    from maxsight_app.ui.engine_worker import EngineWorker
+    sched = StageBScheduler({"recognition": ProcessorSpec("tests.fakes.stage_b:raises")}, max_failures=2)
+    try:
+        worker = EngineWorker(types.SimpleNamespace(session=None, stage_b=sched))
+        got = []
+        worker.stageBProblem.connect(got.append)
+        for i in range(3):
+            sched.submit("recognition", i, t=i)
+            sched.wait_idle(30, "recognition")
+            sched.drain()
+            worker._report_stage_b()
+        assert len(got) == 2 and got[0].startswith("Stage B recognition failed") and "switched off" in got[1], got
+    finally:
+        sched.close()
+    spy = SpyOutput()
+    w = make_window(qtbot, store, installed_models, spy)
+    w._stage_b_problem(got[0])
+    assert w.status.message.text() == got[0] and heard(spy, "Stage B recognition failed") == 1
+    w.shutdown()
