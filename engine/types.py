@@ -85,6 +85,10 @@ class Track:
     class_share: float = 1.0  # share of the track's class vote its label holds (1 = the detector never wavered)
     alternatives: tuple[str, ...] = ()   # other classes holding at least a fifth of the vote
 
+    def __post_init__(self) -> None:
+        # The tracker decides `confirmed` from numpy sums: keep it a Python bool, or JSON lines fail.
+        object.__setattr__(self, "confirmed", bool(self.confirmed))
+
 
 @dataclass(frozen=True)
 class Hazard:
