@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 
 OK, MISSING, WARNING, FAIL = "ok", "missing", "warning", "fail"
 
-# Installed without dependencies by scripts/setup.sh (it declares opencv-python): pinned here.
-EXTRA_PINS = {"rapidocr-onnxruntime": "==1.4.4"}
+# Installed without its dependencies by scripts/setup.sh (it declares opencv-python, whose Qt clashes
+# with PySide6), so no requirement names it: checked on its own, optional (reading text is off without it).
+TEXT_READER = ("rapidocr-onnxruntime", "==1.4.4")
 # Never installed beside PySide6: its bundled Qt clashes with PySide6's (cv2 loads the wrong Qt plugins).
 CLASHES = {"opencv-python": "opencv-python-headless", "opencv-contrib-python": "opencv-python-headless"}
 # Shared libraries Qt's xcb platform plugin links, and the Debian package that has each.
@@ -136,7 +137,6 @@ def requirements(extras: tuple[str, ...] = ("app",)) -> dict[str, str] | None:
         nm = re.match(r"\s*([A-Za-z0-9_.\-]+)(\[[^\]]*\])?\s*(.*)", body)
         if nm:
             out[nm.group(1)] = nm.group(3).strip()
-    out.update(EXTRA_PINS)
     return out
 
 
@@ -205,6 +205,20 @@ def _pyside_dir() -> Path | None:
         return Path(list(spec.submodule_search_locations)[0])
     root = _frozen_root()
     return root / "PySide6" if root and (root / "PySide6").is_dir() else None
+
+
+def check_text_reader() -> Check:
+    name, spec = TEXT_READER
+    have = _installed(name)
+    fix = f"pip install --no-deps '{name}{spec}' (without --no-deps it pulls opencv-python, which breaks the window)"
+    if have is None:
+        if _frozen_root():
+            return Check("Text reader", MISSING, "not in this bundle; reading text (T) is off", "reinstall MaxSight",
+                         required=False)
+        return Check("Text reader", MISSING, f"{name} is not installed; reading text (T) is off", fix, required=False)
+    if not satisfies(have, spec):
+        return Check("Text reader", WARNING, f"{name} {have} (MaxSight is tested with {spec[2:]})", fix, required=False)
+    return Check("Text reader", OK, f"{name} {have} (PP-OCRv4 models inside it)", required=False)
 
 
 def check_qt_plugin() -> Check:
@@ -469,7 +483,7 @@ def _profile_haptic_port() -> str:
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
         try:
-            row = conn.execute("SELECT haptic_port FROM users WHERE haptic_port != '' LIMIT 1").fetchone()
+            row = conn.execute("SELECT haptic_port FROM preferences WHERE haptic_port != '' LIMIT 1").fetchone()
         finally:
             conn.close()
         return row[0] if row else ""
@@ -481,10 +495,10 @@ def run_checks(registry=None, progress: Callable[[Check], None] | None = None) -
     """Every check, in the order a user would fix them; a check that raises is reported as failed
     with its error, never stops the others."""
     steps: list[Callable[[], Check | list[Check]]] = [
-        check_python, check_packages, check_qt_plugin, check_display, check_cameras, check_microphones,
+        check_python, check_packages, check_text_reader, check_qt_plugin, check_display, check_cameras, check_microphones,
         check_sound_output, check_voices, lambda: check_serial(_profile_haptic_port()), check_controllers,
         lambda: check_models(registry), check_onnxruntime, check_disk, check_profiles]
-    names = ["Python", "Python packages", "Qt platform plugin", "Display", "Camera", "Microphone", "Sound output",
+    names = ["Python", "Python packages", "Text reader", "Qt platform plugin", "Display", "Camera", "Microphone", "Sound output",
              "Speech voices", "Serial vibration devices", "Game controllers", "Models", "ONNX Runtime", "Free disk",
              "Profile database"]
     checks: list[Check] = []

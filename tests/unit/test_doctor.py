@@ -188,3 +188,26 @@ def test_report_lines_and_summary():
     assert "1 optional thing missing" in r.summary()
     r = Report((Check("A", FAIL, "broken", "repair it"),))
     assert not r.ok and r.text().splitlines()[0] == "FAILED   A: broken Fix: repair it"
+
+
+def test_the_text_reader_is_optional_and_its_fix_keeps_no_deps(monkeypatch):
+    real = doctor._installed
+    monkeypatch.setattr(doctor, "_installed", lambda name: None if name == "rapidocr-onnxruntime" else real(name))
+    c = doctor.check_text_reader()
+    assert c.status == MISSING and not c.required and "reading text (T) is off" in c.detail
+    assert "--no-deps" in c.fix and "opencv-python" in c.fix
+    monkeypatch.setattr(doctor, "_installed", lambda name: "1.3.0" if name == "rapidocr-onnxruntime" else real(name))
+    assert doctor.check_text_reader().status == "warning"
+
+
+def test_a_vibration_port_named_in_a_profile_but_absent_is_a_warning(tmp_path, monkeypatch):
+    from maxsight_app.profile.store import ProfileStore
+    monkeypatch.setenv("MAXSIGHT_DATA", str(tmp_path))
+    store = ProfileStore(tmp_path / "profiles.db")
+    store.create_user("default")
+    store.set_preference(1, "haptic_port", "/dev/ttyUSB7")
+    store.close()
+    assert doctor._profile_haptic_port() == "/dev/ttyUSB7"
+    c = doctor.check_serial(doctor._profile_haptic_port())
+    if not os.path.exists("/dev/ttyUSB7"):
+        assert c.status == "warning" and "/dev/ttyUSB7, which is not connected" in c.detail and "Settings" in c.fix
