@@ -565,7 +565,8 @@ class FirstRunWizard(QtWidgets.QDialog):
 
 def open_first_run(window, only: str | None = None, **kw) -> FirstRunWizard:
     """The set-up over the main window, speaking through its outputs; profile changes reach the
-    window live. A file picker the window opened (no camera) is closed first: one dialog at a time."""
+    window live. A file picker the window opened (no camera) is closed first: one dialog at a time;
+    the whole set-up pauses what is playing until it closes."""
     if getattr(window, "file_dialog", None) is not None:
         window.file_dialog.close()
     existing = getattr(window, "first_run", None)
@@ -579,6 +580,12 @@ def open_first_run(window, only: str | None = None, **kw) -> FirstRunWizard:
     wiz = FirstRunWizard(window.store, window.user_id, WizardVoice.for_window(window), window, only=only,
                          on_profile=window.apply_profile, **kw)
     wiz.destroyed.connect(lambda *_: setattr(window, "first_run", None))
+    worker = getattr(window, "worker", None)
+    if worker is not None and only is None:
+        # Cues would talk over the set-up: what is playing waits (a paused worker still speaks for it).
+        was_paused = worker.paused
+        worker.set_paused(True)
+        wiz.finished.connect(lambda *_: window.worker is not None and window.worker.set_paused(was_paused))
     window.first_run = wiz
     wiz.open()
     return wiz

@@ -248,6 +248,23 @@ def test_help_menu_redoes_one_step_and_shows_the_system_check(qtbot, window_stor
     win.shutdown()
 
 
+def test_the_whole_set_up_pauses_the_video_until_it_closes(qtbot, window_store, window_models, eval_data):
+    from maxsight_app.ui.first_run import open_first_run
+    from tests.ui.helpers import make_window
+    spy = SpyOutput()
+    win = make_window(qtbot, window_store, window_models, spy,
+                      source=str(eval_data / "videos_walking_driving" / "opencv_vtest.avi"))
+    wiz = open_first_run(win, model_task=lambda tarball, progress: [])
+    assert win.worker.paused
+    qtbot.waitUntil(lambda: any("Welcome to MaxSight" in c.text for c in spy.cues), timeout=10000)   # spoken while paused
+    wiz.reject()
+    qtbot.waitUntil(lambda: not win.worker.paused, timeout=3000)
+    one = open_first_run(win, only="camera", model_task=lambda tarball, progress: [])
+    assert not win.worker.paused                   # one step again from the Help menu leaves it playing
+    one.reject()
+    win.shutdown()
+
+
 def test_the_set_up_speaks_before_any_model_is_installed(qtbot, window_store, tmp_path, monkeypatch):
     from maxsight_app.ui.first_run import open_first_run
     from maxsight_app.ui.main_window import MainWindow
