@@ -400,11 +400,11 @@ def check_models(registry=None, required: tuple[str, ...] | None = None) -> list
             absent = installed_path(spec) is None and ("not installed" in text or "missing" in text)
             if absent:
                 fix = "run `maxsight models fetch` (offline: `maxsight models fetch --tarball FILE`)" \
-                    if (spec.pypi or spec.sources) else "reinstall MaxSight"
+                    if spec.fetched else "reinstall MaxSight"
                 out.append(Check(name, FAIL if need else MISSING, f"not installed: {use} is off", fix, required=need))
             else:
                 out.append(Check(name, FAIL, text.rstrip("."), "run `maxsight models fetch` to repair it"
-                                 if (spec.pypi or spec.sources) else "reinstall MaxSight", required=need))
+                                 if spec.fetched else "reinstall MaxSight", required=need))
             continue
         bundled = bundled_files(spec)
         where = "shipped with MaxSight" if spec.pinned else \

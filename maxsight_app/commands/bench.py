@@ -12,7 +12,7 @@ def add_parser(sub) -> None:
     s = b.add_parser("stage-a", help="per-step Stage A latency on real video frames")
     s.add_argument("--video", action="append", help="video file (repeatable; default: the evaluation videos)")
     s.add_argument("--frames", type=int, default=60, help="frames per video (default 60)")
-    s.add_argument("--detector", action="append", help="detector (repeatable; default all three)")
+    s.add_argument("--detector", action="append", help="detector (repeatable; default the three fp32 detectors and their INT8 copies)")
     s.add_argument("--threads-list", type=int, nargs="+", default=[1, 2], help="thread counts to measure")
     s.add_argument("--device", default="cpu", choices=["cpu", "cuda", "mps", "auto"],
                    help="where the detector runs (default cpu; cuda needs the GPU build: pip install 'maxsight[gpu]')")
@@ -54,7 +54,8 @@ def cmd_stage_a(args) -> int:
         raise CommandError(problem)
     from maxsight_app.compose import make_registry
     from maxsight_app.measure.bench import bench_stage_a, table
-    result = bench_stage_a(make_registry(), args.detector or ["nanodet", "centernet", "fused"], _videos(args.video), args.frames,
+    detectors = args.detector or ["nanodet", "nanodet-int8", "centernet", "centernet-int8", "fused", "fused-int8"]
+    result = bench_stage_a(make_registry(), detectors, _videos(args.video), args.frames,
                            thread_counts=tuple(args.threads_list), device=args.device)
     return report(table(result), result, args.json)
 

