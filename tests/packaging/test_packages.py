@@ -290,7 +290,7 @@ def test_deb_contents_menu_entry_and_metadata(built, tmp_path):
 
 def test_apt_install_menu_to_set_up_and_remove_keeps_profiles(built, source_run, video, tmp_path):
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        _missing("installing the .deb needs root and apt-get")
+        pytest.skip("installing the .deb needs root and apt-get")      # a property of the machine, not missing data
     apt_env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     subprocess.run(["dpkg", "--purge", "maxsight"], capture_output=True, env=apt_env)     # a fresh install
     home = tmp_path / "home"
