@@ -251,7 +251,10 @@ class MainWindow(QtWidgets.QMainWindow):
                     self._problem(sentence(str(exc)), keep_picture=True)
                     return
             self._pending_source = source
-            self.worker.stop()
+            if self._state == "starting":
+                self._stop_when_started = True     # the worker clears a stop that comes before it starts
+            else:
+                self.worker.stop()
             return
         self._starting, self._state = source, "starting"
         if not self.preview.has_frame:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from tests.desktop.xsession import wait_for
+
 # (keys, seconds to wait after) — one pass takes about a minute.
 PASS = [
     (["w"], 2.0), (["r"], 1.5), (["d"], 2.0), (["t"], 1.5), (["Tab", "Tab", "Tab"], 1.0),
@@ -36,9 +38,11 @@ def playing(app) -> bool:
     return bool(find(tree, lambda n: n["role"] == "push button" and n["name"] == "Stop"))
 
 
-def drive(app, seconds: float, sample_every: float = 10.0, check_every: float = 20.0, log=print) -> Run:
-    """Press keys for `seconds`; RSS sampled every `sample_every`; F5 when the video has ended."""
-    run = Run()
+def drive(app, seconds: float, sample_every: float = 10.0, check_every: float = 20.0, log=print,
+          run: Run | None = None) -> Run:
+    """Press keys for `seconds`; RSS sampled every `sample_every`; F5 when the video has ended (checked
+    between passes). `run` collects what happened, so a caller keeps it when this raises."""
+    run = run if run is not None else Run()
     t0 = time.monotonic()
     next_sample = next_check = 0.0
     step = 0
@@ -49,13 +53,14 @@ def drive(app, seconds: float, sample_every: float = 10.0, check_every: float = 
         if now >= next_sample:
             run.samples.append((round(now, 1), round(app.rss_mb(), 1)))
             next_sample += sample_every
-        if now >= next_check:
-            next_check += check_every
+        if now >= next_check and step % len(PASS) == 0:       # between passes, when no dialog is open
+            next_check = now + check_every
             if not playing(app):
-                app.key("F5")
+                app.session.activate(app.wid)
+                app.session.key("F5")
                 run.replays += 1
-                from tests.desktop.xsession import wait_for     # a second F5 while it starts would stop it
-                wait_for(lambda: playing(app), 60, "the video playing again", every=1.0)
+                # a second F5 while it starts would stop it again
+                wait_for(lambda: playing(app), 60, "the video playing again after F5", every=1.0)
         keys, pause = PASS[step % len(PASS)]
         if keys[0].startswith("resize:"):
             w, h = keys[0].split(":")[1].split("x")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from engine.eval_data import eval_data_dir
 from tests.desktop.conftest import OUT, VIDEOS, start_app
-from tests.desktop.keyboard import drive, playing, rss_growth
+from tests.desktop.keyboard import Run, drive, playing, rss_growth
 from tests.desktop.xsession import XSession, missing_tools, wait_for
 
 
@@ -36,11 +36,12 @@ def main(argv=None) -> int:
         app = start_app(session, work, args.video, name="soak-app")
         wait_for(lambda: playing(app), 180, "the video playing")
         t0 = time.time()
+        run = Run()
         try:
-            run = drive(app, args.minutes * 60, log=lambda line: print(line, flush=True))
+            drive(app, args.minutes * 60, log=lambda line: print(line, flush=True), run=run)
             died = None
-        except AssertionError as exc:
-            run, died = None, str(exc)
+        except (AssertionError, TimeoutError) as exc:      # the window died, or stopped answering the keyboard
+            died = str(exc)
         errors = app.errors()
         samples = run.samples if run else []
         base, end, growth = rss_growth(samples, args.warmup_minutes * 60) if samples else (0.0, 0.0, float("nan"))

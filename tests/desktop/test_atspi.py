@@ -93,4 +93,9 @@ def test_status_numbers_do_not_flood_the_bus_and_the_hazard_list_signals_changes
     listed = [e for e in events if e["role"] in ("list", "list item") and e["type"].startswith(
         ("object:children-changed", "object:property-change:accessible-name", "object:state-changed"))]
     assert listed, "the hazard list sent no change signal in 30 s of video"
-    (tmp_path / "summary.txt").write_text(f"{len(events)} events, {len(names)} label name changes, {len(listed)} list changes")
+    from tests.desktop.conftest import OUT
+    OUT.mkdir(exist_ok=True)
+    (OUT / "atspi-events.json").write_text(json.dumps({
+        "seconds": seconds, "events": len(events), "label_name_changes": len(names),
+        "list_changes": len(listed), "by_type": {t: sum(e["type"] == t for e in events) for t in sorted({e["type"] for e in events})},
+    }, indent=1))
