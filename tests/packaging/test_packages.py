@@ -319,6 +319,15 @@ def test_apt_install_menu_to_set_up_and_remove_keeps_profiles(built, source_run,
         from tests.desktop.xsession import wait_for
         wait_for(lambda: db.exists() and _first_run_done(db), 30, "the profile saving first_run_done")
         session.end(app)
+        # The installed window on a video (the set-up is done now, so none on top), playing for a while.
+        log = tmp_path / "deb-window.log"
+        app = session.spawn("deb-window", ["maxsight", "--source", str(video)], env=user, cwd=str(home), log=log)
+        session.window_id("^MaxSight$", timeout=120)
+        time.sleep(8)
+        assert app.poll() is None, log.read_text()[-2000:]
+        assert not session._out(["xdotool", "search", "--onlyvisible", "--name", "^MaxSight set-up"]).strip()
+        assert "Traceback" not in log.read_text()
+        session.end(app)
         # The installed command over the video: the source tree's hazards.
         r = subprocess.run(["maxsight", "run", "--source", str(video), "--headless", "--tier", "T0", "--max-frames", "40",
                             "--threads", "1", "--out", str(tmp_path / "d.jsonl")], capture_output=True, text=True,
