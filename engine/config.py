@@ -64,6 +64,10 @@ class EngineConfig:
     tier: Tier = Tier.T4
     min_score: float = 0.05         # floor for raw detections (keep_score/birth_score gate tracks)
     stage_b_memory_mb: float = 1500.0   # the Stage B worker is restarted above this resident memory
+    # Doors, handles and stairs: a second detector beside the COCO one ("" = off), run at most every
+    # access_every_s (0.2 s = 5 times a second, what stairs need at walking pace).
+    access: str = ""
+    access_every_s: float = 0.2
 
     def with_(self, **changes) -> "EngineConfig":
         return verify(replace(self, **changes))
@@ -89,6 +93,8 @@ def verify(cfg: EngineConfig) -> EngineConfig:
         raise ValueError(f"tracker.confirm_hits must be at least 1, got {t.confirm_hits}")
     if not 100 <= cfg.stage_b_memory_mb <= 64000:
         raise ValueError(f"stage_b_memory_mb must be between 100 and 64000, got {cfg.stage_b_memory_mb}")
+    if not 0.02 <= cfg.access_every_s <= 5.0:
+        raise ValueError(f"access_every_s must be between 0.02 and 5 seconds, got {cfg.access_every_s}")
     if not 0 < cfg.min_score < 1:
         raise ValueError(f"min_score must be between 0 and 1, got {cfg.min_score}")
     return cfg

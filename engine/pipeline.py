@@ -26,8 +26,9 @@ from engine.config import EngineConfig, verify
 from engine.device import pick_device
 from engine.models import calibration
 from engine.models.detectors import Detector, build
-from engine.models.registry import Registry
+from engine.models.registry import ModelError, Registry
 from engine.stage_a import hazards as hazard_rules
+from engine.stage_a.access import AccessLane, with_details
 from engine.stage_a import quality
 from engine.stage_a.tracking import Tracker
 from engine.stage_a.urgency import UrgencySmoother
@@ -96,10 +97,31 @@ class Pipeline:
     def reset(self) -> None:
         """Forget tracks, e.g. when the source changes."""
         self.tracker.reset()
+        self.notes: list[str] = []        # one sentence each, for the user (said once by the app)
+        self.access = self._access_lane(config, registry)
+
+    def _access_lane(self, config: EngineConfig, registry: Registry) -> AccessLane | None:
+        """The door and stairs detector beside the COCO one, or None with a note saying why not."""
+        if not config.access:
+            return None
+        if config.access not in registry.names() and not config.access.endswith((".onnx", ".json", ".pt")):
+            self.notes.append("Doors and stairs are not detected: this MaxSight has no door and stairs model.")
+            return None
+        try:
+            spec = registry.get(config.access)
+            detector = build(spec, registry, threads=config.threads, device=self.device)
+        except ModelError as exc:
+            self.notes.append(f"Doors and stairs are not detected: {exc}")
+            return None
+        cal = calibration.load(spec.name, spec.birth_score)
+        log.info("Stage A: doors and stairs with %s every %.2f s", spec.name, config.access_every_s)
+        return AccessLane(detector, config.tracker, cal.birth, spec.keep_score, config.access_every_s)
         self.smoother = UrgencySmoother()
 
     def request_text(self) -> bool:
         """'Read text now': the next frame goes to the text reader ahead of the schedule. False when
+        if self.access is not None:
+            self.access.reset()
         this build has no text reader running."""
         if self.stage_b is None or "ocr" not in self.stage_b.specs or "ocr" in self.stage_b.status.disabled:
             return False
@@ -201,3 +223,11 @@ class Pipeline:
                            uncertainty=unc, timings_ms=timings, model=self.detector.name, problems=problems,
                            sounds=b.sounds, captions=b.captions, stage_b=b.report, texts=b.texts,
                            texts_asked=b.texts_asked, recognised=b.recognised)
+        if self.access is not None:
+            t_access = time.perf_counter()
+            access_dets, access_tracks, problem = self.access.run(frame, timings)
+            detections, tracks = detections + access_dets, tracks + access_tracks
+            problems = problems + ((problem,) if problem else ())
+            t3 += time.perf_counter() - t_access      # tracking time stays the COCO tracker's
+        if self.access is not None:
+            hazards = with_details(hazards, tracks)

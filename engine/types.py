@@ -107,6 +107,7 @@ class Hazard:
     score: float
     in_path: bool             # roughly in the user's walking corridor
     sure: bool = True         # is the class sure? If not, the cue says "something", never a guess
+    detail: str = ""          # what helps beyond where: "handle on the right" for a door
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,7 @@ def build_runtime(profile: Profile, config: EngineConfig, *, registry: Registry 
         session.outputs = outputs
         notes += out_notes
     else:
+    notes += pipeline.notes
         session.outputs = list(rt.extra_outputs)
     rt.new_notes(notes)
     return rt

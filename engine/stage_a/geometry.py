@@ -26,13 +26,19 @@ TYPICAL_HEIGHT_M = {
     "bench": 0.85, "chair": 0.90, "couch": 0.85, "bed": 0.60, "dining table": 0.75,
     "potted plant": 0.60, "toilet": 0.75, "refrigerator": 1.75, "suitcase": 0.65, "backpack": 0.50,
     "umbrella": 0.90, "tv": 0.55, "laptop": 0.25, "bottle": 0.25, "cup": 0.10, "skateboard": 0.12,
+    # The access detector's classes (engine/stage_a/access.py): a door leaf is about 2.0 m high
+    # (1.98-2.1 m in most building codes), a fridge door 1.75 m, a kitchen cabinet door 0.7 m.
+    "door": 2.0, "refrigerator door": 1.75, "cabinet door": 0.70,
 }
 # Classes whose box bottom touches the floor, so the ground-plane estimate applies.
 STANDS_ON_GROUND = frozenset({
     "person", "bicycle", "car", "motorcycle", "bus", "truck", "train", "dog", "cat", "horse", "cow",
     "sheep", "fire hydrant", "parking meter", "bench", "chair", "couch", "bed", "dining table",
-    "potted plant", "toilet", "refrigerator", "suitcase",
+    "potted plant", "toilet", "refrigerator", "suitcase", "door", "refrigerator door", "stair_down", "stair_up",
 })
+# Stairs have no typical height in a picture (a flight of 3 or of 20 steps): their distance is where
+# the first step meets the floor (the box's bottom edge) and nothing else.
+GROUND_ONLY = frozenset({"stair_down", "stair_up"})
 _DEFAULT_HEIGHT = 0.5
 _SIZE_REL_SIGMA = 0.20          # people, cars, dogs vary ~20% around the typical height
 _UNKNOWN_REL_SIGMA = 0.6
@@ -97,6 +103,8 @@ def ground_estimate(box: Box, width: int, height: int, camera: CameraModel) -> t
 
 
 def locate(label: str, box: Box, width: int, height: int, camera: CameraModel) -> Position:
+    if label in GROUND_ONLY:
+        return _locate_on_ground(box, width, height, camera)
     estimates: list[tuple[float, float]] = []
     d_size, s_size, cut = size_estimate(label, box, width, height, camera)
     if not cut:
@@ -117,3 +125,18 @@ def locate(label: str, box: Box, width: int, height: int, camera: CameraModel) -
     b = bearing_deg(box, width, camera)
     return Position(clock=clock_from_bearing(b), bearing_deg=b, distance_m=d, zone=zone_for(d),
                     distance_sigma_m=sigma, bounded=bounded)
+
+
+def _locate_on_ground(box: Box, width: int, height: int, camera: CameraModel) -> Position:
+    """Stairs: the ground-plane distance to the first step (box bottom). A box cut by the bottom of
+    the frame starts nearer than the frame's lowest row shows: that row's distance is reported as
+    a bound. With the bottom edge at or above the horizon (a camera tilted up) nothing is known but
+    that it is not underfoot: MEDIUM_M, bounded."""
+    bottom_cut = box[3] >= height - _EDGE_PX
+    edge = (box[0], box[1], box[2], float(height)) if bottom_cut else box
+    g = ground_estimate(edge, width, height, camera)
+    d, sigma = g if g is not None else (MEDIUM_M, MEDIUM_M)
+    d = min(MAX_M, d)
+    b = bearing_deg(box, width, camera)
+    return Position(clock=clock_from_bearing(b), bearing_deg=b, distance_m=d, zone=zone_for(d),
+                    distance_sigma_m=sigma, bounded=bottom_cut or g is None)

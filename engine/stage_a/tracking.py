@@ -133,22 +133,24 @@ def _approach(points: list[tuple[float, float]], now: float) -> tuple[float, flo
 
 
 class Tracker:
-    def __init__(self, config: TrackerConfig, birth_score, keep_score: float):
+    def __init__(self, config: TrackerConfig, birth_score, keep_score: float, first_id: int = 1):
         """birth_score: one score, or a function (label, box area / frame area) -> score, for
-        thresholds calibrated per class and distance zone."""
+        thresholds calibrated per class and distance zone. first_id: where track ids start, so two
+        trackers (COCO objects, doors and stairs) never hand out the same id."""
+        self._first_id = first_id
         self.cfg = config
         self._birth = birth_score if callable(birth_score) else (lambda label, area, s=float(birth_score): s)
         self.birth_score = birth_score if not callable(birth_score) else None
         self.keep_score = keep_score
         self._tracks: list[_TrackState] = []
         self._votes: dict = {}
-        self._next_id = 1
+        self._next_id = self._first_id
         self._last_t: float | None = None
         self._frame_size: tuple[int, int] | None = None
 
     def reset(self) -> None:
         self._tracks.clear()
-        self._next_id = 1
+        self._next_id = self._first_id
         self._last_t = None
 
     def _associate(self, tracks: list[_TrackState], dets: list[Detection]) -> tuple[list[tuple[int, int]], list[int], list[int]]:

@@ -14,6 +14,13 @@ Things that cannot move (a chair, a bench, a table) only "approach" because the 
 them: their time to contact is the user's own pace, so for them distance and path decide, never
 the time to contact (on synthetic walks into a furnished room, time to contact made every chair a
 danger).
+Doors and stairs (the access detector, engine/stage_a/access.py) have rules of their own:
+  stairs going down: danger within 1.5 m ahead (or ahead and running off the bottom of the
+           picture, so nearer than can be measured), warning within 3 m ahead, caution when near
+           but to the side or within 8 m (a fall is the worst thing that happens indoors);
+  stairs going up: caution within 8 m (a step to find, not a drop);
+  a door: information (listed, said when asked) unless it is in the path and near: caution;
+  handles, cabinet and fridge doors: information only.
 When the class is unsure (the detector keeps changing its mind), the object is judged as the most
 urgent of the classes it was given.
 So an approaching car at 5 m (warning or danger) outranks a parked car at 2 m (caution).
@@ -21,7 +28,7 @@ Priority orders hazards inside a level: closer, sooner and more central first.
 """
 from __future__ import annotations
 
-from engine.stage_a.geometry import NEAR_M, Position
+from engine.stage_a.geometry import MEDIUM_M, NEAR_M, Position
 from engine.types import Urgency
 
 VEHICLES = frozenset({"car", "bus", "truck", "train", "motorcycle"})
@@ -34,6 +41,9 @@ OBSTACLES = frozenset({"bench", "chair", "fire hydrant", "parking meter", "potte
                        "dining table", "bed", "toilet", "refrigerator", "door", "stair_down", "stair_up"})
 HAZARD_CLASSES = MOVING_RISK | ANIMATE | OBSTACLES | frozenset({"sheep"})
 PATH_HALF_ANGLE_DEG = 15.0   # about a shoulder width either side at 2 m
+STAIRS_AHEAD_DEG = 25.0      # a flight is wider than a person: "ahead" reaches further round
+STAIRS_DOWN, STAIRS_UP = "stair_down", "stair_up"
+INFORMATION = frozenset({"handle", "cabinet door", "refrigerator door"})
 
 
 def in_path(position: Position) -> bool:
@@ -50,6 +60,9 @@ def assess(label: str, position: Position, approaching: bool, ttc_s: float | Non
         return max(assess(a, position, approaching, ttc_s) for a in (label, *alternatives))
     d = position.distance_m
     level = Urgency.SAFE
+    if label in (STAIRS_DOWN, STAIRS_UP, "door") or label in INFORMATION:
+        level = _access_level(label, position)
+        return level, float(level) * 10 + 5.0 / max(d, 0.3) + (1.0 if in_path(position) else 0.0)
     if label not in HAZARD_CLASSES and label not in SIGNALS:
         return level, 5.0 / max(d, 0.3)
     def bump(to: Urgency) -> None:
@@ -77,6 +90,24 @@ def assess(label: str, position: Position, approaching: bool, ttc_s: float | Non
     ttc_term = 0.0 if ttc_s is None else 1.0 / max(ttc_s, 0.2)
     priority = float(level) * 10 + 5.0 / max(d, 0.3) + 2.0 * ttc_term + (1.0 if in_path(position) else 0.0)
     return level, priority
+
+
+def _access_level(label: str, position: Position) -> Urgency:
+    d = position.distance_m
+    if label == STAIRS_DOWN:
+        ahead = abs(position.bearing_deg) <= STAIRS_AHEAD_DEG
+        # Cut by the bottom of the frame, the first step is nearer than the lowest row shows (2.4 m
+        # for a chest camera tilted 5 degrees): it may be at the user's feet, so it is a danger.
+        if ahead and (d <= 1.5 or (position.bounded and d <= NEAR_M)):
+            return Urgency.DANGER
+        if ahead and d <= NEAR_M:
+            return Urgency.WARNING
+        return Urgency.CAUTION if d <= MEDIUM_M else Urgency.SAFE
+    if label == STAIRS_UP:
+        return Urgency.CAUTION if d <= MEDIUM_M else Urgency.SAFE
+    if label == "door":
+        return Urgency.CAUTION if in_path(position) and d <= NEAR_M else Urgency.SAFE
+    return Urgency.SAFE
 
 
 class UrgencySmoother:

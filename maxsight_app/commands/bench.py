@@ -14,6 +14,9 @@ def add_parser(sub) -> None:
     s.add_argument("--frames", type=int, default=60, help="frames per video (default 60)")
     s.add_argument("--detector", action="append", help="detector (repeatable; default the three fp32 detectors and their INT8 copies)")
     s.add_argument("--threads-list", type=int, nargs="+", default=[1, 2], help="thread counts to measure")
+    s.add_argument("--access", default="access", metavar="MODEL|off",
+                   help="add a row of the first detector with the door and stairs detector beside it (default access, "
+                        "when installed; off to leave it out)")
     s.add_argument("--device", default="cpu", choices=["cpu", "cuda", "mps", "auto"],
                    help="where the detector runs (default cpu; cuda needs the GPU build: pip install 'maxsight[gpu]')")
     s.add_argument("--json", default="bench-stage-a.json", help="JSON output path")
@@ -55,8 +58,13 @@ def cmd_stage_a(args) -> int:
     from maxsight_app.compose import make_registry
     from maxsight_app.measure.bench import bench_stage_a, table
     detectors = args.detector or ["nanodet", "nanodet-int8", "centernet", "centernet-int8", "fused", "fused-int8"]
-    result = bench_stage_a(make_registry(), detectors, _videos(args.video), args.frames,
-                           thread_counts=tuple(args.threads_list), device=args.device)
+    registry = make_registry()
+    access = "" if args.access in ("off", "none", "") else args.access
+    if access and access not in registry.names() and not access.endswith((".onnx", ".json", ".pt")):
+        print(f"maxsight: no row with doors and stairs: there is no model called {access!r}")
+        access = ""
+    result = bench_stage_a(registry, detectors, _videos(args.video), args.frames,
+                           thread_counts=tuple(args.threads_list), device=args.device, access=access)
     return report(table(result), result, args.json)
 
 

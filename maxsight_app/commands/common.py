@@ -28,15 +28,23 @@ def engine_options(parser, tier_default: str | None = None) -> None:
     parser.add_argument("--hfov", type=float, default=CameraModel.hfov_deg, help="camera horizontal field of view, degrees")
     parser.add_argument("--camera-height", type=float, default=CameraModel.height_m, help="camera height above the floor, metres")
     parser.add_argument("--tilt", type=float, default=CameraModel.tilt_deg, help="camera tilt downwards, degrees")
+    parser.add_argument("--access", default=ACCESS_MODEL, metavar="MODEL|off",
+                        help=f"door, handle and stairs detector run beside the COCO one, five times a second "
+                             f"(default {ACCESS_MODEL}; off to leave it out)")
     default = tier_default or EngineConfig.tier.value
     parser.add_argument("--tier", default=default, choices=[t.value for t in Tier],
                         help=f"what runs besides Stage A (default {default}; T0: nothing; T1 sounds, T2 + captions, "
                              "T3 + text, T4 + your own objects)")
 
 
+ACCESS_MODEL = "access"     # MaxSight's own door and stairs detector (assets/models/access_detector)
+
+
 def engine_config(args) -> EngineConfig:
+    access = getattr(args, "access", ACCESS_MODEL)
     return verify(EngineConfig(detector=args.detector, threads=args.threads, device=args.device, tier=Tier(args.tier),
-                               camera=CameraModel(hfov_deg=args.hfov, height_m=args.camera_height, tilt_deg=args.tilt)))
+                               camera=CameraModel(hfov_deg=args.hfov, height_m=args.camera_height, tilt_deg=args.tilt),
+                               access="" if access in ("off", "none", "") else access))
 
 
 def open_profile(name: str | None):

@@ -33,18 +33,28 @@ def clock_words(clock: int) -> str:
 URGENCY_WORDS = {Urgency.WARNING: "Warning", Urgency.DANGER: "Stop!"}
 
 
+# How a class is said when its label is not already words (the access detector's classes).
+SPOKEN_NAMES = {"stair_down": "stairs going down", "stair_up": "stairs going up", "refrigerator door": "fridge door"}
+
+
+def spoken_name(label: str) -> str:
+    return SPOKEN_NAMES.get(label, label)
+
+
 def object_words(h: Hazard, hedge_below: float) -> str:
     """The class, or "something" when the class is unsure (the detector keeps changing its mind,
     or its confidence is well under the user's hedge level): never a guess ("maybe a cat" for a
     person seen from behind). Urgency is judged from every class the object was given."""
-    return h.label if h.sure and h.score >= SOMETHING_BELOW * hedge_below else "something"
+    return spoken_name(h.label) if h.sure and h.score >= SOMETHING_BELOW * hedge_below else "something"
 
 
 SOMETHING_BELOW = 0.75      # of the profile's hedge level (0.55: "something" under 0.41)
 
 
-def hazard_phrase(h: Hazard, units: Units, hedge_below: float, detailed: bool = False, lead: bool = True) -> str:
-    """Short and front-loaded: the urgency (warning, danger as "Stop!"), what, where, how far.
+def hazard_phrase(h: Hazard, units: Units, hedge_below: float, detailed: bool = False, lead: bool = True,
+                  sign: str | None = None) -> str:
+    """Short and front-loaded: the urgency (warning, danger as "Stop!"), what, where, how far, then
+    what helps with it: "door, 1 o'clock, 3 metres, handle on the right, sign: Exit".
     lead=False leaves the urgency word out (lists: "what's around me")."""
     parts = [object_words(h, hedge_below), clock_words(h.clock), distance_words(h.distance_m, units)]
     # A danger is always something closing in (engine/stage_a/urgency.py): "Stop!" says so, and the
@@ -54,6 +64,10 @@ def hazard_phrase(h: Hazard, units: Units, hedge_below: float, detailed: bool = 
             parts.append(f"approaching, {max(1, round(h.ttc_s))} seconds")
         else:
             parts.append("approaching")
+    if h.detail:
+        parts.append(h.detail)
+    if sign:
+        parts.append(f"sign: {sign}")
     text = ", ".join(parts)
     word = URGENCY_WORDS.get(h.urgency) if lead else None
     if word:
@@ -61,14 +75,16 @@ def hazard_phrase(h: Hazard, units: Units, hedge_below: float, detailed: bool = 
     return text
 
 
-PLURALS = {"person": "people", "bus": "buses", "bench": "benches", "potted plant": "potted plants", "sheep": "sheep"}
+PLURALS = {"person": "people", "bus": "buses", "bench": "benches", "potted plant": "potted plants", "sheep": "sheep",
+           "stair_down": "flights of stairs going down", "stair_up": "flights of stairs going up",
+           "refrigerator door": "fridge doors"}
 
 
 def group_phrase(members: list[Hazard], units: Units) -> str:
     """'3 people, 11 o'clock, nearest 4 metres': how many, where the nearest is, how near."""
     near = min(members, key=lambda h: h.distance_m)
     label = near.label
-    plural = PLURALS.get(label, label + "s")
+    plural = PLURALS.get(label, spoken_name(label) + "s")
     moving = sum(h.approaching for h in members)
     tail = f", {moving} approaching" if moving else ""
     return f"{len(members)} {plural}, {clock_words(near.clock)}, nearest {distance_words(near.distance_m, units)}{tail}"

@@ -23,6 +23,8 @@ Rules:
   * in a busy scene, three or more new cautions of one kind become one sentence ("3 people, 11
     o'clock, nearest 4 metres"); warnings and dangers are never grouped: the one that matters
     keeps its own cue;
+  * a door says the side of its handle and a sign Stage B read on it ("door, 1 o'clock, 3 metres,
+    handle on the right, sign: Exit");
   * poor pictures (dark, blurred, covered) for most of the last 1.5 s give "I can't see well",
     never silence that sounds like all clear; one blurred frame is not worth a cue; nothing here
     ever says "all clear".
@@ -64,6 +66,9 @@ NEARER = 0.7              # ... unless the new one is this much nearer
 OTHER_SIDE_DEG = 30.0     # ... or this far round
 _ZONE_RANK = {Zone.FAR: 0, Zone.MEDIUM: 1, Zone.NEAR: 2}
 
+SIGN_BEARERS = frozenset({"door"})
+SIGN_FRESH_S = 6.0         # text is read every 3 s at most: two readings old is still the same door
+SIGN_MAX_CHARS = 30
 
 @dataclass
 class _Said:
@@ -117,6 +122,7 @@ class CuePolicy:
         self._latest: FrameResult | None = None
         self._latest_texts: tuple = ()
         self._named: set[tuple[int, str]] = set()   # (track, label) already announced as the user's own
+        self._latest_texts_t = -1e9
         self._quality: deque = deque()               # (t, frame was poor)
         self._urgent: list[tuple[float, Urgency, float, float]] = []   # warnings/dangers said: (t, level, bearing, distance)
         self._recent: list[tuple[float, str, float, float, Urgency, int]] = []   # said: (t, kind, bearing, distance, urgency, track)
@@ -147,7 +153,7 @@ class CuePolicy:
             else:
                 cues.append(Cue("I can't find any text to read", CueKind.TEXT, Priority.NEXT, Urgency.SAFE, result.timestamp))
         if result.texts:
-            self._latest_texts = result.texts
+            self._latest_texts, self._latest_texts_t = result.texts, result.timestamp
         by_track = {h.track_id: h for h in result.hazards}
         for rec in result.recognised:
             key = (rec.track_id, rec.label)
@@ -223,7 +229,8 @@ class CuePolicy:
                     continue
                 new_normal += h.urgency < Urgency.WARNING
                 self._unsolicited.append(now)
-            text = hazard_phrase(h, prefs.units, prefs.hedge_below, detailed=prefs.verbosity is Verbosity.DETAILED) + cond.suffix(c, sev, h)
+            text = hazard_phrase(h, prefs.units, prefs.hedge_below, detailed=prefs.verbosity is Verbosity.DETAILED,
+                                 sign=self._sign_on(h, result.timestamp)) + cond.suffix(c, sev, h)
             cues.append(Cue(text, CueKind.HAZARD, _priority(h.urgency), h.urgency, result.timestamp, track_id=h.track_id,
                             label=h.label, bearing_deg=h.bearing_deg, distance_m=h.distance_m, interrupt=danger,
                             clock=h.clock))
@@ -234,6 +241,19 @@ class CuePolicy:
         self._said[h.track_id] = _Said(h.zone, h.urgency, h.approaching, now)
         self._recent.append((now, _kind(h, prefs), h.bearing_deg, h.distance_m, h.urgency, h.track_id))
         if h.urgency >= Urgency.WARNING:
+    def _sign_on(self, h: Hazard, t: float) -> str | None:
+        """Text Stage B read inside a door's box in the last SIGN_FRESH_S ("Exit", "Toilets"): said
+        with the door. Only short text (a sign, not a notice board)."""
+        if h.label not in SIGN_BEARERS or t - self._latest_texts_t > SIGN_FRESH_S:
+            return None
+        x1, y1, x2, y2 = h.box
+        for line in self._latest_texts:
+            cx = sum(p[0] for p in line.box) / len(line.box)
+            cy = sum(p[1] for p in line.box) / len(line.box)
+            if x1 <= cx <= x2 and y1 <= cy <= y2 and len(line.text) <= SIGN_MAX_CHARS:
+                return line.text
+        return None
+
             self._urgent.append((now, h.urgency, h.bearing_deg, h.distance_m))
 
     def _covered(self, h: Hazard, prefs: Profile, now: float) -> bool:
@@ -316,7 +336,8 @@ class CuePolicy:
         q = quality_words(r, prefs)
         c, sev = prefs.vision_condition, prefs.vision_severity
         ordered = sorted(r.hazards, key=lambda h: (-int(h.urgency), -(h.priority + cond.rank_boost(c, sev, h))))
-        items = [hazard_phrase(h, prefs.units, prefs.hedge_below, lead=False) + cond.suffix(c, sev, h) for h in ordered[:limit]]
+        items = [hazard_phrase(h, prefs.units, prefs.hedge_below, lead=False, sign=self._sign_on(h, r.timestamp))
+                 + cond.suffix(c, sev, h) for h in ordered[:limit]]
         if not items:
             text = q + ", so I cannot tell what is around you" if q else "I don't see anything I recognise nearby"
         else:

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 from engine.types import Hazard, SoundEvent
-from maxsight_app.cues.phrasing import clock_words, distance_words
+from maxsight_app.cues.phrasing import clock_words, distance_words, spoken_name
 from maxsight_app.profile.schema import Units
 
 SURFACES = frozenset({"dining table", "bench", "bed", "couch", "chair", "desk", "toilet", "suitcase", "refrigerator"})
@@ -80,7 +80,7 @@ def relations(hazards: tuple[Hazard, ...]) -> tuple[Relation, ...]:
 
 
 def _where(h: Hazard, units: Units) -> str:
-    return f"{h.label}, {clock_words(h.clock)}, {distance_words(h.distance_m, units)}"
+    return f"{spoken_name(h.label)}, {clock_words(h.clock)}, {distance_words(h.distance_m, units)}"
 
 
 def _article(label: str) -> str:

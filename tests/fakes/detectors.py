@@ -23,10 +23,14 @@ class ScriptedDetector(Detector):
     """A runtime that reports what a script says it sees, frame by frame: for measuring code whose
     right answer must be known exactly (a perfect detector, a blind one)."""
 
-    def __init__(self, inner: Detector, script):
-        """script(frame_number) -> [(box, class id, score), ...]"""
+    def __init__(self, inner: Detector | None, script, labels: list[str] | None = None, name: str = "scripted"):
+        """script(call number) -> [(box, class id, score), ...]. Names and labels come from `inner`,
+        or without one from `labels` (a model that is not installed here: the door and stairs one)."""
         self.inner, self.script = inner, script
-        self.name, self.spec, self.labels = inner.name, inner.spec, inner.labels
+        if inner is not None:
+            self.name, self.spec, self.labels = inner.name, inner.spec, inner.labels
+        else:
+            self.name, self.spec, self.labels = name, None, list(labels or [])
         self.calls = 0
 
     def detect_raw(self, image, min_score=0.05, timings=None) -> RawDetections:
