@@ -93,10 +93,6 @@ class Pipeline:
         from engine.device import runs_on
         self.runs_on = runs_on(self.detector, self.device)     # what ONNX Runtime really uses, in words
         log.info("Stage A: %s on %s, %d threads", spec.name, self.runs_on, config.threads)
-
-    def reset(self) -> None:
-        """Forget tracks, e.g. when the source changes."""
-        self.tracker.reset()
         self.notes: list[str] = []        # one sentence each, for the user (said once by the app)
         self.access = self._access_lane(config, registry)
 
@@ -116,12 +112,16 @@ class Pipeline:
         cal = calibration.load(spec.name, spec.birth_score)
         log.info("Stage A: doors and stairs with %s every %.2f s", spec.name, config.access_every_s)
         return AccessLane(detector, config.tracker, cal.birth, spec.keep_score, config.access_every_s)
+
+    def reset(self) -> None:
+        """Forget tracks, e.g. when the source changes."""
+        self.tracker.reset()
+        if self.access is not None:
+            self.access.reset()
         self.smoother = UrgencySmoother()
 
     def request_text(self) -> bool:
         """'Read text now': the next frame goes to the text reader ahead of the schedule. False when
-        if self.access is not None:
-            self.access.reset()
         this build has no text reader running."""
         if self.stage_b is None or "ocr" not in self.stage_b.specs or "ocr" in self.stage_b.status.disabled:
             return False
@@ -207,7 +207,15 @@ class Pipeline:
         t2 = time.perf_counter()
         tracks = self.tracker.update(detections, frame.timestamp, frame.size)
         t3 = time.perf_counter()
+        if self.access is not None:
+            t_access = time.perf_counter()
+            access_dets, access_tracks, problem = self.access.run(frame, timings)
+            detections, tracks = detections + access_dets, tracks + access_tracks
+            problems = problems + ((problem,) if problem else ())
+            t3 += time.perf_counter() - t_access      # tracking time stays the COCO tracker's
         hazards = hazard_rules.from_tracks(tracks, width, height, self.config.camera, self.smoother, frame.timestamp)
+        if self.access is not None:
+            hazards = with_details(hazards, tracks)
         t4 = time.perf_counter()
         timings["quality"] = (t1 - t0) * 1e3
         timings["tracking"] = (t3 - t2) * 1e3
@@ -223,11 +231,3 @@ class Pipeline:
                            uncertainty=unc, timings_ms=timings, model=self.detector.name, problems=problems,
                            sounds=b.sounds, captions=b.captions, stage_b=b.report, texts=b.texts,
                            texts_asked=b.texts_asked, recognised=b.recognised)
-        if self.access is not None:
-            t_access = time.perf_counter()
-            access_dets, access_tracks, problem = self.access.run(frame, timings)
-            detections, tracks = detections + access_dets, tracks + access_tracks
-            problems = problems + ((problem,) if problem else ())
-            t3 += time.perf_counter() - t_access      # tracking time stays the COCO tracker's
-        if self.access is not None:
-            hazards = with_details(hazards, tracks)

@@ -145,6 +145,7 @@ def build_runtime(profile: Profile, config: EngineConfig, *, registry: Registry 
         if scheduler is not None:
             scheduler.close()
         raise
+    notes += pipeline.notes
     session = Session(pipeline, CuePolicy(), profile, [])
     rt = Runtime(registry, config, pipeline, scheduler, session, personal_index=personal_index, audio_out=audio_out,
                  screen_reader=screen_reader, announcer=announcer, extra_outputs=list(extra_outputs or []),
@@ -154,7 +155,6 @@ def build_runtime(profile: Profile, config: EngineConfig, *, registry: Registry 
         session.outputs = outputs
         notes += out_notes
     else:
-    notes += pipeline.notes
         session.outputs = list(rt.extra_outputs)
     rt.new_notes(notes)
     return rt

@@ -65,10 +65,10 @@ NEWS_GAP_S = 2.5          # nearer zone, or starting to approach: this long
 NEARER = 0.7              # ... unless the new one is this much nearer
 OTHER_SIDE_DEG = 30.0     # ... or this far round
 _ZONE_RANK = {Zone.FAR: 0, Zone.MEDIUM: 1, Zone.NEAR: 2}
-
 SIGN_BEARERS = frozenset({"door"})
 SIGN_FRESH_S = 6.0         # text is read every 3 s at most: two readings old is still the same door
 SIGN_MAX_CHARS = 30
+
 
 @dataclass
 class _Said:
@@ -121,8 +121,8 @@ class CuePolicy:
         self._snooze_until = -1e9
         self._latest: FrameResult | None = None
         self._latest_texts: tuple = ()
-        self._named: set[tuple[int, str]] = set()   # (track, label) already announced as the user's own
         self._latest_texts_t = -1e9
+        self._named: set[tuple[int, str]] = set()   # (track, label) already announced as the user's own
         self._quality: deque = deque()               # (t, frame was poor)
         self._urgent: list[tuple[float, Urgency, float, float]] = []   # warnings/dangers said: (t, level, bearing, distance)
         self._recent: list[tuple[float, str, float, float, Urgency, int]] = []   # said: (t, kind, bearing, distance, urgency, track)
@@ -237,10 +237,6 @@ class CuePolicy:
             self._remember(h, prefs, now)
         return cues
 
-    def _remember(self, h: Hazard, prefs: Profile, now: float) -> None:
-        self._said[h.track_id] = _Said(h.zone, h.urgency, h.approaching, now)
-        self._recent.append((now, _kind(h, prefs), h.bearing_deg, h.distance_m, h.urgency, h.track_id))
-        if h.urgency >= Urgency.WARNING:
     def _sign_on(self, h: Hazard, t: float) -> str | None:
         """Text Stage B read inside a door's box in the last SIGN_FRESH_S ("Exit", "Toilets"): said
         with the door. Only short text (a sign, not a notice board)."""
@@ -254,6 +250,10 @@ class CuePolicy:
                 return line.text
         return None
 
+    def _remember(self, h: Hazard, prefs: Profile, now: float) -> None:
+        self._said[h.track_id] = _Said(h.zone, h.urgency, h.approaching, now)
+        self._recent.append((now, _kind(h, prefs), h.bearing_deg, h.distance_m, h.urgency, h.track_id))
+        if h.urgency >= Urgency.WARNING:
             self._urgent.append((now, h.urgency, h.bearing_deg, h.distance_m))
 
     def _covered(self, h: Hazard, prefs: Profile, now: float) -> bool:
