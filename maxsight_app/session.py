@@ -18,6 +18,7 @@ from engine.pipeline import Pipeline
 from engine.types import AudioChunk, Frame, FrameResult, Urgency
 from maxsight_app.cues.policy import CuePolicy
 from maxsight_app.cues.types import Cue, CueKind, Priority
+from maxsight_app.find import FindMode, FindTarget, Guidance
 from maxsight_app.profile.schema import Profile
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class Tick:
     result: FrameResult
     cues: list[Cue]
     latency_ms: list[float] = field(default_factory=list)   # frame in hand -> cue emitted, per cue
+    guidance: Guidance | None = None                         # find mode's answer for this frame, when it is on
 
 
 class Session:
@@ -43,6 +45,7 @@ class Session:
         self.outputs = list(outputs or [])
         self._frame_t = 0.0
         self.recent_sounds: list = []     # the last few sound events, for scene descriptions
+        self.find: FindMode | None = None  # find mode (maxsight_app/find.py), when the user is looking for something
         self._frame_wall = time.perf_counter()
 
     def media_time(self) -> float:
@@ -54,8 +57,36 @@ class Session:
         if result.sounds:
             self.recent_sounds = (self.recent_sounds + list(result.sounds))[-5:]
         cues = self.policy.decide(result, self.profile, self.media_time())
+        guidance = None
+        if self.find is not None:
+            guidance = self.find.update(result, frame.image, self.media_time(), self.profile.vision_condition,
+                                        self.profile.vision_severity)
+            self._guide(guidance.tone)       # first, so speech being made does not delay it; the sinks duck it
         latencies = [self._emit(c) for c in cues]
-        return Tick(result, cues, latencies)
+        if guidance is not None:             # find's words after the policy's: hazards are said first
+            for c in guidance.cues:
+                cues.append(c)
+                latencies.append(self._emit(c))
+        return Tick(result, cues, latencies, guidance)
+
+    def start_find(self, target: FindTarget) -> None:
+        """Look for `target` from the next frame on (a search already running is replaced)."""
+        camera = getattr(getattr(self.pipeline, "config", None), "camera", None)
+        self.find = FindMode(target, camera.hfov_deg if camera is not None else 60.0)
+
+    def stop_find(self) -> None:
+        self.find = None
+        self._guide(None)
+
+    def _guide(self, tone) -> None:
+        for out in self.outputs:
+            guide = getattr(out, "guide", None)
+            if guide is None:
+                continue
+            try:
+                guide(tone)
+            except Exception:  # noqa: BLE001 - a broken tone must not stop the frame loop
+                log.exception("guidance tone on %s failed", getattr(out, "name", out))
 
     def _emit(self, cue: Cue) -> float:
         for out in self.outputs:

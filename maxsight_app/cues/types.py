@@ -29,6 +29,7 @@ class CueKind(enum.Enum):
     TEXT = "text"             # text read on request (Stage B)
     OWN = "own"               # one of the user's own objects or places, recognised (Stage B)
     SYSTEM = "system"         # snooze / stop confirmations, notices
+    FIND = "find"             # find mode: "door found, 2 o'clock", "lost it", "it is there but low in contrast"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@ than by order of arrival:
     stale directions ("car, 2 o'clock") are worse than none, and the policy speaks again if it
     still matters. Warnings and dangers are never dropped.
 `stop()` silences everything (the user's "stop all speech").
+
+Find mode's guidance tone (outputs/guide.py) is not a clip: `guide(tone)` sets what it sounds like
+from now on and it plays beside the clips, ducked under them and paused under warnings and dangers.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from typing import Callable
 
 import numpy as np
 
+from maxsight_app.outputs.guide import HOLD_S, GuideSynth, Tone, duck_curve
 from maxsight_app.outputs.tones import SAMPLE_RATE
 
 WARNING, DANGER = 2, 3          # engine.types.Urgency values (outputs take plain ints)
@@ -57,9 +61,42 @@ class SoundDeviceSink:
         self._playing: tuple[int, float] | None = None    # (urgency, expected end) of the clip playing
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._tone: Tone | None = None           # find mode's guidance tone, set per frame
+        self._tone_at = 0.0
+        self._guide: GuideSynth | None = None
+        self._guide_stream = None
+        self._duck = 1.0
+        self.guide_problem: str | None = None      # one sentence, when the tone cannot play here
 
     def check(self) -> str | None:
         return no_output_device_reason()
+
+    def guide(self, tone: Tone | None, volume: float = 0.8) -> None:
+        """The guidance tone from now on (None: fade out). It plays on a stream of its own beside the
+        clips, so it never waits in their queue; ducked while a clip plays."""
+        with self._cv:
+            self._tone, self._tone_at = tone, time.monotonic()
+        if tone is None or self._guide_stream is not None or self.guide_problem:
+            return
+        self._guide = GuideSynth(SAMPLE_RATE, volume)
+        try:
+            import sounddevice as sd
+            stream = sd.OutputStream(samplerate=SAMPLE_RATE, channels=2, dtype="float32", callback=self._guide_callback)
+            stream.start()
+        except Exception as exc:  # noqa: BLE001 - a card that takes one stream only: speech still plays
+            self.guide_problem = f"the guidance tone cannot play on this sound card beside speech ({exc})"
+            log.warning("%s", self.guide_problem)
+            return
+        self._guide_stream = stream
+
+    def _guide_callback(self, outdata, frames, _time, _status) -> None:
+        with self._cv:
+            tone = self._tone if time.monotonic() - self._tone_at <= HOLD_S else None
+            playing = self._playing
+        target = 1.0 if playing is None else (0.0 if playing[0] >= WARNING else 0.25)
+        duck = self._duck + (target - self._duck) * np.minimum(1.0, np.arange(1, frames + 1) / (0.03 * SAMPLE_RATE))
+        self._duck = float(duck[-1])
+        outdata[:] = self._guide.render(frames, tone, duck)
 
     def _run(self) -> None:
         import sounddevice as sd
@@ -82,7 +119,9 @@ class SoundDeviceSink:
             with self._cv:
                 self._playing = None
 
-    def play(self, clip: np.ndarray, label: str = "", urgency: int = 0, key=None) -> None:
+    def play(self, clip: np.ndarray, label: str = "", urgency: int = 0, key=None, barge: bool = False) -> None:
+        """barge: find mode's "found", the answer the user is waiting for: it cuts cautions and
+        anything less urgent (playing or waiting), never a warning or a danger."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="sound-out", daemon=True)
             self._thread.start()
@@ -95,6 +134,10 @@ class SoundDeviceSink:
                 self._pending.insert(at, [time.monotonic(), clip, urgency, label, key])
                 cut = urgency >= DANGER and self._playing is not None and self._playing[0] < DANGER and not (
                     key is not None and self._playing[2] == key and self._playing[1] - time.monotonic() <= FINISH_S)
+            elif barge:
+                self._pending = [p for p in self._pending if p[2] >= WARNING]
+                self._pending.append([time.monotonic(), clip, urgency, label, key])
+                cut = self._playing is not None and self._playing[0] < WARNING
             else:
                 self._pending.append([time.monotonic(), clip, urgency, label, key])
             self._cv.notify()
@@ -114,6 +157,12 @@ class SoundDeviceSink:
         sd.stop()
 
     def close(self) -> None:
+        if self._guide_stream is not None:
+            try:
+                self._guide_stream.close()
+            except Exception:  # noqa: BLE001 - an unplugged device must not block closing
+                log.exception("closing the guidance tone stream failed")
+            self._guide_stream = None
         if self._thread is not None:
             with self._cv:
                 self._closed = True
@@ -144,6 +193,10 @@ class WavFileSink:
         self._frames = 0
         self._file = None
         self.dropped: list[tuple[float, str]] = []   # (asked at, text) of stale or yielded clips
+        self._synth: GuideSynth | None = None        # find mode's tone, rendered as the WAV is written
+        self._tones: list[tuple[float, Tone | None]] = []    # (from, tone) not yet fully written
+        self._tone_log: list[list] = []              # [start_s, end_s, side] of each stretch of tone
+        self._chimes: list[float] = []
 
     def check(self) -> str | None:
         parent = self.path.parent if str(self.path.parent) else Path(".")
@@ -172,7 +225,8 @@ class WavFileSink:
     def _end(self, clips) -> float:
         return max([c[0] + len(c[1]) / SAMPLE_RATE for c in clips], default=0.0)
 
-    def play(self, clip: np.ndarray, label: str = "", urgency: int = 0, key=None) -> None:
+    def play(self, clip: np.ndarray, label: str = "", urgency: int = 0, key=None, barge: bool = False) -> None:
+        """barge: as SoundDeviceSink.play (cuts cautions and less, never a warning or a danger)."""
         now = max(0.0, self.clock())
         if urgency >= WARNING:
             floor = DANGER if urgency >= DANGER else WARNING
@@ -184,6 +238,9 @@ class WavFileSink:
                     at = same[0][0] + len(same[0][1]) / SAMPLE_RATE
             self._cut(at, below=floor)                 # less urgent sound yields (a danger cuts it short)
             start = max(at, self._end([c for c in self._clips if c[3] >= floor]))
+        elif barge:
+            self._cut(now, below=WARNING)
+            start = max(now, self._end([c for c in self._clips if c[3] >= WARNING]))
         else:
             start = max(now, self._busy_until)
             if start - now > MAX_WAIT_S:
@@ -197,6 +254,60 @@ class WavFileSink:
 
     def backlog_s(self) -> float:
         return max(0.0, self._busy_until - max(0.0, self.clock()))
+
+    def guide(self, tone: Tone | None, volume: float = 0.8) -> None:
+        """Find mode's tone from now on (None: fade out); mixed under the clips, ducked by them."""
+        now = max(0.0, self.clock(), self._written_s)
+        if self._synth is None:
+            if tone is None:
+                return
+            self._synth = GuideSynth(SAMPLE_RATE, volume)
+        self._tones.append((now, tone))
+        side = None if tone is None else tone.side
+        last = self._tone_log[-1] if self._tone_log else None
+        if last is not None and last[1] > now and last[2] != side:
+            last[1] = now                                   # that stretch ends here
+        if side is not None:
+            if last is not None and last[2] == side and last[1] >= now - 1e-6:
+                last[1] = now + HOLD_S
+            else:
+                self._tone_log.append([now, now + HOLD_S, side])
+            if tone.chime:
+                self._chimes.append(now)
+        self._flush(now)
+
+    def _tone_at(self, t: float) -> tuple[Tone | None, float]:
+        """The tone sounding at t and when that may change."""
+        prev, nxt = None, float("inf")
+        for at, tone in self._tones:
+            if at <= t:
+                prev = (at, tone)
+            else:
+                nxt = at
+                break
+        if prev is None or prev[1] is None:
+            return None, nxt
+        if t >= prev[0] + HOLD_S:
+            return None, nxt
+        return prev[1], min(nxt, prev[0] + HOLD_S)
+
+    def _render_guide(self, n: int) -> np.ndarray | None:
+        if self._synth is None:
+            return None
+        t0 = self._frames / SAMPLE_RATE
+        spans = [(c[0], c[0] + len(c[1]) / SAMPLE_RATE, c[3] >= WARNING) for c in self._clips if len(c[1])]
+        duck = duck_curve(n, t0, spans)
+        out = np.zeros((n, 2), np.float32)
+        i = 0
+        while i < n:
+            tone, until = self._tone_at(t0 + i / SAMPLE_RATE)
+            j = n if until == float("inf") else min(n, max(i + 1, int(np.ceil((until - t0) * SAMPLE_RATE))))
+            out[i:j] = self._synth.render(j - i, tone, duck[i:j])
+            i = j
+        t1 = t0 + n / SAMPLE_RATE
+        while len(self._tones) > 1 and self._tones[1][0] <= t1:
+            self._tones.pop(0)                             # the tone before t1 is the only one still needed
+        return out
 
     def _cut(self, t: float, below: int | None = None) -> None:
         """Silence, from t, every clip less urgent than `below` (None: every clip): the one playing
@@ -237,6 +348,9 @@ class WavFileSink:
                 a, b = max(0, -i), min(len(clip), n - i)
                 if b > a:
                     mix[i + a:i + b] += clip[a:b]
+            tone = self._render_guide(n)
+            if tone is not None:
+                mix += tone
             self._file.write((np.clip(mix, -1, 1) * 32767).astype("<i2").tobytes())
             self._frames += n
             self._written_s = self._frames / SAMPLE_RATE
@@ -248,7 +362,9 @@ class WavFileSink:
         tmp = self.json_path.with_name(f".{self.json_path.name}.tmp")
         tmp.write_text(json.dumps(
             {"played": [{"start_s": round(s, 3), "end_s": round(e, 3), "text": lab, "urgency": u} for s, e, lab, u in self._log],
-             "dropped_stale": [{"asked_s": round(t, 3), "text": lab} for t, lab in self.dropped]}, indent=1))
+             "dropped_stale": [{"asked_s": round(t, 3), "text": lab} for t, lab in self.dropped],
+             **({"tone": [{"start_s": round(s, 3), "end_s": round(e, 3), "side": side} for s, e, side in self._tone_log],
+                 "chimes_s": [round(t, 3) for t in self._chimes]} if self._synth is not None else {})}, indent=1))
         tmp.replace(self.json_path)
 
     def stop(self) -> None:
@@ -256,6 +372,11 @@ class WavFileSink:
 
     def close(self) -> None:
         end = max(self._end(self._clips), self._written_s)
+        if self._tones:
+            # The last tone fades out (when not renewed, after HOLD_S; when stopped, at once).
+            end = max(end, self._tones[-1][0] + (HOLD_S if self._tones[-1][1] is not None else 0.0) + 0.05)
+        if self._chimes:
+            end = max(end, self._chimes[-1] + 0.5)
         self._flush(end, force=True)
         if self._file is not None:
             self._file.close()

@@ -45,6 +45,7 @@ class SpyOutput:
 
     def __init__(self) -> None:
         self.events: list[tuple[str, Cue | None]] = []
+        self.tones: list = []          # find mode's guidance tone, one entry per frame (None: silent)
 
     def check(self) -> str | None:
         return None
@@ -52,6 +53,9 @@ class SpyOutput:
     def emit(self, cue: Cue) -> None:
         if cue.text:
             self.events.append(("emit", cue))
+
+    def guide(self, tone) -> None:
+        self.tones.append(tone)
 
     def cancel(self) -> None:
         self.events.append(("cancel", None))

@@ -8,7 +8,7 @@ import logging
 
 import numpy as np
 
-from maxsight_app.cues.types import Cue, CueKind
+from maxsight_app.cues.types import Cue, CueKind, Priority
 from maxsight_app.outputs.speech import SpeechSynth
 from maxsight_app.outputs.tones import SAMPLE_RATE, render_earcon
 
@@ -46,7 +46,14 @@ class SoundOutput:
         backlog = self.sink.backlog_s() if hasattr(self.sink, "backlog_s") else 0.0
         clip = self.render(cue, BACKLOG_RATE if backlog > BACKLOG_S else 1.0)
         if len(clip):
-            self.sink.play(clip, label=cue.text, urgency=int(cue.urgency), key=cue.track_id)
+            # Find mode's "found" (Priority.NOW) is what the user is waiting for: it cuts cautions, never warnings.
+            barge = {"barge": True} if cue.kind is CueKind.FIND and cue.priority is Priority.NOW else {}
+            self.sink.play(clip, label=cue.text, urgency=int(cue.urgency), key=cue.track_id, **barge)
+
+    def guide(self, tone) -> None:
+        """Find mode's guidance tone (outputs/guide.py), beside the clips; None fades it out."""
+        if self.sink is not None and hasattr(self.sink, "guide"):
+            self.sink.guide(tone, volume=self.volume)
 
     def cancel(self) -> None:
         self.sink.stop()
