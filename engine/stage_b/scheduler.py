@@ -15,6 +15,11 @@ Rules:
     `timeout_s`), a crash (the worker died) or a memory hog (the worker's resident memory over
     `memory_mb`) is charged to the processor that was running, and only to it; jobs that were
     only waiting are dropped without charge;
+  * a job that is slow only because the worker is starved (it runs at idle priority, so a busy
+    machine can leave it waiting for a core) is not a hang: while a worker thread is runnable and
+    the job has used less than `timeout_s` of CPU, it gets STARVED_GRACE times longer (Linux;
+    elsewhere the wall-clock rule holds). A runaway job (CPU past `timeout_s`) or one that sleeps
+    is charged at `timeout_s` as before;
   * a processor charged `max_failures` times is switched off; the worker is restarted after a
     hang, crash or hog, with a back-off, and Stage B stops for the session after `max_restarts`
     restarts inside `restart_window_s` (so a crash loop cannot burn a core);
@@ -44,6 +49,7 @@ log = logging.getLogger(__name__)
 
 PARENT_POLL_S = 0.2        # how often the worker checks that its parent is alive
 MEMORY_POLL_S = 0.5        # how often the parent reads the worker's resident memory
+STARVED_GRACE = 30.0       # a starved job may run this many times timeout_s (5 min at 10 s) before it is a hang
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,28 @@ def _rss_mb(pid: int) -> float:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError, IndexError):
         return 0.0
+
+
+def _cpu_state(pid: int) -> tuple[float, bool] | None:
+    """(CPU seconds the process has used, is any of its threads runnable now) from Linux /proc;
+    None where it cannot be read. A thread waiting for a core is 'R' (runnable), one blocked or
+    sleeping is not."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")     # utime + stime
+        runnable = False
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "R":
+                        runnable = True
+                        break
+            except OSError:
+                continue
+        return cpu, runnable
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _worker_main(specs: dict, jobs, results, running, parent_pid: int, max_result_bytes: int) -> None:
@@ -185,6 +213,7 @@ class StageBScheduler:
         self._restart_times: list[float] = []
         self._next_restart_at = 0.0
         self._last_memory_check = 0.0
+        self._job_cpu: dict = {}            # CPU the worker had used when the running job was first seen
         self._next_id = 0
         self._ready: list[StageBResult] = []     # collected by wait_idle, handed out by the next drain
         self._proc = None
@@ -351,7 +380,10 @@ class StageBScheduler:
             self._problem("crash", "The Stage B worker stopped unexpectedly; it was restarted.")
             self._restart(f"worker exited with code {code}")
             return
-        if running and now - running[2] > self.timeout_s:
+        if running and self._job_cpu.get("job") != running[0]:
+            state = _cpu_state(self._proc.pid)
+            self._job_cpu = {"job": running[0], "cpu": state[0] if state else None}
+        if running and now - running[2] > self.timeout_s and not self._starved(running, now):
             self._fail(running[1], f"no answer within {self.timeout_s:.0f} s")
             self._restart(f"{running[1]} hung")
             return
@@ -364,6 +396,22 @@ class StageBScheduler:
                     self._fail(running[1], f"the worker used {rss:.0f} MB, over its {self.memory_mb:.0f} MB limit")
                 self._problem("memory", f"Stage B used {rss:.0f} MB, over its {self.memory_mb:.0f} MB limit; it was restarted.")
                 self._restart("memory limit")
+
+    def _starved(self, running: tuple[int, str, float], now: float) -> bool:
+        """Is the running job late only because the worker gets no core? Runnable, little CPU used
+        since the job was first seen, and within STARVED_GRACE x timeout_s."""
+        if now - running[2] > self.timeout_s * STARVED_GRACE or self._job_cpu.get("cpu") is None:
+            return False
+        state = _cpu_state(self._proc.pid)
+        if state is None:
+            return False
+        cpu, runnable = state
+        starved = runnable and cpu - self._job_cpu["cpu"] < self.timeout_s
+        if starved and not self._job_cpu.get("told"):
+            self._job_cpu["told"] = True
+            log.info("Stage B %s is slow because the machine is busy (%.1f s of CPU in %.0f s); not a hang",
+                     running[1], cpu - self._job_cpu["cpu"], now - running[2])
+        return starved
 
     @property
     def pending(self) -> int:

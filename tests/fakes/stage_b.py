@@ -36,6 +36,17 @@ def busy(seconds: float = 0.2):
     return run
 
 
+def cpu_work(cpu_s: float = 0.5):
+    """Needs `cpu_s` seconds of CPU, however long the machine takes to give them."""
+    def run(payload):
+        end = time.process_time() + cpu_s
+        x = 0
+        while time.process_time() < end:
+            x += 1
+        return x
+    return run
+
+
 def crashes():
     """Dies like a segfaulting native library: no exception, no goodbye."""
     def run(payload):

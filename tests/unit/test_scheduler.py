@@ -2,6 +2,9 @@
 reported once and disabled, a hanging one is killed and the worker restarted, results carry age."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -66,11 +69,48 @@ def test_hanging_processor_is_killed_and_the_worker_restarted(sched):
     s = sched(specs={"hang": ProcessorSpec("tests.fakes.stage_b:hangs"), "echo": ProcessorSpec("tests.fakes.stage_b:echo")},
               timeout_s=1.0, max_failures=1)
     s.submit("hang", None, t=0)
-    time.sleep(1.3)
-    s.drain()
-    assert s.status.restarts == 1 and s.status.disabled == ("hang",) and s.pending == 0
+    wait_until(s, lambda: s.status.restarts == 1, timeout=10.0)
+    assert s.status.disabled == ("hang",) and s.pending == 0
     s.submit("echo", "after restart", t=1)
     assert wait_results(s, 1)[0].value == "after restart"
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or not os.path.isdir("/proc/self/task"), reason="Linux only")
+def test_a_starved_worker_is_slow_not_hung(sched):
+    """The worker runs at idle priority: on a busy machine a job waits for a core. Pinned to one
+    core beside a busy process, a job needing 0.3 s of CPU takes far longer than its 1 s timeout;
+    it must not be charged as a hang (a restart would only lose the job and start again)."""
+    s = sched(specs={"work": ProcessorSpec("tests.fakes.stage_b:cpu_work", {"cpu_s": 0.3})}, timeout_s=1.0, max_failures=1)
+    everywhere = os.sched_getaffinity(0)
+    core = min(everywhere)
+
+    def pin(cores):
+        for tid in os.listdir(f"/proc/{s.worker_pid}/task"):
+            os.sched_setaffinity(int(tid), cores)
+    pin({core})
+    hog = subprocess.Popen([sys.executable, "-c", f"import os; os.sched_setaffinity(0, {{{core}}})\nwhile True: pass"])
+    try:
+        time.sleep(0.3)
+        s.submit("work", None, t=0)
+        end = time.monotonic() + 3.0                   # three timeouts
+        while time.monotonic() < end:
+            assert not s.drain()                       # starved: no answer yet
+            time.sleep(0.05)
+        assert s.status.restarts == 0 and s.status.disabled == ()
+    finally:
+        hog.kill()
+        hog.wait()
+        pin(everywhere)
+    got = wait_results(s, 1, timeout=60.0)         # a busy machine may still keep an idle-priority worker waiting
+    assert got and got[0].task == "work" and s.status.restarts == 0
+
+
+def test_a_runaway_job_is_a_hang_even_while_it_computes(sched):
+    """Using CPU past the timeout is not starvation: it is charged at the timeout."""
+    s = sched(specs={"work": ProcessorSpec("tests.fakes.stage_b:cpu_work", {"cpu_s": 30.0})}, timeout_s=1.0, max_failures=1)
+    s.submit("work", None, t=0)
+    wait_until(s, lambda: s.status.restarts == 1, timeout=15.0)
+    assert s.status.disabled == ("work",)
 
 
 def test_unknown_task_is_named(sched):
