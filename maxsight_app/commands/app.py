@@ -13,6 +13,6 @@ def cmd_app(args) -> int:
     cfg = engine_config(args)
     store, uid = open_profile(getattr(args, "profile", None))
     try:
-        return run_app(store, uid, make_registry(), cfg, getattr(args, "source", None))
+        return run_app(store, uid, make_registry(), cfg, getattr(args, "source", None), find=getattr(args, "find", None))
     finally:
         store.close()

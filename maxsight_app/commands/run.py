@@ -14,6 +14,7 @@ from engine.types import Urgency
 from maxsight_app.capture.feed import Feed
 from maxsight_app.commands.common import CommandError, check_outputs, engine_config, engine_options, note, open_profile
 from maxsight_app.compose import build_runtime, make_registry
+from maxsight_app.find import resolve, seeable_labels, why_not
 from maxsight_app.measure.quantiles import StreamingQuantiles
 from maxsight_app.session import Session
 
@@ -32,6 +33,8 @@ def add_parser(sub) -> None:
     r.add_argument("--speak", action="store_true", help="speak, play earcons, vibrate and show alerts per the profile")
     r.add_argument("--audio-out", help="write speech and earcons to this WAV (with a .json of timings) instead of the sound card")
     r.add_argument("--profile", help="user profile to use (default: 'default')")
+    r.add_argument("--find", metavar="WHAT", help="find mode: guide to WHAT by a spatial tone and speech (an object such as "
+                                                 "cup, door, stairs, or one of your own taught objects)")
     engine_options(r)
     r.set_defaults(func=cmd_run)
 
@@ -47,6 +50,7 @@ def cmd_run(args) -> int:
     check_outputs({"--out": out, "--audio-out": audio_out,
                    "the --audio-out timings file": audio_out.with_suffix(".json") if audio_out else None},
                   {"--source": Path(args.source)})
+    target = find_target(args) if getattr(args, "find", None) else None       # words checked before anything loads
     from maxsight_app.capture.video import open_source
     source = open_source(args.source)
     try:
@@ -56,6 +60,13 @@ def cmd_run(args) -> int:
         raise
     for n in rt.notes:
         note(n)
+    if target is not None:
+        reason = why_not(target, seeable_labels(rt.pipeline), "recognition" in rt.stage_b_tasks)
+        if reason:
+            source.close()
+            rt.close()
+            raise CommandError(f"--find {args.find}: {reason}")
+        rt.session.start_find(target)
     if not args.quiet:
         from tqdm import tqdm
 
@@ -95,6 +106,20 @@ def make_runtime(args, audio_out: Path | None = None):
                          with_outputs=args.speak or audio_out is not None, audio_out=audio_out)
 
 
+def find_target(args):
+    """--find WHAT as a target (the profile's own objects included): CommandError (one sentence)
+    for words that name nothing to find."""
+    store, uid = open_profile(args.profile)
+    try:
+        personal = sorted(set(store.personal_items(uid).values()))
+    finally:
+        store.close()
+    try:
+        return resolve(args.find, personal)
+    except ValueError as exc:
+        raise CommandError(f"--find: {exc}") from None
+
+
 def run(session: Session, feed: Feed, out_path: Path | None, progress: bool = True) -> dict:
     """The headless loop. Memory stays flat however long it runs: timings go into fixed-size
     histograms, and track ids into a bounded window."""
@@ -105,6 +130,8 @@ def run(session: Session, feed: Feed, out_path: Path | None, progress: bool = Tr
     tracks_by_class: Counter = Counter()
     seen: set[int] = set()
     worst: Counter = Counter()
+    find: Counter = Counter()
+    findability: list[float] = []
     try:
         out = open(out_path, "w") if out_path else None
     except OSError as exc:
@@ -131,11 +158,21 @@ def run(session: Session, feed: Feed, out_path: Path | None, progress: bool = Tr
             if len(seen) > 5000:       # ids only grow: forget the oldest half
                 seen = {i for i in seen if i > max(seen) - 2500}
             worst[(max((h.urgency for h in result.hazards), default=Urgency.SAFE)).word] += 1
+            g = tick.guidance
+            if g is not None:
+                find["frames"] += 1
+                find["in_view"] += g.in_view
+                for event in g.events:
+                    find[event] += 1
+                if g.in_view and g.findability is not None:
+                    findability.append(g.findability.score)
             if out:
                 line = result.to_json()
                 line["cues"] = [{"text": c.text, "kind": c.kind.value, "priority": c.priority.name.lower(),
                                  "urgency": c.urgency.word, "track_id": c.track_id, "latency_ms": round(ms, 2)}
                                 for c, ms in zip(tick.cues, tick.latency_ms)]
+                if tick.guidance is not None:
+                    line["find"] = tick.guidance.to_json()
                 out.write(json.dumps(line) + "\n")
                 out.flush()
             bar.update(1)
@@ -161,6 +198,10 @@ def run(session: Session, feed: Feed, out_path: Path | None, progress: bool = Tr
         "device": getattr(session.pipeline, "runs_on", session.pipeline.device),
         "cues": stats["cues"],
         "stage_b": {"sounds": stats["sounds"], "captions": stats["captions"], "texts_read": stats["texts"]},
+        "find": None if session.find is None else {
+            "target": session.find.target.shown, **{k: find[k] for k in ("frames", "in_view", "found", "lost", "chime",
+                                                                        "low_contrast")},
+            "findability_median": float(sorted(findability)[len(findability) // 2]) if findability else None},
     }
 
 
@@ -176,6 +217,12 @@ def summary_table(s: dict) -> str:
     b = s.get("stage_b", {})
     if any(b.values()):
         lines.append(f"  Stage B: {b['sounds']} sound event(s), {b['captions']} caption(s), {b['texts_read']} text(s) read")
+    f = s.get("find")
+    if f:
+        fd = f"{f['findability_median']:.2f}" if f["findability_median"] is not None else "not measured"
+        lines.append(f"  find {f['target']}: in view on {f['in_view']} of {f['frames']} frames; said found {f['found']}, "
+                     f"lost it {f['lost']}, low in contrast {f['low_contrast']}; chimes {f['chime']}; "
+                     f"findability median {fd}")
     lines.append("  frames by most urgent hazard: " + ", ".join(f"{u} {s['frames_by_worst_urgency'].get(u, 0)}"
                                                             for u in ("danger", "warning", "caution", "safe")))
     if s.get("ended_early"):

@@ -14,6 +14,7 @@ SHORTCUTS = {   # action -> (key, label, menu)
     "snooze": ("S", "Snooze for 5 minutes", "Cues"),
     "stop_all": ("Esc", "Stop all speech", "Cues"),
     "teach": ("Ctrl+M", "This is my… (remember an object)", "Cues"),
+    "find": ("F", "Find something… (F again stops)", "Cues"),
     "open_file": ("Ctrl+O", "Open a video file…", "Video"),
     "start_stop": ("F5", "Start or stop", "Video"),
     "pause": ("P", "Pause or resume", "Video"),

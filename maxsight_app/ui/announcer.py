@@ -89,7 +89,8 @@ def spoken_text(cue: Cue) -> str:
 
 
 def is_assertive(cue: Cue) -> bool:
-    return cue.urgency >= Urgency.WARNING or cue.priority is Priority.NOW or cue.interrupt
+    # Find mode's "found" waits its turn here: an assertive message would cut a warning being read.
+    return cue.urgency >= Urgency.WARNING or (cue.priority is Priority.NOW and cue.kind is not CueKind.FIND) or cue.interrupt
 
 
 class Announcer(QObject):

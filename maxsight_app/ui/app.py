@@ -13,7 +13,7 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM"))
 
 
-def run_app(store, user_id, registry, config: EngineConfig, source: str | None) -> int:
+def run_app(store, user_id, registry, config: EngineConfig, source: str | None, find: str | None = None) -> int:
     from maxsight_app.ui.main_window import MainWindow
     from maxsight_app.ui.qt import QtWidgets
     from maxsight_app.ui.theme import apply_theme
@@ -24,6 +24,8 @@ def run_app(store, user_id, registry, config: EngineConfig, source: str | None) 
     window = MainWindow(store, user_id, registry, config, source=source)
     window.resize(1280, 760)
     window.show()
+    if find:
+        window.find_mode.start_words(find)      # `maxsight run --source FILE --find door`
     from maxsight_app.ui.first_run import needs_first_run, open_first_run
     if needs_first_run(store, user_id):
         open_first_run(window)           # spoken, keyboard-only; sets first_run_done when finished or skipped

@@ -36,6 +36,7 @@ class FrameView:
     rgb: np.ndarray          # [h, w, 3] uint8 RGB preview, at most PREVIEW_WIDTH wide
     scale: float             # preview pixels per frame pixel
     fps: float               # frames handled per second, recent
+    guidance: object = None  # find mode's answer for this frame (maxsight_app/find.py Guidance), when it is on
 
 
 class EngineWorker(QObject):
@@ -82,6 +83,12 @@ class EngineWorker(QObject):
     def set_profile(self, profile) -> None:
         self._commands.put(("profile", profile))
 
+    def start_find(self, target) -> None:
+        self._commands.put(("find", target))
+
+    def stop_find(self) -> None:
+        self._commands.put(("find", None))
+
     # -- runs on the worker thread -------------------------------------------------------------
     def _drain(self) -> None:
         while True:
@@ -96,6 +103,11 @@ class EngineWorker(QObject):
             elif kind == "profile":
                 for note in apply_profile(self.runtime, value):
                     self.notice.emit(note)
+            elif kind == "find":
+                if value is None:
+                    self.session.stop_find()
+                else:
+                    self.session.start_find(value)
 
     def _report_stage_b(self) -> None:
         sb = self.runtime.stage_b
@@ -144,7 +156,8 @@ class EngineWorker(QObject):
                 img = frame.image
                 scale = min(1.0, PREVIEW_WIDTH / img.shape[1])
                 small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else img
-                self.frameReady.emit(FrameView(tick.result, tuple(tick.cues), cv2.cvtColor(small, cv2.COLOR_BGR2RGB), scale, fps))
+                self.frameReady.emit(FrameView(tick.result, tuple(tick.cues), cv2.cvtColor(small, cv2.COLOR_BGR2RGB), scale, fps,
+                                               tick.guidance))
             if self._stop.is_set():
                 why = "stopped"
             self._drain()

@@ -72,6 +72,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings_dialog: SettingsDialog | None = None
         self.therapist = None
         self.teach_dialog = None
+        from maxsight_app.ui.find_mode import FindController
+        self.find_mode = FindController(self)       # F: find mode (ui/find_mode.py)
         self.file_dialog: QtWidgets.QFileDialog | None = None
         self._build_ui()
         self.announcer = Announcer(self, self.status.said, method=announcer_method)
@@ -193,9 +195,10 @@ class MainWindow(QtWidgets.QMainWindow):
             "repeat": lambda: self.request("repeat"), "pause": self.toggle_pause,
             "summary": lambda: self.request("summary"), "read_text": lambda: self.request("read_text"),
             "describe": lambda: self.request("describe"), "snooze": lambda: self.request("snooze"),
-            "stop_all": lambda: self.request("stop"), "settings": self.open_settings, "open_file": self.open_file,
+            "stop_all": lambda: self.find_mode.escape(), "settings": self.open_settings, "open_file": self.open_file,
             "start_stop": self.start_stop, "bigger": lambda: self._scale_text(1.15), "smaller": lambda: self._scale_text(1 / 1.15),
             "contrast": self._toggle_contrast, "therapist": self.open_therapist, "teach": self.open_teach,
+            "find": lambda: self.find_mode.toggle(),
             "quit": self.close})
         self.lag_timer = QtCore.QTimer(self)
         self.lag_timer.setInterval(50)

@@ -30,6 +30,9 @@ class StatusStrip(QtWidgets.QWidget):
         self.snooze.setWordWrap(True)
         self.snooze.setAccessibleName("Snooze")
         self.snooze.hide()
+        self.find = QtWidgets.QLabel("")           # "Finding: door" while find mode runs (ui/find_mode.py); read as its text
+        self.find.setWordWrap(True)
+        self.find.hide()
         self.said = AnnouncementLabel()
         self.said.hide()
         # The engine's numbers share one wrapping line: packed like text, they take fewer rows than a
@@ -39,7 +42,7 @@ class StatusStrip(QtWidgets.QWidget):
         self.numbers.setWordWrap(True)
         self.numbers.setAccessibleName("Engine status")
         self.values: dict[str, str] = {key: "" for key in METRICS}
-        for w in (self.message, self.snooze, self.said, self.numbers):
+        for w in (self.message, self.snooze, self.find, self.said, self.numbers):
             layout.addWidget(w)
         self._pending: dict[str, str] = {}
         self._last_refresh = -1e9
@@ -72,6 +75,14 @@ class StatusStrip(QtWidgets.QWidget):
         self.snooze.hide()
         self.snooze.setText("")
         self._snooze_timer.stop()
+
+    def show_find(self, text: str) -> None:
+        self.find.setText(text)
+        self.find.show()
+
+    def clear_find(self) -> None:
+        self.find.hide()
+        self.find.setText("")
 
     @property
     def snoozed(self) -> bool:

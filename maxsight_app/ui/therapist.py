@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from engine.conditions import simulate
+from maxsight_app.find import findability
 from maxsight_app.profile.schema import VISION_CONDITIONS
 from maxsight_app.profile.store import ProfileStore
 from maxsight_app.profile.words import condition_name
@@ -21,6 +22,9 @@ from maxsight_app.therapy.session import TherapySession
 from maxsight_app.therapy.tasks import ContrastChart
 from maxsight_app.ui.flow import FlowRow, pair
 from maxsight_app.ui.qt import Qt, QtCore, QtGui, QtWidgets, Signal
+
+
+NO_FIND = "Findability: start find mode in the main window (F) to see how hard its target is to see."
 
 
 def _pixmap(rgb: np.ndarray, width: int) -> QtGui.QPixmap:
@@ -86,6 +90,14 @@ class TherapistWindow(QtWidgets.QDialog):
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByKeyboard | Qt.TextInteractionFlag.TextSelectableByMouse)
         self.info.setFocusPolicy(Qt.FocusPolicy.StrongFocus)          # reachable by Tab; read as its text
+        # Find mode's findability (maxsight_app/find.py) for the condition chosen here, read as its text.
+        self.findability = QtWidgets.QLabel(NO_FIND)
+        self.findability.setWordWrap(True)
+        self.findability.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByKeyboard
+                                                 | Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.findability.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._findability_t = -1e9
+        self.find_box: tuple | None = None       # the target's box on the preview, outlined on both views
         controls = FlowRow(spacing=8)
         controls.add(pair("Profile:", self.user_box), pair("Vision condition:", self.condition_box))
         sev = pair("Severity:", self.severity)
@@ -107,9 +119,10 @@ class TherapistWindow(QtWidgets.QDialog):
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(controls)
         layout.addLayout(views, 1)
+        layout.addWidget(self.findability)
         layout.addWidget(self.info)
         chain = [self.user_box, self.condition_box, self.severity, save, session, self.report_button, self.original,
-                 self.seen, self.info]
+                 self.seen, self.findability, self.info]
         for a, b in zip(chain, chain[1:]):
             QtWidgets.QWidget.setTabOrder(a, b)
         self._load()
@@ -146,7 +159,9 @@ class TherapistWindow(QtWidgets.QDialog):
         self.conditionSaved.emit()
 
     def on_frame(self, view) -> None:
+        self.find_box = None
         if self.isVisible():
+            self.show_findability(view)
             self.show_frame(view.rgb, view.result.timestamp)
 
     def show_frame(self, rgb: np.ndarray, t: float = 0.0) -> None:
@@ -155,8 +170,34 @@ class TherapistWindow(QtWidgets.QDialog):
         seen = simulate(self.condition, bgr, self.severity.value() / 100, t)
         self.simulated = cv2.cvtColor(seen, cv2.COLOR_BGR2RGB)
         width = max(200, min(self.original.width(), self.original.height() * rgb.shape[1] // max(1, rgb.shape[0])))
-        self.original.setPixmap(_pixmap(rgb, width))
-        self.seen.setPixmap(_pixmap(self.simulated, width))
+        original, simulated = rgb, self.simulated
+        if self.find_box is not None:             # the find target, outlined (black under yellow) on both views
+            original, simulated = rgb.copy(), simulated.copy()
+            x1, y1, x2, y2 = (int(round(v)) for v in self.find_box)
+            for img in (original, simulated):
+                cv2.rectangle(img, (x1, y1), (x2, y2), (0, 0, 0), 5)
+                cv2.rectangle(img, (x1, y1), (x2, y2), (255, 221, 0), 2)
+        self.original.setPixmap(_pixmap(original, width))
+        self.seen.setPixmap(_pixmap(simulated, width))
+
+    def show_findability(self, view) -> None:
+        """How hard find mode's target is to see with the condition and severity chosen here, from
+        the frame's pixels; the words change at most once a second (screen readers hear each change)."""
+        g = getattr(view, "guidance", None)
+        if g is None or not g.in_view or g.hazard is None:
+            text = NO_FIND if g is None else f"Finding {g.target.shown}: not in view."
+        else:
+            self.find_box = tuple(v * view.scale for v in g.hazard.box)
+            if view.result.timestamp - self._findability_t < 1.0 and self.findability.text().startswith("Finding"):
+                return
+            bgr = cv2.cvtColor(view.rgb, cv2.COLOR_RGB2BGR)
+            f = findability(bgr, self.find_box, self.condition, self.severity.value() / 100, g.hfov_deg,
+                            view.result.timestamp)
+            text = (f"Finding {g.target.shown}, for {condition_name(self.condition)} at {self.severity.value()}%: "
+                    f"{f.words()}.")
+        self._findability_t = view.result.timestamp
+        if self.findability.text() != text:
+            self.findability.setText(text)
 
     def start_session(self) -> "SessionDialog":
         self.session_dialog = SessionDialog(self.store, self.user_id, self.visible_labels, self.clock, self,
