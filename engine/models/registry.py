@@ -455,6 +455,9 @@ def installed_path(spec: ModelSpec) -> Path | None:
     the converted file's hash in manifest.json beside it)."""
     if not spec.onnx_file:
         return None
+    if spec.pinned:                      # shipped inside the package (assets/<root>)
+        p = Path(str(assets.path(*spec.root.split("/")))) / spec.onnx_file if spec.root else None
+        return p if p is not None and p.is_file() else None
     bundled = bundled_files(spec)
     if bundled is not None and (bundled[0] / spec.onnx_file).is_file():
         return bundled[0] / spec.onnx_file

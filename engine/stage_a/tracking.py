@@ -211,7 +211,35 @@ class Tracker:
         # Unconfirmed tracks missed twice go at once: isolated weak detections never surface.
         self._tracks = [tr for tr in self._tracks if t - tr.last_t <= self.cfg.max_misses_s
                         and (tr.confirmed or tr.misses < 2)]
+        self._merge_duplicates()
         return tuple(self._snapshot(tr) for tr in self._tracks)
+
+    def _merge_duplicates(self) -> None:
+        """One object, one track: two confirmed tracks of one class whose boxes overlap at IoU >=
+        DUPLICATE_IOU with the smaller mostly inside the larger are one object boxed twice (per-class
+        NMS at 0.6 keeps a looser second box at 0.59). The longer-lived track stays. Left alone, the
+        next detection went to whichever predicted box fitted better: on an approach clip the
+        person moved to the younger track, whose approach history was a second old, so 'approaching'
+        dropped out for 0.8 s just as the person came within 3 s of contact."""
+        live = [tr for tr in self._tracks if tr.confirmed]
+        if len(live) < 2:
+            return
+        boxes = np.array([tr.kf.box() for tr in live], np.float32)
+        iou = iou_matrix(boxes, boxes)
+        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        drop: set[int] = set()
+        for i in range(len(live)):
+            for j in range(i + 1, len(live)):
+                a, b = live[i], live[j]
+                if id(a) in drop or id(b) in drop or iou[i, j] < DUPLICATE_IOU or not _compatible(a.label, b.label):
+                    continue
+                w = max(0.0, min(boxes[i, 2], boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0]))
+                h = max(0.0, min(boxes[i, 3], boxes[j, 3]) - max(boxes[i, 1], boxes[j, 1]))
+                if w * h < DUPLICATE_INSIDE * min(area[i], area[j]):
+                    continue
+                drop.add(id(b) if (a.hits, a.score) >= (b.hits, b.score) else id(a))
+        if drop:
+            self._tracks = [tr for tr in self._tracks if id(tr) not in drop]
 
     def _birth_for(self, d: Detection, area: float | None) -> float:
         frac = (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]) / area if area else 0.0
@@ -294,6 +322,8 @@ class Tracker:
 
 
 CROSS_CLASS_IOU = 0.5
+DUPLICATE_IOU = 0.5        # two tracks of one class this overlapped ...
+DUPLICATE_INSIDE = 0.8     # ... with the smaller box this much inside the other are one object
 ALTERNATIVE_SHARE = 0.2
 SAME_OBJECT_IOU = 0.7
 

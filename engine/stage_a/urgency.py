@@ -5,7 +5,8 @@ The rules, in order (the highest level reached wins):
            under 3 s or within 4 m; a person or animal approaching in the walking path with time
            to contact under 1.5 s;
   warning  a vehicle approaching at any distance up to 15 m; a person, dog or bicycle
-           approaching within 5 m; any obstacle within 1.5 m in the walking path;
+           approaching within 5 m, or in the walking path with time to contact under 3 s;
+           any obstacle within 1.5 m in the walking path;
   caution  anything near (<= 3 m); a parked vehicle within 8 m; a traffic light or stop sign
            within 15 m (worth knowing at a crossing); anything approaching within 10 m, or a
            vehicle approaching within 30 m (further away, approach is not yet the user's concern);
@@ -75,7 +76,7 @@ def assess(label: str, position: Position, approaching: bool, ttc_s: float | Non
             bump(Urgency.DANGER)
         if label in VEHICLES and d <= 15.0:
             bump(Urgency.WARNING)
-        if label in ANIMATE and d <= 5.0:
+        if label in ANIMATE and (d <= 5.0 or (ttc_s is not None and ttc_s < 3.0 and in_path(position))):
             bump(Urgency.WARNING)
         if d <= 10.0 or (label in VEHICLES and d <= 30.0):
             bump(Urgency.CAUTION)
