@@ -201,9 +201,12 @@ def _lab(img: np.ndarray) -> np.ndarray:
 
 def _regions(shape, box) -> tuple[np.ndarray, np.ndarray] | None:
     """Masks of the target's middle (its box less a fifth each side) and a ring round the box, or
-    None when the box leaves no ring worth measuring (it fills the frame)."""
+    None when there is no whole ring to measure: the box runs off the frame (what is beyond the edge
+    is unknown, and a partial ring compares the target with one side only) or fills it."""
     h, w = shape[:2]
     x1, y1, x2, y2 = box
+    if x1 <= 1 or y1 <= 1 or x2 >= w - 1 or y2 >= h - 1:
+        return None
     bw, bh = x2 - x1, y2 - y1
     inner = np.zeros((h, w), bool)
     ix1, iy1 = int(round(x1 + 0.2 * bw)), int(round(y1 + 0.2 * bh))

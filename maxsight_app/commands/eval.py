@@ -85,6 +85,18 @@ def add_parser(sub) -> None:
     eo.add_argument("--json", help="also write the results as JSON here")
     eo.set_defaults(func=cmd_ocr)
 
+    fd = ev.add_parser("find", help="find mode on synthetic clips toward doors from the labelled door photos, through the "
+                                    "session: the tone's side and the time to 'door found'")
+    fd.add_argument("--data", help="YOLO-layout door photos (default: the evaluation data's accessibility_objects/doors)")
+    fd.add_argument("--split", default="val", choices=["val", "train", "all"], help="which photos (default val)")
+    fd.add_argument("--limit", type=int, default=10, help="at most N clips (default 10)")
+    fd.add_argument("--seed", type=int, default=0, help="seed of the synthetic clips (default 0)")
+    fd.add_argument("--profile", help="profile whose preferences (voice, vision condition) to use (default: 'default')")
+    fd.add_argument("--keep-audio", help="keep each clip's WAV timeline (and the tone alone) in this folder")
+    fd.add_argument("--json", help="also write the results as JSON here")
+    engine_options(fd, tier_default="T0")
+    fd.set_defaults(func=cmd_find)
+
 
 def cmd_detect(args) -> int:
     from engine.models.detectors import build
@@ -321,3 +333,91 @@ def cmd_calibrate(args) -> int:
             target.write_text(json.dumps(r, indent=1) + "\n")
             text.append(f"  written to {target}")
     return report("\n".join(text), out, args.json)
+
+def cmd_find(args) -> int:
+    """Find mode end to end on door clips: the real access detector when it is installed, else the
+    photo's ground-truth boxes moved with the clip (said in the result)."""
+    import tempfile
+    from collections import defaultdict
+
+    import cv2
+
+    from engine.eval_data import require
+    from engine.models.registry import ModelError
+    from maxsight_app.compose import build_runtime, make_registry
+    from maxsight_app.find import resolve
+    from maxsight_app.measure import find
+    from maxsight_app.outputs.audio import WavFileSink
+    from maxsight_app.outputs.base import SpyOutput
+    from maxsight_app.outputs.factory import voice_of
+    from maxsight_app.outputs.sound import SoundOutput
+    from maxsight_app.outputs.speech import SpeechSynth
+    from training.evaluate import open_eval_set
+    if args.json:
+        check_outputs({"--json": Path(args.json)}, {})
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be at least 1, got {args.limit}")
+    keep = Path(args.keep_audio) if args.keep_audio else None
+    if keep is not None and not keep.is_dir():
+        raise ValueError(f"--keep-audio {keep}: no such folder")
+    cfg = engine_config(args)
+    store, uid = open_profile(args.profile)
+    try:
+        profile = store.profile(uid)
+    finally:
+        store.close()
+    reg = make_registry()
+    data = Path(args.data) if args.data else require("accessibility_objects", "doors")
+    coco, ids = open_eval_set([data], args.split)
+    cats = {c["id"]: c["name"] for c in coco.data["categories"]}
+    anns = defaultdict(list)
+    for a in coco.data["annotations"]:
+        anns[a["image_id"]].append(a)
+    images = sorted((im for im in coco.data["images"] if im["id"] in set(ids)), key=lambda im: im["file_name"])
+    clips = find.plan(images, anns, cats, seed=args.seed, limit=args.limit)
+    if not clips:
+        raise ValueError(f"no photo in {data} ({args.split}) has a whole door big enough for a clip")
+    use_model = False
+    if cfg.access:
+        try:
+            from engine.models.detectors import build
+            build(reg.get(cfg.access), reg, threads=cfg.threads)
+            use_model = True
+        except (ModelError, KeyError, ValueError):
+            use_model = False
+    synth = SpeechSynth(voice_of(profile))
+    if synth.check() is not None:
+        raise ValueError(f"find mode is measured on the spoken timeline, and speech is off: {synth.check()}")
+    target = resolve("door")
+    outcomes = []
+    with tempfile.TemporaryDirectory(prefix="maxsight-find-") as tmp:
+        wav_dir = keep or Path(tmp)
+        for clip in clips:
+            made = []
+
+            def make_session(boxes, wav, tone_wav):
+                if use_model:
+                    rt = build_runtime(profile, cfg, registry=reg, with_outputs=False, stage_b=False)
+                    name = f"{cfg.access} (the door and stairs model) beside {cfg.detector}"
+                else:
+                    rt = build_runtime(profile, cfg.with_(access=""), registry=reg, with_outputs=False, stage_b=False,
+                                       detector=find.TruthDetector(boxes))
+                    name = "ground-truth door boxes moved with the clip (scripted; the access model is not installed)"
+                made.append(rt)
+                s = rt.session
+                s.outputs = [SpyOutput(), SoundOutput(WavFileSink(wav, s.media_time), synth, earcons=profile.earcons,
+                                                      volume=profile.tone_volume),
+                             SoundOutput(WavFileSink(tone_wav, s.media_time), None, earcons=False, speech=False,
+                                         volume=profile.tone_volume)]
+                s.start_find(target)
+                return s, name
+            photo = cv2.imread(str(coco.image_path(next(im for im in images if im["id"] == clip.image_id))))
+            try:
+                outcomes.append(find.run_clip(clip, photo, make_session, cfg.camera, wav_dir))
+            finally:
+                for rt in made:
+                    rt.close()
+    result = find.summarise(outcomes)
+    result.update({"data": str(data), "split": args.split, "photos": len(ids), "condition": profile.vision_condition,
+                   "severity": profile.vision_severity})
+    return report(find.table(result), result, args.json)
