@@ -122,5 +122,10 @@ def test_the_door_needs_the_door_and_stairs_detector_or_is_found(qtbot, store, i
             assert dlg.isVisible() and not w.find_mode.active
             assert "door and stairs detector" in dlg.message.text()
             qtbot.waitUntil(lambda: any("door and stairs detector" in t for _, t, _ in w.announcer.history), timeout=3000)
+        dlg.reject()
+        # `maxsight run --source FILE --find WHAT` with the window: words that name nothing are one sentence.
+        assert w.find_mode.start_words("unicorn") is False and not w.find_mode.active
+        assert w.status.message.text().startswith("Find unicorn: I can't find 'unicorn'")
+        assert w.find_mode.start_words("cups") is True and w.status.find.text() == "Finding: cup"
     finally:
         w.shutdown()
