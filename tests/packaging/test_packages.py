@@ -253,6 +253,37 @@ def test_bundle_window_opens_on_a_video_with_the_set_up_on_top(built, video, tmp
         session.stop()
 
 
+def test_bundle_set_up_is_finished_with_enter_alone_under_x(built, video, tmp_path):
+    """As a screen-reader user does it: Return on each step, nothing else; the models step checks the
+    bundled models (no download) before Return moves on."""
+    from maxsight_app.ui.first_run import STEPS, TITLES
+    from tests.desktop.xsession import wait_for
+    session = _x_session(tmp_path)
+    try:
+        app = session.spawn("enter", [str(built.bundle / "maxsight"), "--source", str(video)],
+                            env={"MAXSIGHT_DATA": str(tmp_path / "data"), "MAXSIGHT_CACHE": str(tmp_path / "cache")})
+        session.window_id("^MaxSight set-up", timeout=120)
+        titles = []
+        for _ in range(len(STEPS) + 3):
+            name = wait_for(lambda: session.active_window_name() or None, 30, "a focused window")
+            if not name.startswith("MaxSight set-up"):
+                break
+            titles.append(name)
+            t0 = time.monotonic()
+            while session.active_window_name() == name and time.monotonic() - t0 < 90:
+                session.key("Return")           # on the models step, Return waits until they are checked
+                time.sleep(1.0)
+        n = len(STEPS)
+        assert titles == [f"MaxSight set-up: {TITLES[s]} (step {i + 1} of {n})" for i, s in enumerate(STEPS)]
+        wait_for(lambda: _first_run_done(tmp_path / "data" / "profiles.db"), 10, "first_run_done being saved")
+        assert session.active_window_name() == "MaxSight" and app.poll() is None
+        fetched = [f for f in (tmp_path / "cache").rglob("*") if f.is_file() and f.suffix in (".onnx", ".data", ".pth")]
+        assert fetched == []                                          # the bundled models sufficed
+        session.end(app)
+    finally:
+        session.stop()
+
+
 # -- the .deb ---------------------------------------------------------------------------------
 def _deb_field(deb: Path, field: str) -> str:
     return subprocess.run(["dpkg-deb", "-f", str(deb), field], capture_output=True, text=True, check=True).stdout.strip()
