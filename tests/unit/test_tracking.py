@@ -150,3 +150,28 @@ def test_object_walking_into_view_is_not_approaching():
         box = (640.0 - visible_w, 150.0, 640.0, 330.0)
         tracks = tr.update((det(box, "person", 0),), i / FPS, frame_size=(640, 480))
     assert tracks[0].ttc_s is None
+
+
+def test_one_person_boxed_twice_is_one_track_and_keeps_its_approach():
+    """Per-class NMS at 0.6 keeps a looser second box of one person (IoU 0.59, the tight box almost
+    all inside it). One track must stay, the older, so its approach history is not lost when the
+    next detection fits the looser box better."""
+    tr = Tracker(TrackerConfig(), birth_score=0.5, keep_score=0.25)
+    for i in range(20):
+        t = i / FPS
+        s = 1.0 + 0.03 * i                               # walking closer: the box grows
+        tight = (300 - 25 * s, 160, 300 + 25 * s, 160 + 120 * s)
+        loose = (tight[0] - 34 * s, 161, tight[2], 160 + 116 * s)
+        dets = (det(tight, "person", 0, 0.7), det(loose, "person", 0, 0.55)) if i < 12 else (det(loose, "person", 0, 0.6),)
+        tracks = [x for x in tr.update(dets, t) if x.confirmed]
+        if i >= 2:
+            assert len(tracks) == 1, f"frame {i}: {[(x.track_id, x.box) for x in tracks]}"
+    assert tracks[0].track_id == 1 and tracks[0].ttc_s is not None
+
+
+def test_two_people_side_by_side_stay_two():
+    tr = Tracker(TrackerConfig(), birth_score=0.5, keep_score=0.25)
+    for i in range(10):
+        a, b = (200, 150, 260, 300), (240, 150, 300, 300)       # IoU 0.2: shoulder to shoulder
+        tracks = [x for x in tr.update((det(a, "person", 0), det(b, "person", 0)), i / FPS) if x.confirmed]
+    assert len(tracks) == 2
