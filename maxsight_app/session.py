@@ -62,6 +62,12 @@ class Session:
             guidance = self.find.update(result, frame.image, self.media_time(), self.profile.vision_condition,
                                         self.profile.vision_severity)
             self._guide(guidance.tone)       # first, so speech being made does not delay it; the sinks duck it
+            # The tone already says where the target is: a caution about it ("door, straight ahead,
+            # 2.5 metres" just after "door found") only talks over the guidance. Warnings and dangers
+            # about it are still said.
+            target = self.find.s.track_id
+            cues = [c for c in cues if not (c.kind is CueKind.HAZARD and c.urgency <= Urgency.CAUTION
+                                            and target is not None and (c.track_id == target or target in c.group))]
         latencies = [self._emit(c) for c in cues]
         if guidance is not None:             # find's words after the policy's: hazards are said first
             for c in guidance.cues:

@@ -158,6 +158,16 @@ def test_hazards_are_said_the_same_with_find_mode_on_and_before_its_words():
     assert all(t is not None for t in on.spy.tones[4:])      # and the door is still guided to
 
 
+def test_no_caution_about_the_target_talks_over_its_guidance():
+    """A door in the path and near is a caution; while it is the target being guided to, 'door
+    found' and the tone say it, not a second phrase about the same door."""
+    near_door = box_at(0, width=180, top=20, bottom=465)     # about 2.5 m, straight ahead
+    script = [[(near_door, DOOR)]] * 20
+    on, off = Run(script).play(), Run(script, target=None).play()
+    assert any(s.startswith("door, straight ahead") for _, s in off.said(CueKind.HAZARD)), off.said(CueKind.HAZARD)
+    assert on.said(CueKind.HAZARD) == [] and any("door found" in s for _, s in on.said())
+
+
 def test_a_personal_object_is_found_by_its_taught_name():
     target = resolve("keys", personal=["my keys", "my mug"])
     assert target.personal == "my keys" and target.name == "your keys"
