@@ -30,6 +30,10 @@ TYPICAL_HEIGHT_M = {
     # (1.98-2.1 m in most building codes), a fridge door 1.75 m, a kitchen cabinet door 0.7 m.
     "door": 2.0, "refrigerator door": 1.75, "cabinet door": 0.70,
 }
+# Typical width (m) where the height is often cut: a door seen from within 2.4 m fills the frame
+# top to bottom, but its 0.8-0.9 m leaf still fits across.
+TYPICAL_WIDTH_M = {"door": 0.85}
+_WIDTH_REL_SIGMA = 0.25         # doors are 0.7-1.0 m wide, and seen at an angle look narrower
 # Classes whose box bottom touches the floor, so the ground-plane estimate applies.
 STANDS_ON_GROUND = frozenset({
     "person", "bicycle", "car", "motorcycle", "bus", "truck", "train", "dog", "cat", "horse", "cow",
@@ -109,6 +113,10 @@ def locate(label: str, box: Box, width: int, height: int, camera: CameraModel) -
     d_size, s_size, cut = size_estimate(label, box, width, height, camera)
     if not cut:
         estimates.append((d_size, s_size))
+    side_cut = box[0] <= _EDGE_PX or box[2] >= width - _EDGE_PX
+    if cut and label in TYPICAL_WIDTH_M and not side_cut:
+        d_w = camera.focal_px(width) * TYPICAL_WIDTH_M[label] / max(box[2] - box[0], 1.0)
+        estimates.append((d_w, d_w * _WIDTH_REL_SIGMA))
     bottom_cut = box[3] >= height - _EDGE_PX
     if label in STANDS_ON_GROUND and not bottom_cut:
         g = ground_estimate(box, width, height, camera)

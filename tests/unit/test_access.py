@@ -90,6 +90,14 @@ def test_door_distance_from_its_two_metre_height():
     assert abs(pos.distance_m - by_size) < 0.35 * by_size     # fused with the ground plane, near its size estimate
 
 
+def test_a_door_too_near_for_its_height_is_measured_by_its_width():
+    """Within about 2.4 m a door's top and bottom leave the frame: its 0.85 m width still fits."""
+    f = CAM.focal_px(W)
+    width_px = f * 0.85 / 1.5                                   # a door 1.5 m away
+    pos = geometry.locate("door", (320 - width_px / 2, 0.0, 320 + width_px / 2, float(H)), W, H, CAM)
+    assert not pos.bounded and pos.distance_m == pytest.approx(1.5, rel=0.01)
+
+
 # -- handle side and phrasing -----------------------------------------------------------------------
 
 def _track(tid, label, box, score=0.8, confirmed=True, misses=0) -> Track:
