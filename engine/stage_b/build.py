@@ -30,13 +30,18 @@ def processor_specs(config: EngineConfig, registry: Registry, sound_alerts: tupl
                 specs[task] = ProcessorSpec("engine.stage_b.processors:sound_events", {"enabled": sound_alerts})
         elif task == "captions":
             if captions:
-                specs[task] = ProcessorSpec("engine.stage_b.processors:captions")
+                # A job may hold up to 20 s of speech (MAX_SEGMENT_S): Whisper needs more than the
+                # default 10 s for it on a slow or busy CPU, and a restart loses the stream.
+                specs[task] = ProcessorSpec("engine.stage_b.processors:captions", timeout_s=CAPTIONS_TIMEOUT_S)
         elif task == "ocr":
             specs[task] = ProcessorSpec("engine.stage_b.processors:ocr", {"hfov_deg": config.camera.hfov_deg})
         elif task == "recognition":
             if personal_index is not None and model_ok("mobilenet_v2", "Personal objects"):
                 specs[task] = ProcessorSpec("engine.stage_b.processors:recognition", {"index_path": personal_index})
     return specs, notes
+
+
+CAPTIONS_TIMEOUT_S = 30.0
 
 
 def start(config: EngineConfig, registry: Registry, **kw) -> tuple[StageBScheduler | None, list[str]]:

@@ -56,6 +56,7 @@ STARVED_GRACE = 30.0       # a starved job may run this many times timeout_s (5 
 class ProcessorSpec:
     factory: str               # "package.module:function", called with kwargs in the worker
     kwargs: dict = field(default_factory=dict)
+    timeout_s: float | None = None     # this processor's hang limit (None: the scheduler's timeout_s)
 
 
 @dataclass(frozen=True)
@@ -383,8 +384,12 @@ class StageBScheduler:
         if running and self._job_cpu.get("job") != running[0]:
             state = _cpu_state(self._proc.pid)
             self._job_cpu = {"job": running[0], "cpu": state[0] if state else None}
-        if running and now - running[2] > self.timeout_s and not self._starved(running, now):
-            self._fail(running[1], f"no answer within {self.timeout_s:.0f} s")
+        if running and now - running[2] > self._limit(running[1]) and not self._starved(running, now):
+            state = _cpu_state(self._proc.pid)
+            used = f", {state[0] - self._job_cpu['cpu']:.1f} s of CPU, {'runnable' if state[1] else 'not runnable'}" \
+                if state is not None and self._job_cpu.get("cpu") is not None else ""
+            log.warning("Stage B %s: no answer after %.1f s%s", running[1], now - running[2], used)
+            self._fail(running[1], f"no answer within {self._limit(running[1]):.0f} s")
             self._restart(f"{running[1]} hung")
             return
         if now - self._last_memory_check >= MEMORY_POLL_S:
@@ -397,16 +402,21 @@ class StageBScheduler:
                 self._problem("memory", f"Stage B used {rss:.0f} MB, over its {self.memory_mb:.0f} MB limit; it was restarted.")
                 self._restart("memory limit")
 
+    def _limit(self, task: str) -> float:
+        spec = self.specs.get(task)
+        return spec.timeout_s if spec is not None and spec.timeout_s else self.timeout_s
+
     def _starved(self, running: tuple[int, str, float], now: float) -> bool:
         """Is the running job late only because the worker gets no core? Runnable, little CPU used
         since the job was first seen, and within STARVED_GRACE x timeout_s."""
-        if now - running[2] > self.timeout_s * STARVED_GRACE or self._job_cpu.get("cpu") is None:
+        limit = self._limit(running[1])
+        if now - running[2] > limit * STARVED_GRACE or self._job_cpu.get("cpu") is None:
             return False
         state = _cpu_state(self._proc.pid)
         if state is None:
             return False
         cpu, runnable = state
-        starved = runnable and cpu - self._job_cpu["cpu"] < self.timeout_s
+        starved = runnable and cpu - self._job_cpu["cpu"] < limit
         if starved and not self._job_cpu.get("told"):
             self._job_cpu["told"] = True
             log.info("Stage B %s is slow because the machine is busy (%.1f s of CPU in %.0f s); not a hang",

@@ -113,6 +113,18 @@ def test_a_runaway_job_is_a_hang_even_while_it_computes(sched):
     assert s.status.disabled == ("work",)
 
 
+def test_a_processor_may_have_a_longer_limit_of_its_own(sched):
+    """Captions get 30 s: a long stretch of speech is not a hang. Others keep the scheduler's."""
+    s = sched(specs={"slow": ProcessorSpec("tests.fakes.stage_b:echo", {"delay_s": 1.6}, timeout_s=5.0),
+                     "hang": ProcessorSpec("tests.fakes.stage_b:hangs")}, timeout_s=1.0, max_failures=1)
+    s.submit("slow", "late but fine", t=0)
+    got = wait_results(s, 1)
+    assert got[0].value == "late but fine" and s.status.restarts == 0
+    s.submit("hang", None, t=1)
+    wait_until(s, lambda: s.status.restarts == 1, timeout=10.0)
+    assert s.status.disabled == ("hang",)
+
+
 def test_unknown_task_is_named(sched):
     s = sched(specs={"echo": ProcessorSpec("tests.fakes.stage_b:echo")})
     with pytest.raises(ValueError, match="no Stage B processor called 'ocr'"):
