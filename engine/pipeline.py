@@ -32,7 +32,8 @@ from engine.stage_a.access import AccessLane, with_details
 from engine.stage_a import quality
 from engine.stage_a.tracking import Tracker
 from engine.stage_a.urgency import UrgencySmoother
-from engine.types import AudioChunk, Frame, FrameResult, StageBReport
+from engine.stage_b.document import PageCapture
+from engine.types import AudioChunk, DocumentView, Frame, FrameResult, StageBReport
 
 STAGE_A_SLOW_MS = 200.0
 AUDIO_BACKLOG_S = 30.0     # audio kept for a busy stream task before the oldest is dropped
@@ -69,6 +70,7 @@ class _StageBOut(NamedTuple):
     texts_asked: bool = False
     recognised: tuple = ()
     report: StageBReport | None = None
+    document_texts: tuple | None = None
 
 
 class Pipeline:
@@ -90,6 +92,8 @@ class Pipeline:
         self._last_ocr_t = -1e9
         self._last_recognise_t = -1e9
         self.audio_dropped_s = 0.0
+        self.document: PageCapture | None = None       # document mode: finds the page, picks the frame
+        self._page: np.ndarray | None = None            # a flattened page waiting for the text reader
         from engine.device import runs_on
         self.runs_on = runs_on(self.detector, self.device)     # what ONNX Runtime really uses, in words
         log.info("Stage A: %s on %s, %d threads", spec.name, self.runs_on, config.threads)
@@ -128,6 +132,26 @@ class Pipeline:
         self._text_asked = True
         return True
 
+    def document_mode(self, on: bool) -> bool:
+        """Document mode on (a fresh page) or off. False when this build has no text reader."""
+        if not on:
+            self.document, self._page = None, None
+            return True
+        if self.stage_b is None or "ocr" not in self.stage_b.specs or "ocr" in self.stage_b.status.disabled:
+            return False
+        self.document, self._page = PageCapture(), None
+        return True
+
+    def _document(self, frame: Frame) -> DocumentView:
+        """Document mode, every frame: guidance, and the sharpest whole page to the text reader."""
+        step = self.document.update(frame.image)
+        if step.captured is not None:
+            self._page = step.captured
+        if self._page is not None and self.stage_b.submit("ocr", (self._page, "document", frame.timestamp), t=frame.timestamp):
+            self._page = None
+        corners = tuple(map(tuple, step.page.corners.tolist())) if step.page is not None else None
+        return DocumentView(step.guidance, corners, reading=self.document.done)
+
     def _skip_reason(self, stage_a_ms: float, uncertainty: float) -> str | None:
         if stage_a_ms > STAGE_A_SLOW_MS:
             return "stage_a_slow"
@@ -159,9 +183,9 @@ class Pipeline:
                 if self.stage_b.submit(task, chunk, t=frame.timestamp):
                     backlog.clear()
         if "ocr" in self.stage_b.specs and self.stage_b.pending_for("ocr") == 0:
-            due = frame.timestamp - self._last_ocr_t >= OCR_EVERY_S and skipped is None
+            due = frame.timestamp - self._last_ocr_t >= OCR_EVERY_S and skipped is None and self.document is None
             if self._text_asked or due:      # asked for: even an uncertain frame is worth a try
-                if self.stage_b.submit("ocr", (frame.image, self._text_asked), t=frame.timestamp):
+                if self.stage_b.submit("ocr", (frame.image, self._text_asked, frame.timestamp), t=frame.timestamp):
                     self._last_ocr_t, self._text_asked = frame.timestamp, False
         if ("recognition" in self.stage_b.specs and self.stage_b.pending_for("recognition") == 0 and skipped is None
                 and frame.timestamp - self._last_recognise_t >= RECOGNISE_EVERY_S and hazards):
@@ -169,20 +193,22 @@ class Pipeline:
             crops = [(h.track_id, c) for h in big if (c := crop_box(frame.image, h.box)) is not None]
             if crops and self.stage_b.submit("recognition", crops, t=frame.timestamp):
                 self._last_recognise_t = frame.timestamp
-        sounds, captions, texts, asked, recognised, max_age = [], [], (), False, [], 0.0
+        sounds, captions, texts, asked, recognised, max_age, page = [], [], (), False, [], 0.0, None
         for r in self.stage_b.drain():
             max_age = max(max_age, r.latency_s)
             if r.task == "sounds":
                 sounds += r.value
             elif r.task == "captions":
                 captions += r.value
+            elif r.task == "ocr" and r.value[1] == "document":
+                page = tuple(r.value[0])
             elif r.task == "ocr":
                 texts, asked = tuple(r.value[0]), r.value[1]
             elif r.task == "recognition":
                 recognised += r.value
         st = self.stage_b.status
         report = StageBReport(skipped, st.dropped, self.stage_b.pending, st.disabled, max_age, self.audio_dropped_s)
-        return _StageBOut(tuple(sounds), tuple(captions), texts, asked, tuple(recognised), report)
+        return _StageBOut(tuple(sounds), tuple(captions), texts, asked, tuple(recognised), report, page)
 
     def step(self, frame: Frame, audio: AudioChunk | None = None) -> FrameResult:
         """audio: the sound (16 kHz mono) that arrived since the previous frame, if any."""
@@ -223,6 +249,9 @@ class Pipeline:
         timings["stage_a"] = (t4 - t0) * 1e3
         unc = 1.0 if problems else quality.uncertainty(q, [d.score for d in detections])
         b = self._stage_b(frame, audio, timings["stage_a"], unc, hazards)
+        doc = self._document(frame) if self.document is not None and self.stage_b is not None else None
+        if doc is not None and b.document_texts is not None:
+            doc = DocumentView(doc.guidance, doc.page, doc.reading, b.document_texts)
         if b.report is not None:
             problems = problems + tuple(self.stage_b.status.problems)
             self.stage_b.status.problems.clear()
@@ -230,4 +259,4 @@ class Pipeline:
                            detections=detections, tracks=tracks, hazards=hazards, quality=q,
                            uncertainty=unc, timings_ms=timings, model=self.detector.name, problems=problems,
                            sounds=b.sounds, captions=b.captions, stage_b=b.report, texts=b.texts,
-                           texts_asked=b.texts_asked, recognised=b.recognised)
+                           texts_asked=b.texts_asked, recognised=b.recognised, document=doc)

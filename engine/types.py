@@ -116,6 +116,7 @@ class SoundEvent:
     score: float
     start_s: float            # stream time the sound began
     direction: str | None     # "left"/"right" when a stereo microphone can tell; else None
+    own: bool = False         # one of the user's own taught sounds: label is the name they gave it
 
 
 @dataclass(frozen=True)
@@ -131,12 +132,31 @@ class FrameQuality:
 
 
 @dataclass(frozen=True)
+class TextWord:
+    text: str
+    score: float
+    box: tuple[tuple[float, float], ...]   # 4 corners, pixels
+
+
+@dataclass(frozen=True)
 class TextRead:
+    """One line of text as read (what is said); its words carry their own boxes."""
     text: str
     score: float
     box: tuple[tuple[float, float], ...]   # 4 corners, pixels
     clock: int
     bearing_deg: float
+    words: tuple[TextWord, ...] = ()
+    seen: int = 1                          # frames that agreed on this reading (several-frame vote)
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """Document mode, this frame: how to move the camera, where the page is, and the page read."""
+    guidance: str                                         # "" when the whole page is in view and steady
+    page: tuple[tuple[float, float], ...] | None          # the page's 4 corners in the frame, pixels
+    reading: bool = False                                 # the sharpest page has gone to the text reader
+    texts: tuple[TextRead, ...] | None = None             # the page read (flattened-page pixels), when it arrives
 
 
 @dataclass(frozen=True)
@@ -182,6 +202,7 @@ class FrameResult:
     texts: tuple[TextRead, ...] = ()            # Stage B: text read from a recent frame, reading order
     texts_asked: bool = False                   # those texts answer the user's "read text now"
     recognised: tuple[Recognised, ...] = ()     # Stage B: tracked objects that are the user's own
+    document: DocumentView | None = None        # document mode (None when it is off)
 
     def to_json(self) -> dict:
         """A JSON-ready dict (enums as words, floats rounded) for `maxsight run --out`."""

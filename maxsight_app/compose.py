@@ -3,7 +3,8 @@ session and outputs. The command line and the window both call `build_runtime`; 
 these objects. `apply_profile` applies a changed profile to all of them, Stage B included.
 
 Decisions made here and nowhere else:
-  * which Stage B processors run (the tier, then the profile: captions on or off, which sounds);
+  * which Stage B processors run (the tier, then the profile: captions on or off, which sounds,
+    the user's own sounds);
   * who speaks: MaxSight's own voice, the screen reader's announcer (passed in by the window), or
     both (the profile's speech_output; AUTO follows whether a screen reader runs). When the own
     voice has no sound device, the announcer is used so a cue is never lost;
@@ -16,6 +17,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 from engine.config import EngineConfig, verify
 from engine.models.registry import ModelError, Registry, cache_dir, default_registry
@@ -122,9 +125,15 @@ def _outputs(rt: Runtime, profile: Profile) -> tuple[list, list[str]]:
     return built + list(rt.extra_outputs), notes
 
 
+def _custom(profile: Profile) -> dict:
+    """The user's own sounds as the Stage B sounds processor takes them: name -> embeddings."""
+    return {name: np.asarray(e) for name, e in profile.custom_sounds.items()}
+
+
 def _stage_b_specs(config: EngineConfig, registry: Registry, profile: Profile, personal_index: Path | None):
     return processor_specs(config, registry, sound_alerts=profile.sound_alerts, captions=profile.captions,
-                           personal_index=str(personal_index) if personal_index else None)
+                           personal_index=str(personal_index) if personal_index else None,
+                           custom_sounds=_custom(profile))
 
 
 def build_runtime(profile: Profile, config: EngineConfig, *, registry: Registry | None = None,
@@ -182,6 +191,8 @@ def apply_profile(rt: Runtime, profile: Profile, with_outputs: bool = True) -> l
     elif rt.stage_b is not None:
         if old.sound_alerts != profile.sound_alerts and "sounds" in rt.stage_b.specs:
             rt.stage_b.configure("sounds", enabled=profile.sound_alerts)   # live, the model stays loaded
+        if old.custom_sounds != profile.custom_sounds and "sounds" in rt.stage_b.specs:
+            rt.stage_b.configure("sounds", custom=_custom(profile))        # taught or forgotten, live
         for task in ("captions", "recognition"):                            # on, off, or another user's index
             if specs.get(task) != rt.stage_b.specs.get(task):
                 rt.stage_b.set_task(task, specs.get(task))

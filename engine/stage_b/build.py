@@ -11,7 +11,8 @@ log = logging.getLogger(__name__)
 
 
 def processor_specs(config: EngineConfig, registry: Registry, sound_alerts: tuple[str, ...] | None = None,
-                    captions: bool = True, personal_index: str | None = None) -> tuple[dict[str, ProcessorSpec], list[str]]:
+                    captions: bool = True, personal_index: str | None = None,
+                    custom_sounds: dict | None = None) -> tuple[dict[str, ProcessorSpec], list[str]]:
     """(specs, notes): the processors the tier asks for whose models are installed and intact; a
     note for each one left out and why."""
     specs, notes = {}, []
@@ -27,7 +28,8 @@ def processor_specs(config: EngineConfig, registry: Registry, sound_alerts: tupl
     for task in stage_b_tasks(config.tier):
         if task == "sounds":
             if model_ok("yamnet", "Sound alerts"):
-                specs[task] = ProcessorSpec("engine.stage_b.processors:sound_events", {"enabled": sound_alerts})
+                specs[task] = ProcessorSpec("engine.stage_b.processors:sound_events",
+                                            {"enabled": sound_alerts, "custom": dict(custom_sounds or {})})
         elif task == "captions":
             if captions:
                 # A job may hold up to 20 s of speech (MAX_SEGMENT_S): Whisper needs more than the

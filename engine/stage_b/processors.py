@@ -13,21 +13,27 @@ def _model(name: str) -> Path:
 
 
 class _Sounds:
-    def __init__(self, enabled: tuple[str, ...] | None, threads: int):
+    def __init__(self, enabled: tuple[str, ...] | None, threads: int, custom: dict | None):
         from engine.stage_b.sound_events import SoundEventDetector
         path = _model("yamnet")
-        self.detector = SoundEventDetector(path, path.parent / "yamnet_class_map.csv", threads=threads, enabled=enabled)
+        self.detector = SoundEventDetector(path, path.parent / "yamnet_class_map.csv", threads=threads, enabled=enabled,
+                                           custom=custom)
 
-    def configure(self, enabled: tuple[str, ...] | None = None, **_) -> None:
-        """Which sound classes to report: the user's sound-alert choice, changed live."""
-        self.detector.set_enabled(enabled)
+    def configure(self, **changes) -> None:
+        """Live changes: `enabled` (the user's sound-alert choice) and `custom` (the user's own
+        sounds: name -> embeddings); only what is given changes."""
+        if "enabled" in changes:
+            self.detector.set_enabled(changes["enabled"])
+        if "custom" in changes:
+            self.detector.set_custom(changes["custom"])
 
     def __call__(self, samples):
         return self.detector.feed(samples)
 
 
-def sound_events(enabled: tuple[str, ...] | None = None, threads: int = 1):
-    return _Sounds(enabled, threads)
+def sound_events(enabled: tuple[str, ...] | None = None, threads: int = 1, custom: dict | None = None):
+    """custom: the user's own sounds, name -> [N, 1024] YAMNet embeddings (taught in the app)."""
+    return _Sounds(enabled, threads, custom)
 
 
 def captions(threads: int = 1):
@@ -41,12 +47,22 @@ def captions(threads: int = 1):
 
 
 def ocr(hfov_deg: float = 60.0):
-    from engine.stage_b.ocr import TextReader
+    """payload (image, asked[, stream time]) -> (lines read, asked). Asked ("read text now") uses
+    the finer detection; every pass votes with the passes of the last few seconds, so a sign read
+    on several frames of a moving camera is said as most frames read it. asked == "document": a
+    flattened page from document mode, read with the finer detection and not voted."""
+    import time
+
+    from engine.stage_b.ocr import DOCUMENT, TextReader, TextVote
     reader = TextReader(hfov_deg)
+    vote = TextVote()
 
     def run(payload):
-        image, asked = payload
-        return reader.read(image), asked
+        image, asked = payload[0], payload[1]
+        if asked == "document":              # a flattened page from document mode: print preset, never voted
+            return reader.read(image, options=DOCUMENT), asked
+        t = float(payload[2]) if len(payload) > 2 else time.monotonic()
+        return vote.update(reader.read(image, asked=bool(asked)), t), bool(asked)
     return run
 
 

@@ -67,10 +67,26 @@ def add_parser(sub) -> None:
     cb.add_argument("--json", help="also write the results as JSON here")
     cb.set_defaults(func=cmd_calibrate)
 
-    es = ev.add_parser("sounds", help="environmental sound events on labelled clips, pipeline against the raw model")
-    es.add_argument("--dir", help="folder with labels.csv and audio/ (default: the evaluation data's sound_events_small)")
+    es = ev.add_parser("sounds", help="environmental sound events on labelled clips, pipeline against the raw model; "
+                                      "false events per hour of background and of speech")
+    es.add_argument("--dir", action="append", help="folder with labels.csv and audio/ (repeatable; default: the evaluation "
+                                                   "data's sound_events_small and sound_events_more)")
+    es.add_argument("--speech", help="read speech for false events per hour (default: the evaluation data's asr_speech_refs)")
+    es.add_argument("--no-speech", action="store_true", help="skip the speech recordings")
+    es.add_argument("--split", default="all", choices=["dev", "test", "all"], help="clips by file-name hash (default all)")
     es.add_argument("--json", help="also write the results as JSON here")
     es.set_defaults(func=cmd_sounds)
+
+    cs = ev.add_parser("custom-sounds", help="your own sounds: taught from 3 examples, held-out examples recognised, "
+                                             "false events on background, other sounds and speech")
+    cs.add_argument("--dir", action="append", help="folder with labels.csv and audio/ (repeatable; default: the evaluation "
+                                                   "data's sound_events_more and sound_events_small)")
+    cs.add_argument("--speech", help="read speech (default: the evaluation data's asr_speech_refs)")
+    cs.add_argument("--split", action="append", choices=["dev", "test", "all"], help="half (repeatable; default dev and test)")
+    cs.add_argument("--shots", type=int, default=3, help="examples taught (default 3)")
+    cs.add_argument("--sweep", action="store_true", help="also sweep the similarity thresholds (fit them on dev)")
+    cs.add_argument("--json", help="also write the results as JSON here")
+    cs.set_defaults(func=cmd_custom_sounds)
 
     ec = ev.add_parser("captions", help="live-caption word error rate and latency on read speech")
     ec.add_argument("--dir", help="folder like the evaluation data's asr_speech_refs")
@@ -79,9 +95,17 @@ def add_parser(sub) -> None:
     ec.add_argument("--json", help="also write the results as JSON here")
     ec.set_defaults(func=cmd_captions)
 
-    eo = ev.add_parser("ocr", help="text reading: CER and word accuracy on ICDAR 2015")
+    eo = ev.add_parser("ocr", help="text reading: end to end (background and asked passes) on ICDAR 2015 photos, "
+                                   "recognition on word crops, by dataset and half")
     eo.add_argument("--icdar", help="folder with images/ and gt/ (default: the evaluation data's icdar2015_test_scene_text)")
-    eo.add_argument("--limit", type=int, help="only the first N images with legible words")
+    eo.add_argument("--crops", help="folder with labels.csv and images/ (default: the evaluation data's ocr_word_crops)")
+    eo.add_argument("--split", action="append", choices=["dev", "test", "all"],
+                    help="half by file-name hash (repeatable; default dev and test)")
+    eo.add_argument("--pass", dest="passes", action="append", choices=["background", "asked"],
+                    help="end-to-end pass (repeatable; default both)")
+    eo.add_argument("--only", action="append", choices=["photos", "crops"], help="run only these parts (repeatable)")
+    eo.add_argument("--no-recognition", action="store_true", help="skip the ground-truth crops of the photos (faster)")
+    eo.add_argument("--limit", type=int, help="only the first N photos (and N crops) of each half")
     eo.add_argument("--json", help="also write the results as JSON here")
     eo.set_defaults(func=cmd_ocr)
 
@@ -185,9 +209,28 @@ def cmd_sounds(args) -> int:
     from engine.eval_data import require
     from maxsight_app.compose import make_registry
     from maxsight_app.measure import sounds
-    folder = Path(args.dir) if args.dir else require("sound_events_small")
-    result = sounds.evaluate(make_registry(), folder)
+    if args.json:
+        check_outputs({"--json": Path(args.json)}, {})
+    reg = make_registry()
+    det = sounds.detector(reg)
+    folders = [Path(d) for d in args.dir] if args.dir else [require("sound_events_small"), require("sound_events_more")]
+    result = {"clips": [sounds.evaluate(reg, f, args.split, det) for f in folders]}
+    if not args.no_speech:
+        result["speech"] = sounds.evaluate_speech(reg, Path(args.speech) if args.speech else require("asr_speech_refs"), det)
     return report(sounds.table(result), result, args.json)
+
+
+def cmd_custom_sounds(args) -> int:
+    from engine.eval_data import require
+    from maxsight_app.compose import make_registry
+    from maxsight_app.measure import custom_sounds, sounds
+    if args.json:
+        check_outputs({"--json": Path(args.json)}, {})
+    det = sounds.detector(make_registry())
+    folders = [Path(d) for d in args.dir] if args.dir else [require("sound_events_more"), require("sound_events_small")]
+    speech = Path(args.speech) if args.speech else require("asr_speech_refs")
+    result = custom_sounds.evaluate(det, folders, speech, tuple(args.split or ("dev", "test")), args.shots, args.sweep)
+    return report(custom_sounds.table(result), result, args.json)
 
 
 def cmd_captions(args) -> int:
@@ -200,9 +243,21 @@ def cmd_captions(args) -> int:
 
 def cmd_ocr(args) -> int:
     from engine.eval_data import require
+    from engine.stage_b.ocr import TextReader
     from maxsight_app.measure import ocr
-    folder = Path(args.icdar) if args.icdar else require("icdar2015_test_scene_text")
-    result = ocr.evaluate(folder, limit=args.limit)
+    if args.json:
+        check_outputs({"--json": Path(args.json)}, {})
+    parts = set(args.only or ["photos", "crops"])
+    reader = TextReader()
+    result: dict = {"photos": [], "crops": []}
+    for split in args.split or ["dev", "test"]:
+        if "photos" in parts:
+            folder = Path(args.icdar) if args.icdar else require("icdar2015_test_scene_text")
+            result["photos"].append(ocr.evaluate_photos(reader, folder, split, tuple(args.passes or ("background", "asked")),
+                                                        args.limit, recognition=not args.no_recognition))
+        if "crops" in parts:
+            folder = Path(args.crops) if args.crops else require("ocr_word_crops")
+            result["crops"].append(ocr.evaluate_crops(reader, folder, split, args.limit))
     return report(ocr.table(result), result, args.json)
 
 
@@ -333,6 +388,7 @@ def cmd_calibrate(args) -> int:
             target.write_text(json.dumps(r, indent=1) + "\n")
             text.append(f"  written to {target}")
     return report("\n".join(text), out, args.json)
+
 
 def cmd_find(args) -> int:
     """Find mode end to end on door clips: the real access detector when it is installed, else the

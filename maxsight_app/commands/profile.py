@@ -31,6 +31,14 @@ def add_parser(sub) -> None:
     q.add_argument("name")
     q.add_argument("--out", default="reports", help="folder for the files (default: reports)")
     q.set_defaults(func=cmd_profile)
+    q = pr.add_parser("sounds", help="your own sounds: list, teach from 3-5 files, record from the microphone, forget")
+    q.add_argument("name")
+    q.add_argument("action", choices=["list", "teach", "record", "forget"])
+    q.add_argument("label", nargs="?", help="what the sound is, e.g. 'my doorbell'")
+    q.add_argument("files", nargs="*", help="teach: 3-5 sound files of it")
+    q.add_argument("--examples", type=int, default=3, help="record: how many examples (3-5, default 3)")
+    q.add_argument("--seconds", type=float, default=4.0, help="record: seconds per example (default 4)")
+    q.set_defaults(func=cmd_profile)
     q = pr.add_parser("export")
     q.add_argument("file")
     q.set_defaults(func=cmd_profile)
@@ -89,6 +97,8 @@ def cmd_profile(args) -> int:
             from maxsight_app.therapy import report
             rep = report.generate(store, uid_of(args.name), Path(args.out))
             print(f"report for {args.name}: {rep.png}, {rep.pdf}, {rep.sessions_csv}, {rep.trials_csv} ({rep.sessions} session(s))")
+        elif args.profile_cmd == "sounds":
+            _sounds(store, uid_of(args.name), args)
         elif args.profile_cmd == "export":
             out = Path(args.file)
             check_outputs({"the export file": out}, {"the profile database": store.path})
@@ -99,3 +109,43 @@ def cmd_profile(args) -> int:
     finally:
         store.close()
     return 0
+
+
+def _sounds(store, uid: int, args) -> None:
+    """`maxsight profile sounds NAME list|teach|record|forget`."""
+    from maxsight_app.own_sounds import MAX_EXAMPLES, MIN_EXAMPLES, OwnSounds, record_examples
+    if args.action == "list":
+        names = store.custom_sounds(uid)
+        for label, e in names.items():
+            print(f"{label:<30} {len(e)} patches")
+        if not names:
+            print("no sounds taught yet")
+        return
+    if not args.label:
+        raise CommandError(f"say which sound, e.g. `maxsight profile sounds {args.name} {args.action} 'my doorbell' ...`")
+    if args.action == "forget":
+        OwnSounds(store, uid, None).forget(args.label)
+        print(f"forgot {args.label!r}")
+        return
+    from maxsight_app.compose import make_registry
+    from maxsight_app.measure.sounds import detector
+    own = OwnSounds(store, uid, detector(make_registry()))
+    if args.action == "teach":
+        n = own.teach_files(args.label, [Path(f) for f in args.files])
+    else:
+        if not MIN_EXAMPLES <= args.examples <= MAX_EXAMPLES or not 1.0 <= args.seconds <= 30.0:
+            raise CommandError(f"--examples must be {MIN_EXAMPLES}-{MAX_EXAMPLES} and --seconds 1-30")
+        from maxsight_app.capture.microphone import MicrophoneSource
+        mic = MicrophoneSource(seconds=max(30.0, args.seconds * 2))
+        problem = mic.check()
+        if problem:
+            raise CommandError(f"cannot record: {problem}")
+        mic.start()
+        try:
+            examples = record_examples(mic.buffer, args.examples, args.seconds,
+                                       prompt=lambda i: print(f"Example {i} of {args.examples}: make the sound now "
+                                                              f"({args.seconds:.0f} s)…", flush=True))
+        finally:
+            mic.stop()
+        n = own.teach(args.label, examples)
+    print(f"I will listen for {args.label} ({n} patches from the examples)")

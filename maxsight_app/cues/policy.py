@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from engine.stage_a.quality import DARK_MEAN
 from engine.types import FrameResult, Hazard, Urgency, Zone
 from maxsight_app.cues import conditions as cond
+from maxsight_app.cues import hearing
 from maxsight_app.cues.phrasing import clock_words, group_phrase, hazard_phrase, object_words
 from maxsight_app.cues.scene import describe
 from maxsight_app.cues.types import MIN_URGENCY, Cue, CueKind, Priority
@@ -126,6 +127,7 @@ class CuePolicy:
         self._quality: deque = deque()               # (t, frame was poor)
         self._urgent: list[tuple[float, Urgency, float, float]] = []   # warnings/dangers said: (t, level, bearing, distance)
         self._recent: list[tuple[float, str, float, float, Urgency, int]] = []   # said: (t, kind, bearing, distance, urgency, track)
+        self._names = hearing.NameAlert()
 
     # -- every frame ---------------------------------------------------------------------------
     def decide(self, result: FrameResult, prefs: Profile, now: float) -> list[Cue]:
@@ -167,10 +169,12 @@ class CuePolicy:
             cues.append(Cue(name + where, CueKind.OWN, Priority.NORMAL, Urgency.SAFE, result.timestamp, track_id=rec.track_id,
                             label=rec.label, bearing_deg=None if h is None else h.bearing_deg,
                             clock=None if h is None else h.clock))
+        cues += self._names.check(result, prefs, now)          # "someone said your name" (hearing.py)
         for snd in result.sounds:
-            if snd.label not in SOUND_CUES or snd.label not in prefs.sound_alerts:
+            said = hearing.sound_words(snd, prefs, SOUND_CUES)      # built-in classes and the user's own sounds
+            if said is None:
                 continue
-            words, level = SOUND_CUES[snd.label]
+            words, level = said
             # Alarms get through snooze and the caution budget (warning lane); others obey both.
             if level < Urgency.WARNING and (snoozed or not self._room(prefs)):
                 continue

@@ -1,6 +1,11 @@
 """`maxsight eval sounds`: labelled clips through the streaming sound-event pipeline, and through
 the raw model used without it (max over the clip's patches, no smoothing or hysteresis), so the
-pipeline is shown not to lose accuracy. Counts beside every figure: the set is small."""
+pipeline is shown not to lose accuracy; false events per hour of the clips that should stay silent
+(background, room noise: an empty maxsight_class) and of read speech. Counts beside every figure:
+the sets are small.
+
+Halves: a clip is `dev` when the first 8 hex digits of the SHA-256 of its file name are below
+0x80000000, else `test` (the same rule as `maxsight eval ocr`)."""
 from __future__ import annotations
 
 import csv
@@ -13,6 +18,9 @@ from engine.models.registry import Registry, verified_path
 from engine.stage_b.audio_features import SAMPLE_RATE, log_mel, patches
 from engine.stage_b.sound_events import ON, SOUND_CLASSES, SoundEventDetector
 from maxsight_app.capture.audio_file import load_audio
+from maxsight_app.measure.ocr import in_split
+
+CHUNK = SAMPLE_RATE // 10
 
 
 def detector(registry: Registry) -> SoundEventDetector:
@@ -20,25 +28,45 @@ def detector(registry: Registry) -> SoundEventDetector:
     return SoundEventDetector(path, path.parent / "yamnet_class_map.csv")
 
 
-def evaluate(registry: Registry, folder: Path) -> dict:
-    rows = list(csv.DictReader(open(folder / "labels.csv", encoding="utf-8")))
-    det = detector(registry)
+def stream(det: SoundEventDetector, x: np.ndarray) -> list:
+    """A clip from a fresh start, in 0.1 s chunks as the microphone ring buffer delivers it, with
+    1 s of silence after it so a sound at the very end still fills a patch."""
+    det.reset()
+    s = np.concatenate([x, np.zeros(SAMPLE_RATE, np.float32)])
+    events = []
+    for i in range(0, len(s), CHUNK):
+        events += det.feed(s[i:i + CHUNK])
+    return events
+
+
+def clip_rows(folder: Path, split: str = "all") -> list[dict]:
+    labels = folder / "labels.csv"
+    if not labels.is_file():
+        raise ValueError(f"{folder} holds no labels.csv (file,label,maxsight_class,...)")
+    rows = list(csv.DictReader(open(labels, encoding="utf-8")))
+    for n, r in enumerate(rows, 2):
+        if not r.get("file") or "maxsight_class" not in r:
+            raise ValueError(f"{labels.name} line {n}: needs file and maxsight_class columns")
+    return [r for r in rows if in_split(r["file"], split)]
+
+
+def per_hour(events: int, seconds: float) -> float | None:
+    return events * 3600.0 / seconds if seconds > 0 else None
+
+
+def evaluate(registry: Registry, folder: Path, split: str = "all", det: SoundEventDetector | None = None) -> dict:
+    rows = clip_rows(folder, split)
+    det = det or detector(registry)
     per_class = defaultdict(lambda: {"clips": 0, "pipeline_hit": 0, "raw_hit": 0})
     false_pipeline = false_raw = 0
     other_clips = 0
+    silent = {"clips": 0, "seconds": 0.0, "events": 0, "raw_events": 0}
     clips = []
     for r in rows:
         x = load_audio(folder / "audio" / r["file"])
         truth = r["maxsight_class"] if r["maxsight_class"] in SOUND_CLASSES else None
-        det.reset()
-        # Stream in 0.1 s chunks, as the microphone ring buffer would deliver it; pad 1 s of silence
-        # so a sound at the very end still fills a patch.
-        stream = np.concatenate([x, np.zeros(SAMPLE_RATE, np.float32)])
-        events = []
-        for i in range(0, len(stream), SAMPLE_RATE // 10):
-            events += det.feed(stream[i:i + SAMPLE_RATE // 10])
-        fired = {e.label for e in events}
-        p = patches(log_mel(stream))
+        fired = {e.label for e in stream(det, x)}
+        p = patches(log_mel(np.concatenate([x, np.zeros(SAMPLE_RATE, np.float32)])))
         raw = {cls: 0.0 for cls in SOUND_CLASSES}
         for patch in p:
             for cls, s in det.class_scores(det.scores(patch)).items():
@@ -55,17 +83,61 @@ def evaluate(registry: Registry, folder: Path) -> dict:
         # babies' cries are often labelled speech-like, and the clips carry one label only).
         false_pipeline += len(fired - {truth, "speech"})
         false_raw += len(raw_fired - {truth, "speech"})
+        if truth is None:                  # should stay silent: background, room noise, music, rain...
+            silent["clips"] += 1
+            silent["seconds"] += len(x) / SAMPLE_RATE
+            silent["events"] += len(fired - {"speech"})
+            silent["raw_events"] += len(raw_fired - {"speech"})
         clips.append({"file": r["file"], "label": r["label"], "class": truth, "events": sorted(fired), "raw": sorted(raw_fired)})
-    return {"clips": len(rows), "clips_without_maxsight_class": other_clips, "per_class": dict(per_class),
-            "false_events_pipeline": false_pipeline, "false_events_raw": false_raw, "detail": clips}
+    silent["per_hour"] = per_hour(silent["events"], silent["seconds"])
+    return {"folder": folder.name, "split": split, "clips": len(rows), "clips_without_maxsight_class": other_clips,
+            "per_class": dict(per_class), "false_events_pipeline": false_pipeline, "false_events_raw": false_raw,
+            "background": silent, "detail": clips}
+
+
+def speech_files(folder: Path) -> list[Path]:
+    """The read-speech recordings of asr_speech_refs (LJ Speech and the JFK clip)."""
+    files = sorted((folder / "ljspeech").glob("*.flac")) + sorted((folder / "other").glob("*.flac"))
+    if not files:
+        raise ValueError(f"{folder} holds no speech recordings (ljspeech/*.flac, other/*.flac)")
+    return files
+
+
+def evaluate_speech(registry: Registry, folder: Path, det: SoundEventDetector | None = None) -> dict:
+    """False events per hour of read speech: any class but speech that fires is false."""
+    det = det or detector(registry)
+    seconds, events, detail = 0.0, 0, []
+    for f in speech_files(folder):
+        x = load_audio(f)
+        seconds += len(x) / SAMPLE_RATE
+        fired = [e.label for e in stream(det, x) if e.label != "speech"]
+        events += len(fired)
+        if fired:
+            detail.append({"file": f.name, "events": fired})
+    return {"folder": folder.name, "recordings": len(speech_files(folder)), "seconds": seconds, "events": events,
+            "per_hour": per_hour(events, seconds), "detail": detail}
+
+
+def _ph(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.0f}"
 
 
 def table(res: dict) -> str:
-    lines = [f"Sound events on {res['clips']} clips ({res['clips_without_maxsight_class']} without a MaxSight class: "
-             "music, rain, applause, ...)", f"{'class':<14} {'clips':>5} {'pipeline':>14} {'raw model':>14}"]
-    for cls, c in sorted(res["per_class"].items()):
-        lines.append(f"{cls:<14} {c['clips']:>5} {c['pipeline_hit']:>5}/{c['clips']:<2} {100 * c['pipeline_hit'] / c['clips']:>5.0f}% "
-                     f"{c['raw_hit']:>5}/{c['clips']:<2} {100 * c['raw_hit'] / c['clips']:>5.0f}%")
-    lines.append(f"false events (another class fired; speech not counted): pipeline {res['false_events_pipeline']}, "
-                 f"raw model {res['false_events_raw']}")
+    lines = []
+    for r in res.get("clips", []):
+        lines += [f"Sound events, {r['folder']} ({r['split']}): {r['clips']} clips ({r['clips_without_maxsight_class']} "
+                  "without a MaxSight class)", f"{'class':<14} {'clips':>5} {'pipeline':>14} {'raw model':>14}"]
+        for cls, c in sorted(r["per_class"].items()):
+            lines.append(f"{cls:<14} {c['clips']:>5} {c['pipeline_hit']:>5}/{c['clips']:<2} {100 * c['pipeline_hit'] / c['clips']:>5.0f}% "
+                         f"{c['raw_hit']:>5}/{c['clips']:<2} {100 * c['raw_hit'] / c['clips']:>5.0f}%")
+        lines.append(f"  false events (another class fired; speech not counted): pipeline {r['false_events_pipeline']}, "
+                     f"raw model {r['false_events_raw']}")
+        b = r["background"]
+        if b["clips"]:
+            lines.append(f"  clips that should stay silent: {b['clips']} ({b['seconds']:.0f} s): {b['events']} false events "
+                         f"= {_ph(b['per_hour'])} per hour (raw model {b['raw_events']})")
+    s = res.get("speech")
+    if s:
+        lines.append(f"Read speech, {s['folder']}: {s['recordings']} recordings, {s['seconds']:.0f} s: {s['events']} events "
+                     f"other than speech = {_ph(s['per_hour'])} per hour")
     return "\n".join(lines)

@@ -15,6 +15,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Mapping
 
+import numpy as np
+
 from engine.conditions import CONDITIONS
 from engine.types import SOUND_LABELS
 
@@ -110,6 +112,8 @@ class Profile:
                                 hidden=True)
     # Not a preference row: learnt from feedback, stored per class (class_interest table).
     class_weights: Mapping[str, float] = field(default_factory=lambda: types.MappingProxyType({}))
+    # Not a preference row: the user's own sounds (custom_sounds table), name -> YAMNet embeddings.
+    custom_sounds: "TaughtSounds" = field(default_factory=lambda: TaughtSounds())
 
     def __post_init__(self) -> None:
         for name, p in PREFERENCES.items():
@@ -119,11 +123,15 @@ class Profile:
             if not isinstance(w, (int, float)) or not CLASS_WEIGHT_RANGE[0] <= w <= CLASS_WEIGHT_RANGE[1]:
                 raise ValueError(f"class weight for {label!r} must be between 0 and 2, got {w!r}")
         object.__setattr__(self, "class_weights", types.MappingProxyType(cw))
+        if not isinstance(self.custom_sounds, TaughtSounds):
+            object.__setattr__(self, "custom_sounds", TaughtSounds(self.custom_sounds))
 
     @classmethod
-    def from_values(cls, values: Mapping[str, object], class_weights: Mapping[str, float] | None = None) -> "Profile":
+    def from_values(cls, values: Mapping[str, object], class_weights: Mapping[str, float] | None = None,
+                    custom_sounds: Mapping[str, object] | None = None) -> "Profile":
         """From stored or typed-in values (strings are coerced); unknown names are a ValueError."""
-        return cls(**{k: validate(k, v) for k, v in values.items()}, class_weights=dict(class_weights or {}))
+        return cls(**{k: validate(k, v) for k, v in values.items()}, class_weights=dict(class_weights or {}),
+                   custom_sounds=TaughtSounds(custom_sounds))
 
     def replace(self, **changes) -> "Profile":
         return dataclasses.replace(self, **changes)
@@ -134,6 +142,42 @@ class Profile:
 
 
 CLASS_WEIGHT_RANGE = (0.0, 2.0)
+MAX_SOUND_NAME = 60
+
+
+class TaughtSounds(Mapping):
+    """The user's own sounds, read-only: name -> [N, D] float32 embeddings. Two are equal when the
+    same names hold the same vectors (so a changed profile can tell whether they changed)."""
+
+    def __init__(self, sounds: Mapping[str, object] | None = None):
+        self._d: dict[str, np.ndarray] = {}
+        for name, e in (sounds or {}).items():
+            if not isinstance(name, str) or not name.strip() or len(name) > MAX_SOUND_NAME:
+                raise ValueError(f"custom sound name must be 1..{MAX_SOUND_NAME} characters, got {name!r}")
+            a = np.array(e, dtype=np.float32)
+            if a.ndim != 2 or not len(a) or not np.isfinite(a).all():
+                raise ValueError(f"custom sound {name!r}: embeddings must be a finite [N, D] array, got {a.shape}")
+            a.setflags(write=False)
+            self._d[name] = a
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._d[name]
+
+    def __iter__(self):
+        return iter(self._d)
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Mapping) or set(self) != set(other):
+            return False
+        return all(np.array_equal(self[k], np.asarray(other[k])) for k in self)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"TaughtSounds({', '.join(f'{k}: {len(v)}' for k, v in self._d.items())})"
 
 
 def _declarations() -> dict[str, Pref]:

@@ -294,7 +294,7 @@ class ProfileStore:
                 values[name] = validate(name, v)
             except ValueError as exc:
                 log.warning("profile %s: %s; using the default", user_id, exc)
-        return Profile(**values, class_weights=self.class_weights(user_id))
+        return Profile(**values, class_weights=self.class_weights(user_id), custom_sounds=self.custom_sounds(user_id))
 
     def preferences(self, user_id: int) -> dict:
         """name -> value as the command line shows and sets it (enums as words, lists as CSV)."""

@@ -61,8 +61,9 @@ class TherapySession:
         now = self._paused_at if self._paused_at is not None else self.clock()
         return (now - self._started - self._paused_s) / 60
 
-    def next_prompt(self, visible: tuple[str, ...] = ()) -> Prompt | None:
-        """The next thing to show, or None when paused, finished, or (find) nothing is in view."""
+    def next_prompt(self, visible: tuple[str, ...] = (), texts: tuple = ()) -> Prompt | None:
+        """The next thing to show, or None when paused, finished, or (find) nothing is in view.
+        visible: classes Stage A sees now; texts: (text, score) lines the text reader just read."""
         if self.finished or self.paused:
             return None
         if self._done_in_task >= self.trials_per_task:
@@ -71,7 +72,7 @@ class TherapySession:
             if self._task_index >= len(self.plan):
                 self.end("completed")
                 return None
-        self._prompt = self.task.next_prompt(visible=visible)
+        self._prompt = self.task.next_prompt(visible=visible, texts=texts)
         self._asked_at = self.clock()
         return self._prompt
 

@@ -7,8 +7,10 @@ renders prompts), so sessions can be scripted in tests.
   find the object  "find the <class>" among what Stage A sees now; the answer is right when the
                    user says found while that class is being detected.
   reading          a short phrase at a text size that shrinks after correct answers; checked
-                   against the phrase shown (character similarity >= 0.8). Reading real-world
-                   text checked by OCR needs Stage B's text reader.
+                   against the phrase shown (character similarity >= 0.8). When a camera is in use
+                   and the text reader (Stage B, the same reader as "read text now") has just read
+                   a line in view, the prompt is that real text instead: "read the text in front
+                   of the camera", checked against what the reader read, not shown on the card.
 """
 from __future__ import annotations
 
@@ -31,6 +33,15 @@ class Prompt:
     text: str                 # what to ask or show ("K", "find the chair", "mind the step")
     level: float              # contrast (0..1) or text size (points); 0 when not graded
     instruction: str
+    real: bool = False        # real text in front of the camera (read by the text reader), not shown on the card
+
+
+def real_line(texts) -> str | None:
+    """The line of camera text worth reading aloud: 1-6 words, at least 3 letters, the most
+    confident first. texts: (text, score) pairs from the text reader."""
+    ok = [(score, " ".join(t.split())) for t, score in texts
+          if 1 <= len(t.split()) <= 6 and sum(c.isalpha() for c in t) >= 3]
+    return max(ok)[1] if ok else None
 
 
 class ContrastChart:
@@ -109,14 +120,21 @@ class Reading:
         self.size, self.smallest = start_pt, smallest_pt
         self.current: Prompt | None = None
 
-    def next_prompt(self, **_) -> Prompt:
-        self.current = Prompt(self.name, self.rng.choice(PHRASES), self.size, "Read the words aloud or type them")
+    def next_prompt(self, texts=(), **_) -> Prompt:
+        """texts: (text, score) read by the camera's text reader just now; empty without a camera."""
+        line = real_line(texts)
+        if line is not None:
+            self.current = Prompt(self.name, line, 0.0, "Read the text in front of the camera aloud, or type it", real=True)
+        else:
+            self.current = Prompt(self.name, self.rng.choice(PHRASES), self.size, "Read the words aloud or type them")
         return self.current
 
     def check(self, response: str, **_) -> bool:
-        ratio = difflib.SequenceMatcher(None, " ".join(response.lower().split()), self.current.text).ratio()
+        said = " ".join(response.lower().split())
+        ratio = difflib.SequenceMatcher(None, said, self.current.text.lower()).ratio()
         correct = ratio >= 0.8
-        self.size = max(self.smallest, self.size * 0.85) if correct else min(72.0, self.size / 0.85)
+        if not self.current.real:          # the card's text size follows answers; real text has its own
+            self.size = max(self.smallest, self.size * 0.85) if correct else min(72.0, self.size / 0.85)
         return correct
 
 

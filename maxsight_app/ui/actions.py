@@ -15,6 +15,7 @@ SHORTCUTS = {   # action -> (key, label, menu)
     "stop_all": ("Esc", "Stop all speech", "Cues"),
     "teach": ("Ctrl+M", "This is my… (remember an object)", "Cues"),
     "find": ("F", "Find something… (F again stops)", "Cues"),
+    "document": ("Ctrl+D", "Read a document…", "Cues"),
     "open_file": ("Ctrl+O", "Open a video file…", "Video"),
     "start_stop": ("F5", "Start or stop", "Video"),
     "pause": ("P", "Pause or resume", "Video"),

@@ -89,6 +89,10 @@ class EngineWorker(QObject):
     def stop_find(self) -> None:
         self._commands.put(("find", None))
 
+    def call(self, fn) -> None:
+        """Run fn(runtime) on the engine thread between frames (e.g. document mode on or off)."""
+        self._commands.put(("call", fn))
+
     # -- runs on the worker thread -------------------------------------------------------------
     def _drain(self) -> None:
         while True:
@@ -108,6 +112,8 @@ class EngineWorker(QObject):
                     self.session.stop_find()
                 else:
                     self.session.start_find(value)
+            elif kind == "call":
+                value(self.runtime)
 
     def _report_stage_b(self) -> None:
         sb = self.runtime.stage_b

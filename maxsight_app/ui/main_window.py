@@ -199,6 +199,7 @@ class MainWindow(QtWidgets.QMainWindow):
             "start_stop": self.start_stop, "bigger": lambda: self._scale_text(1.15), "smaller": lambda: self._scale_text(1 / 1.15),
             "contrast": self._toggle_contrast, "therapist": self.open_therapist, "teach": self.open_teach,
             "find": lambda: self.find_mode.toggle(),
+            "document": self.open_document,
             "quit": self.close})
         self.lag_timer = QtCore.QTimer(self)
         self.lag_timer.setInterval(50)
@@ -443,6 +444,10 @@ class MainWindow(QtWidgets.QMainWindow):
     @property
     def ui_lags_ms(self) -> list[float]:
         return list(self._lags)
+
+    def open_document(self):
+        from maxsight_app.ui.document_mode import open_for      # document mode (Ctrl+D), its own module
+        return open_for(self)
 
     # -- "this is my…" --------------------------------------------------------------------------
     def open_teach(self):

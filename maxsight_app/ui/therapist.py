@@ -23,6 +23,8 @@ from maxsight_app.therapy.tasks import ContrastChart
 from maxsight_app.ui.flow import FlowRow, pair
 from maxsight_app.ui.qt import Qt, QtCore, QtGui, QtWidgets, Signal
 
+TEXT_FRESH_S = 10.0          # camera text older than this is not offered to the reading task
+
 
 NO_FIND = "Findability: start find mode in the main window (F) to see how hard its target is to see."
 
@@ -159,10 +161,19 @@ class TherapistWindow(QtWidgets.QDialog):
         self.conditionSaved.emit()
 
     def on_frame(self, view) -> None:
+        r = view.result
+        if r.texts:                       # what the text reader read in view (for the reading task)
+            self.latest_texts = (r.timestamp, tuple((t.text, t.score) for t in r.texts))
+        self._now = r.timestamp
         self.find_box = None
         if self.isVisible():
             self.show_findability(view)
             self.show_frame(view.rgb, view.result.timestamp)
+
+    def camera_texts(self) -> tuple:
+        """(text, score) lines read in view within the last TEXT_FRESH_S, else ()."""
+        t, texts = getattr(self, "latest_texts", (None, ()))
+        return texts if t is not None and getattr(self, "_now", t) - t <= TEXT_FRESH_S else ()
 
     def show_frame(self, rgb: np.ndarray, t: float = 0.0) -> None:
         """Original and simulated views of one frame (RGB, as the engine worker sends it)."""
@@ -201,7 +212,7 @@ class TherapistWindow(QtWidgets.QDialog):
 
     def start_session(self) -> "SessionDialog":
         self.session_dialog = SessionDialog(self.store, self.user_id, self.visible_labels, self.clock, self,
-                                            announce=self.announce)
+                                            announce=self.announce, camera_texts=self.camera_texts)
         self.session_dialog.open()
         return self.session_dialog
 
@@ -223,11 +234,12 @@ class SessionDialog(QtWidgets.QDialog):
     """One session, keyboard driven: type the answer (a letter, the words, or 'found') and Enter."""
 
     def __init__(self, store, user_id, visible_labels, clock, parent=None, plan=("contrast", "reading", "find"),
-                 announce: Callable[[str], None] | None = None):
+                 announce: Callable[[str], None] | None = None, camera_texts: Callable[[], tuple] = tuple):
         super().__init__(parent)
         self.setWindowTitle("Therapy session")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.visible_labels = visible_labels
+        self.camera_texts = camera_texts
         self.announce = announce or (lambda text: None)
         self.session = TherapySession(store, user_id, plan=plan, trials_per_task=15, clock=clock)
         # Labels carry no accessible name of their own: a screen reader reads their text.
@@ -264,7 +276,7 @@ class SessionDialog(QtWidgets.QDialog):
         self._advance()
 
     def _advance(self) -> None:
-        prompt = self.session.next_prompt(visible=tuple(self.visible_labels()))
+        prompt = self.session.next_prompt(visible=tuple(self.visible_labels()), texts=tuple(self.camera_texts()))
         if prompt is None:
             if self.session.finished:
                 self._instruct("Session complete. Thank you.")
@@ -278,6 +290,10 @@ class SessionDialog(QtWidgets.QDialog):
             card = ContrastChart.render(prompt.text, prompt.level)
             self.card.setPixmap(_pixmap(cv2.cvtColor(card, cv2.COLOR_GRAY2RGB), 260))
             self.card.setAccessibleName("Contrast chart")        # a picture: named, but never by its letters
+        elif prompt.task == "reading" and prompt.real:
+            self.card.setAccessibleName("")
+            self.card.setFont(QtGui.QFont(self.font()))
+            self.card.setText("Read the text the camera sees")       # never the text itself: that is the test
         elif prompt.task == "reading":
             self.card.setAccessibleName("")
             self.card.setText(prompt.text)

@@ -158,3 +158,31 @@ def test_open_report_without_a_viewer_says_where_the_report_is(qtbot, store, tmp
     assert rep is not None
     assert "no program to show pictures was found" in tw.info.text() and str(rep.png) in tw.info.text()
     assert said[-1] == tw.info.text()
+
+
+def test_reading_task_asks_for_the_text_the_camera_reads(qtbot, store, tmp_path):
+    """With a camera running, the reading task asks for real text read by the Stage B reader (from
+    the frames the therapist window is fed) and never shows it on the card."""
+    from types import SimpleNamespace
+
+    from engine.types import FrameQuality, FrameResult, TextRead
+    from maxsight_app.ui.therapist import SessionDialog
+    clock = Clock()
+    tw = TherapistWindow(store, 1, reports_dir=tmp_path / "r", clock=clock)
+    qtbot.addWidget(tw)
+    q = FrameQuality(120.0, 800.0, 50.0, False, False, False, 1.0)
+    box = ((0, 0), (10, 0), (10, 5), (0, 5))
+    r = FrameResult(frame_index=1, timestamp=5.0, image_size=(640, 480), detections=(), tracks=(), hazards=(), quality=q,
+                    uncertainty=0.1, texts=(TextRead("PLATFORM 2", 0.93, box, 12, 0.0),))
+    tw.on_frame(SimpleNamespace(result=r, rgb=np.zeros((48, 64, 3), np.uint8)))
+    dlg = SessionDialog(store, 1, tw.visible_labels, clock, tw, plan=("reading",), camera_texts=tw.camera_texts)
+    qtbot.addWidget(dlg)
+    assert dlg.card.text() == "Read the text the camera sees" and "camera" in dlg.instruction.text()
+    qtbot.keyClicks(dlg.answer, "platform 2")
+    qtbot.keyClick(dlg.answer, Qt.Key.Key_Return)
+    rows = store.therapy_trials(dlg.session.session_id)
+    assert rows[-1]["prompt"] == "PLATFORM 2" and rows[-1]["correct"] == 1
+    tw.on_frame(SimpleNamespace(result=FrameResult(frame_index=2, timestamp=30.0, image_size=(640, 480), detections=(), tracks=(),
+                                                   hazards=(), quality=q, uncertainty=0.1), rgb=np.zeros((48, 64, 3), np.uint8)))
+    assert tw.camera_texts() == ()                      # old text is not offered
+    dlg.finish()

@@ -73,6 +73,43 @@ def test_editing_sound_alerts_live_changes_the_stage_b_worker(installed_models, 
         rt.close()
 
 
+@pytest.mark.slow
+def test_teaching_a_sound_reaches_the_running_worker_and_is_said_by_name(installed_models, eval_data):
+    """The user's own sound travels with the profile: apply_profile hands the embeddings to the
+    running Stage B worker (never the database), which then hears the sound and the policy says
+    it by name, as a warning because it is an alarm."""
+    import csv
+
+    from maxsight_app.capture.audio_file import load_audio
+    from maxsight_app.cues.types import CueKind
+    from maxsight_app.measure.sounds import detector
+    from maxsight_app.profile.schema import Profile
+    from engine.types import Urgency
+    folder = eval_data / "sound_events_more"
+    alarms = sorted(folder / "audio" / r["file"] for r in csv.DictReader(open(folder / "labels.csv")) if r["label"] == "fire_alarm_beeps")
+    det = detector(installed_models)
+    taught = np.concatenate([det.teaching_embeddings(load_audio(p)) for p in alarms[:3]])
+    spy = SpyOutput()
+    rt = build_runtime(Profile(sound_alerts=("doorbell",)), EngineConfig(tier=Tier.T1), registry=installed_models,
+                       with_outputs=False, extra_outputs=[spy])
+    try:
+        apply_profile(rt, Profile(sound_alerts=("doorbell",), custom_sounds={"my smoke alarm": taught}))
+        assert list(rt.stage_b.specs["sounds"].kwargs["custom"]) == ["my smoke alarm"]
+        x = np.concatenate([load_audio(alarms[4]), np.zeros(32000, np.float32)])
+        image = np.zeros((120, 160, 3), np.uint8)
+        heard = []
+        for i in range(0, len(x), 1600):
+            t = i / 16000
+            heard += rt.session.handle(Frame(i // 1600, t, image), AudioChunk(t, x[i:i + 1600], 16000)).result.sounds
+            rt.stage_b.wait_idle(60, "sounds")
+        heard += rt.session.handle(Frame(9999, 99.0, image)).result.sounds
+        assert [(s.label, s.own) for s in heard] == [("my smoke alarm", True)]
+        said = [(c.text, c.urgency) for c in spy.cues if c.kind is CueKind.SOUND]
+        assert said == [("Your smoke alarm", Urgency.WARNING)]
+    finally:
+        rt.close()
+
+
 def test_a_changed_profile_rebuilds_outputs_only_when_they_change(installed_models):
     from maxsight_app.profile.schema import Profile
     rt = build_runtime(Profile(speech=False, earcons=False), EngineConfig(tier=Tier.T0), registry=installed_models)

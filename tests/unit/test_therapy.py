@@ -12,7 +12,7 @@ from tests.fakes.clock import Clock
 from maxsight_app.profile.store import ProfileStore
 from maxsight_app.therapy import fatigue, report
 from maxsight_app.therapy.session import TherapySession
-from maxsight_app.therapy.tasks import ContrastChart, FindObject, Reading
+from maxsight_app.therapy.tasks import PHRASES, ContrastChart, FindObject, Reading
 
 
 @pytest.fixture
@@ -123,3 +123,26 @@ def test_report_has_plots_and_csv(store, tmp_path):
 def test_report_without_sessions_says_so(store, tmp_path):
     with pytest.raises(ValueError, match="has no therapy sessions yet"):
         report.generate(store, 1, tmp_path)
+
+
+def test_reading_uses_text_the_camera_reads_when_there_is_some():
+    r = Reading(seed=0)
+    p = r.next_prompt(texts=(("EXIT", 0.7), ("Platform 2 this way", 0.95), ("###", 0.99), ("a very long line of small print here", 0.99)))
+    assert p.real and p.text == "Platform 2 this way" and "camera" in p.instruction
+    size = r.size
+    assert r.check("the bus stops here") is False and r.check("Platform 2  this way") is True
+    assert r.size == size                              # real text has its own size: the card's does not change
+    p = r.next_prompt(texts=())
+    assert not p.real and p.text in PHRASES and p.level == size
+
+
+@pytest.mark.slow
+def test_reading_task_reads_real_text_through_the_reader(eval_data):
+    """The same reader as "read text now" reads a street sign; the task asks for what it read."""
+    import cv2
+
+    from engine.stage_b.ocr import TextReader
+    sign = cv2.imread(str(eval_data / "coco_val2017_128" / "images" / "000000001532.jpg"))
+    reads = TextReader().read(sign)
+    p = Reading(seed=0).next_prompt(texts=tuple((t.text, t.score) for t in reads))
+    assert p.real and p.text in {t.text for t in reads}
