@@ -49,6 +49,9 @@ def model_from(path: str | Path | dict, ema: bool = True):
     pretrained, cfg.model.pretrained = cfg.model.pretrained, False      # the checkpoint's weights replace any init
     net = build_model(cfg)
     cfg.model.pretrained = pretrained
+    if data.get("pruning"):                                              # a pruned model: its own channel counts
+        from training.prune import apply_structure
+        apply_structure(net, data["pruning"])
     state = data["ema"]["module"] if ema and data.get("ema") else data["model"]
     try:
         net.load_state_dict(state)

@@ -1,6 +1,8 @@
 """Export a checkpoint for the app: ONNX (parity-checked against eager torch on real images),
-TorchScript, CoreML and ExecuTorch when their packages are installed, and INT8 (ONNX Runtime static
-quantisation, calibrated on real images) with its accuracy change measured.
+TorchScript, ExecuTorch (run by its own runtime and held to the ONNX tolerance) and CoreML (spec
+and shapes checked; it runs only on macOS) when their packages are installed (export_mobile.py),
+and INT8 (ONNX Runtime static quantisation, calibrated on real images) with its accuracy change
+measured.
 
 Every export writes a sidecar JSON beside the .onnx that the registry reads (input size, preset,
 clip length, scores for track birth, measured metrics), so `maxsight run --model FILE.onnx` works.
@@ -21,6 +23,14 @@ from training.model import OUTPUT_NAMES, Predictor
 
 log = logging.getLogger(__name__)
 FORMATS = ("onnx", "torchscript", "coreml", "executorch", "int8")
+# What an export must match eager torch to on real images (ONNX and ExecuTorch alike): the largest
+# score difference, and the largest box difference as a share of the input size (0.05 px at 100 px).
+PARITY_MAX_SCORE = 1e-3
+PARITY_MAX_BOX_FRACTION = 0.05 / 100
+
+
+def parity_ok(p: dict, size: int) -> bool:
+    return p["max_abs_score"] <= PARITY_MAX_SCORE and p["max_abs_box_px"] <= PARITY_MAX_BOX_FRACTION * size
 
 
 class ExportError(RuntimeError):
@@ -33,6 +43,7 @@ class ExportReport:
     parity: dict[str, dict] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     accuracy: dict[str, dict] = field(default_factory=dict)
+    checks: dict[str, dict] = field(default_factory=dict)       # formats that cannot run here (CoreML: spec and shapes)
 
 
 def default_split(cfg) -> str:
@@ -75,7 +86,7 @@ def _parity(run, eager: Predictor, inputs: list[np.ndarray]) -> dict:
 
 
 def export(checkpoint: Path, out_dir: Path, formats: tuple[str, ...] = ("onnx",), name: str | None = None,
-           calib_limit: int = 16, eval_split: str | None = None, eval_limit: int | None = None) -> ExportReport:
+           calib_limit: int = 16, eval_split: str | None = None, eval_limit: int | None = None, threads: int = 2) -> ExportReport:
     from training.checkpoint import model_from, read
     for f in formats:
         if f not in FORMATS:
@@ -101,12 +112,12 @@ def export(checkpoint: Path, out_dir: Path, formats: tuple[str, ...] = ("onnx",)
         sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
         report.parity["onnx"] = _parity(lambda x: sess.run(list(OUTPUT_NAMES[:2]), {"image": x}), eager, inputs)
         p = report.parity["onnx"]
-        if p["max_abs_score"] > 1e-3 or p["max_abs_box_px"] > 0.05 * size / 100:
+        if not parity_ok(p, size):
             raise ExportError(f"the ONNX export does not match eager torch (score diff {p['max_abs_score']:.2e}, "
                               f"box diff {p['max_abs_box_px']:.3f} px); not written")
         report.files["onnx"] = str(onnx_path)
         _write_sidecar(onnx_path, cfg, net, checkpoint, step, report, labels)
-        report.accuracy["fp32"] = _measure(onnx_path, cfg, eval_split, eval_limit)
+        report.accuracy["fp32"] = _measure(onnx_path, cfg, eval_split, eval_limit, threads)
     if "torchscript" in formats:
         ts_path = out_dir / f"{name}.torchscript.pt"
         with torch.inference_mode(), torch.jit.optimized_execution(False):
@@ -116,25 +127,33 @@ def export(checkpoint: Path, out_dir: Path, formats: tuple[str, ...] = ("onnx",)
         report.parity["torchscript"] = _parity(lambda x: [t.numpy() for t in loaded(torch.from_numpy(x))], eager, inputs)
         report.files["torchscript"] = str(ts_path)
     if "coreml" in formats:
-        try:
-            import coremltools as ct
-        except ImportError:
-            report.skipped["coreml"] = "CoreML export needs coremltools (pip install coremltools); skipped"
+        from training.export_mobile import export_coreml, missing_package, validate_coreml
+        why = missing_package("coreml")
+        if why:
+            report.skipped["coreml"] = why
         else:
-            traced = torch.jit.trace(eager, example, check_trace=False)
-            ml = ct.convert(traced, inputs=[ct.TensorType(name="image", shape=tuple(example.shape))])
-            path = out_dir / f"{name}.mlpackage"
-            ml.save(str(path))
+            path = export_coreml(eager, example, out_dir / f"{name}.mlpackage", OUTPUT_NAMES)
+            with torch.inference_mode():
+                ref = list(eager(example))
+            report.checks["coreml"] = validate_coreml(path, example, ref, OUTPUT_NAMES)
             report.files["coreml"] = str(path)
     if "executorch" in formats:
-        try:
-            from executorch.exir import to_edge
-        except ImportError:
-            report.skipped["executorch"] = "ExecuTorch export needs the executorch package (pip install executorch); skipped"
+        from training.export_mobile import ExecuTorchRunner, export_executorch, latency_ms, missing_package
+        why = missing_package("executorch")
+        if why:
+            report.skipped["executorch"] = why
         else:
-            prog = to_edge(torch.export.export(eager, (example,))).to_executorch()
-            path = out_dir / f"{name}.pte"
-            path.write_bytes(prog.buffer)
+            path = export_executorch(eager, example, out_dir / f"{name}.pte")
+            runner = ExecuTorchRunner(path)
+            report.parity["executorch"] = _parity(runner, eager, inputs)
+            p = report.parity["executorch"]
+            if not parity_ok(p, size):
+                path.unlink(missing_ok=True)
+                raise ExportError(f"the ExecuTorch program does not match eager torch (score diff {p['max_abs_score']:.2e}, "
+                                  f"box diff {p['max_abs_box_px']:.3f} px; the ONNX tolerance); not written")
+            p["latency_ms_median"] = latency_ms(runner, inputs)
+            with torch.inference_mode():
+                p["eager_latency_ms_median"] = latency_ms(lambda x: eager(torch.from_numpy(x)), inputs)
             report.files["executorch"] = str(path)
     if "int8" in formats:
         int8_path = out_dir / f"{name}.int8.onnx"
@@ -145,7 +164,7 @@ def export(checkpoint: Path, out_dir: Path, formats: tuple[str, ...] = ("onnx",)
         report.files["int8"] = str(int8_path)
         _write_sidecar(int8_path, cfg, net, checkpoint, step, report, labels, quantised=True)
         a = report.accuracy
-        a["int8"] = _measure(int8_path, cfg, eval_split, eval_limit)
+        a["int8"] = _measure(int8_path, cfg, eval_split, eval_limit, threads)
         a["change"] = {"mAP": a["int8"]["mAP"] - a["fp32"]["mAP"], "mAP50": a["int8"]["mAP50"] - a["fp32"]["mAP50"],
                        "latency_ratio": a["int8"]["latency_ms_median"] / max(a["fp32"]["latency_ms_median"], 1e-9)}
     (out_dir / f"{name}.export.json").write_text(json.dumps(report.__dict__, indent=1))
@@ -212,7 +231,7 @@ def quantize_int8(src: Path, dst: Path, inputs: list[np.ndarray]) -> None:
     pre.unlink(missing_ok=True)
 
 
-def _measure(path: Path, cfg, split: str, limit: int | None) -> dict:
+def _measure(path: Path, cfg, split: str, limit: int | None, threads: int = 2) -> dict:
     """mAP, per-class AP, safety recall and latency of an export through the app's own runner; the
     score that gives 90% precision on hazard classes becomes the export's track-birth score (as
     measured for the built-in detectors), recorded with the metrics in its sidecar."""
@@ -220,7 +239,7 @@ def _measure(path: Path, cfg, split: str, limit: int | None) -> dict:
     from engine.models.registry import default_registry
     from training.evaluate import evaluate_dataset
     reg = default_registry(include_user=False)
-    r = evaluate_dataset(cfg.resolve_all(cfg.data.val), split, build(reg.get(str(path)), reg, threads=2), limit=limit)
+    r = evaluate_dataset(cfg.resolve_all(cfg.data.val), split, build(reg.get(str(path)), reg, threads=threads), limit=limit)
     out = {"mAP": r["coco"]["mAP"], "mAP50": r["coco"]["mAP50"], "per_class": r["per_class"], "safety_recall": r["safety"]["all"],
            "threshold_90_precision": r["safety"]["threshold"], "latency_ms_median": r["latency_ms_median"],
            "images": r["images"], "boxes": r["boxes"], "split": split, "data": str(cfg.data.val)}
