@@ -16,6 +16,13 @@ def add_parser(sub) -> None:
     t.add_argument("--out", help="run folder (overrides the config's out)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting, e.g. --set optim.lr=0.0005 (repeatable)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--hyperparameters", metavar="JSON", help="apply the settings of a best_hyperparameters.json (from maxsight tune) "
+                   "before any --set")
+    t.add_argument("--find-lr", action="store_true", help="sweep the learning rate instead of training: RUN/lr_find/lr_find.png "
+                   "(loss against lr) and a suggested optim.lr with the rule it used")
+    t.add_argument("--lr-steps", type=int, default=100, help="--find-lr: batches in the sweep (default 100)")
+    t.add_argument("--lr-range", type=float, nargs=2, default=(1e-6, 1.0), metavar=("MIN", "MAX"),
+                   help="--find-lr: the learning rates swept (default 1e-6 1)")
     t.add_argument("--crash-at", type=int, help=argparse.SUPPRESS)   # tests: die at this iteration, as a killed run would
     t.set_defaults(func=cmd_train)
 
@@ -34,11 +41,25 @@ def add_parser(sub) -> None:
 def cmd_train(args) -> int:
     if not torch_available():
         raise CommandError(NEEDS_TORCH)
-    from training.config import load
+    from training.compat import check_resume, check_sources
     from training.loop import SimulatedCrash, Trainer, dry_run
-    cfg = load(args.config, args.set or [])
+    from training.sections import load_with_sections, read_hyperparameters
+    params = read_hyperparameters(args.hyperparameters) if args.hyperparameters else None
+    # A search: section is the tuner's (maxsight tune); train runs the config itself, with
+    # --hyperparameters giving the settings the tuner found.
+    cfg, sections = load_with_sections(args.config, args.set or [], params)
     if args.out:
         cfg.out = args.out
+    if "pretrain" in sections:
+        return _pretrain(args, cfg, sections["pretrain"])
+    if "continual" in sections:
+        return _continual(args, cfg, sections["continual"])
+    for n in check_sources(cfg):
+        print(f"  note: {n}")
+    if args.find_lr:
+        return _find_lr(args, cfg)
+    if args.resume:
+        check_resume(args.resume, cfg, args.config)
     if args.dry_run:
         info = dry_run(cfg)
         print(f"Config {args.config} and its data are valid.")
@@ -67,12 +88,108 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _find_lr(args, cfg) -> int:
+    from training.lr_finder import find_lr
+    lo, hi = args.lr_range
+    if not 0 < lo < hi:
+        raise CommandError(f"--lr-range needs 0 < MIN < MAX, got {lo:g} {hi:g}")
+    if args.lr_steps < 5:
+        raise CommandError(f"--lr-steps must be at least 5, got {args.lr_steps}")
+    if args.resume or args.dry_run:
+        raise CommandError("--find-lr starts from the config's initial weights; leave out --resume and --dry-run")
+    res, files = find_lr(cfg, steps=args.lr_steps, lr_min=lo, lr_max=hi)
+    print(f"Learning-rate sweep of {cfg.name}: {len(res.lrs)} steps from {res.lrs[0]:.2g} to {res.lrs[-1]:.2g} "
+          f"(batch {cfg.optim.batch}; {res.stopped})")
+    if res.suggestion is None:
+        raise CommandError("the sweep ended before it had 3 usable steps, so there is no suggestion; lower --lr-range MIN or check the data")
+    print(f"  suggested optim.lr: {res.suggestion:.3g} (rule: {res.rule}: lowest at {res.lowest_at:.3g})")
+    if res.steepest:
+        print(f"  steepest fall of the loss at {res.steepest:.3g} (for reference)")
+    print(f"  plot: {files['png']}\n  curve: {files['csv']}\n  use it: --set optim.lr={res.suggestion:.3g}")
+    return 0
+
+
+def _pretrain(args, cfg, section) -> int:
+    from training.loop import SimulatedCrash
+    from training.pretrain import Pretrainer, parse, report
+    pc = parse(section, cfg)
+    if args.find_lr:
+        raise CommandError("--find-lr sweeps a detector's training; a pretrain: config has no detection loss to sweep")
+    if args.dry_run:
+        from training.unlabelled import UnlabelledImages
+        imgs = UnlabelledImages([cfg.resolve(s) for s in pc.sources], pc.every_n, max_images=pc.max_images)
+        print(f"Config {args.config} and its data are valid.")
+        print(f"  {'task':<22} {pc.task}\n  {'model':<22} {cfg.model.preset} {cfg.model.backbone} {cfg.model.input_size}")
+        print(f"  {'unlabelled images':<22} {len(imgs)} ({imgs.describe()})")
+        print(f"  {'out':<22} {cfg.out_dir()}")
+        return 0
+    try:
+        result = Pretrainer(cfg, pc, resume=args.resume, progress=not args.quiet, crash_at=args.crash_at).run()
+    except SimulatedCrash as exc:
+        note(f"{exc}; resume with --resume {cfg.out_dir() / 'last.pt'}")
+        return 3
+    except FloatingPointError as exc:
+        raise CommandError(f"{exc}; the last good checkpoint is {cfg.out_dir() / 'last.pt'}") from None
+    for n in result.notes:
+        print(f"  note: {n}")
+    for line in report(result, pc):
+        print(line)
+    return 0
+
+
+def _continual(args, cfg, section) -> int:
+    import json
+
+    from training.ewc import make_trainer, old_class_report, parse
+    from training.loop import SimulatedCrash
+    cc = parse(section, cfg)
+    if args.find_lr or args.dry_run:
+        raise CommandError("--find-lr and --dry-run are not offered for a continual: config; run it, or drop the section to sweep the plain config")
+    if args.resume:
+        from training.compat import check_resume
+        check_resume(args.resume, cfg, args.config)
+    try:
+        trainer = make_trainer(cfg, cc, resume=args.resume, progress=not args.quiet, crash_at=args.crash_at)
+        result = trainer.run()
+    except SimulatedCrash as exc:
+        note(f"{exc}; resume with --resume {cfg.out_dir() / 'last.pt'}")
+        return 3
+    except FloatingPointError as exc:
+        raise CommandError(f"{exc}; the last good checkpoint is {cfg.out_dir() / 'last.pt'}") from None
+    for n in result.notes:
+        print(f"  note: {n}")
+    i = trainer.ewc_info
+    print(f"Trained {cfg.name} (continual, EWC weight {cc.ewc_weight:g}, Fisher from {i['fisher_batches']} batches of {i['batch']}): "
+          f"{result.iterations} iterations in {result.seconds:.0f} s; loss {result.first_loss:.3f} -> {result.last_loss:.3f}")
+    print(f"  checkpoint: {result.checkpoint}")
+    rep = old_class_report(cfg, cc, trainer.source_data, result.checkpoint)
+    (cfg.out_dir() / "continual.json").write_text(json.dumps(rep, indent=1))
+    b, a = rep["before"], rep["after"]
+    print(f"  old classes on {rep['split']} of {', '.join(rep['data'])} ({b['images']} images, {b['boxes']} boxes), AP50 before -> after:")
+    for name, row in b["per_class"].items():
+        after = a["per_class"].get(name, {}).get("AP50", float("nan"))
+        print(f"    {name:<28} {row['boxes']:>5} boxes  {row['AP50']:6.1f} -> {after:6.1f}")
+    if b["mean_AP50"] is not None:
+        print(f"    {'mean':<28} {'':>11}  {b['mean_AP50']:6.1f} -> {a['mean_AP50']:6.1f}")
+    if result.evaluation:
+        e = result.evaluation
+        print(f"  all classes on {cfg.data.val_split} of {cfg.data.val} ({e['images']} images, {e['boxes']} boxes): mAP50 {e['coco']['mAP50']:.1f}")
+    return 0
+
+
 def cmd_export(args) -> int:
     if not torch_available():
         raise CommandError(NEEDS_TORCH)
     from engine.models.registry import register_user_model
-    from training.export import export
+    from training.export import FORMATS, export
+    from training.export_mobile import missing_package
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    for f in formats:
+        if f not in FORMATS:
+            raise CommandError(f"unknown export format {f!r}; choose from {', '.join(FORMATS)}")
+        why = missing_package(f)
+        if why:                       # asked for by name: a missing package is an error, before any work
+            raise CommandError(why)
     rep = export(Path(args.checkpoint), Path(args.out), formats, name=args.name, eval_split=args.split, eval_limit=args.limit)
     for fmt, path in rep.files.items():
         par = rep.parity.get(fmt)
@@ -81,6 +198,13 @@ def cmd_export(args) -> int:
         print(f"{fmt:<12} {path}{extra}")
     for fmt, why in rep.skipped.items():
         print(f"{fmt:<12} {why}")
+    if "executorch" in rep.parity and "latency_ms_median" in rep.parity["executorch"]:
+        p = rep.parity["executorch"]
+        print(f"{'':<12} ExecuTorch runtime (XNNPACK) {p['latency_ms_median']:.1f} ms median, eager torch {p['eager_latency_ms_median']:.1f} ms, "
+              f"on the same {p['images']} images")
+    if "coreml" in rep.checks:
+        c = rep.checks["coreml"]
+        print(f"{'':<12} CoreML spec checked: input image {c['input']['image']}, outputs {', '.join(c['outputs'])}; {c['note']}")
     a = rep.accuracy
     if "fp32" in a:
         f, s = a["fp32"], a["fp32"]["safety_recall"]

@@ -32,14 +32,12 @@ def _cli(*args, env=None):
 
 def test_onnx_and_torchscript_exports_match_eager(trained, tmp_path):
     from training.export import export
-    rep = export(trained, tmp_path, ("onnx", "torchscript", "coreml", "executorch"), name="m", calib_limit=4)
+    rep = export(trained, tmp_path, ("onnx", "torchscript"), name="m", calib_limit=4)   # ExecuTorch, CoreML: test_export_mobile.py
     for fmt in ("onnx", "torchscript"):
         p = rep.parity[fmt]
         assert p["images"] == 4 and p["max_abs_score"] < 1e-4 and p["max_abs_box_px"] < 0.05 and p["top100_agreement"] >= 0.95
     meta = json.loads((tmp_path / "m.json").read_text())
     assert meta["input_size"] == 96 and meta["onnx"] == "m.onnx" and meta["parity"]["images"] == 4
-    for fmt in ("coreml", "executorch"):                              # optional packages: a sentence, not a crash
-        assert fmt in rep.files or "needs" in rep.skipped[fmt]
 
 
 def test_exported_model_runs_in_the_engine_like_the_checkpoint(trained, tmp_path):
