@@ -58,7 +58,7 @@ def cmd_tune(args) -> int:
 def cmd_prune(args) -> int:
     if not torch_available():
         raise CommandError(NEEDS_TORCH)
-    from training.prune import run
+    from training.prune_run import run
     if args.finetune < 0:
         raise CommandError(f"--finetune must be 0 or more iterations, got {args.finetune}")
     rep = run(Path(args.checkpoint), args.ratio, Path(args.out), finetune=args.finetune, split=args.split, limit=args.limit,
