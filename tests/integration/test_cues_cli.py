@@ -37,7 +37,7 @@ def test_run_speaks_into_a_wav_what_the_user_would_hear(tmp_path, eval_data, ins
     it = iter(said)
     assert all(t in it for t in played_texts)
     # Alerts were also printed as large-text lines for people who cannot hear them.
-    assert played[0]["text"] in r.stdout
+    assert played_texts[0] in r.stdout
     with wave.open(str(heard)) as w:
         x = np.frombuffer(w.readframes(w.getnframes()), "<i2")
         assert w.getnchannels() == 2 and x.std() > 200

@@ -80,7 +80,9 @@ def test_a_full_run_opens_no_socket_and_writes_only_where_asked(tmp_path, eval_d
     cmd = netns + [strace, "-f", "-qq", "-o", str(trace), "-e",
                    "trace=socket,connect,sendto,sendmsg,openat,open,creat,mkdir,mkdirat,rename,renameat,renameat2",
                    sys.executable, "-m", "maxsight_app", "run", "--source", str(video), "--headless", "--tier", "T4",
-                   "--speak", "--audio-out", str(out_dir / "heard.wav"), "--out", str(out_dir / "results.jsonl"), "--quiet"]
+                   "--realtime", "--speak", "--audio-out", str(out_dir / "heard.wav"), "--out", str(out_dir / "results.jsonl"), "--quiet"]
+    # --realtime: at the video's own pace, as a camera would come; run flat out, the 14 s file is over
+    # in about 5 s, before the Stage B worker has loaded its models, and no caption would be made.
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=out_dir, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     text = trace.read_text()

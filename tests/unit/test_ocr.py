@@ -110,18 +110,18 @@ def test_a_real_street_sign_is_read(sign, reader):
 
 @pytest.mark.slow
 def test_asked_pass_finds_small_text_the_background_pass_misses(eval_data, reader):
-    """ICDAR img_10 ('Please lower your volume when you pass by residential areas'): measured on
-    the dev half, the finer asked pass finds words the cheap pass does not."""
+    """ICDAR img_91 (a coffee-shop front, 'STARBUCKS COFFEE Refishing the tastes', dev half): the
+    finer asked pass reads words the cheap background pass does not (measured 0 and 4 exact)."""
     from maxsight_app.measure.ocr import load_gt, score_photo
     folder = eval_data / "icdar2015_test_scene_text"
-    gt = load_gt(folder / "gt" / "gt_img_10.txt")
-    image = cv2.imread(str(folder / "images" / "img_10.jpg"))
+    gt = load_gt(folder / "gt" / "gt_img_91.txt")
+    image = cv2.imread(str(folder / "images" / "img_91.jpg"))
     found = {}
     for asked in (False, True):
         t = {"words": 0, "exact": 0, "chars": 0, "edits": 0, "found": 0, "read_words": 0, "read_matched": 0}
         score_photo(gt, reader.read(image, asked=asked), t)
         found[asked] = t["exact"]
-    assert found[True] >= found[False] and found[True] >= 4, found
+    assert found[True] > found[False] and found[True] >= 3, found
 
 
 @pytest.mark.slow
