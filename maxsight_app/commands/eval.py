@@ -95,15 +95,22 @@ def add_parser(sub) -> None:
     ec.add_argument("--json", help="also write the results as JSON here")
     ec.set_defaults(func=cmd_captions)
 
+    na = ev.add_parser("name-alert", help="'someone said your name' through spoken sentences and live captions")
+    na.add_argument("--speech", help="read speech for false alerts (default: the evaluation data's asr_speech_refs)")
+    na.add_argument("--json", help="also write the results as JSON here")
+    na.set_defaults(func=cmd_name_alert)
+
     eo = ev.add_parser("ocr", help="text reading: end to end (background and asked passes) on ICDAR 2015 photos, "
                                    "recognition on word crops, by dataset and half")
     eo.add_argument("--icdar", help="folder with images/ and gt/ (default: the evaluation data's icdar2015_test_scene_text)")
     eo.add_argument("--crops", help="folder with labels.csv and images/ (default: the evaluation data's ocr_word_crops)")
     eo.add_argument("--split", action="append", choices=["dev", "test", "all"],
                     help="half by file-name hash (repeatable; default dev and test)")
-    eo.add_argument("--pass", dest="passes", action="append", choices=["background", "asked"],
-                    help="end-to-end pass (repeatable; default both)")
-    eo.add_argument("--only", action="append", choices=["photos", "crops"], help="run only these parts (repeatable)")
+    eo.add_argument("--pass", dest="passes", action="append", choices=["background", "asked", "wheel"],
+                    help="end-to-end pass (repeatable; default background and asked; wheel: the reader before issue 16)")
+    eo.add_argument("--only", action="append", choices=["photos", "crops", "moving", "timing"],
+                    help="run only these parts (repeatable; moving: the several-frame vote on shifted, blurred frames; "
+                         "timing: seconds per photo of the wheel's pipeline and both passes, interleaved)")
     eo.add_argument("--no-recognition", action="store_true", help="skip the ground-truth crops of the photos (faster)")
     eo.add_argument("--limit", type=int, help="only the first N photos (and N crops) of each half")
     eo.add_argument("--json", help="also write the results as JSON here")
@@ -241,6 +248,15 @@ def cmd_captions(args) -> int:
     return report(captions.table(result), result, args.json)
 
 
+def cmd_name_alert(args) -> int:
+    from engine.eval_data import require
+    from maxsight_app.measure import name_alert
+    if args.json:
+        check_outputs({"--json": Path(args.json)}, {})
+    result = name_alert.evaluate(Path(args.speech) if args.speech else require("asr_speech_refs"))
+    return report(name_alert.table(result), result, args.json)
+
+
 def cmd_ocr(args) -> int:
     from engine.eval_data import require
     from engine.stage_b.ocr import TextReader
@@ -249,8 +265,14 @@ def cmd_ocr(args) -> int:
         check_outputs({"--json": Path(args.json)}, {})
     parts = set(args.only or ["photos", "crops"])
     reader = TextReader()
-    result: dict = {"photos": [], "crops": []}
+    result: dict = {"photos": [], "crops": [], "moving": []}
     for split in args.split or ["dev", "test"]:
+        if "timing" in parts:
+            folder = Path(args.icdar) if args.icdar else require("icdar2015_test_scene_text")
+            result.setdefault("timing", []).append(ocr.evaluate_timing(reader, folder, split, args.limit or 20))
+        if "moving" in parts:
+            folder = Path(args.icdar) if args.icdar else require("icdar2015_test_scene_text")
+            result["moving"].append(ocr.evaluate_moving(reader, folder, split, args.limit))
         if "photos" in parts:
             folder = Path(args.icdar) if args.icdar else require("icdar2015_test_scene_text")
             result["photos"].append(ocr.evaluate_photos(reader, folder, split, tuple(args.passes or ("background", "asked")),

@@ -161,7 +161,7 @@ def evaluate_photos(reader, folder: Path, split: str = "all", passes=("backgroun
                     _add(rec, ref, reader.recognise(warp(image, quad))[0])
         for p in passes:
             t0 = time.perf_counter()
-            reads = reader.read(image, asked=p == "asked")
+            reads = _wheel_lines(reader, image) if p == "wheel" else reader.read(image, asked=p == "asked")
             e2e[p]["seconds"].append(time.perf_counter() - t0)
             score_photo(gt, reads, e2e[p])
     out = {"split": split, "photos": len(items), "end_to_end": {}}
@@ -173,6 +173,25 @@ def evaluate_photos(reader, folder: Path, split: str = "all", passes=("backgroun
                                 "seconds_mean": float(np.mean(secs)) if secs else None}
     if recognition:
         out["recognition"] = _summary(rec)
+    return out
+
+
+def _wheel(reader, image):
+    """The wheel's own pipeline with its own settings (our passes change the detector's)."""
+    det = reader.engine.text_det
+    det.limit_side_len, det.limit_type, det.postprocess_op.box_thresh = 736, "min", 0.5
+    return reader.engine(image)
+
+
+def _wheel_lines(reader, image) -> list:
+    """The reader before issue 16: the wheel's own pipeline, whole lines as its only 'words'."""
+    from engine.types import TextRead, TextWord
+    res, _ = _wheel(reader, image)
+    out = []
+    for box, text, score in res or []:
+        if float(score) >= 0.5 and str(text).strip():
+            b = tuple((float(x), float(y)) for x, y in box)
+            out.append(TextRead(str(text).strip(), float(score), b, 12, 0.0, words=(TextWord(str(text).strip(), float(score), b),)))
     return out
 
 
@@ -216,9 +235,87 @@ def table(result: dict) -> str:
             a = r["recognition"]
             lines.append(f"  recognition on ground-truth crops (raw model): word accuracy {_f(a['word_accuracy'])}% "
                          f"({a['exact']}/{a['words']}), CER {_f(a['cer'])}% ({a['edits']}/{a['chars']})")
+    for r in result.get("timing", []):
+        lines.append(timing_table(r))
+    for r in result.get("moving", []):
+        lines.append(moving_table(r))
     for r in result.get("crops", []):
         lines.append(f"Word crops, {r['split']} half (recogniser alone, case-insensitive):")
         for ds, a in r["per_dataset"].items():
             lines.append(f"  {ds:<10} word accuracy {_f(a['word_accuracy'])}% ({a['exact']}/{a['words']}), "
                          f"CER {_f(a['cer'])}% ({a['edits']}/{a['chars']})")
     return "\n".join(lines)
+
+
+def moving_frames(image: np.ndarray, gt, frames: int, rng: np.random.Generator):
+    """A walking user's view of one photo: each frame shifted by up to 3% and smeared by motion blur
+    (0-13 px along a random direction); yields (frame, ground truth moved with it)."""
+    h, w = image.shape[:2]
+    for _ in range(frames):
+        dx, dy = rng.uniform(-0.03, 0.03) * w, rng.uniform(-0.03, 0.03) * h
+        m = np.float32([[1, 0, dx], [0, 1, dy]])
+        img = cv2.warpAffine(image, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+        length = int(rng.choice([0, 5, 9, 13]))
+        if length:
+            k = np.zeros((length, length), np.float32)
+            angle = rng.uniform(0, np.pi)
+            c = (length - 1) / 2
+            for t in np.linspace(-c, c, 4 * length):
+                k[int(round(c + t * np.sin(angle))), int(round(c + t * np.cos(angle)))] = 1
+            img = cv2.filter2D(img, -1, k / k.sum())
+        yield img, [(q + np.float32([dx, dy]), ref) for q, ref in gt]
+
+
+def evaluate_moving(reader, folder: Path, split: str = "dev", limit: int | None = None, frames: int = 3, seed: int = 0) -> dict:
+    """The several-frame vote on a moving camera: every photo seen as `frames` shifted, motion-
+    blurred frames half a second apart through the background pass; the last frame scored alone
+    and as the vote says it."""
+    from engine.stage_b.ocr import TextVote
+    rng = np.random.default_rng(seed)
+    single = {**_tally(), "found": 0, "read_words": 0, "read_matched": 0}
+    voted = {**_tally(), "found": 0, "read_words": 0, "read_matched": 0}
+    items = photos(folder, split, limit)
+    for img_path, gt in items:
+        vote = TextVote()
+        image = cv2.imread(str(img_path))
+        for k, (frame, moved) in enumerate(moving_frames(image, gt, frames, rng)):
+            reads = reader.read(frame)
+            merged = vote.update(reads, 0.5 * k)
+        score_photo(moved, reads, single)
+        score_photo(moved, merged, voted)
+    return {"split": split, "photos": len(items), "frames": frames,
+            "single": {**_summary(single), "recall": _pct(single["found"], single["words"])},
+            "voted": {**_summary(voted), "recall": _pct(voted["found"], voted["words"])}}
+
+
+def moving_table(r: dict) -> str:
+    s, v = r["single"], r["voted"]
+    return (f"Moving camera ({r['split']} half, {r['photos']} photos, {r['frames']} shifted and motion-blurred frames each, background pass):\n"
+            f"  last frame alone:  word accuracy {_f(s['word_accuracy'])}% ({s['exact']}/{s['words']}), recall {_f(s['recall'])}%\n"
+            f"  with the vote:     word accuracy {_f(v['word_accuracy'])}% ({v['exact']}/{v['words']}), recall {_f(v['recall'])}%")
+
+
+def evaluate_timing(reader, folder: Path, split: str = "dev", limit: int | None = 20, repeat: int = 2) -> dict:
+    """Seconds per photo, one thread, interleaved photo by photo so a busy machine slows all alike:
+    the wheel's own pipeline (what the background pass cost before), our background pass and the
+    asked pass. Each photo is read `repeat` times; the fastest counts (the least disturbed)."""
+    items = photos(folder, split, limit)
+    runs = {"wheel": [], "background": [], "asked": []}
+    for img_path, _ in items:
+        image = cv2.imread(str(img_path))
+        for name, fn in (("wheel", lambda: _wheel(reader, image)), ("background", lambda: reader.read(image)),
+                         ("asked", lambda: reader.read(image, asked=True))):
+            best = 1e9
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                fn()
+                best = min(best, time.perf_counter() - t0)
+            runs[name].append(best)
+    return {"split": split, "photos": len(items), **{k: {"median": float(np.median(v)), "mean": float(np.mean(v)),
+                                                         "p90": float(np.percentile(v, 90))} for k, v in runs.items() if v}}
+
+
+def timing_table(r: dict) -> str:
+    return (f"Seconds per photo ({r['split']} half, {r['photos']} photos, 1 thread, fastest of repeats): " +
+            "; ".join(f"{k} median {r[k]['median']:.2f} (mean {r[k]['mean']:.2f}, p90 {r[k]['p90']:.2f})"
+                      for k in ("wheel", "background", "asked") if k in r))

@@ -161,3 +161,21 @@ def test_read_text_now_through_the_worker(sign, installed_models):
         assert said and said[0].startswith("Text ") and "Hollywood" in said[0]
     finally:
         sched.close()
+
+
+def test_moving_camera_frames_move_the_ground_truth_with_the_picture():
+    """`eval ocr --only moving`: each frame is the photo shifted (and maybe blurred); the word's
+    ground-truth quad moves by the same shift, so scoring the frame is scoring the same word."""
+    from maxsight_app.measure.ocr import moving_frames
+    image = np.full((200, 300, 3), 255, np.uint8)
+    image[90:110, 140:160] = 0                                   # a black square where the "word" is
+    quad = np.float32([[140, 90], [160, 90], [160, 110], [140, 110]])
+    frames = list(moving_frames(image, [(quad, "WORD")], 3, np.random.default_rng(1)))
+    assert len(frames) == 3
+    for frame, moved in frames:
+        (q, ref), = moved
+        assert ref == "WORD" and frame.shape == image.shape
+        d = q - quad
+        assert np.allclose(d, d[0]) and np.abs(d[0]).max() <= 0.03 * 300 + 1e-3
+        x, y = (q[0] + q[2]) / 2                                 # the square's centre went where the quad went
+        assert frame[int(round(y)), int(round(x))].mean() < 128
