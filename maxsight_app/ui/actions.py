@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from maxsight_app.ui.qt import Qt, QtGui, QtWidgets
+from maxsight_app.ui.qt import Qt, QtCore, QtGui, QtWidgets
 
 SHORTCUTS = {   # action -> (key, label, menu)
     "repeat": ("R", "Repeat last cue", "Cues"),
@@ -45,3 +45,23 @@ def build_actions(window: QtWidgets.QMainWindow, handlers: dict[str, Callable[[]
         window.addAction(act)
         actions[name] = act
     return actions
+
+
+class QuitFromAnyWindow(QtCore.QObject):
+    """Ctrl+Q from any MaxSight window. The window's own Quit action is a window shortcut, so in
+    therapist mode, settings or any other dialog (they are window-modal) the key reached nothing and
+    the app stayed open: a keyboard user could not quit without finding the main window first.
+    Installed on the application; quitting is posted, so the dialog's key handler returns first."""
+
+    def __init__(self, window: QtWidgets.QMainWindow, quit: Callable[[], object]):
+        super().__init__(window)
+        self._window, self._quit = window, quit
+        self._key = QtGui.QKeySequence(SHORTCUTS["quit"][0])
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() != QtCore.QEvent.Type.KeyPress or not isinstance(obj, QtWidgets.QWidget):
+            return False
+        if obj.window() is self._window or QtGui.QKeySequence(event.keyCombination()) != self._key:
+            return False                    # the main window's own action handles it there
+        QtCore.QTimer.singleShot(0, self._quit)
+        return True

@@ -23,7 +23,7 @@ from maxsight_app.outputs.screen import ScreenOutput, VisualAlert
 from maxsight_app.personal_objects import index_path
 from maxsight_app.profile.store import ProfileStore
 from maxsight_app.session import Session
-from maxsight_app.ui.actions import SHORTCUTS, build_actions
+from maxsight_app.ui.actions import SHORTCUTS, QuitFromAnyWindow, build_actions
 from maxsight_app.ui.announcer import Announcer, ScreenReaderProbe, with_urgency_word
 from maxsight_app.ui.engine_worker import EngineWorker, FrameView
 from maxsight_app.ui.flow import FlowRow, pair
@@ -201,6 +201,8 @@ class MainWindow(QtWidgets.QMainWindow):
             "find": lambda: self.find_mode.toggle(),
             "document": self.open_document,
             "quit": self.close})
+        self._quit_filter = QuitFromAnyWindow(self, self.close)
+        QtWidgets.QApplication.instance().installEventFilter(self._quit_filter)
         self.lag_timer = QtCore.QTimer(self)
         self.lag_timer.setInterval(50)
         self._lag_clock = QtCore.QElapsedTimer()
@@ -564,6 +566,9 @@ class MainWindow(QtWidgets.QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
+        app = QtWidgets.QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self._quit_filter)
         for dlg in (self.settings_dialog, self.therapist, self.teach_dialog, self.file_dialog):
             if dlg is not None:
                 try:

@@ -85,6 +85,22 @@ def test_shortcuts_trigger_their_actions(qtbot, store, installed_models, vtest):
     assert w.worker is None and not w.isVisible()
 
 
+def test_ctrl_q_quits_from_therapist_mode_and_settings(qtbot, store, installed_models):
+    """Therapist mode and settings are window-modal dialogs: the main window's Quit action never
+    saw Ctrl+Q there and the app stayed open (the 5-minute desktop run ended in therapist mode)."""
+    w = make_window(qtbot, store, installed_models, SpyOutput())
+    tw = w.open_therapist()
+    qtbot.waitExposed(tw)
+    qtbot.keyClick(tw, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not w.isVisible(), timeout=5000)
+    assert w.therapist is None                  # closed (and deleted) with the window
+    w2 = make_window(qtbot, store, installed_models, SpyOutput())
+    dlg = w2.open_settings()
+    qtbot.keyClick(dlg, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not w2.isVisible(), timeout=5000)
+    assert w.worker is None and w2.worker is None   # the engines ended; both dialogs went with their windows
+
+
 @pytest.mark.slow
 def test_end_of_video_leaves_nothing_stale_and_f5_plays_it_again(qtbot, store, installed_models, vtest, tmp_path):
     clip = short_clip(vtest, tmp_path / "short walk.avi", frames=25)
