@@ -5,7 +5,9 @@
   uses, with fill 0), horizontal flip; boxes move with the pixels, and a box less than a quarter
   visible or under 2 px is dropped.
 - photometric: hue, saturation, brightness and contrast jitter.
-- cutout: grey rectangles (boxes kept: the detector should cope with occlusion).
+- cutout: grey rectangles. A box they hide partly is kept (the detector should cope with
+  occlusion); one more than half hidden is dropped, since nothing of the object is left to learn
+  from: a small handle under a grey square would otherwise teach the model that grey is a handle.
 - mosaic: four images on a 2x2 canvas, which the geometric step then shrinks (more small objects).
 - vision conditions: the app's own simulations (engine/conditions.py), so the model sees what a
   therapist's simulated view looks like.
@@ -20,6 +22,7 @@ import numpy as np
 from engine.conditions import CONDITIONS, simulate
 
 GREY = (104, 116, 124)   # BGR ImageNet mean: cutout fill
+HIDDEN = 0.5             # a box with more than this share under cutout is dropped
 
 
 class Augmenter:
@@ -72,30 +75,35 @@ class Augmenter:
         return cv2.convertScaleAbs(out, alpha=contrast, beta=float((1 - contrast) * out.mean()))
 
     def _cutout(self, image, rng):
+        """(image with 1-3 grey rectangles, mask [H, W] bool of the pixels they cover)."""
         image = image.copy()
+        mask = np.zeros(image.shape[:2], bool)
         for _ in range(int(rng.integers(1, 4))):
             cw, ch = (rng.uniform(0.05, 0.2, 2) * self.size).astype(int)
             x, y = rng.integers(0, self.size - cw), rng.integers(0, self.size - ch)
             image[y:y + ch, x:x + cw] = GREY
-        return image
+            mask[y:y + ch, x:x + cw] = True
+        return image, mask
 
     def _pixels(self, image, rng):
+        """(augmented image, mask of cutout pixels or None)."""
         if not self.train:
-            return image
+            return image, None
         if rng.random() < self.cfg.photometric:
             image = self._photometric(image, rng)
         if rng.random() < self.cfg.condition:
             name = self.conditions[int(rng.integers(len(self.conditions)))]
             image = simulate(name, image, float(rng.uniform(*self.cfg.severity)), t=float(rng.uniform(0, 10)))
+        mask = None
         if rng.random() < self.cfg.cutout:
-            image = self._cutout(image, rng)
-        return image
+            image, mask = self._cutout(image, rng)
+        return image, mask
 
     # ---- entry points -------------------------------------------------------------------------
     def __call__(self, sample, rng):
         out = self._warp(sample, *self._params(sample, rng))
-        out.image = self._pixels(out.image, rng)
-        return out
+        out.image, mask = self._pixels(out.image, rng)
+        return _drop_hidden(out, mask)
 
     def mosaic(self, samples, rng):
         """Four samples on a 2S x 2S canvas, each fitted into its quadrant."""
@@ -132,7 +140,8 @@ class Augmenter:
         frames_out = []
         for view in views:                                         # same pixel jitter on every frame
             pix_rng.bit_generator.state = state
-            frames_out.append(self._pixels(view.image, pix_rng))
+            image, mask = self._pixels(view.image, pix_rng)
+            frames_out.append(image)
         g = self.size // self.stride
         centres = (np.arange(g, dtype=np.float32) + 0.5) * self.stride
         px, py = np.meshgrid(centres, centres)
@@ -141,7 +150,21 @@ class Augmenter:
         flow = np.stack([px - prev_x, py - prev_y]).astype(np.float32) / self.stride
         last = views[-1]
         last.image = frames_out[-1]
-        return frames_out, last, flow
+        return frames_out, _drop_hidden(last, mask), flow
+
+
+def _drop_hidden(sample, mask):
+    """The sample without the boxes that cutout (mask [H, W] bool) hides more than HIDDEN of."""
+    if mask is None or not len(sample.boxes):
+        return sample
+    h, w = mask.shape
+    keep = np.ones(len(sample.boxes), bool)
+    for i, (x1, y1, x2, y2) in enumerate(sample.boxes):
+        xa, ya = int(np.clip(np.floor(x1), 0, w)), int(np.clip(np.floor(y1), 0, h))
+        xb, yb = int(np.clip(np.ceil(x2), 0, w)), int(np.clip(np.ceil(y2), 0, h))
+        if xb > xa and yb > ya:
+            keep[i] = mask[ya:yb, xa:xb].mean() <= HIDDEN
+    return sample if keep.all() else _subset(sample, keep, sample.image, sample.boxes[keep])
 
 
 def _subset(sample, keep, image, boxes):

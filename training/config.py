@@ -28,7 +28,7 @@ TEACHERS = ("nanodet", "centernet", "fused")
 TIER1_LOSSES = ("objectness", "classification", "box", "distance", "urgency", "uncertainty")
 ALL_LOSSES = TIER1_LOSSES + ("motion", "distill")
 # Parameter groups the transfer settings may name (training/transfer.py sorts parameters into them).
-TRANSFER_GROUPS = ("cnn", "vit_low", "vit_top", "detection", "temporal", "new_heads")
+TRANSFER_GROUPS = ("cnn", "backbone", "vit_low", "vit_top", "detection", "temporal", "new_heads")   # backbone: the part of cnn
 
 
 class ConfigError(ValueError):
@@ -60,6 +60,7 @@ class ModelConfig:
     input_size: int = 320
     fpn_channels: int = 256
     head_stride: int = 16            # fused FPN grid: 16 = P4 (the seed), 8 = P3 (better for small objects)
+    head_levels: list[int] = field(default_factory=list)   # e.g. [8, 16, 32]: FCOS-style heads on P3-P5 (head_stride unused); empty: the fused grid
     tower_convs: int = 2
     num_classes: int = 80
     norm: str = "bn"
@@ -119,6 +120,8 @@ class LossConfig:
     focal_alpha: float = 0.25
     focal_gamma: float = 2.0
     class_weights: bool = True       # inverse-sqrt-frequency class weights from the training set
+    objectness: str = "binary"       # objectness target: binary (1 at assigned cells) or iou (their predicted box's IoU, GFL)
+    center_radius: float = 1.5       # cells within this many strides of a box centre (and inside it) learn the box
 
 
 @dataclass
@@ -265,6 +268,10 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     _check(m.backbone in BACKBONES, f"model.backbone must be one of {', '.join(BACKBONES)}, got {m.backbone!r}")
     _check(m.norm in NORMS, f"model.norm must be one of {', '.join(NORMS)}, got {m.norm!r}")
     _check(m.head_stride in (8, 16), f"model.head_stride must be 8 or 16, got {m.head_stride}")
+    if m.head_levels:
+        _check(m.head_levels == sorted(set(m.head_levels)) and all(s in (8, 16, 32) for s in m.head_levels),
+               f"model.head_levels must list distinct strides from 8, 16, 32 in ascending order, got {m.head_levels}")
+        _check(m.preset != "t5", "model.head_levels is for t0 and t2; t5 reads one fused grid (leave head_levels out)")
     _check(m.input_size % 32 == 0 and 64 <= m.input_size <= 1024,
            f"model.input_size must be a multiple of 32 between 64 and 1024, got {m.input_size}")
     _check(m.num_classes >= 1, f"model.num_classes must be at least 1, got {m.num_classes}")
@@ -294,6 +301,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     _check(cfg.data.workers >= 0, "data.workers must be 0 or more")
     _check(cfg.eval_every >= 0, f"eval_every must be 0 (off) or a number of epochs, got {cfg.eval_every}")
     _check(lo.balancing in BALANCING, f"loss.balancing must be one of {', '.join(BALANCING)}, got {lo.balancing!r}")
+    _check(lo.objectness in ("binary", "iou"), f"loss.objectness must be binary or iou, got {lo.objectness!r}")
+    _check(lo.center_radius > 0, f"loss.center_radius must be > 0, got {lo.center_radius}")
     _check(len(lo.urgency_weights) == 4, f"loss.urgency_weights needs 4 numbers (safe, caution, warning, danger), got {lo.urgency_weights}")
     _check(len(lo.phases) >= 1, "loss.phases needs at least one phase")
     last = -1

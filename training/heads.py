@@ -2,10 +2,17 @@
 t5 motion head. Each head's forward returns a dict of named outputs and its `loss` returns a dict
 of named losses, so the balancer sees every task by name.
 
-Dense heads predict at each of the g x g grid cells (anchor-free, FCOS-style): objectness [B, L],
+Dense heads predict at each cell of the head grid (anchor-free, FCOS-style): objectness [B, L],
 class logits [B, L, K], box distances left/top/right/bottom [B, L, 4] in input pixels, distance
 zone logits [B, L, 3]. Image-level heads read a pooled feature: urgency [B, 4] and uncertainty
 [B, 1] (log of the expected box error).
+
+The grid is one level (the fused FPN map at one stride: L = g * g) or several FPN levels (e.g.
+strides 8, 16, 32: L is the sum of their cells, level by level). With several levels a box is
+learned by the cells of the level that suits its size (FCOS scale ranges: a cell takes a box when
+the largest of its l, t, r, b distances falls in that level's range, 0-64, 64-128, 128+ px for
+strides 8, 16, 32), so a door filling half the photo is found on the coarse level, where its cells
+see all of it, and a handle on the fine one. The dense heads' weights are shared by the levels.
 """
 from __future__ import annotations
 
@@ -20,6 +27,11 @@ from training import losses as LF
 
 def _gn(c: int) -> nn.GroupNorm:
     return nn.GroupNorm(math.gcd(32, c), c)
+
+
+def _dense(conv: nn.Module, xs: list[torch.Tensor]) -> torch.Tensor:
+    """conv over each level [B, C, h, w], as [B, L, k] with the levels' cells one after another."""
+    return torch.cat([conv(x).flatten(2).transpose(1, 2) for x in xs], 1)
 
 
 def tower(channels: int, n: int) -> nn.Sequential:
@@ -48,19 +60,76 @@ def grid_centres(g: int, stride: int, device) -> torch.Tensor:
     return torch.stack([x.reshape(-1), y.reshape(-1)], 1)          # [L, 2]
 
 
-def _assign_one(centres, boxes, scores, stride, radius):
-    """Per cell: the smallest box whose centre region (radius * stride, clipped to the box) holds
-    the cell; each box also claims the cell nearest its centre, so tiny boxes get a cell."""
+@dataclass(frozen=True)
+class Level:
+    """One level of the head grid: its stride, cells per side, and the range of box reach (the
+    largest of a cell's l, t, r, b distances to the box, in input pixels) it is responsible for."""
+    stride: int
+    size: int
+    lo: float
+    hi: float
+
+
+def head_levels(input_size: int, strides) -> list[Level]:
+    """The levels for these strides (ascending). One level takes every box; with several, level i
+    takes reach [4 * stride_i, 8 * stride_i) (FCOS: 0-64, 64-128, 128+ for strides 8, 16, 32), the
+    first from 0 and the last without an upper bound, each starting where the previous ends."""
+    strides = list(strides)
+    if strides != sorted(set(strides)):
+        raise ValueError(f"head levels must be distinct strides in ascending order, got {strides}")
+    out, lo = [], 0.0
+    for i, s in enumerate(strides):
+        hi = float("inf") if i == len(strides) - 1 else 8.0 * s
+        out.append(Level(s, input_size // s, lo, hi))
+        lo = hi
+    return out
+
+
+@dataclass(frozen=True)
+class Cells:
+    """Every cell of the head grid, level after level: centre [L, 2] (input pixels), stride [L],
+    the reach range [L] lo and hi, and the level index [L]."""
+    centres: torch.Tensor
+    stride: torch.Tensor
+    lo: torch.Tensor
+    hi: torch.Tensor
+    level: torch.Tensor
+
+    @staticmethod
+    def of(levels: list[Level], device) -> "Cells":
+        parts = [(grid_centres(lv.size, lv.stride, device), lv) for lv in levels]
+        n = [len(c) for c, _ in parts]
+        full = lambda attr: torch.cat([torch.full((k,), float(getattr(lv, attr)), device=device) for k, (_, lv) in zip(n, parts)])
+        level = torch.cat([torch.full((k,), i, dtype=torch.long, device=device) for i, k in enumerate(n)])
+        return Cells(torch.cat([c for c, _ in parts]), full("stride"), full("lo"), full("hi"), level)
+
+
+def _assign_one(cells: Cells, boxes, radius):
+    """Per cell: the smallest box that holds the cell in its centre region (radius * the cell's
+    stride around the box centre, clipped to the box) and whose reach from the cell is in the
+    cell's level range. Each box also claims the cell nearest its centre on the level its own size
+    belongs to (reach max(w, h) / 2), so tiny boxes get a cell."""
+    centres = cells.centres
     L = len(centres)
     if len(boxes) == 0:
         return torch.full((L,), -1, dtype=torch.long, device=centres.device)
     x, y = centres[:, 0:1], centres[:, 1:2]
     cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
-    r = radius * stride
-    inside = (x > boxes[:, 0]) & (x < boxes[:, 2]) & (y > boxes[:, 1]) & (y < boxes[:, 3])
+    r = radius * cells.stride[:, None]                              # [L, 1]
+    ltrb = torch.stack([x - boxes[:, 0], y - boxes[:, 1], boxes[:, 2] - x, boxes[:, 3] - y], -1)   # [L, M, 4]
+    inside = ltrb.min(-1).values > 0
     central = ((x - cx).abs() < r) & ((y - cy).abs() < r)
-    ok = inside & central                                           # [L, M]
-    nearest = ((centres[:, None, :] - torch.stack([cx, cy], 1)[None]) ** 2).sum(-1).argmin(0)   # [M]
+    reach = ltrb.max(-1).values
+    in_range = (reach >= cells.lo[:, None]) & (reach <= cells.hi[:, None])
+    ok = inside & central & in_range                                # [L, M]
+    # The level each box's own size belongs to, and its cell nearest the box centre.
+    own = torch.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) / 2               # [M]
+    n_levels = int(cells.level.max()) + 1
+    lo_per_level = torch.stack([cells.lo[cells.level == i][0] for i in range(n_levels)])
+    box_level = ((own[:, None] >= lo_per_level[None]).sum(1) - 1).clamp(min=0)                    # [M]
+    dist = ((centres[:, None, :] - torch.stack([cx, cy], 1)[None]) ** 2).sum(-1)                  # [L, M]
+    dist = torch.where(cells.level[:, None] == box_level[None], dist, torch.full_like(dist, float("inf")))
+    nearest = dist.argmin(0)                                        # [M]
     ok[nearest, torch.arange(len(boxes), device=centres.device)] = True
     area = ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))[None].expand(L, -1)
     area = torch.where(ok, area, torch.full_like(area, float("inf")))
@@ -68,11 +137,12 @@ def _assign_one(centres, boxes, scores, stride, radius):
     return torch.where(torch.isfinite(best_area), best, torch.full_like(best, -1))
 
 
-def assign(targets: list[dict], urgency: torch.Tensor, g: int, stride: int, hard_score: float = 0.999,
-           radius: float = 1.5, world: int = 1) -> Assigned:
+def assign(targets: list[dict], urgency: torch.Tensor, g: int = 0, stride: int = 0, hard_score: float = 0.999,
+           radius: float = 1.5, world: int = 1, levels: list[Level] | None = None) -> Assigned:
+    """Dense targets for a batch: on one g x g grid at `stride`, or on `levels` (head_levels)."""
     dev = urgency.device
-    centres = grid_centres(g, stride, dev)
-    B, L = len(targets), g * g
+    cells = Cells.of(levels if levels is not None else [Level(stride, g, 0.0, float("inf"))], dev)
+    B, L = len(targets), len(cells.centres)
     pos = torch.zeros(B, L, dtype=torch.bool, device=dev)
     cls = torch.zeros(B, L, dtype=torch.long, device=dev)
     box = torch.zeros(B, L, 4, device=dev)
@@ -81,14 +151,14 @@ def assign(targets: list[dict], urgency: torch.Tensor, g: int, stride: int, hard
     for b, t in enumerate(targets):
         boxes, scores = t["boxes"].to(dev).float(), t["scores"].to(dev).float()
         hard = scores >= hard_score
-        idx = _assign_one(centres, boxes[hard], scores[hard], stride, radius)
+        idx = _assign_one(cells, boxes[hard], radius)
         m = idx >= 0
         pos[b] = m
         hb = boxes[hard]
         cls[b, m] = t["classes"].to(dev)[hard][idx[m]]
         zone[b, m] = t["zones"].to(dev)[hard][idx[m]]
         box[b, m] = hb[idx[m]]
-        sidx = _assign_one(centres, boxes, scores, stride, radius)   # every box, hard or soft
+        sidx = _assign_one(cells, boxes, radius)                    # every box, hard or soft
         sm = sidx >= 0
         soft[b, sm] = scores[sidx[sm]]
     num_pos = pos.sum().float()
@@ -98,19 +168,37 @@ def assign(targets: list[dict], urgency: torch.Tensor, g: int, stride: int, hard
     return Assigned(pos, cls, box, zone, soft, urgency, max(float(num_pos), 1.0), 1.0 / world)
 
 
+OBJECTNESS_TARGETS = ("binary", "iou")
+
+
 class ObjectnessHead(nn.Module):
-    def __init__(self, c: int, alpha: float, gamma: float):
+    """Objectness [B, L]. target "binary": 1 at assigned cells, 0 elsewhere (sigmoid focal loss);
+    "iou": at assigned cells the IoU of the box that cell predicts with its object, 0 elsewhere
+    (quality focal loss, GFL), so a cell's score ranks how well it places its box, which is what
+    AP rewards: of several cells on one door, the one with the best box survives NMS."""
+
+    def __init__(self, c: int, alpha: float, gamma: float, target: str = "binary"):
         super().__init__()
+        if target not in OBJECTNESS_TARGETS:
+            raise ValueError(f"objectness target must be one of {', '.join(OBJECTNESS_TARGETS)}, got {target!r}")
         self.conv = nn.Conv2d(c, 1, 3, padding=1)
         nn.init.constant_(self.conv.bias, -math.log(99))            # prior 1%: stable start for focal loss
-        self.alpha, self.gamma = alpha, gamma
+        self.alpha, self.gamma, self.target = alpha, gamma, target
 
-    def forward(self, x):
-        return {"objectness": self.conv(x).flatten(1)}               # [B, L]
+    def forward(self, xs):
+        return {"objectness": _dense(self.conv, xs)[..., 0]}         # [B, L]
 
-    def loss(self, out, t: Assigned, world: int = 1):
+    def loss(self, out, t: Assigned, world: int = 1, iou: torch.Tensor | None = None):
+        """iou [P]: the IoU of each assigned cell's predicted box with its object (target "iou")."""
         logits = out["objectness"].float()
-        losses = {"objectness": LF.sigmoid_focal(logits, t.pos.float(), self.alpha, self.gamma) / t.num_pos * world}
+        if self.target == "iou":
+            quality = torch.zeros_like(logits)
+            if iou is not None and t.pos.any():
+                quality[t.pos] = iou.detach().clamp(0, 1).to(quality.dtype)
+            main = LF.quality_focal(logits, quality)
+        else:
+            main = LF.sigmoid_focal(logits, t.pos.float(), self.alpha, self.gamma)
+        losses = {"objectness": main / t.num_pos * world}
         # Distillation: the teacher's scores as soft objectness targets (zero where it saw nothing).
         losses["distill"] = LF.quality_focal(logits, t.soft) / t.num_pos * world
         return losses
@@ -123,8 +211,8 @@ class ClassHead(nn.Module):
         self.alpha, self.gamma = alpha, gamma
         self.register_buffer("class_weights", class_weights if class_weights is not None else torch.ones(k))
 
-    def forward(self, x):
-        return {"classification": self.conv(x).flatten(2).transpose(1, 2)}   # [B, L, K]
+    def forward(self, xs):
+        return {"classification": _dense(self.conv, xs)}             # [B, L, K]
 
     def loss(self, out, t: Assigned, world: int = 1):
         logits = out["classification"].float()[t.pos]
@@ -132,18 +220,22 @@ class ClassHead(nn.Module):
 
 
 class BoxHead(nn.Module):
-    def __init__(self, c: int, stride: int, size: int):
+    """Distances l, t, r, b from each cell centre, exp(scale_level * conv) * stride_level: one
+    learnt scale per level (FCOS), the conv shared by the levels."""
+
+    def __init__(self, c: int, levels: list[Level]):
         super().__init__()
         self.conv = nn.Conv2d(c, 4, 3, padding=1)
-        self.scale = nn.Parameter(torch.tensor(1.0))
-        self.stride = stride
-        g = size // stride
-        self.register_buffer("centres", grid_centres(g, stride, "cpu"), persistent=False)
+        self.scale = nn.Parameter(torch.tensor(1.0) if len(levels) == 1 else torch.ones(len(levels)))
+        self.strides = [lv.stride for lv in levels]
+        self.register_buffer("centres", Cells.of(levels, "cpu").centres, persistent=False)
 
-    def forward(self, x):
+    def forward(self, xs):
+        scales = self.scale.reshape(-1)
+        assert len(xs) == len(self.strides), f"the box head has {len(self.strides)} levels, got {len(xs)} feature maps"
         # exp keeps distances positive; clamp keeps fp16 finite. Distances in input pixels.
-        d = torch.exp((self.scale * self.conv(x)).clamp(max=8.0)) * self.stride
-        return {"box": d.flatten(2).transpose(1, 2)}                 # [B, L, 4] l, t, r, b
+        d = [torch.exp((scales[i] * self.conv(x)).clamp(max=8.0)) * s for i, (x, s) in enumerate(zip(xs, self.strides))]
+        return {"box": torch.cat([v.flatten(2).transpose(1, 2) for v in d], 1)}   # [B, L, 4] l, t, r, b
 
     def decode(self, ltrb: torch.Tensor) -> torch.Tensor:
         c = self.centres.to(ltrb.dtype)
@@ -151,14 +243,16 @@ class BoxHead(nn.Module):
 
     def loss(self, out, t: Assigned, world: int = 1):
         boxes = self.decode(out["box"].float())
+        assert boxes.shape[1] == t.pos.shape[1], f"the box head has {boxes.shape[1]} cells, the targets {t.pos.shape[1]}"
         per_cell = LF.giou(boxes[t.pos], t.box[t.pos]) if t.pos.any() else boxes.sum() * 0
+        iou = LF.iou(boxes[t.pos].detach(), t.box[t.pos]) if t.pos.any() else None
         # Per-image mean box error, for the uncertainty head's target.
         # (a dense scatter with unique indices rather than index_add, which uses atomics on CUDA)
         dense = torch.zeros(t.pos.shape, device=boxes.device)
         if t.pos.any():
             dense[t.pos] = per_cell.detach()
         err = dense.sum(1) / t.pos.sum(1).clamp(min=1)
-        return {"box": per_cell.sum() / t.num_pos * world}, err
+        return {"box": per_cell.sum() / t.num_pos * world}, err, iou
 
 
 class DistanceHead(nn.Module):
@@ -167,8 +261,8 @@ class DistanceHead(nn.Module):
         self.conv = nn.Conv2d(c, 3, 3, padding=1)
         self.register_buffer("zone_weights", zone_weights if zone_weights is not None else torch.ones(3))
 
-    def forward(self, x):
-        return {"distance": self.conv(x).flatten(2).transpose(1, 2)}     # [B, L, 3] near/medium/far
+    def forward(self, xs):
+        return {"distance": _dense(self.conv, xs)}                   # [B, L, 3] near/medium/far
 
     def loss(self, out, t: Assigned, world: int = 1):
         logits = out["distance"].float()[t.pos]
@@ -219,27 +313,33 @@ class MotionHead(nn.Module):
 
 
 class Tier1Heads(nn.Module):
-    """All six Tier-1 heads over dense features [B, C, g, g] and a pooled vector [B, D]."""
+    """All six Tier-1 heads over dense features (one map [B, C, g, g], or a list of them, one per
+    level of `levels`) and a pooled vector [B, D]. The towers and dense heads are shared by the
+    levels; their outputs hold the levels' cells one after another."""
 
-    def __init__(self, c: int, d: int, num_classes: int, stride: int, size: int, tower_convs: int, loss_cfg,
+    def __init__(self, c: int, d: int, num_classes: int, levels: list[Level], tower_convs: int, loss_cfg,
                  class_weights: torch.Tensor | None = None, zone_weights: torch.Tensor | None = None):
         super().__init__()
         a, g = loss_cfg.focal_alpha, loss_cfg.focal_gamma
+        self.levels = list(levels)
         self.cls_tower, self.box_tower = tower(c, tower_convs), tower(c, tower_convs)
-        self.objectness = ObjectnessHead(c, a, g)
+        self.objectness = ObjectnessHead(c, a, g, getattr(loss_cfg, "objectness", "binary"))
         self.classification = ClassHead(c, num_classes, a, g, class_weights)
-        self.box = BoxHead(c, stride, size)
+        self.box = BoxHead(c, self.levels)
         self.distance = DistanceHead(c, zone_weights)
         self.urgency = UrgencyHead(d, loss_cfg.urgency_weights, a, g)
         self.uncertainty = UncertaintyHead(d)
 
     def forward(self, x, v):
-        ct, bt = self.cls_tower(x), self.box_tower(x)
+        xs = list(x) if isinstance(x, (list, tuple)) else [x]
+        for lv, f in zip(self.levels, xs):
+            assert f.shape[-2:] == (lv.size, lv.size), f"level at stride {lv.stride} must be {lv.size} x {lv.size}, got {tuple(f.shape)}"
+        ct, bt = [self.cls_tower(f) for f in xs], [self.box_tower(f) for f in xs]
         return {**self.objectness(ct), **self.classification(ct), **self.box(bt), **self.distance(bt),
                 **self.urgency(v), **self.uncertainty(v)}
 
     def loss(self, out, t: Assigned, world: int = 1) -> dict:
-        box, err = self.box.loss(out, t, world)
-        return {**self.objectness.loss(out, t, world), **self.classification.loss(out, t, world), **box,
+        box, err, iou = self.box.loss(out, t, world)
+        return {**self.objectness.loss(out, t, world, iou), **self.classification.loss(out, t, world), **box,
                 **self.distance.loss(out, t, world), **self.urgency.loss(out, t, world),
                 **self.uncertainty.loss(out, t, err, world)}

@@ -170,6 +170,7 @@ class Trainer:
             "config": cfg.to_dict(), "labels": self.label_names,
             "dims": {"preset": cfg.model.preset, "backbone": cfg.model.backbone, "input_size": cfg.model.input_size,
                      "head_stride": cfg.model.head_stride, "grid": cfg.model.input_size // cfg.model.head_stride,
+                     "head_levels": list(cfg.model.head_levels),
                      "num_classes": cfg.model.num_classes, "clip_frames": self.model.clip_frames},
             "model": self.model.state_dict(), "ema": self.ema.state_dict() if self.ema else None,
             "optimizer": self.opt.state_dict(), "scaler": self.scaler.state_dict(),
@@ -226,7 +227,7 @@ class Trainer:
             if new:
                 w.writeheader()
             w.writerow(row)
-        score = ev["coco"]["mAP50"]
+        score = float(ev["coco"]["mAP50"])                     # a numpy scalar would make the checkpoint unreadable with weights_only
         if self.best_val is None or score > self.best_val:
             self.best_val = score
             self.save()                                       # last.pt records the new best before it is copied

@@ -29,6 +29,16 @@ def softmax_focal(logits: torch.Tensor, target: torch.Tensor, alpha: float = 0.2
     return loss.sum()
 
 
+def iou(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """IoU per box pair, [N, 4] xyxy each."""
+    x1, y1 = torch.max(pred[:, 0], target[:, 0]), torch.max(pred[:, 1], target[:, 1])
+    x2, y2 = torch.min(pred[:, 2], target[:, 2]), torch.min(pred[:, 3], target[:, 3])
+    inter = (x2 - x1).clamp(min=0) * (y2 - y1).clamp(min=0)
+    area_p = (pred[:, 2] - pred[:, 0]).clamp(min=0) * (pred[:, 3] - pred[:, 1]).clamp(min=0)
+    area_t = (target[:, 2] - target[:, 0]) * (target[:, 3] - target[:, 1])
+    return inter / (area_p + area_t - inter).clamp(min=1e-6)
+
+
 def giou(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """1 - GIoU per box pair, [N, 4] xyxy each; 0 for a perfect box, up to 2."""
     x1, y1 = torch.max(pred[:, 0], target[:, 0]), torch.max(pred[:, 1], target[:, 1])

@@ -1,5 +1,6 @@
-"""The MaxSight detector: backbone + FPN fused to one grid (SEED.md "ResNet50+FPN"), Tier-1 heads,
-and per preset (a config, read once here):
+"""The MaxSight detector: backbone + FPN fused to one grid (SEED.md "ResNet50+FPN"), or with
+`model.head_levels` the FPN levels themselves (FCOS-style P3-P5 heads, each level taking the boxes
+of its size; see heads.py), Tier-1 heads, and per preset (a config, read once here):
   t0  CNN only (Stage A): ResNet-50 (or MobileNetV2) + FPN + Tier-1 heads.
   t2  hybrid CNN-ViT: a ViT over the raw image, CNN->ViT and ViT->CNN cross-connections with
       learnable sigmoid-bounded scales, CNN/CLS weighted fusion for the image-level heads.
@@ -16,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.heads import MotionHead, Tier1Heads, assign
+from training.heads import MotionHead, Tier1Heads, assign, head_levels
 
 
 class ModelError(ValueError):
@@ -80,16 +81,19 @@ class Backbone(nn.Module):
         return feats
 
 
+LEVEL_INDEX = {8: 0, 16: 1, 32: 2}      # FPN output for each stride (P3, P4, P5)
+
+
 class StageA(nn.Module):
     """Backbone, FPN (P3..P5) and the seed's fusion: every level resized to the head grid,
-    concatenated and projected back to C channels."""
+    concatenated and projected back to C channels (not built when the heads read the levels)."""
 
     def __init__(self, m):
         super().__init__()
         from torchvision.ops import FeaturePyramidNetwork
         self.backbone = Backbone(m.backbone, m.norm, m.pretrained)
         self.fpn = FeaturePyramidNetwork(self.backbone.channels, m.fpn_channels)
-        self.fuse = nn.Conv2d(3 * m.fpn_channels, m.fpn_channels, 1)
+        self.fuse = None if m.head_levels else nn.Conv2d(3 * m.fpn_channels, m.fpn_channels, 1)
         self.grid = m.input_size // m.head_stride
 
     def pyramid(self, x) -> list[torch.Tensor]:
@@ -178,6 +182,11 @@ class MaxSightNet(nn.Module):
         super().__init__()
         self.preset, self.size, self.stride = m.preset, m.input_size, m.head_stride
         self.grid = m.input_size // m.head_stride
+        if m.head_levels and m.preset == "t5":
+            raise ModelError("model.head_levels is for t0 and t2; t5 reads one fused grid")
+        self.multi_level = bool(m.head_levels)
+        self.levels = head_levels(m.input_size, m.head_levels or [m.head_stride])
+        self.radius = loss_cfg.center_radius
         self.num_classes = m.num_classes
         c = m.fpn_channels
         self.stage_a = StageA(m)
@@ -185,16 +194,21 @@ class MaxSightNet(nn.Module):
         self.temporal = Temporal(c, m.temporal.hidden) if m.preset == "t5" else None
         self.motion = MotionHead(c) if m.preset == "t5" and m.temporal.motion_head else None
         d = m.vit.dim if self.vit is not None else c
-        self.heads = Tier1Heads(c, d, m.num_classes, m.head_stride, m.input_size, m.tower_convs, loss_cfg, class_weights, zone_weights)
+        self.heads = Tier1Heads(c, d, m.num_classes, self.levels, m.tower_convs, loss_cfg, class_weights, zone_weights)
         self.clip_frames = m.temporal.frames if m.preset == "t5" else 0
 
     def _spatial(self, image):
+        """(dense features for the heads: the fused grid [B, C, g, g] or one map per head level,
+        pooled vector [B, D])."""
         levels = self.stage_a.pyramid(image)
-        if self.vit is None:
-            fused = self.stage_a.fused(levels)
-            return fused, fused.mean((2, 3))
-        levels, vec = self.vit(image, levels)
-        return self.stage_a.fused(levels), vec
+        vec = None
+        if self.vit is not None:
+            levels, vec = self.vit(image, levels)
+        if self.multi_level:
+            maps = [levels[LEVEL_INDEX[lv.stride]] for lv in self.levels]
+            return maps, vec if vec is not None else torch.stack([p.mean((2, 3)) for p in maps]).mean(0)
+        fused = self.stage_a.fused(levels)
+        return fused, vec if vec is not None else fused.mean((2, 3))
 
     def forward(self, image):
         if self.temporal is None:
@@ -212,11 +226,13 @@ class MaxSightNet(nn.Module):
         return out
 
     def shared_parameters(self) -> list[nn.Parameter]:
-        """The last layer every head reads (GradNorm measures task gradients here)."""
-        return [p for p in self.stage_a.fuse.parameters() if p.requires_grad]
+        """The last layer every head reads (GradNorm measures task gradients here): the fusion, or
+        the FPN's output convolutions when the heads read the levels."""
+        last = self.stage_a.fpn.layer_blocks if self.stage_a.fuse is None else self.stage_a.fuse
+        return [p for p in last.parameters() if p.requires_grad]
 
     def loss(self, out: dict, batch: dict, hard_score: float = 0.999, world: int = 1) -> dict:
-        t = assign(batch["targets"], batch["urgency"], self.grid, self.stride, hard_score, world=world)
+        t = assign(batch["targets"], batch["urgency"], hard_score=hard_score, radius=self.radius, world=world, levels=self.levels)
         losses = self.heads.loss(out, t, world)
         if self.motion is not None and "flow" in batch:
             losses.update(self.motion.loss(out, batch["flow"]))

@@ -2,7 +2,10 @@
 shape match, put parameters in named groups with their own learning-rate multipliers, and follow
 a freeze schedule by epoch.
 
-Groups: cnn (backbone, FPN, fusion), vit_low (patch embedding, position, cross-connections and
+Groups: cnn (backbone, FPN, fusion), backbone (the ImageNet-initialised part of cnn, which a
+setting may name on its own: a config naming cnn names it too, unless it also names backbone, as
+in `lr_groups: {cnn: 1.0, backbone: 0.1}`, or `frozen: [backbone]` to train only FPN and heads
+over frozen ImageNet features), vit_low (patch embedding, position, cross-connections and
 the lower 60% of the transformer blocks), vit_top (the top 40% of the blocks, unfrozen first, as
 in the seed), detection (the Tier-1 heads), temporal (ConvLSTM), new_heads (motion head).
 """
@@ -14,7 +17,7 @@ import torch
 
 from training.config import TRANSFER_GROUPS as GROUPS   # declared with the settings that name them
 
-_PREFIX = {"stage_a.": "cnn", "heads.": "detection", "temporal.": "temporal", "motion.": "new_heads"}
+_PREFIX = {"stage_a.backbone.": "backbone", "stage_a.": "cnn", "heads.": "detection", "temporal.": "temporal", "motion.": "new_heads"}
 
 
 def group_of(name: str, vit_depth: int = 12) -> str:
@@ -25,6 +28,15 @@ def group_of(name: str, vit_depth: int = 12) -> str:
         m = re.match(r"vit\.blocks\.(\d+)\.", name)
         return "vit_top" if m and int(m.group(1)) >= int(vit_depth * 0.6) else "vit_low"
     raise KeyError(f"parameter {name} belongs to no group")
+
+
+PARENT = {"backbone": "cnn"}       # a group inside another: a setting for the outer group covers it
+
+
+def _multiplier(multipliers: dict[str, float], group: str) -> float:
+    if group in multipliers:
+        return multipliers[group]
+    return multipliers.get(PARENT.get(group, ""), 1.0)
 
 
 def _depth(model) -> int:
@@ -52,7 +64,7 @@ def param_groups(model: torch.nn.Module, base_lr: float, weight_decay: float, mu
         buckets.setdefault((group_of(name, depth), decay), []).append(p)
     out = []
     for (group, decay), params in sorted(buckets.items()):
-        mult = multipliers.get(group, 1.0)
+        mult = _multiplier(multipliers, group)
         out.append({"params": params, "lr": base_lr * mult, "base_lr": base_lr * mult,
                     "weight_decay": weight_decay if decay else 0.0, "name": f"{group}{'' if decay else '_nodecay'}"})
     return out
@@ -68,4 +80,5 @@ def frozen_groups(freeze, epoch: int) -> list[str]:
 def apply_freeze(model: torch.nn.Module, frozen: list[str]) -> None:
     depth = _depth(model)
     for name, p in model.named_parameters():
-        p.requires_grad_(group_of(name, depth) not in frozen)
+        g = group_of(name, depth)
+        p.requires_grad_(g not in frozen and PARENT.get(g) not in frozen)
