@@ -199,13 +199,15 @@ def new_task_source(cfg, old_names: list[str]) -> GrownClasses:
     return grown
 
 
-def old_task_batches(old_cfg, old_names: list[str], cc: ContinualConfig, batch: int):
-    """`fisher_batches` batches of the old task's training data, letterboxed, no augmentation."""
+def old_task_batches(old_cfg, old_names: list[str], cc: ContinualConfig, batch: int, resolve=None):
+    """`fisher_batches` batches of the old task's training data, letterboxed, no augmentation.
+    `resolve` turns continual.fisher_data paths into folders (the continual config's own resolve)."""
     import dataclasses
 
     from training.augment import Augmenter
     from training.data import CocoDataset, TrainingSet, collate, epoch_batches, open_dataset
-    paths = [old_cfg.resolve(p) for p in _paths(cc.fisher_data)] if _paths(cc.fisher_data) else old_cfg.resolve_all(old_cfg.data.train)
+    resolve = resolve or old_cfg.resolve
+    paths = [resolve(p) for p in _paths(cc.fisher_data)] if _paths(cc.fisher_data) else old_cfg.resolve_all(old_cfg.data.train)
     split = cc.fisher_split or old_cfg.data.train_split
     src = open_dataset(paths, split, old_names)
     if not isinstance(src, CocoDataset) and list(src.label_names) != list(old_names):
@@ -216,7 +218,7 @@ def old_task_batches(old_cfg, old_names: list[str], cc: ContinualConfig, batch: 
         yield collate([ds[k] for k in keys])
 
 
-def compute_ewc(data: dict, cc: ContinualConfig, batch: int) -> tuple[EWC, dict]:
+def compute_ewc(data: dict, cc: ContinualConfig, batch: int, resolve=None) -> tuple[EWC, dict]:
     """Anchors (the source's weights) and the Fisher diagonal of its own task."""
     from training.balancing import StaticBalancer, phase_weights
     net, old_cfg, old_names = ckpt.model_from(data)
@@ -228,7 +230,7 @@ def compute_ewc(data: dict, cc: ContinualConfig, batch: int) -> tuple[EWC, dict]
         out = model(b["image"])
         return bal.total(model.loss(out, b), weights)
 
-    fisher, n = fisher_diagonal(net, old_task_batches(old_cfg, old_names, cc, batch), loss_fn)
+    fisher, n = fisher_diagonal(net, old_task_batches(old_cfg, old_names, cc, batch, resolve), loss_fn)
     total = float(sum(f.sum() for f in fisher.values()))
     return EWC(anchors, fisher), {"fisher_batches": n, "batch": batch, "fisher_sum": total,
                                   "parameters": int(sum(a.numel() for a in anchors.values()))}
@@ -298,7 +300,7 @@ def _trainer_class():
                 saved = torch.load(path, map_location="cpu", weights_only=True)
                 if saved.get("source") == str(self.source_path) and saved.get("fisher_batches") == self.cc.fisher_batches:
                     return EWC.from_state(saved), saved["info"]
-            ewc, info = compute_ewc(self.source_data, self.cc, self.cfg.optim.batch)
+            ewc, info = compute_ewc(self.source_data, self.cc, self.cfg.optim.batch, self.cfg.resolve)
             if self.rank == 0:
                 torch.save({**ewc.state_dict(), "source": str(self.source_path), "fisher_batches": self.cc.fisher_batches,
                             "info": info}, path)
