@@ -16,6 +16,8 @@ Split rule (`train` / `val` / `all`, deterministic, the same on every machine):
   straddle the split, and adding or removing other photos moves nothing.
 - Everything in a `valid/` or `val/` subfolder is `val`, and so is every group that also appears
   there.
+- `val-dev` / `val-test`: the val split's two halves by source photo (a second hash), so a score
+  fitted on one half (`maxsight eval calibrate`) is reported on the other.
 
 Several datasets merge into one class list by name: the first dataset's names in order, then
 each new name from the next; a name two datasets share is one class.
@@ -37,7 +39,7 @@ from training.sample import DataError, Sample
 VAL_PERCENT = 20
 TOLERANCE = 0.01            # coordinates may stray this far outside 0..1 (rounding); they are clipped
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-YOLO_SPLITS = ("train", "val", "all")
+YOLO_SPLITS = ("train", "val", "all", "val-dev", "val-test")
 TRAIN_DIRS = ("train",)
 VAL_DIRS = ("valid", "val")
 
@@ -60,6 +62,11 @@ def source_group(file_name: str) -> str:
     """The source photo an image was made from: the stem up to `.rf.` (Roboflow copies), else the stem."""
     stem = Path(file_name).stem
     return stem.split(".rf.")[0] if ".rf." in stem else stem
+
+
+def val_half(group: str) -> str:
+    """Which half of the val split a source photo is in: dev or test (a hash other than in_val's)."""
+    return "dev" if int(hashlib.sha256(f"half:{group}".encode("utf-8")).hexdigest()[:8], 16) < (1 << 31) else "test"
 
 
 def in_val(group: str) -> bool:
@@ -244,7 +251,7 @@ class YoloDataset:
             val_groups = {g for _, g, fixed, _, _ in found if fixed}
             for img, group, fixed, cls, boxes in found:
                 s = "val" if fixed or group in val_groups or in_val(group) else "train"
-                if split in ("all", s):
+                if split in ("all", s) or (s == "val" and split == f"val-{val_half(group)}"):
                     self.items.append(YoloImage(img, group, s, cls, boxes))
         self._sizes: dict[int, tuple[int, int]] = {}
 

@@ -32,7 +32,7 @@ def add_parser(sub) -> None:
     x.add_argument("--format", default="onnx,torchscript,int8", help="comma-separated: onnx, torchscript, coreml, executorch, int8")
     x.add_argument("--name", help="file name stem (default: the checkpoint's)")
     x.add_argument("--register", metavar="NAME", help="also register the ONNX export(s) as NAME (and NAME-int8)")
-    x.add_argument("--split", choices=["dev", "test", "all", "train", "val"],
+    x.add_argument("--split", choices=["dev", "test", "all", "train", "val", "val-dev", "val-test"],
                    help="split for the accuracy check (default: dev of a COCO val set, val of YOLO sets)")
     x.add_argument("--limit", type=int, help="at most N images for the INT8 accuracy check")
     x.set_defaults(func=cmd_export)

@@ -155,6 +155,16 @@ def test_split_keeps_copies_together_and_valid_in_val():
     assert [it.path for it in again.items] == [it.path for it in val.items]     # deterministic
 
 
+def test_val_halves_split_val_by_source_photo():
+    """val-dev / val-test (a score fitted on one half is reported on the other): together exactly
+    the val split, no source photo in both, each a fair share of it."""
+    roots = [_access("doors"), _access("stairs")]
+    val, dev, test = (YoloDataset(roots, s) for s in ("val", "val-dev", "val-test"))
+    assert sorted(it.path for it in dev.items + test.items) == sorted(it.path for it in val.items)
+    assert dev.groups().isdisjoint(test.groups())
+    assert 0.3 < len(dev) / len(val) < 0.7
+
+
 def test_split_names_belong_to_their_layout(tmp_path):
     with pytest.raises(DataError, match=r"the split 'dev' is not one a YOLO-layout set has; choose train, val, all"):
         YoloDataset(_tiny_set(tmp_path / "s"), "dev")
