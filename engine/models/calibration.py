@@ -19,7 +19,14 @@ NEAR_AREA, FAR_AREA = 0.10, 0.01
 ZONES = ("near", "medium", "far")
 
 
+# MaxSight's own door and stairs detector (registry "access"): its classes in groups of their own.
+ACCESS_GROUPS = {"door": "door", "cabinet door": "door", "refrigerator door": "door", "handle": "handle",
+                 "stair_down": "stairs", "stair_up": "stairs"}
+
+
 def group_of(label: str) -> str:
+    if label in ACCESS_GROUPS:
+        return ACCESS_GROUPS[label]
     if label == "person":
         return "person"
     if label in MOVING_RISK:

@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
     src.add_argument("--data", action="append", help="COCO or YOLO-layout folder (repeatable: YOLO sets merge); prints per-class AP")
     d.add_argument("--detector", "--model", dest="detector", action="append",
                    help="detector, registered model or model path to evaluate (repeatable; default nanodet, centernet, fused)")
-    d.add_argument("--split", default="all", choices=["dev", "test", "all", "train", "val"],
+    d.add_argument("--split", default="all", choices=["dev", "test", "all", "train", "val", "val-dev", "val-test"],
                    help="COCO images: dev (first half by id), test or all; YOLO sets: train, val (by source photo) or all")
     d.add_argument("--threads", type=int, default=2)
     d.add_argument("--limit", type=int, help="only the first N images")
@@ -46,7 +46,7 @@ def add_parser(sub) -> None:
     sf = ev.add_parser("safety", help="what MaxSight misses against labelled truth: stills, labelled clips, synthetic approaches")
     sf.add_argument("--coco", "--data", dest="data", action="append",
                     help="labelled photos, COCO or YOLO layout (repeatable; default: the evaluation data's coco_val2017_128)")
-    sf.add_argument("--split", default="dev", choices=["dev", "test", "all", "train", "val"],
+    sf.add_argument("--split", default="dev", choices=["dev", "test", "all", "train", "val", "val-dev", "val-test"],
                     help="which photos (default dev: thresholds are fitted there; report test as the held-out check)")
     sf.add_argument("--mot", help="MOTChallenge clips folder (default: the evaluation data's mot17_clips)")
     sf.add_argument("--only", action="append", choices=["stills", "clips", "approach"], help="run only these parts (repeatable)")
@@ -61,7 +61,12 @@ def add_parser(sub) -> None:
     cb = ev.add_parser("calibrate", help="fit birth scores per class group and distance zone (90%% precision) on labelled photos")
     cb.add_argument("--model", "--detector", dest="model", action="append", help="model (repeatable; default nanodet, centernet, fused)")
     cb.add_argument("--coco", "--data", dest="data", action="append", help="labelled photos (default: coco_val2017_128)")
-    cb.add_argument("--split", default="dev", choices=["dev", "train", "all"], help="photos to fit on (default dev; never the test half)")
+    cb.add_argument("--split", default="dev", choices=["dev", "train", "all", "val-dev"],
+                    help="photos to fit on (default dev, the COCO dev half; val-dev: the dev half of a YOLO set's val split; never a test half)")
+    cb.add_argument("--precision", action="append", default=[], metavar="GROUP=P",
+                    help="a group's own precision target, e.g. stairs=0.5 (repeatable; the rest 0.9)")
+    cb.add_argument("--report-on", choices=["test", "val-test"],
+                    help="also run the fitted scores on these photos (the other half) and report precision and recall there")
     cb.add_argument("--write", action="store_true", help="write assets/calibration/MODEL.json, which the app then uses")
     cb.add_argument("--threads", type=int, default=2)
     cb.add_argument("--json", help="also write the results as JSON here")
@@ -123,6 +128,9 @@ def add_parser(sub) -> None:
     fd.add_argument("--limit", type=int, default=10, help="at most N clips (default 10)")
     fd.add_argument("--seed", type=int, default=0, help="seed of the synthetic clips (default 0)")
     fd.add_argument("--profile", help="profile whose preferences (voice, vision condition) to use (default: 'default')")
+    fd.add_argument("--scripted", action="store_true",
+                    help="follow the photos' ground-truth door boxes instead of the door model (find mode alone, "
+                         "without the detector's misses)")
     fd.add_argument("--keep-audio", help="keep each clip's WAV timeline (and the tone alone) in this folder")
     fd.add_argument("--json", help="also write the results as JSON here")
     engine_options(fd, tier_default="T0")
@@ -284,13 +292,9 @@ def cmd_ocr(args) -> int:
 
 
 def cmd_safety(args) -> int:
-    import tempfile
-
-    import cv2
-
     from engine.eval_data import require
     from maxsight_app.compose import build_runtime, make_registry
-    from maxsight_app.measure import approach, safety
+    from maxsight_app.measure import safety
     from training.evaluate import open_eval_set
     if args.json:
         check_outputs({"--json": Path(args.json)}, {})
@@ -384,6 +388,7 @@ def _approach(args, cfg, profile, reg, coco, ids):
 
 def cmd_calibrate(args) -> int:
     import json
+    import sys
 
     from engine.eval_data import require
     from engine.models.detectors import build
@@ -393,6 +398,17 @@ def cmd_calibrate(args) -> int:
     from training.evaluate import label_ids_by_name, open_eval_set, run_detector
     reg = make_registry()
     data = [Path(p) for p in args.data] if args.data else [require("coco_val2017_128")]
+    targets = {}
+    for item in args.precision:
+        group, _, value = item.partition("=")
+        try:
+            targets[group] = float(value)
+        except ValueError:
+            targets[group] = -1.0
+        if group not in calibrate.GROUPS or not 0.0 < targets[group] <= 1.0:
+            print(f"maxsight: --precision {item}: give GROUP=P with a group of {', '.join(calibrate.GROUPS)} and P in (0, 1]",
+                  file=sys.stderr)
+            return 2
     coco, ids = open_eval_set(data, args.split)
     out, text = {}, []
     for name in args.model or DETECTORS:
@@ -401,9 +417,15 @@ def cmd_calibrate(args) -> int:
         labels, _ = load_labels(spec.labels)
         results, _ = run_detector(det, coco, label_ids_by_name(labels, coco), min_score=spec.keep_score, image_ids=ids)
         source = f"{', '.join(p.name for p in data)} {args.split} ({len(ids)} photos)"
-        r = calibrate.fit(coco, results, ids, spec.birth_score, source)
+        r = calibrate.fit(coco, results, ids, spec.birth_score, source, targets)
         out[name] = r
         text.append(calibrate.table(name, r))
+        if args.report_on:
+            other, other_ids = open_eval_set(data, args.report_on)
+            res, _ = run_detector(det, other, label_ids_by_name(labels, other), min_score=spec.keep_score, image_ids=other_ids)
+            r["checked"] = calibrate.check(other, res, other_ids, r, f"{', '.join(p.name for p in data)} {args.report_on} "
+                                                                    f"({len(other_ids)} photos)")
+            text.append(calibrate.check_table(r["checked"]))
         if args.write:
             import assets
             target = Path(str(assets.path("calibration"))) / f"{name}.json"
@@ -456,7 +478,7 @@ def cmd_find(args) -> int:
     if not clips:
         raise ValueError(f"no photo in {data} ({args.split}) has a whole door big enough for a clip")
     use_model = False
-    if cfg.access:
+    if cfg.access and not args.scripted:
         try:
             from engine.models.detectors import build
             build(reg.get(cfg.access), reg, threads=cfg.threads)
@@ -480,7 +502,8 @@ def cmd_find(args) -> int:
                 else:
                     rt = build_runtime(profile, cfg.with_(access=""), registry=reg, with_outputs=False, stage_b=False,
                                        detector=find.TruthDetector(boxes))
-                    name = "ground-truth door boxes moved with the clip (scripted; the access model is not installed)"
+                    name = ("ground-truth door boxes moved with the clip (scripted" +
+                            ("; asked for)" if args.scripted else "; the access model is not installed)"))
                 made.append(rt)
                 s = rt.session
                 s.outputs = [SpyOutput(), SoundOutput(WavFileSink(wav, s.media_time), synth, earcons=profile.earcons,

@@ -46,13 +46,16 @@ from engine.config import CameraModel
 from engine.models.boxes import iou_matrix
 from engine.pipeline import Pipeline
 from engine.stage_a import geometry
-from engine.stage_a.urgency import HAZARD_CLASSES
+from engine.stage_a.urgency import HAZARD_CLASSES, STAIRS_DOWN, STAIRS_UP
 from engine.types import Frame, Urgency, Zone
 from maxsight_app.cues.policy import overload_events
 from maxsight_app.cues.types import Cue, CueKind
 from maxsight_app.measure import approach
 
 NEAR_AREA = 0.10
+# What a still must be found for: the COCO hazards, and stairs (the door and stairs model's; on
+# accessibility_objects/stairs in the YOLO layout).
+STILL_HAZARDS = HAZARD_CLASSES | {STAIRS_DOWN, STAIRS_UP}
 MATCH_IOU = 0.5
 TRACK_IOU = 0.3              # a track is "about" the true object when they overlap this much
 URGENT_WITHIN_M = 8.0
@@ -107,14 +110,14 @@ def eval_stills(coco, image_ids: list[int], pipeline: Pipeline, camera: CameraMo
         truths = []
         for a in by_image[im["id"]]:
             name = cats[a["category_id"]]
-            if a.get("iscrowd", 0) or name not in HAZARD_CLASSES or a["bbox"][2] < 1 or a["bbox"][3] < 1:
+            if a.get("iscrowd", 0) or name not in STILL_HAZARDS or a["bbox"][2] < 1 or a["bbox"][3] < 1:
                 continue
             x, y, bw, bh = a["bbox"]
             box = (x, y, x + bw, y + bh)
             pos = geometry.locate(name, box, w, h, camera)
             truths.append(_Truth(name, box, bw * bh / (w * h) > NEAR_AREA, pos.zone, pos.distance_m))
         hazards = _held_camera(pipeline, img, frames, im["id"])
-        reports = [hz for hz in hazards if hz.label in HAZARD_CLASSES or hz.label == "something"]
+        reports = [hz for hz in hazards if hz.label in STILL_HAZARDS or hz.label == "something"]
         iou = iou_matrix(_boxes(t.box for t in truths), _boxes(hz.box for hz in reports)) if truths and reports else None
         for i, t in enumerate(truths):
             agn = iou is not None and bool((iou[i] >= MATCH_IOU).any())

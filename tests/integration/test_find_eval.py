@@ -16,12 +16,14 @@ from maxsight_app.measure.find import heard_side, true_side
 @pytest.mark.slow
 def test_eval_find_on_door_clips(tmp_path, eval_data, installed_models):
     out = tmp_path / "find.json"
-    r = subprocess.run([sys.executable, "-m", "maxsight_app", "eval", "find", "--limit", "2", "--json", str(out),
+    # --scripted: find mode itself, on the photos' true door boxes; the door model's own misses are
+    # the access detector's measure (its model card), not find mode's.
+    r = subprocess.run([sys.executable, "-m", "maxsight_app", "eval", "find", "--limit", "2", "--scripted", "--json", str(out),
                         "--keep-audio", str(tmp_path)], capture_output=True, text=True, timeout=900, env=dict(os.environ))
     assert r.returncode == 0, r.stderr
     assert "tone on the door's side" in r.stdout and "detector:" in r.stdout
     s = json.loads(out.read_text())
-    assert s["clips"] == 2 and s["detector"] and ("scripted" in s["detector"][0] or "access" in s["detector"][0])
+    assert s["clips"] == 2 and s["detector"] and "scripted; asked for" in s["detector"][0]
     assert s["pan"]["of"] >= 100 and s["pan"]["pct"] >= 95.0, s["pan"]
     assert s["found"]["said"] == 2 and s["found"]["max_s"] <= 0.5, s["found"]
     assert s["lost"]["said"] == 2
