@@ -35,7 +35,7 @@ FT = {"iters": 200, "batch": 8}                 # fine-tune budget of every dete
 PRE = {"mae": 100, "simclr": 50}                # pretraining steps of 16 images (SimCLR: 2 views each)
 OLD = {"iters": 200, "batch": 8}                # the door detector
 NEW = {"iters": 120, "batch": 8}                # adding stairs
-EWC_WEIGHTS = (0.0, 1000.0, 10000.0)
+EWC_WEIGHTS = (0.0, 1000.0, 10000.0, 1000000.0)
 DOOR_CLASSES = ["door", "handle", "cabinet door", "refrigerator door"]
 
 
