@@ -177,14 +177,7 @@ def apply_profile(rt: Runtime, profile: Profile, with_outputs: bool = True) -> l
     rt.session.profile = profile
     notes: list[str] = []
     if with_outputs and any(getattr(old, k) != getattr(profile, k) for k in OUTPUT_PREFS):
-        outputs, notes = _outputs(rt, profile)
-        for o in rt.session.outputs:
-            if o not in outputs:
-                try:
-                    o.close()
-                except Exception:  # noqa: BLE001 - a device that fails to close must not block the change
-                    log.exception("closing output %s failed", getattr(o, "name", o))
-        rt.session.outputs = outputs
+        notes = _rebuild_outputs(rt, profile)
     specs, _ = _stage_b_specs(rt.config, rt.registry, profile, rt.personal_index)
     if rt.stage_b is None and specs:          # e.g. captions turned on where nothing else ran
         rt.stage_b = rt.pipeline.stage_b = StageBScheduler(specs, memory_mb=rt.config.stage_b_memory_mb)
@@ -197,6 +190,33 @@ def apply_profile(rt: Runtime, profile: Profile, with_outputs: bool = True) -> l
             if specs.get(task) != rt.stage_b.specs.get(task):
                 rt.stage_b.set_task(task, specs.get(task))
     return rt.new_notes(notes)
+
+
+def _rebuild_outputs(rt: Runtime, profile: Profile) -> list[str]:
+    outputs, notes = _outputs(rt, profile)
+    for o in rt.session.outputs:
+        if o not in outputs:
+            try:
+                o.close()
+            except Exception:  # noqa: BLE001 - a device that fails to close must not block the change
+                log.exception("closing output %s failed", getattr(o, "name", o))
+    rt.session.outputs = outputs
+    return notes
+
+
+def set_screen_reader(rt: Runtime, running: bool) -> list[str]:
+    """A screen reader started or stopped while MaxSight runs. With Who speaks on automatic the
+    cues move to it, or back to MaxSight's own voice, and the user is told; other choices keep
+    their outputs. Call it on the thread that runs the session."""
+    if rt.screen_reader == running:
+        return []
+    rt.screen_reader = running
+    profile = rt.session.profile
+    if profile.speech_output is not SpeechOutput.AUTO:
+        return []
+    notes = rt.new_notes(_rebuild_outputs(rt, profile))
+    return notes + ["A screen reader is running: cues now go to it." if running
+                    else "The screen reader stopped: MaxSight speaks the cues again."]
 
 
 def switch_user(rt: Runtime, profile: Profile, personal_index: Path | None) -> list[str]:

@@ -63,5 +63,15 @@ class QuitFromAnyWindow(QtCore.QObject):
             return False
         if obj.window() is self._window or QtGui.QKeySequence(event.keyCombination()) != self._key:
             return False                    # the main window's own action handles it there
+        if not self._ours(obj.window()):
+            return False                    # a window of something else in this process
         QtCore.QTimer.singleShot(0, self._quit)
         return True
+
+    def _ours(self, w) -> bool:
+        """Whether this window was opened by our main window (its parent, or its parent's ...)."""
+        while w is not None:
+            if w is self._window:
+                return True
+            w = w.parentWidget()
+        return False

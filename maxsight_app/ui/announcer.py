@@ -246,6 +246,10 @@ class ScreenReaderProbe:
     def _run(self, probe) -> None:
         self._answer = bool(probe())
 
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
     def result(self, wait_s: float = 0.5) -> bool:
         self._thread.join(wait_s)
         return bool(self._answer)

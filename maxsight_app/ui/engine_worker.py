@@ -19,7 +19,7 @@ import numpy as np
 from engine.types import FrameResult
 from maxsight_app.capture.feed import Feed
 from maxsight_app.capture.video import CameraSource, SourceError, VideoFileSource
-from maxsight_app.compose import Runtime, apply_profile
+from maxsight_app.compose import Runtime, apply_profile, set_screen_reader
 from maxsight_app.cues.phrasing import sentence
 from maxsight_app.cues.types import Cue
 from maxsight_app.ui.qt import QObject, Signal, Slot
@@ -83,6 +83,9 @@ class EngineWorker(QObject):
     def set_profile(self, profile) -> None:
         self._commands.put(("profile", profile))
 
+    def set_screen_reader(self, running: bool) -> None:
+        self._commands.put(("screen_reader", running))
+
     def start_find(self, target) -> None:
         self._commands.put(("find", target))
 
@@ -106,6 +109,9 @@ class EngineWorker(QObject):
                 self.session.say(value)
             elif kind == "profile":
                 for note in apply_profile(self.runtime, value):
+                    self.notice.emit(note)
+            elif kind == "screen_reader":
+                for note in set_screen_reader(self.runtime, value):
                     self.notice.emit(note)
             elif kind == "find":
                 if value is None:

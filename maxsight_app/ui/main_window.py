@@ -15,7 +15,7 @@ from engine.config import EngineConfig
 from engine.models.registry import ModelError, Registry
 from engine.types import Urgency
 from maxsight_app.capture.video import SourceError, VideoFileSource, list_cameras
-from maxsight_app.compose import Runtime, apply_profile, build_runtime, make_registry
+from maxsight_app.compose import Runtime, apply_profile, build_runtime, make_registry, set_screen_reader
 from maxsight_app.cues.phrasing import sentence
 from maxsight_app.cues.policy import quality_words
 from maxsight_app.cues.types import Cue, CueKind, Priority
@@ -39,6 +39,9 @@ __all__ = ["MainWindow", "SHORTCUTS"]
 SNOOZE_S = 300.0
 COMPACT_LINES = 26      # below this many lines of text in the window's height, the Sounds list folds away
 CHOOSE_FILE = "Choose a video file…"
+
+
+SCREEN_READER_RECHECK_MS = 10_000      # how often to ask again whether a screen reader runs
 
 
 class _AlertBridge(QObject):
@@ -86,6 +89,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.worker: EngineWorker | None = None
         self.apply_profile()            # the profile's theme and text size from the first paint
         self.screen_reader = probe.result(0.5) if probe is not None else bool(screen_reader)
+        # A screen reader started (or quit) after MaxSight is noticed within SCREEN_READER_RECHECK_MS;
+        # not when the caller said whether one runs (tests, the first-run set-up's own choice).
+        self._reader_probe: ScreenReaderProbe | None = None
+        if screen_reader is None:
+            self._reader_timer = QtCore.QTimer(self)
+            self._reader_timer.setInterval(SCREEN_READER_RECHECK_MS)
+            self._reader_timer.timeout.connect(self._recheck_screen_reader)
+            self._reader_timer.start()
         try:
             self.runtime = build_runtime(store.profile(user_id), self.config, registry=self.registry,
                                          personal_index=index_path(store, user_id), extra_outputs=extra_outputs,
@@ -338,6 +349,27 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             self.session.request(what)
 
+    def _recheck_screen_reader(self) -> None:
+        """Ask again on a thread; the answer is read at the next tick, so the window never waits."""
+        probe = self._reader_probe
+        if probe is None:
+            self._reader_probe = ScreenReaderProbe()
+        elif probe.done:
+            self._reader_probe = None
+            self.screen_reader_changed(probe.result(0))
+
+    def screen_reader_changed(self, running: bool) -> None:
+        """With Who speaks on automatic, cues move to a screen reader that started, or back to
+        MaxSight's voice when it stopped (compose.set_screen_reader), on the engine's thread."""
+        if running == self.screen_reader or self.runtime is None:
+            return
+        self.screen_reader = running
+        if self.worker is not None and self.worker.running:
+            self.worker.set_screen_reader(running)
+        else:
+            for note in set_screen_reader(self.runtime, running):
+                self._say(note)
+
     def _say(self, text: str) -> None:
         """A system message through every output (speech, screen reader, screen) and the captions."""
         if self.session is None:
@@ -398,7 +430,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.preview.clear(f"{sentence(name)} has ended. Press F5 to play it again, or Ctrl+O to open another.")
             self.hazards.show_status("Nothing is being watched: the video has ended.")
             self.status.show_message("The video has ended.")
-            self._say(f"The video has ended. Press F5 to play it again.")
+            self._say("The video has ended. Press F5 to play it again.")
         elif why == "stopped":
             self.preview.clear("Stopped. Press F5 to start again.")
             self.hazards.show_status("Nothing is being watched: stopped.")

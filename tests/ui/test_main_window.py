@@ -433,3 +433,14 @@ def test_stage_b_failures_are_shown_and_said_once(qtbot, store, installed_models
     w._stage_b_problem(got[0])
     assert w.status.message.text() == got[0] and heard(spy, "Stage B recognition failed") == 1
     w.shutdown()
+
+
+def test_a_screen_reader_started_after_the_window_is_told_and_used(qtbot, store, installed_models):
+    w = make_window(qtbot, store, installed_models, SpyOutput())
+    assert w.screen_reader is False and w.announcer not in w.session.outputs
+    w.screen_reader_changed(True)
+    assert w.announcer in w.session.outputs
+    assert "A screen reader is running: cues now go to it." in w.captions.text()
+    w.screen_reader_changed(False)
+    assert w.announcer not in w.session.outputs
+    w.shutdown()

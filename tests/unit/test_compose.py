@@ -145,3 +145,22 @@ def test_the_app_never_loads_torch(tmp_path):
             "print('torch' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.stdout.strip() == "False", r.stderr
+
+
+def test_a_screen_reader_started_later_takes_the_cues_on_automatic_only(installed_models):
+    from maxsight_app.compose import set_screen_reader
+    from maxsight_app.profile.schema import Profile, SpeechOutput
+    reader = SpyOutput()                    # stands in for the window's announcer (a platform API)
+    rt = build_runtime(Profile(speech=False, earcons=False), EngineConfig(tier=Tier.T0), registry=installed_models,
+                       announcer=reader, screen_reader=False)
+    try:
+        assert reader not in rt.session.outputs
+        notes = set_screen_reader(rt, True)
+        assert reader in rt.session.outputs and notes == ["A screen reader is running: cues now go to it."]
+        assert set_screen_reader(rt, True) == []                             # no change, nothing said
+        assert set_screen_reader(rt, False)[-1].startswith("The screen reader stopped")
+        assert reader not in rt.session.outputs
+        apply_profile(rt, rt.profile.replace(speech_output=SpeechOutput.OWN_VOICE))
+        assert set_screen_reader(rt, True) == [] and reader not in rt.session.outputs   # the user chose their own voice
+    finally:
+        rt.close()
