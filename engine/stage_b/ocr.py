@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from engine.stage_b.captions import edit_distance
 from engine.types import TextRead, TextWord
 
 log = logging.getLogger(__name__)
@@ -264,13 +265,7 @@ def similarity(a: str, b: str) -> float:
     a, b = _key(a).replace(" ", ""), _key(b).replace(" ", "")
     if not a and not b:
         return 1.0
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, cb in enumerate(b, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
-        prev = cur
-    return 1.0 - prev[-1] / max(len(a), len(b))
+    return 1.0 - edit_distance(a, b) / max(len(a), len(b))
 
 
 @dataclass

@@ -66,6 +66,15 @@ def open_profile(name: str | None):
     return store, uid
 
 
+def read_profile(name: str | None):
+    """The Profile of --profile NAME, read once (the store is closed again)."""
+    store, uid = open_profile(name)
+    try:
+        return store.profile(uid)
+    finally:
+        store.close()
+
+
 def _same(a: Path, b: Path) -> bool:
     try:
         if a.exists() and b.exists():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from maxsight_app.commands.common import check_outputs, engine_config, engine_options, open_profile, report, write_json
+from maxsight_app.commands.common import check_outputs, engine_config, engine_options, read_profile, report, write_json
 
 DETECTORS = ["nanodet", "centernet", "fused"]
 
@@ -204,11 +204,7 @@ def cmd_cues(args) -> int:
     from maxsight_app.measure import cues
     videos = [Path(v) for v in args.source] if args.source else sorted(require("videos_walking_driving").glob("*.[am][vp][i4]"))
     cfg = engine_config(args)
-    store, uid = open_profile(args.profile)
-    try:
-        profile = store.profile(uid)
-    finally:
-        store.close()
+    profile = read_profile(args.profile)
     reg = make_registry()
     rows = []
     for v in videos:
@@ -300,11 +296,7 @@ def cmd_safety(args) -> int:
         check_outputs({"--json": Path(args.json)}, {})
     parts = set(args.only or ["stills", "clips", "approach"])
     cfg = engine_config(args)
-    store, uid = open_profile(args.profile)
-    try:
-        profile = store.profile(uid)
-    finally:
-        store.close()
+    profile = read_profile(args.profile)
     reg = make_registry()
     data = [Path(p) for p in args.data] if args.data else [require("coco_val2017_128")]
     result: dict = {"model": cfg.detector, "split": args.split, "stills_source": ", ".join(p.name for p in data)}
@@ -461,11 +453,7 @@ def cmd_find(args) -> int:
     if keep is not None and not keep.is_dir():
         raise ValueError(f"--keep-audio {keep}: no such folder")
     cfg = engine_config(args)
-    store, uid = open_profile(args.profile)
-    try:
-        profile = store.profile(uid)
-    finally:
-        store.close()
+    profile = read_profile(args.profile)
     reg = make_registry()
     data = Path(args.data) if args.data else require("accessibility_objects", "doors")
     coco, ids = open_eval_set([data], args.split)

@@ -42,7 +42,7 @@ def cmd_train(args) -> int:
     if not torch_available():
         raise CommandError(NEEDS_TORCH)
     from training.compat import check_resume, check_sources
-    from training.loop import SimulatedCrash, Trainer, dry_run
+    from training.loop import Trainer, dry_run
     from training.sections import load_with_sections, read_hyperparameters
     params = read_hyperparameters(args.hyperparameters) if args.hyperparameters else None
     # A search: section is the tuner's (maxsight tune); train runs the config itself, with
@@ -66,13 +66,9 @@ def cmd_train(args) -> int:
         for k, v in info.items():
             print(f"  {k:<22} {v}")
         return 0
-    try:
-        result = Trainer(cfg, resume=args.resume, progress=not args.quiet, crash_at=args.crash_at).run()
-    except SimulatedCrash as exc:
-        note(f"{exc}; resume with --resume {cfg.out_dir() / 'last.pt'}")
+    result = _guarded(cfg, lambda: Trainer(cfg, resume=args.resume, progress=not args.quiet, crash_at=args.crash_at).run())
+    if result is None:
         return 3
-    except FloatingPointError as exc:          # the loss diverged: say how to go on from the last checkpoint
-        raise CommandError(f"{exc}; the last good checkpoint is {cfg.out_dir() / 'last.pt'}") from None
     if int(os.environ.get("RANK", "0")):
         return 0
     for n in result.notes:
@@ -110,7 +106,6 @@ def _find_lr(args, cfg) -> int:
 
 
 def _pretrain(args, cfg, section) -> int:
-    from training.loop import SimulatedCrash
     from training.pretrain import Pretrainer, parse, report
     pc = parse(section, cfg)
     if args.find_lr:
@@ -123,13 +118,9 @@ def _pretrain(args, cfg, section) -> int:
         print(f"  {'unlabelled images':<22} {len(imgs)} ({imgs.describe()})")
         print(f"  {'out':<22} {cfg.out_dir()}")
         return 0
-    try:
-        result = Pretrainer(cfg, pc, resume=args.resume, progress=not args.quiet, crash_at=args.crash_at).run()
-    except SimulatedCrash as exc:
-        note(f"{exc}; resume with --resume {cfg.out_dir() / 'last.pt'}")
+    result = _guarded(cfg, lambda: Pretrainer(cfg, pc, resume=args.resume, progress=not args.quiet, crash_at=args.crash_at).run())
+    if result is None:
         return 3
-    except FloatingPointError as exc:
-        raise CommandError(f"{exc}; the last good checkpoint is {cfg.out_dir() / 'last.pt'}") from None
     for n in result.notes:
         print(f"  note: {n}")
     for line in report(result, pc):
@@ -141,21 +132,16 @@ def _continual(args, cfg, section) -> int:
     import json
 
     from training.ewc import make_trainer, old_class_report, parse
-    from training.loop import SimulatedCrash
     cc = parse(section, cfg)
     if args.find_lr or args.dry_run:
         raise CommandError("--find-lr and --dry-run are not offered for a continual: config; run it, or drop the section to sweep the plain config")
     if args.resume:
         from training.compat import check_resume
         check_resume(args.resume, cfg, args.config)
-    try:
-        trainer = make_trainer(cfg, cc, resume=args.resume, progress=not args.quiet, crash_at=args.crash_at)
-        result = trainer.run()
-    except SimulatedCrash as exc:
-        note(f"{exc}; resume with --resume {cfg.out_dir() / 'last.pt'}")
+    trainer = make_trainer(cfg, cc, resume=args.resume, progress=not args.quiet, crash_at=args.crash_at)
+    result = _guarded(cfg, trainer.run)
+    if result is None:
         return 3
-    except FloatingPointError as exc:
-        raise CommandError(f"{exc}; the last good checkpoint is {cfg.out_dir() / 'last.pt'}") from None
     for n in result.notes:
         print(f"  note: {n}")
     i = trainer.ewc_info
@@ -175,6 +161,19 @@ def _continual(args, cfg, section) -> int:
         e = result.evaluation
         print(f"  all classes on {cfg.data.val_split} of {cfg.data.val} ({e['images']} images, {e['boxes']} boxes): mAP50 {e['coco']['mAP50']:.1f}")
     return 0
+
+
+def _guarded(cfg, run):
+    """run()'s result; None after a simulated crash (said, with how to resume). A diverged loss is
+    one sentence naming the last good checkpoint."""
+    from training.loop import SimulatedCrash
+    try:
+        return run()
+    except SimulatedCrash as exc:
+        note(f"{exc}; resume with --resume {cfg.out_dir() / 'last.pt'}")
+        return None
+    except FloatingPointError as exc:          # the loss diverged: say how to go on from the last checkpoint
+        raise CommandError(f"{exc}; the last good checkpoint is {cfg.out_dir() / 'last.pt'}") from None
 
 
 def cmd_export(args) -> int:
