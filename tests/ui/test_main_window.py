@@ -92,12 +92,12 @@ def test_ctrl_q_quits_from_therapist_mode_and_settings(qtbot, store, installed_m
     tw = w.open_therapist()
     qtbot.waitExposed(tw)
     qtbot.keyClick(tw, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: not w.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: not w.isVisible(), timeout=30000)
     assert w.therapist is None                  # closed (and deleted) with the window
     w2 = make_window(qtbot, store, installed_models, SpyOutput())
     dlg = w2.open_settings()
     qtbot.keyClick(dlg, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: not w2.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: not w2.isVisible(), timeout=30000)
     assert w.worker is None and w2.worker is None   # the engines ended; both dialogs went with their windows
 
 
