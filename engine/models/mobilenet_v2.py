@@ -13,6 +13,11 @@ def preprocess(bgr: np.ndarray, size: int = 224) -> np.ndarray:
     """Resize the shorter side to size*256/224, centre-crop, RGB, ImageNet normalisation: [1, 3, S, S]."""
     import cv2
     h, w = bgr.shape[:2]
+    if max(h, w) > 2 * min(h, w):      # a very long, thin crop: keep its middle (the crop below takes no more), so the
+        keep = 2 * min(h, w)           # resized copy stays bounded by both sides
+        y0, x0 = (h - min(h, keep)) // 2, (w - min(w, keep)) // 2
+        bgr = bgr[y0:y0 + min(h, keep), x0:x0 + min(w, keep)]
+        h, w = bgr.shape[:2]
     short = size * 256 // 224
     scale = short / min(h, w)
     img = cv2.resize(bgr, (max(size, round(w * scale)), max(size, round(h * scale))), interpolation=cv2.INTER_AREA)

@@ -15,13 +15,16 @@ from engine.types import FrameQuality
 DARK_MEAN = 40.0        # mean grey below this: too dark to see much
 COVERED_STD = 6.0       # almost uniform image: lens covered or pointing at a wall
 WIDTH = 320             # measuring width
+MAX_HEIGHT = 4 * WIDTH  # ...and never taller than this (a 2 x 6000 frame would become 320 x 960000)
 BLUR_LAPLACIAN = 300.0  # Laplacian variance below this: blurred (sharp frames: p10 370-470)
 MOTION_LAPLACIAN = 600.0
 MOTION_RATIO = 0.6      # ...or below this and weaker/stronger gradient direction < this: motion blur
 
 
 def measure(image: np.ndarray) -> FrameQuality:
-    small = cv2.resize(image, (WIDTH, max(1, round(WIDTH * image.shape[0] / image.shape[1]))), interpolation=cv2.INTER_AREA)
+    h, w = image.shape[:2]
+    scale = min(WIDTH / w, MAX_HEIGHT / h)          # bounded by both sides
+    small = cv2.resize(image, (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_AREA)
     grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
     mean = float(grey.mean())
     std = float(grey.std())

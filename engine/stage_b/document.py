@@ -30,6 +30,7 @@ import numpy as np
 from engine.types import TextRead
 
 WIDTH = 480                 # page finding works on a copy this wide
+MAX_HEIGHT = 4 * WIDTH      # ...and never taller than this, however narrow the frame
 MIN_AREA = 0.20             # a page filling less of the picture than this: move closer
 BORDER = 0.02               # a corner within this share of the frame's size from its edge touches it
 STEADY_MOVE = 0.02          # corners moving less than this share of the diagonal between frames: steady
@@ -59,8 +60,8 @@ def find_page(image: np.ndarray) -> Page | None:
     if image is None or image.size == 0 or image.ndim != 3:
         return None
     h, w = image.shape[:2]
-    scale = WIDTH / w
-    small = cv2.resize(image, (WIDTH, max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    scale = min(WIDTH / w, MAX_HEIGHT / h)
+    small = cv2.resize(image, (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_AREA)
     grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
     if grey.std() < 8:                       # one flat colour: no page edge anywhere
         return None
@@ -119,8 +120,9 @@ def guidance(page: Page | None) -> str:
 def page_sharpness(image: np.ndarray, page: Page) -> float:
     """Variance of the Laplacian inside the page, on a WIDTH-wide grey copy."""
     h, w = image.shape[:2]
-    scale = WIDTH / w
-    small = cv2.cvtColor(cv2.resize(image, (WIDTH, max(1, round(h * scale))), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+    scale = min(WIDTH / w, MAX_HEIGHT / h)
+    small = cv2.cvtColor(cv2.resize(image, (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_AREA),
+                         cv2.COLOR_BGR2GRAY)
     mask = np.zeros(small.shape, np.uint8)
     cv2.fillConvexPoly(mask, np.round(page.corners * scale).astype(np.int32), 255)
     mask = cv2.erode(mask, np.ones((7, 7), np.uint8))
