@@ -9,8 +9,8 @@ shutdown and checks the targets:
   * the worker's RSS never above its ceiling (it is restarted when it goes over);
   * no Stage B hang;
   * clean exit within 2 s;
-  * Stage A p95 of the last 10 minutes within 10% of the first 10 (shorter runs: first and last
-    thirds).
+  * Stage A p95 of the last 10 minutes no more than 10% above the first 10 (shorter runs: first
+    and last thirds); faster is fine.
 """
 from __future__ import annotations
 
@@ -77,8 +77,10 @@ class SoakResult:
         last = [x["stage_a_p95_ms"] for x in s if x["t_s"] >= end - window and x["stage_a_p95_ms"] == x["stage_a_p95_ms"]]
         if first and last:
             a, b = float(np.median(first)), float(np.median(last))
-            out["Stage A p95 unchanged (within 10%)"] = {"value": f"{a:.1f} -> {b:.1f} ms ({(b / a - 1) * 100:+.1f}%)",
-                                                        "pass": abs(b / a - 1) <= 0.10}
+            # One-sided: only a slower Stage A is a regression; getting faster (caches warm, a
+            # neighbour finished) passes.
+            out["Stage A p95 no more than 10% slower"] = {"value": f"{a:.1f} -> {b:.1f} ms ({(b / a - 1) * 100:+.1f}%)",
+                                                         "pass": b <= a * 1.10}
         return out
 
     @property
