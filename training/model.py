@@ -64,7 +64,8 @@ class Backbone(nn.Module):
         else:
             net = getattr(torchvision.models, name)(weights=None, norm_layer=layer)
             if isinstance(pretrained, str) and pretrained:
-                state = torch.load(pretrained, map_location="cpu", weights_only=True)
+                from training.checkpoint import load_weights
+                state = load_weights(pretrained, "weights file (model.pretrained)")
                 net.load_state_dict(state, strict=False)
             elif pretrained is True:
                 raise ModelError(f"no ImageNet weights for {name} ship in a package registry; set model.pretrained to a "
