@@ -207,7 +207,8 @@ class Pipeline:
             elif r.task == "recognition":
                 recognised += r.value
         st = self.stage_b.status
-        report = StageBReport(skipped, st.dropped, self.stage_b.pending, st.disabled, max_age, self.audio_dropped_s)
+        report = StageBReport(skipped, st.dropped, self.stage_b.pending, st.disabled, max_age, self.audio_dropped_s,
+                              tasks=tuple(self.stage_b.specs))
         return _StageBOut(tuple(sounds), tuple(captions), texts, asked, tuple(recognised), report, page)
 
     def step(self, frame: Frame, audio: AudioChunk | None = None) -> FrameResult:
@@ -253,8 +254,7 @@ class Pipeline:
         if doc is not None and b.document_texts is not None:
             doc = DocumentView(doc.guidance, doc.page, doc.reading, b.document_texts)
         if b.report is not None:
-            problems = problems + tuple(self.stage_b.status.problems)
-            self.stage_b.status.problems.clear()
+            problems = problems + self.stage_b.take_problems()
         return FrameResult(frame_index=frame.index, timestamp=frame.timestamp, image_size=(width, height),
                            detections=detections, tracks=tracks, hazards=hazards, quality=q,
                            uncertainty=unc, timings_ms=timings, model=self.detector.name, problems=problems,

@@ -181,6 +181,7 @@ class StageBReport:
     disabled: tuple[str, ...]
     max_age_s: float           # oldest result merged into this frame (input time to now)
     audio_dropped_s: float = 0.0   # audio a busy stream task could not take in time (oldest first)
+    tasks: tuple[str, ...] = ()    # the processors Stage B runs (those in `disabled` included)
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ class StageBStatus:
     restarts: int = 0
     disabled: tuple[str, ...] = ()
     stopped: bool = False      # Stage B gave up for this session (crash loop)
-    problems: list[str] = field(default_factory=list)   # one sentence per problem, each reported once
+    problems: list[str] = field(default_factory=list)   # sentences not yet handed out by take_problems()
     worker_rss_mb: float = 0.0
 
 
@@ -278,6 +278,13 @@ class StageBScheduler:
             self._reported.add(key)
             self.status.problems.append(sentence)
             log.warning("%s", sentence)
+
+    def take_problems(self) -> tuple[str, ...]:
+        """The problem sentences since the last call, each handed out once (the pipeline puts them
+        in the next FrameResult, the one road to the user)."""
+        out = tuple(self.status.problems)
+        self.status.problems.clear()
+        return out
 
     def _fail(self, task: str, why: str) -> None:
         self._failures[task] = self._failures.get(task, 0) + 1

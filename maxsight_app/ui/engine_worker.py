@@ -47,7 +47,7 @@ class EngineWorker(QObject):
     status = Signal(str)
     started = Signal(str)            # source description
     finished = Signal(str)           # why it stopped: "end", "stopped", "error"
-    stageBProblem = Signal(str)      # one sentence, once per problem (a processor failed or was switched off)
+    resultProblem = Signal(str)      # one sentence from FrameResult.problems (Stage A or B), once per occurrence
 
     def __init__(self, runtime: Runtime):
         super().__init__()
@@ -58,7 +58,7 @@ class EngineWorker(QObject):
         self._paused = threading.Event()
         self.running = False
         self._feed: Feed | None = None
-        self._problems_seen: tuple[int, int] = (0, 0)      # (id of the Stage B scheduler, problems reported)
+        self._last_problems: frozenset[str] = frozenset()  # the previous frame's problems (said already)
 
     # -- called from the GUI thread (thread-safe) ----------------------------------------------
     def stop(self) -> None:
@@ -121,16 +121,14 @@ class EngineWorker(QObject):
             elif kind == "call":
                 value(self.runtime)
 
-    def _report_stage_b(self) -> None:
-        sb = self.runtime.stage_b
-        if sb is None:
-            return
-        which, seen = self._problems_seen
-        if which != id(sb):                 # a new scheduler (turned on by a profile change) starts afresh
-            seen = 0
-        for sentence_ in sb.status.problems[seen:]:
-            self.stageBProblem.emit(sentence_)
-        self._problems_seen = (id(sb), len(sb.status.problems))
+    def _report_problems(self, result: FrameResult) -> None:
+        """The frame's problems, from the FrameResult only (Stage B's are handed out once by the
+        pipeline; a lasting one such as a failing detector is in every frame and said when it
+        begins)."""
+        for text in result.problems:
+            if text not in self._last_problems:
+                self.resultProblem.emit(sentence(text))
+        self._last_problems = frozenset(result.problems)
 
     @Slot(str)
     def start(self, source_spec: str) -> None:
@@ -145,6 +143,7 @@ class EngineWorker(QObject):
         feed = Feed(source, realtime=True, audio=self.runtime.stage_b is not None)
         self._feed = feed
         self.running = True
+        self._last_problems = frozenset()
         self.session.pipeline.reset()
         for note in feed.stats.notes:
             self.status.emit(note)
@@ -161,7 +160,7 @@ class EngineWorker(QObject):
                     self._drain()
                     time.sleep(0.05)
                 tick = self.session.handle(frame, audio)
-                self._report_stage_b()
+                self._report_problems(tick.result)
                 now = time.perf_counter()
                 recent = [t for t in recent if now - t < 2.0] + [now]
                 fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 else 0.0

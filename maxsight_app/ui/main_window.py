@@ -119,7 +119,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.worker.frameReady.connect(self._on_frame)
         self.worker.problem.connect(self._problem)
         self.worker.notice.connect(self._say)
-        self.worker.stageBProblem.connect(self._stage_b_problem)
+        self.worker.resultProblem.connect(self._result_problem)
         self.worker.status.connect(lambda text: self.status.show_message(text, 5000))
         self.worker.started.connect(self._on_started)
         self.worker.finished.connect(self._on_finished)
@@ -393,7 +393,9 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             self.captions.add_line(text)
 
-    def _stage_b_problem(self, text: str) -> None:
+    def _result_problem(self, text: str) -> None:
+        """A problem from a FrameResult (a Stage B crash, restart, hang or memory ceiling; a failing
+        detector): on the status line and said like any cue, so a screen reader says it too."""
         self.status.show_message(text, 15000)
         self._say(text)
 
@@ -451,9 +453,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self.captions.add_line(f"\u201c{line.text}\u201d")
         self.status.set_metric("fps", f"{view.fps:.1f} fps")
         self.status.set_metric("stage_a", f"Stage A {r.timings_ms.get('stage_a', 0):.0f} ms")
-        if r.stage_b is not None and self.runtime is not None:
-            tasks = [t for t in self.runtime.stage_b_tasks if t not in r.stage_b.disabled]
-            off = [t for t in self.runtime.stage_b_tasks if t in r.stage_b.disabled]
+        if r.stage_b is not None:
+            tasks = [t for t in r.stage_b.tasks if t not in r.stage_b.disabled]
+            off = [t for t in r.stage_b.tasks if t in r.stage_b.disabled]
             text = "Stage B: " + (" + ".join(tasks) or "off") + (f" ({', '.join(off)} off after failing)" if off else "")
             self.status.set_metric("stage_b", text)
         self.last_view = view

@@ -408,30 +408,44 @@ def test_the_hazard_list_names_what_whats_around_me_names(qtbot):
             assert any(core in row for row in rows), f"W says {part!r}; the list says {rows}"
 
 
-def test_stage_b_failures_are_shown_and_said_once(qtbot, store, installed_models):
-    """A Stage B processor that fails is reported by the engine thread once per problem, shown in
-    the status line and said, never silently."""
-    import types
+def _noise_clip(path, frames: int):
+    """A silent MJPG clip of random pixels, 160 x 120 at 10 fps."""
+    import cv2
+    import numpy as np
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (160, 120))
+    rng = np.random.default_rng(0)
+    for _ in range(frames):
+        writer.write(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8))
+    writer.release()
+    return path
 
+
+def test_a_stage_b_crash_in_a_real_run_is_shown_and_said_once(qtbot, store, installed_models, tmp_path):
+    """A Stage B processor that crashes while the window plays a video: the problem travels in the
+    FrameResult from Pipeline.step to the status line and the screen reader, and is said once."""
     from engine.stage_b.scheduler import ProcessorSpec, StageBScheduler
-    from maxsight_app.ui.engine_worker import EngineWorker
-    sched = StageBScheduler({"recognition": ProcessorSpec("tests.fakes.stage_b:raises")}, max_failures=2)
-    try:
-        worker = EngineWorker(types.SimpleNamespace(session=None, stage_b=sched))
-        got = []
-        worker.stageBProblem.connect(got.append)
-        for i in range(3):
-            sched.submit("recognition", i, t=i)
-            sched.wait_idle(30, "recognition")
-            sched.drain()
-            worker._report_stage_b()
-        assert len(got) == 2 and got[0].startswith("Stage B recognition failed") and "switched off" in got[1], got
-    finally:
-        sched.close()
+    clip = _noise_clip(tmp_path / "noise.avi", 600)
     spy = SpyOutput()
-    w = make_window(qtbot, store, installed_models, spy)
-    w._stage_b_problem(got[0])
-    assert w.status.message.text() == got[0] and heard(spy, "Stage B recognition failed") == 1
+    w = make_window(qtbot, store, installed_models, spy, screen_reader=True)
+    assert w.announcer in w.session.outputs
+    shown, show = [], w.status.show_message
+    w.status.show_message = lambda text, timeout_ms=0: (shown.append(text), show(text, timeout_ms))
+    w.runtime.stage_b = w.runtime.pipeline.stage_b = StageBScheduler({"ocr": ProcessorSpec("tests.fakes.stage_b:crashes")})
+    w.start(str(clip))
+    qtbot.waitUntil(lambda: w.worker.running and w.last_view is not None, timeout=60000)
+    asked = []
+    w.worker.call(lambda rt: asked.append(rt.pipeline.request_text()))       # "read text now": the crash
+    failed, restarted = "Stage B ocr failed (the worker died while running it", "The Stage B worker stopped unexpectedly"
+
+    def said(text):
+        return sum(text in t for _, t, _ in w.announcer.history)
+    qtbot.waitUntil(lambda: said(failed) and said(restarted), timeout=60000)
+    assert asked == [True]
+    assert any(failed in t for t in shown) and any(restarted in t for t in shown), shown
+    # Later frames do not say it again.
+    seen = w.last_view.result.frame_index
+    qtbot.waitUntil(lambda: w.last_view.result.frame_index >= seen + 10, timeout=60000)
+    assert said(failed) == 1 and said(restarted) == 1 and heard(spy, failed) == 1
     w.shutdown()
 
 
