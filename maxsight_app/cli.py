@@ -39,16 +39,12 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from maxsight_app.commands.common import CommandError
     from maxsight_app.profile.store import ProfileError
     errors: list[type[BaseException]] = [CommandError, ModelError, SourceError, ProfileError, ValueError, FileNotFoundError]
-    try:
-        from training.evaluate import EvalDataError
-        errors.append(EvalDataError)
-    except ImportError:
-        pass
-    try:
-        from training.export import ExportError
-        errors.append(ExportError)
-    except ImportError:
-        pass
+    # Only from modules the command already loaded: an error can only be theirs then, and importing
+    # training.export here would load torch (3-8 s, ~860 MB) just to print one line.
+    for module, name in (("training.evaluate", "EvalDataError"), ("training.export", "ExportError")):
+        loaded = sys.modules.get(module)
+        if loaded is not None and hasattr(loaded, name):
+            errors.append(getattr(loaded, name))
     return tuple(errors)
 
 
