@@ -6,7 +6,10 @@ the media clock. What it never does: build any of them (compose.py does), or tou
 
 Time: the policy and the WAV timeline run on media time, the frame's timestamp plus the time
 spent on it so far, so a replayed video behaves as it would live and cue latency shows up in
-what a listener would have heard.
+what a listener would have heard. Media time never goes back: when the video's own clock does (the
+same video again, another source, see `restart`) it goes on from where it was, and the policy
+forgets the old tracks, so its cue timers and budget keep working (cautions went silent after a
+replay while the policy waited for a time it had already seen).
 """
 from __future__ import annotations
 
@@ -47,11 +50,27 @@ class Session:
         self.recent_sounds: list = []     # the last few sound events, for scene descriptions
         self.find: FindMode | None = None  # find mode (maxsight_app/find.py), when the user is looking for something
         self._frame_wall = time.perf_counter()
+        self._epoch = 0.0                  # media time = _epoch + the video's own time
+        self._restarted = False
 
     def media_time(self) -> float:
-        return self._frame_t + (time.perf_counter() - self._frame_wall)
+        return self._epoch + self._frame_t + (time.perf_counter() - self._frame_wall)
+
+    def restart(self) -> None:
+        """A new source, or the same video again: the pipeline and the policy start afresh with the
+        next frame, and media time goes on from where it is."""
+        if self.pipeline is not None:
+            self.pipeline.reset()
+        self._restarted = True
 
     def handle(self, frame: Frame, audio: AudioChunk | None = None) -> Tick:
+        if self._restarted or frame.timestamp < self._frame_t:      # the video's clock went back
+            self._epoch = self.media_time() - frame.timestamp
+            self._restarted = False
+            self.recent_sounds = []
+            new_source = getattr(self.policy, "new_source", None)
+            if new_source is not None:
+                new_source()
         self._frame_t, self._frame_wall = frame.timestamp, time.perf_counter()
         result = self.pipeline.step(frame, audio)
         if result.sounds:

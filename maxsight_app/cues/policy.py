@@ -324,6 +324,18 @@ class CuePolicy:
             return False
         return h.urgency >= Urgency.WARNING
 
+    def new_source(self) -> None:
+        """A new source, or the same video again (the tracker numbers its tracks afresh, the video's
+        clock starts again): what was said about tracks, the recent picture quality and text are
+        forgotten. Snooze, the cue budget and the last cue (R) stay: the caller's clock goes on."""
+        self._said.clear()
+        self._named.clear()
+        self._recent.clear()
+        self._urgent.clear()
+        self._quality.clear()
+        self._latest = None
+        self._latest_texts, self._latest_texts_t = (), -1e9
+
     # -- on demand -----------------------------------------------------------------------------
     def repeat_last(self, now: float) -> Cue:
         if self._last is None:

@@ -144,7 +144,7 @@ class EngineWorker(QObject):
         self._feed = feed
         self.running = True
         self._last_problems = frozenset()
-        self.session.pipeline.reset()
+        self.session.restart()             # the policy's clock and tracks start afresh too
         for note in feed.stats.notes:
             self.status.emit(note)
         self.started.emit(source.description)

@@ -1,0 +1,69 @@
+"""The session's media clock never goes back (maxsight_app/session.py): a replay (F5 after the end)
+or another source restarts the video's own clock, and the cue policy must speak about the new play
+as it did about the first. Before, cautions went silent after the first play: the policy's budget
+and timers held times from the first play that the replayed clock had not reached again."""
+from __future__ import annotations
+
+import numpy as np
+
+from engine.types import Frame, Urgency
+from maxsight_app.cues.policy import CuePolicy
+from maxsight_app.cues.types import CueKind
+from maxsight_app.outputs.base import SpyOutput
+from maxsight_app.profile.schema import Profile
+from maxsight_app.session import Session
+from tests.unit.cues.test_policy import frame, hz
+
+
+class ScriptedPipeline:
+    """Hands back a scripted FrameResult per frame index; counts resets like the real pipeline's."""
+
+    def __init__(self, script):
+        self.script, self.resets = script, 0
+
+    def step(self, frame: Frame, audio=None):
+        return self.script(frame.timestamp)
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+def play(session: Session, seconds: float = 12.0, fps: int = 10) -> list:
+    image = np.zeros((8, 8, 3), np.uint8)
+    cues = []
+    for i in range(int(seconds * fps)):
+        cues += session.handle(Frame(i, i / fps, image)).cues
+    return cues
+
+
+def cautions(cues) -> list[str]:
+    return [c.text for c in cues if c.kind is CueKind.HAZARD and c.urgency == Urgency.CAUTION]
+
+
+def scene(t: float):
+    """A bicycle throughout, a person from 5 s on: two cautions each play."""
+    return frame(t, hz(1, "bicycle", d=4.0, clock=1), *([hz(2, "person", d=5.0, clock=11)] if t >= 5.0 else []))
+
+
+def test_a_replay_speaks_cautions_again():
+    spy = SpyOutput()
+    pipeline = ScriptedPipeline(scene)
+    session = Session(pipeline, CuePolicy(), Profile(), [spy])
+    first = cautions(play(session))
+    assert first, "the scene has cautions to say"
+    session.restart()                         # F5 after the end: the same video again
+    second = cautions(play(session))
+    assert pipeline.resets == 1
+    assert first == ["bicycle, 1 o'clock, 4 metres", "person, 11 o'clock, 5 metres"]
+    assert second == first                    # the replay is heard as the first play was
+    # and with no restart() call (a source whose clock just jumps back), the same holds
+    assert cautions(play(session)) == first
+
+
+def test_media_time_never_goes_back():
+    session = Session(ScriptedPipeline(scene), CuePolicy(), Profile(), [])
+    play(session, 3.0)
+    before = session.media_time()
+    session.restart()
+    session.handle(Frame(0, 0.0, np.zeros((8, 8, 3), np.uint8)))
+    assert session.media_time() >= before
