@@ -4,15 +4,27 @@
 the profile's `speech_output` asks for the screen reader (or when MaxSight's own voice has no sound
 device). It hands each cue to the platform accessibility API:
 
-  * on Linux (AT-SPI) through `AnnouncementLabel`, a label with the Notification role that is
-    re-shown with the new words. Orca (43 and later) speaks a notification the moment it is shown
-    ("object:state-changed:showing"); Orca 43 does not yet listen for AT-SPI announcement events.
+  * on Linux (AT-SPI) through `AnnouncementLabel`s, labels with the Notification role shown with
+    the new words. Orca (43 and later) speaks a notification when it handles the "showing" event,
+    and reads the object's name *then*: a label whose words were replaced before Orca got to it is
+    heard with the new words, and the old ones are lost (a "Stop!" overwritten by "The video has
+    ended" 3 s later, while Orca was behind). So every message goes out on a label that is not
+    holding an unread message: a warning or danger holds its label for URGENT_HOLD_S, anything
+    else for its own speaking time; a held label is never reused (a new one is made beside it).
+    Orca 43 does not yet listen for AT-SPI announcement events.
   * elsewhere (Windows UI Automation, macOS) through Qt's QAccessibleAnnouncementEvent, Assertive
     for warnings and dangers, Polite otherwise.
 
-Priority by urgency: a warning or danger goes out at once (a screen reader interrupts itself for
-it); anything else waits until the last message has had time to be spoken, so an answer to "what's
-around me" never cuts a danger off. `cancel()` (Esc, barge-in) drops what is still waiting.
+Four kinds of message, by what happens when the screen reader is still busy:
+  * urgent (warnings and dangers): out at once (a screen reader interrupts itself for it);
+  * replies (the answer to a key: P, T, W, D, R, F5): out at once unless a warning or danger is
+    still being read, then right after it; a newer reply replaces one still waiting (stale answers
+    are dropped);
+  * notices ("The video has ended"): in turn, after what is being read; at most MAX_NOTICES wait;
+  * guidance (cautions, find mode, framing hints, "I can't see well"): in turn, but dropped when it
+    has waited GUIDANCE_STALE_S (old directions are worse than none); at most MAX_GUIDANCE wait,
+    the oldest dropped first.
+`cancel()` (Esc, barge-in) drops everything still waiting; from the GUI thread it does so at once.
 
 Emits may come from the engine thread: they hop to the GUI thread by a queued signal.
 
@@ -38,17 +50,27 @@ log = logging.getLogger(__name__)
 
 WORDS_PER_SECOND = 2.5          # a screen reader at a typical rate (150 words a minute)
 AT_SPI_PLATFORMS = ("xcb", "wayland", "offscreen", "minimal")
+URGENT_HOLD_S = 30.0            # a label that carried a warning or danger is not given new words for this long
+GUIDANCE_STALE_S = 2.0          # guidance that waited this long is no longer true: dropped
+MAX_GUIDANCE = 2
+MAX_NOTICES = 4
+MAX_LABELS = 12                 # notification labels at most (then the one free longest is reused)
+
+URGENT, REPLY, NOTICE, GUIDANCE = "urgent", "reply", "notice", "guidance"
+MESSAGE_KINDS = (URGENT, REPLY, NOTICE, GUIDANCE)
 
 
 class AnnouncementLabel(QtWidgets.QLabel):
-    """The last thing announced, shown in the status area. On AT-SPI it has the Notification role
-    and its accessible name is the message; it is hidden and shown again for every message."""
+    """A thing announced, shown in the status area. On AT-SPI it has the Notification role and its
+    accessible name is the message; the screen reader speaks it when it is shown."""
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         install_accessibility_factory()
         self.setWordWrap(True)
         self.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.NoTextInteraction)
+        self.hold_until = -1e18          # until then its words may still be unread: never replaced
+        self.read_until = -1e18          # until then it is never hidden (a warning: as long as it is held)
 
 
 # Interfaces the factory made, kept for the life of the process: Qt's accessibility cache owns and
@@ -93,12 +115,28 @@ def is_assertive(cue: Cue) -> bool:
     return cue.urgency >= Urgency.WARNING or (cue.priority is Priority.NOW and cue.kind is not CueKind.FIND) or cue.interrupt
 
 
+def message_kind(cue: Cue) -> str:
+    """urgent, reply, notice or guidance (see the module docstring)."""
+    if is_assertive(cue):
+        return URGENT
+    if cue.kind in (CueKind.SUMMARY, CueKind.REPEAT, CueKind.TEXT):
+        return REPLY                     # answers to W, D, R and T
+    if cue.kind is CueKind.SYSTEM:
+        return NOTICE
+    return GUIDANCE
+
+
+def speaking_time(text: str) -> float:
+    return 0.4 + len(text.split()) / WORDS_PER_SECOND
+
+
 class Announcer(QObject):
     """An Output that speaks through the screen reader (see the module docstring)."""
     name = "screen reader"
-    _post = Signal(str, bool)
+    _post = Signal(str, str, float)      # text, kind, when it was posted (self.clock)
     _drop = Signal()
     announced = Signal(str, bool)          # text, assertive: after it went to the accessibility API
+    dropped = Signal(str, str)             # text, why ("stale", "replaced", "cancelled", "too many")
 
     def __init__(self, host: QtWidgets.QWidget, label: AnnouncementLabel | None = None, method: str = "auto",
                  clock=time.monotonic):
@@ -108,15 +146,28 @@ class Announcer(QObject):
         if method not in ("notification", "event"):
             raise ValueError(f"method must be auto, notification or event, got {method!r}")
         self.method, self.host, self.clock = method, host, clock
-        self.label = label if label is not None else AnnouncementLabel(host)
+        first = label if label is not None else AnnouncementLabel(host)
+        self.labels: list[AnnouncementLabel] = [first]
+        self._current = first
         self.history: list[tuple[float, str, bool]] = []        # (time, text, assertive), the last 200
-        self._waiting: list[str] = []
-        self._busy_until = 0.0
+        self._waiting: list[tuple[str, str, float]] = []        # (text, kind, posted)
+        self._busy_until = 0.0           # the screen reader is reading the last message until then
+        self._urgent_until = 0.0         # ... a warning or danger, until then
         self._timer = QtCore.QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._flush)
         self._post.connect(self._on_post, QtCore.Qt.ConnectionType.QueuedConnection)
         self._drop.connect(self._on_drop, QtCore.Qt.ConnectionType.QueuedConnection)
+
+    @property
+    def label(self) -> AnnouncementLabel:
+        """The label the last message went out on."""
+        return self._current
+
+    @property
+    def waiting(self) -> list[tuple[str, str]]:
+        """(text, kind) of what is still waiting its turn."""
+        return [(t, k) for t, k, _ in self._waiting]
 
     # -- Output protocol (any thread) ---------------------------------------------------------
     def check(self) -> str | None:
@@ -124,60 +175,126 @@ class Announcer(QObject):
 
     def emit(self, cue: Cue) -> None:
         if cue.text:
-            self._post.emit(spoken_text(cue), is_assertive(cue))
+            self._post.emit(spoken_text(cue), message_kind(cue), self.clock())
 
-    def say(self, text: str, assertive: bool = False) -> None:
+    def say(self, text: str, assertive: bool = False, kind: str | None = None) -> None:
+        """kind: one of MESSAGE_KINDS; by default urgent when assertive, else a notice."""
+        kind = kind or (URGENT if assertive else NOTICE)
+        if kind not in MESSAGE_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(MESSAGE_KINDS)}, got {kind!r}")
         if text:
-            self._post.emit(text, assertive)
+            self._post.emit(text, kind, self.clock())
+
+    def reply(self, text: str) -> None:
+        """The answer to a key the user pressed: at once (see the module docstring)."""
+        self.say(text, kind=REPLY)
 
     def cancel(self) -> None:
-        self._drop.emit()
+        if QtCore.QThread.currentThread() == self.thread():
+            self._on_drop()          # Esc on the GUI thread: nothing waiting is said after it
+        self._drop.emit()            # ... and anything posted before it from another thread is dropped too
 
     def close(self) -> None:
         self._drop.emit()        # the window owns the label; a later profile may add this output again
 
     # -- GUI thread ---------------------------------------------------------------------------
-    def _on_post(self, text: str, assertive: bool) -> None:
-        if assertive:
-            self._send(text, True)
+    def _on_post(self, text: str, kind: str, posted: float) -> None:
+        now = self.clock()
+        if kind == URGENT:
+            self._send(text, True, now)
+        elif kind == REPLY and now >= self._urgent_until:
+            self._discard(lambda k: k == REPLY, "replaced")
+            self._send(text, False, now)
         else:
-            self._waiting.append(text)
-            self._flush()
+            if kind == REPLY:
+                self._discard(lambda k: k == REPLY, "replaced")
+                at = next((i for i, (_, k, _) in enumerate(self._waiting) if k != REPLY), len(self._waiting))
+                self._waiting.insert(at, (text, kind, posted))       # first in line
+            else:
+                self._waiting.append((text, kind, posted))
+                self._trim(kind, MAX_GUIDANCE if kind == GUIDANCE else MAX_NOTICES)
+        self._flush()
+
+    def _discard(self, which, why: str) -> None:
+        keep = []
+        for item in self._waiting:
+            if which(item[1]):
+                self.dropped.emit(item[0], why)
+            else:
+                keep.append(item)
+        self._waiting = keep
+
+    def _trim(self, kind: str, most: int) -> None:
+        mine = [i for i, item in enumerate(self._waiting) if item[1] == kind]
+        for i in reversed(mine[:max(0, len(mine) - most)]):
+            self.dropped.emit(self._waiting.pop(i)[0], "too many")
 
     def _on_drop(self) -> None:
-        self._waiting.clear()
+        self._discard(lambda k: True, "cancelled")
         self._timer.stop()
 
     def _flush(self) -> None:
-        if not self._waiting:
-            return
-        wait = self._busy_until - self.clock()
-        if wait > 0:
-            self._timer.start(int(wait * 1000) + 1)
-            return
-        self._send(self._waiting.pop(0), False)
-        if self._waiting:
-            self._flush()
-
-    def _send(self, text: str, assertive: bool) -> None:
         now = self.clock()
-        self._busy_until = now + 0.4 + len(text.split()) / WORDS_PER_SECOND
+        for text, kind, posted in list(self._waiting):
+            if kind == GUIDANCE and now - posted >= GUIDANCE_STALE_S:
+                self._waiting.remove((text, kind, posted))
+                self.dropped.emit(text, "stale")
+        if not self._waiting:
+            self._timer.stop()
+            return
+        text, kind, _ = self._waiting[0]
+        free = self._urgent_until if kind == REPLY else self._busy_until
+        if free > now:
+            self._timer.start(int((free - now) * 1000) + 1)
+            return
+        self._waiting.pop(0)
+        self._send(text, False, now)
+        self._flush()
+
+    def _label_for(self, now: float) -> AnnouncementLabel:
+        """A label holding no unread words: the one free longest, or a new one beside the first."""
+        free = [lab for lab in self.labels if lab.hold_until <= now]
+        if free:
+            return min(free, key=lambda lab: lab.hold_until)
+        if len(self.labels) >= MAX_LABELS:
+            return min(self.labels, key=lambda lab: lab.hold_until)
+        first = self.labels[0]
+        parent = first.parentWidget() or self.host
+        lab = AnnouncementLabel(parent)
+        lab.hide()
+        layout = parent.layout()
+        if layout is not None and layout.indexOf(first) >= 0:
+            layout.insertWidget(layout.indexOf(first) + 1, lab)
+        self.labels.append(lab)
+        return lab
+
+    def _send(self, text: str, assertive: bool, now: float) -> None:
+        said = speaking_time(text)
+        self._busy_until = now + said
+        if assertive:
+            self._urgent_until = now + said
         self.history = (self.history + [(now, text, assertive)])[-200:]
-        lab = self.label
         if self.method == "notification":
-            lab.hide()                          # showing it again is what the screen reader hears
+            lab = self._label_for(now)
+            lab.hold_until = now + (max(URGENT_HOLD_S, said) if assertive else said + 1.0)
+            lab.read_until = lab.hold_until if assertive else now + said     # a warning stays on screen as long
+            for other in self.labels:           # what was read already leaves the screen
+                if other is not lab and not other.isHidden() and other.read_until <= now:
+                    other.hide()
+            lab.hide()                          # showing it is what the screen reader hears
             lab.setText(text)
             lab.setAccessibleName(text)
             lab.show()
+            self._current = lab
         else:
-            lab.setText(text)
+            self._current.setText(text)
             ev = QAccessibleAnnouncementEvent(self.host, text)
             ev.setPoliteness(QAccessible.AnnouncementPoliteness.Assertive if assertive
                              else QAccessible.AnnouncementPoliteness.Polite)
             QAccessible.updateAccessibility(ev)
         self.announced.emit(text, assertive)
         if self._waiting and not self._timer.isActive():
-            self._timer.start(int((self._busy_until - now) * 1000) + 1)
+            self._timer.start(int(said * 1000) + 1)
 
 
 # -- is a screen reader running? --------------------------------------------------------------

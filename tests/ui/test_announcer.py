@@ -148,3 +148,109 @@ def test_status_numbers_change_at_most_once_a_second_and_keep_their_name(qtbot):
     assert not strip.message.isVisible()
     strip.show_message("Stopped.")
     assert strip.message.isVisible() and strip.message.text() == "Stopped."
+
+
+# -- nothing urgent is overwritten before it is read; the queue is trimmed (issue 27) ------------
+class FakeClock:
+    def __init__(self, t=1000.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+def notice(text):
+    return Cue(text, CueKind.SYSTEM, Priority.NEXT, Urgency.SAFE, 0.0)
+
+
+def caution(text):
+    return Cue(text, CueKind.HAZARD, Priority.NORMAL, Urgency.CAUTION, 0.0)
+
+
+def name_of(label):
+    return QAccessible.queryAccessibleInterface(label).text(QAccessible.Text.Name)
+
+
+@pytest.fixture
+def clocked(qtbot):
+    w = QtWidgets.QWidget()
+    qtbot.addWidget(w)
+    lay = QtWidgets.QVBoxLayout(w)
+    clock = FakeClock()
+    a = Announcer(w, method="notification", clock=clock)
+    lay.addWidget(a.label)
+    w.show()
+    return a, clock
+
+
+def test_a_danger_followed_at_once_by_a_notice_keeps_its_words(qtbot, clocked):
+    """Orca reads a notification's name when it gets to the event: the danger's label must still
+    carry the danger then, however soon the next message comes (it went out as "The video has
+    ended" in the same object, and the danger was never heard)."""
+    a, clock = clocked
+    shown = []
+    a.announced.connect(lambda text, urgent: shown.append((text, a.label)))
+    a.emit(danger("Stop! something, 9 metres"))
+    a.emit(notice("The video has ended. Press F5 to play it again."))
+    qtbot.waitUntil(lambda: len(shown) == 1, timeout=5000)
+    clock.t += 3.0                                   # the danger's own speaking time is over; Orca may still be behind
+    qtbot.waitUntil(lambda: len(shown) == 2, timeout=10000)
+    (t1, lab1), (t2, lab2) = shown
+    assert t1 == "Stop! something, 9 metres" and t2.startswith("The video has ended")
+    assert lab1 is not lab2                          # a new object for the notice
+    assert name_of(lab1) == "Stop! something, 9 metres" and lab1.text() == t1
+    assert not lab1.isHidden() and lab2.isVisible()
+    a.emit(danger("Stop! car, straight ahead, 2 metres"))    # a second danger at once: a third object
+    qtbot.waitUntil(lambda: len(shown) == 3, timeout=5000)
+    assert shown[2][1] not in (lab1, lab2) and name_of(lab1) == t1 and name_of(lab2) == t2
+    clock.t += 40.0                                  # long read: the labels may carry new words again
+    a.emit(notice("Stopped."))
+    qtbot.waitUntil(lambda: len(shown) == 4, timeout=5000)
+    assert shown[3][1] in (lab1, lab2, shown[2][1]) and name_of(shown[3][1]) == "Stopped."
+    assert len(a.labels) == 3                        # labels are reused, not made for every message
+    assert [lab for lab in a.labels if not lab.isHidden()] == [shown[3][1]]     # what was read left the screen
+
+
+def test_stale_guidance_is_dropped_and_replies_go_first(qtbot, clocked):
+    a, clock = clocked
+    dropped = []
+    a.dropped.connect(lambda text, why: dropped.append((text, why)))
+    a.emit(danger())                                 # being read for a while
+    qtbot.waitUntil(lambda: len(a.history) == 1, timeout=5000)
+    a.emit(caution("chair, 1 o'clock, 3 metres"))
+    a.emit(notice("Find mode off."))
+    a.emit(polite("what's around: a chair"))        # the answer to W (a reply)
+    a.emit(polite("what's around: a chair and a door"))   # W again: the first answer is stale
+    qtbot.waitUntil(lambda: len(a.waiting) == 3, timeout=5000)
+    assert [k for _, k in a.waiting] == ["reply", "guidance", "notice"]
+    assert ("what's around: a chair", "replaced") in dropped
+    clock.t += 3.0                                   # the danger was read; the caution is 3 s old now
+    qtbot.waitUntil(lambda: len(a.history) == 2, timeout=10000)
+    assert a.history[1][1] == "what's around: a chair and a door"
+    clock.t += 4.0                                   # the answer was read
+    qtbot.waitUntil(lambda: len(a.history) == 3, timeout=10000)
+    assert a.history[2][1] == "Find mode off."
+    assert ("Caution: chair, 1 o'clock, 3 metres", "stale") in dropped
+
+
+def test_a_reply_is_not_held_up_by_a_notice_being_read(qtbot, clocked):
+    """P's "Paused" comes at once, even while a long notice is still being read (not after it)."""
+    a, _ = clocked
+    a.say("MaxSight could not find a camera. Open a video file instead: press Control O.")
+    qtbot.waitUntil(lambda: len(a.history) == 1, timeout=5000)
+    a.reply("Paused. Press P to resume.")
+    qtbot.waitUntil(lambda: len(a.history) == 2, timeout=5000)
+    assert a.history[1][1] == "Paused. Press P to resume." and a.history[1][0] == a.history[0][0]   # same clock: no wait
+
+
+def test_cancel_on_the_gui_thread_drops_pending_hints_at_once(qtbot, clocked):
+    a, _ = clocked
+    a.emit(danger())
+    for i in range(5):
+        a.say(f"Left edge not visible: move left ({i}).", kind="guidance")
+    a.say("The page has 3 paragraphs.")
+    qtbot.waitUntil(lambda: len(a.waiting) == 3, timeout=5000)     # two hints (the rest trimmed) and the notice
+    a.cancel()                                                     # Esc
+    assert a.waiting == []
+    a.say("Left document mode.")
+    qtbot.waitUntil(lambda: a.waiting == [("Left document mode.", "notice")], timeout=5000)
