@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from maxsight_app.commands.common import check_outputs, engine_config, engine_options, read_profile, report, write_json
+from maxsight_app.commands.common import (CommandError, check_outputs, engine_config, engine_options, read_profile, report,
+                                          write_json)
 
 DETECTORS = ["nanodet", "centernet", "fused"]
 
@@ -55,6 +56,9 @@ def add_parser(sub) -> None:
     sf.add_argument("--no-transcribe", action="store_true", help="skip transcribing warning/danger phrases (faster)")
     sf.add_argument("--profile", help="profile whose cue preferences to use (default: 'default')")
     sf.add_argument("--json", help="also write the results as JSON here")
+    sf.add_argument("--explain", metavar="DIR", help="one row and one picture per mistake (false urgent alert, unmatched "
+                                                     "report, missed near hazard, missed approach) in DIR, with index.html "
+                                                     "and a summary of their causes")
     engine_options(sf, tier_default="T0")
     sf.set_defaults(func=cmd_safety)
 
@@ -300,23 +304,35 @@ def cmd_safety(args) -> int:
     reg = make_registry()
     data = [Path(p) for p in args.data] if args.data else [require("coco_val2017_128")]
     result: dict = {"model": cfg.detector, "split": args.split, "stills_source": ", ".join(p.name for p in data)}
+    explainer = None
+    if args.explain:
+        from maxsight_app.measure.explain import Explainer
+        if Path(args.explain).exists() and not Path(args.explain).is_dir():
+            raise CommandError(f"--explain {args.explain} is a file; give a folder")
+        explainer = Explainer(args.explain)
     rt = build_runtime(profile, cfg, registry=reg, with_outputs=False, stage_b=False)
     try:
         if parts & {"stills", "approach"}:
             coco, ids = open_eval_set(data, args.split)
         if "stills" in parts:
-            result["stills"] = safety.eval_stills(coco, ids, rt.pipeline, cfg.camera, limit=args.limit)
+            result["stills"] = safety.eval_stills(coco, ids, rt.pipeline, cfg.camera, limit=args.limit, explain=explainer,
+                                                  prefs=profile)
         if "clips" in parts:
             mot = Path(args.mot) if args.mot else require("mot17_clips")
             result["clips"] = safety.eval_clips(safety.load_mot(mot), rt.pipeline, cfg.camera)
     finally:
         rt.close()
     if "approach" in parts:
-        result["approach"], result["understood"] = _approach(args, cfg, profile, reg, coco, ids)
-    return report(safety.table(result), result, args.json)
+        result["approach"], result["understood"] = _approach(args, cfg, profile, reg, coco, ids, explainer)
+    text = safety.table(result)
+    if explainer is not None:
+        from maxsight_app.measure.explain import summary_table
+        result["explain"] = explainer.finish(f"MaxSight safety mistakes: {result['stills_source']} {args.split}")
+        text += "\n" + summary_table(result["explain"], args.explain)
+    return report(text, result, args.json)
 
 
-def _approach(args, cfg, profile, reg, coco, ids):
+def _approach(args, cfg, profile, reg, coco, ids, explainer=None):
     """Synthetic clips through fresh sessions that speak into a WAV timeline, as a user hears them."""
     import tempfile
     from collections import defaultdict
@@ -360,7 +376,7 @@ def _approach(args, cfg, profile, reg, coco, ids):
                 return rt.session, sink
             photo = cv2.imread(str(coco.image_path(next(im for im in images if im["id"] == spec.image_id))))
             try:
-                out = safety.run_clip(spec, photo, make_session, cfg.camera, transcriber)
+                out = safety.run_clip(spec, photo, make_session, cfg.camera, transcriber, explain=explainer)
             finally:
                 holder["rt"].close()
             outcomes.append(out)

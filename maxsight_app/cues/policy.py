@@ -128,6 +128,7 @@ class CuePolicy:
         self._urgent: list[tuple[float, Urgency, float, float]] = []   # warnings/dangers said: (t, level, bearing, distance)
         self._recent: list[tuple[float, str, float, float, Urgency, int]] = []   # said: (t, kind, bearing, distance, urgency, track)
         self._names = hearing.NameAlert()
+        self.reasons: dict[int, str] = {}            # track -> what the last decide() did with it, and why
 
     # -- every frame ---------------------------------------------------------------------------
     def decide(self, result: FrameResult, prefs: Profile, now: float) -> list[Cue]:
@@ -193,14 +194,21 @@ class CuePolicy:
         c, sev = prefs.vision_condition, prefs.vision_severity
         ordered = sorted(result.hazards, key=lambda h: (-int(h.urgency), -(h.priority + cond.rank_boost(c, sev, h))))
         wanted: list[Hazard] = []
+        why = self.reasons = {}
         for h in ordered:
             danger = h.urgency == Urgency.DANGER
             if not danger and (snoozed or prefs.class_weights.get(h.label, 1.0) == 0):
+                why[h.track_id] = "not said: snoozed or the class is muted"
                 continue
             needed = cond.lowest_level(_threshold(prefs, h.label), cond.threshold_shift(c, sev, h))
-            if h.urgency < needed or not self._worth_saying(h, prefs, now):
+            if h.urgency < needed:
+                why[h.track_id] = f"not said: {h.urgency.word}, under the {needed.word} the profile needs"
+                continue
+            if not self._worth_saying(h, prefs, now):
+                why[h.track_id] = "not said: no news since its last cue"
                 continue
             if self._covered(h, prefs, now):
+                why[h.track_id] = "not said: the same object was just said under another track"
                 continue                     # the same object under another id: what was said stands
             wanted.append(h)
         cues: list[Cue] = []
@@ -209,6 +217,7 @@ class CuePolicy:
         new_normal = 0
         for members in groups:
             if new_normal >= 1 or not self._room(prefs):
+                why.update({h.track_id: "not said: a group, over the cue budget" for h in members})
                 break
             new_normal += 1
             self._unsolicited.append(now)
@@ -219,17 +228,21 @@ class CuePolicy:
                             group=tuple(h.track_id for h in members)))
             for h in members:
                 self._remember(h, prefs, now)
+                why[h.track_id] = f"said in a group of {len(members)}"
         for h in wanted:
             if h.track_id in grouped:
                 continue
             if self._covered(h, prefs, now):
+                why[h.track_id] = "not said: a cue chosen this frame already spoke for it"
                 continue                     # a cue chosen this frame already spoke for it
             if h.urgency >= Urgency.WARNING and self._urgent_lane_busy(h, now):
+                why[h.track_id] = "not said: another urgent cue is still being heard"
                 continue                     # one urgent cue at a time; the nearest gets through
             danger = h.urgency == Urgency.DANGER
             if not danger:
                 extra = WARNING_EXTRA if h.urgency == Urgency.WARNING else 0
                 if (h.urgency < Urgency.WARNING and new_normal >= 1) or not self._room(prefs, extra):
+                    why[h.track_id] = "not said: over the cue budget (rate limit)"
                     continue
                 new_normal += h.urgency < Urgency.WARNING
                 self._unsolicited.append(now)
@@ -239,6 +252,7 @@ class CuePolicy:
                             label=h.label, bearing_deg=h.bearing_deg, distance_m=h.distance_m, interrupt=danger,
                             clock=h.clock))
             self._remember(h, prefs, now)
+            why[h.track_id] = f"said as {h.urgency.word}"
         return cues
 
     def _sign_on(self, h: Hazard, t: float) -> str | None:

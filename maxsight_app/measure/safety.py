@@ -91,7 +91,9 @@ class _Truth:
 
 
 def eval_stills(coco, image_ids: list[int], pipeline: Pipeline, camera: CameraModel, frames: int = 5,
-                limit: int | None = None) -> dict:
+                limit: int | None = None, explain=None, prefs=None) -> dict:
+    """explain: an explain.Explainer that gets one row and picture per mistake (with prefs, the
+    profile the cue policy runs with to say what it would have done)."""
     cats = {c["id"]: c["name"] for c in coco.data["categories"]}
     by_image: dict[int, list[dict]] = defaultdict(list)
     for a in coco.data["annotations"]:
@@ -101,6 +103,7 @@ def eval_stills(coco, image_ids: list[int], pipeline: Pipeline, camera: CameraMo
         raise SafetyDataError(f"{coco.root}: no images to evaluate in this split")
     found = defaultdict(lambda: [0, 0, 0])        # bucket -> [class-correct, agnostic, total]
     reported = matched_reports = 0
+    by_group = defaultdict(lambda: [0, 0])        # report group -> [right, reported]
     calm_images = urgent_false = 0
     for im in images:
         img = cv2.imread(str(coco.image_path(im)))
@@ -116,7 +119,8 @@ def eval_stills(coco, image_ids: list[int], pipeline: Pipeline, camera: CameraMo
             box = (x, y, x + bw, y + bh)
             pos = geometry.locate(name, box, w, h, camera)
             truths.append(_Truth(name, box, bw * bh / (w * h) > NEAR_AREA, pos.zone, pos.distance_m))
-        hazards = _held_camera(pipeline, img, frames, im["id"])
+        results = _held_camera(pipeline, img, frames, im["id"])
+        hazards = results[-1].hazards
         reports = [hz for hz in hazards if hz.label in STILL_HAZARDS or hz.label == "something"]
         iou = iou_matrix(_boxes(t.box for t in truths), _boxes(hz.box for hz in reports)) if truths and reports else None
         for i, t in enumerate(truths):
@@ -128,17 +132,34 @@ def eval_stills(coco, image_ids: list[int], pipeline: Pipeline, camera: CameraMo
                 found[bucket][2] += 1
         reported += len(reports)
         matched_reports += int((iou >= MATCH_IOU).any(axis=0).sum()) if iou is not None else 0
-        if not any(t.distance_m <= URGENT_WITHIN_M for t in truths):
+        for j, hz in enumerate(reports):
+            g = _report_group(hz.label)
+            by_group[g][1] += 1
+            # stairs are right on true stairs (either way); the rest on any true hazard, as above
+            by_group[g][0] += iou is not None and any(iou[i, j] >= MATCH_IOU and (g != "stairs" or _report_group(t.label) == g)
+                                                      for i, t in enumerate(truths))
+        calm = not any(t.distance_m <= URGENT_WITHIN_M for t in truths)
+        if calm:
             calm_images += 1
             urgent_false += sum(hz.urgency >= Urgency.WARNING for hz in hazards)
+        if explain is not None:
+            others = [(cats[a["category_id"]], (a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]))
+                      for a in by_image[im["id"]] if cats[a["category_id"]] not in STILL_HAZARDS and not a.get("iscrowd", 0)]
+            _explain_still(explain, coco.image_path(im).name, img, truths, others, reports, results, calm, prefs)
     return {
         "images": len(images), "hazards": found["all"][2],
         "recall": {b: {"class_correct": _cell(v[0], v[2]), "class_agnostic": _cell(v[1], v[2])} for b, v in sorted(found.items())},
         "precision": _cell(matched_reports, reported),
+        "precision_by_group": {g: _cell(*v) for g, v in sorted(by_group.items())},
         "calm_images": calm_images, "false_urgent_alerts": urgent_false,
         "false_urgent_per_image": urgent_false / calm_images if calm_images else None,
         "frames_per_photo": frames,
     }
+
+
+def _report_group(label: str) -> str:
+    from engine.models.calibration import group_of
+    return group_of(label) if label != "something" else "something"
 
 
 def _held_camera(pipeline: Pipeline, img: np.ndarray, frames: int, seed: int):
@@ -147,7 +168,7 @@ def _held_camera(pipeline: Pipeline, img: np.ndarray, frames: int, seed: int):
     rng = np.random.default_rng(seed)
     h, w = img.shape[:2]
     pipeline.reset()
-    result = None
+    results = []
     for i in range(frames):
         if i < frames - 1:
             dx, dy = rng.uniform(-2, 2, 2)
@@ -156,8 +177,87 @@ def _held_camera(pipeline: Pipeline, img: np.ndarray, frames: int, seed: int):
             frame = cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
         else:
             frame = img
-        result = pipeline.step(Frame(i, i / 10.0, frame))
-    return result.hazards
+        results.append(pipeline.step(Frame(i, i / 10.0, frame)))
+    return results
+
+
+def _policy_words(results, prefs) -> dict[int, str]:
+    """What a fresh cue policy did with each track over the held frames: the cue it said (first
+    one), else why it said nothing on the last frame."""
+    from maxsight_app.cues.policy import CuePolicy
+    from maxsight_app.profile.schema import Profile
+    policy, prefs = CuePolicy(), prefs or Profile()
+    said: dict[int, str] = {}
+    for r in results:
+        for c in policy.decide(r, prefs, r.timestamp):
+            for tid in (c.track_id, *c.group):
+                if tid is not None:
+                    said.setdefault(tid, f"said {c.text!r}")
+    return {**policy.reasons, **said}
+
+
+def why_urgent(h) -> str:
+    """The facts the urgency rules saw (engine/stage_a/urgency.py)."""
+    parts = [f"{h.distance_m:.1f} m", f"{h.bearing_deg:+.0f} deg", "in path" if h.in_path else "off path"]
+    if h.approaching:
+        parts.append(f"approaching, TTC {h.ttc_s:.1f} s" if h.ttc_s is not None else "approaching")
+    if not h.sure:
+        parts.append("class unsure")
+    return ", ".join(parts)
+
+
+def _explain_still(explain, source: str, img, truths: list[_Truth], others, reports, results, calm: bool, prefs) -> None:
+    from maxsight_app.measure.explain import draw, report_cause
+    last = results[-1]
+    hazards = last.hazards
+    words = _policy_words(results, prefs)
+    tracks = {t.track_id: t for t in last.tracks}
+    drawn_truths = [(t.label, t.box, t.distance_m) for t in truths]
+    t_iou = iou_matrix(_boxes(t.box for t in truths), _boxes(hz.box for hz in hazards)) if truths and hazards else None
+    o_iou = iou_matrix(_boxes(b for _, b in others), _boxes(hz.box for hz in hazards)) if others and hazards else None
+    matched = set()
+    for j, hz in enumerate(hazards):
+        it = int(np.argmax(t_iou[:, j])) if t_iou is not None else -1
+        iou_t = float(t_iou[it, j]) if it >= 0 else 0.0
+        io = int(np.argmax(o_iou[:, j])) if o_iou is not None else -1
+        iou_o = float(o_iou[io, j]) if io >= 0 else 0.0
+        if iou_t >= MATCH_IOU:
+            matched.add(it)
+        urgent_false = calm and hz.urgency >= Urgency.WARNING
+        unmatched = (hz.label in STILL_HAZARDS or hz.label == "something") and iou_t < MATCH_IOU
+        if not (urgent_false or unmatched):
+            continue
+        tr = tracks.get(hz.track_id)
+        on_other = iou_o > iou_t and iou_o >= 0.1           # it lies more on a labelled non-hazard
+        true_label = others[io][0] if on_other else (truths[it].label if iou_t >= 0.1 else "")
+        true_m = truths[it].distance_m if iou_t >= 0.1 and not on_other else ""
+        cause = report_cause(hz.label, iou_t, truths[it].label if it >= 0 else "", iou_o, others[io][0] if io >= 0 else "",
+                             hz.distance_m, truths[it].distance_m if it >= 0 else None)
+        if cause == "right object":
+            cause = "urgent beyond 8 m by its rule"
+        row = {"kind": "false urgent alert" if urgent_false else "unmatched report", "cause": cause, "source": source,
+               "label": hz.label, "score": float(hz.score), "urgency": hz.urgency.word, "est_m": float(hz.distance_m),
+               "true_label": true_label, "true_m": true_m, "iou": max(iou_t, iou_o),
+               "track_age": f"{tr.hits} hits in {tr.age} frames" if tr else "",
+               "policy": words.get(hz.track_id, "not given to the policy"), "detail": why_urgent(hz)}
+        explain.add(row, draw(img, drawn_truths, hazards, f"{row['kind']}: {cause}", focus=hz.box))
+    r_iou = iou_matrix(_boxes(t.box for t in truths), _boxes(hz.box for hz in reports)) if truths and reports else None
+    for i, t in enumerate(truths):
+        if not t.near or (r_iou is not None and (r_iou[i] >= MATCH_IOU).any()):
+            continue                         # found, as the recall counts it (a hazard-class report on it)
+        best = float(r_iou[i].max()) if r_iou is not None else 0.0
+        dets = [d for d in last.detections if d.label in STILL_HAZARDS or d.label == t.label]
+        d_iou = iou_matrix(_boxes([t.box]), _boxes(d.box for d in dets))[0] if dets else np.zeros(0)
+        if best >= 0.1:
+            cause = "box off the true one"
+        elif len(d_iou) and d_iou.max() >= MATCH_IOU:
+            d = dets[int(np.argmax(d_iou))]
+            cause = f"detected ({d.label} {d.score:.2f}), no confirmed track"
+        else:
+            cause = "not detected"
+        explain.add({"kind": "missed near hazard", "cause": cause, "source": source, "label": t.label, "score": "",
+                     "true_label": t.label, "true_m": float(t.distance_m), "iou": best, "detail": f"zone {t.zone.value}"},
+                    draw(img, drawn_truths, hazards, f"missed near {t.label}: {cause}", focus=None))
 
 
 # -- labelled clips (MOTChallenge) ------------------------------------------------------------------
@@ -283,9 +383,10 @@ class ClipOutcome:
 
 
 def run_clip(spec: approach.ClipSpec, photo: np.ndarray, make_session: Callable, camera: CameraModel,
-             understood: Callable[[Cue], bool] | None = None) -> ClipOutcome:
+             understood: Callable[[Cue], bool] | None = None, explain=None) -> ClipOutcome:
     """Play one synthetic clip through a fresh session (its outputs include a SpyOutput and, when
-    the session speaks, a WAV timeline) and judge what the user was told."""
+    the session speaks, a WAV timeline) and judge what the user was told. explain: an
+    explain.Explainer that gets a row and a picture for a missed approach and each nuisance cue."""
     from maxsight_app.outputs.base import SpyOutput
     frames = list(approach.render(spec, photo, camera))
     session, sink = make_session()
@@ -293,6 +394,7 @@ def run_clip(spec: approach.ClipSpec, photo: np.ndarray, make_session: Callable,
     onset = approach.onset(frames) if spec.kind != "hazard_free" else None
     about: set[int] = set()                 # tracks that were the true object at some point
     cue_frames: list[tuple[float, Cue]] = []
+    trace: list[dict] = []
     for i, fr in enumerate(frames):
         tick = session.handle(Frame(i, fr.t, fr.image))
         if fr.box is not None:
@@ -300,6 +402,8 @@ def run_clip(spec: approach.ClipSpec, photo: np.ndarray, make_session: Callable,
             if tracks:
                 iou = iou_matrix(_boxes([fr.box]), _boxes(t.box for t in tracks))[0]
                 about |= {tracks[j].track_id for j in np.nonzero(iou >= TRACK_IOU)[0]}
+        if explain is not None:
+            trace.append(_trace_frame(fr, tick, session.policy))
         cue_frames += [(fr.t, c) for c in tick.cues]
     if sink is not None:
         sink.close()
@@ -309,6 +413,8 @@ def run_clip(spec: approach.ClipSpec, photo: np.ndarray, make_session: Callable,
                       [t for t, _ in cue_frames], all_clear=sum(bool(_ALL_CLEAR.search(c.text)) for _, c in cue_frames),
                       said=[c.text for _, c in cue_frames])
     if onset is None:
+        if explain is not None and out.warning_cues:
+            _explain_miss(explain, spec, frames, trace, None, out, cue_frames)
         return out
 
     def about_it(c: Cue) -> bool:
@@ -329,7 +435,71 @@ def run_clip(spec: approach.ClipSpec, photo: np.ndarray, make_session: Callable,
     out.cued = bool(good) and out.all_clear == 0
     out.latency_s = max(0.0, min(good) - onset) if good else None
     out.missed_because = "" if out.cued else ("an all clear was said" if out.all_clear else why)
+    if explain is not None and not out.cued:
+        _explain_miss(explain, spec, frames, trace, onset, out, cue_frames)
     return out
+
+
+def _trace_frame(fr, tick, policy) -> dict:
+    """One frame of a clip, for --explain: the truth, the track on the target (best overlap), its
+    hazard and what the policy did with it."""
+    row = {"t": fr.t, "true_m": fr.distance_m, "true_ttc": fr.ttc_s, "box": fr.box, "track": None, "confirmed": False,
+           "label": "", "score": 0.0, "age": "", "urgency": 0, "est_m": None, "hazard": None, "policy": "",
+           "hazards": tick.result.hazards, "cues": [c.text for c in tick.cues]}
+    tracks = list(tick.result.tracks)
+    if fr.box is None or not tracks:
+        return row
+    iou = iou_matrix(_boxes([fr.box]), _boxes(t.box for t in tracks))[0]
+    j = int(np.argmax(iou))
+    if iou[j] < TRACK_IOU:
+        return row
+    tr = tracks[j]
+    hz = next((h for h in tick.result.hazards if h.track_id == tr.track_id), None)
+    row.update(track=tr.track_id, confirmed=tr.confirmed, label=tr.label, score=float(tr.score),
+               age=f"id {tr.track_id}, {tr.hits} hits in {tr.age} frames", hazard=hz)
+    if hz is not None:
+        row.update(urgency=int(hz.urgency), est_m=float(hz.distance_m), policy=getattr(policy, "reasons", {}).get(tr.track_id, ""))
+    return row
+
+
+def _explain_miss(explain, spec, frames, trace, onset, out: ClipOutcome, cue_frames) -> None:
+    from maxsight_app.measure.explain import approach_cause, draw, strip
+    if onset is None:                                     # hazard-free: each warning/danger is a nuisance
+        for t, c in cue_frames:
+            if c.urgency < Urgency.WARNING:
+                continue
+            i = min(range(len(frames)), key=lambda k: abs(frames[k].t - t))
+            tr = trace[i]
+            hz = next((h for h in tr["hazards"] if h.track_id == c.track_id), None)
+            explain.add({"kind": "false urgent alert", "cause": "no hazard in the clip", "source": f"{spec.name} ({spec.file})",
+                         "label": c.label, "score": float(hz.score) if hz else "", "urgency": c.urgency.word,
+                         "est_m": float(c.distance_m) if c.distance_m is not None else "",
+                         "detail": f"at {t:.1f} s said {c.text!r}" + (f"; {why_urgent(hz)}" if hz else "")},
+                        draw(frames[i].image, [], tr["hazards"], f"{t:.1f} s: {c.text}", focus=hz.box if hz else None))
+        return
+    i0 = min(range(len(frames)), key=lambda k: abs(frames[k].t - onset))
+    at = trace[i0]
+    window = [f for f in trace if onset - CUE_WINDOW_S <= f["t"] <= onset + CUE_WINDOW_S]
+    reasons = []
+    for f in window:
+        if f["policy"] and f["policy"] not in reasons:
+            reasons.append(f["policy"])
+    said = [f"{t:.1f} s {c.text!r}" for t, c in cue_frames if abs(t - onset) <= 2 * CUE_WINDOW_S]
+    cause = approach_cause(out.missed_because, trace, onset, spec.label, CUE_WINDOW_S)
+    level = max((f["urgency"] for f in window if f["confirmed"]), default=0)
+    pics = []
+    for dt in (-CUE_WINDOW_S, 0.0, CUE_WINDOW_S):
+        k = min(range(len(frames)), key=lambda n: abs(frames[n].t - (onset + dt)))
+        f = trace[k]
+        truth = [(spec.label, frames[k].box, frames[k].distance_m)] if frames[k].box else []
+        pics.append(draw(frames[k].image, truth, f["hazards"], f"{frames[k].t:.1f} s (onset {onset:.1f} s)",
+                         focus=f["hazard"].box if f["hazard"] is not None else None))
+    explain.add({"kind": "missed approach", "cause": cause, "source": f"{spec.name} ({spec.file})", "label": at["label"] or spec.label,
+                 "score": at["score"] if at["track"] is not None else "", "urgency": Urgency(level).word,
+                 "est_m": at["est_m"] if at["est_m"] is not None else "", "true_label": spec.label,
+                 "true_m": float(at["true_m"]) if at["true_m"] is not None else "", "track_age": at["age"],
+                 "policy": "; ".join(reasons), "detail": f"onset {onset:.1f} s; {out.missed_because}; said: " + ("; ".join(said) or "nothing")},
+                strip(pics))
 
 
 def _heard(sink) -> dict[str, str]:
@@ -481,6 +651,8 @@ def table(result: dict) -> str:
                 lines.append(f"  {b:<14} {_fmt(r['class_agnostic']):>22} {_fmt(r['class_correct']):>22}")
         lines.append(f"  precision of reported hazards {_fmt(s['precision'])}; false urgent alerts "
                      f"{s['false_urgent_alerts']} on {s['calm_images']} photos with no hazard within 8 m")
+        if s.get("precision_by_group"):
+            lines.append("  precision by group: " + "; ".join(f"{g} {_fmt(c)}" for g, c in s["precision_by_group"].items()))
     m = result.get("clips")
     if m:
         lines += [f"Labelled clips: {m['clips']} MOT17 clips, {m['frames']} frames",
