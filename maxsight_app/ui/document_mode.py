@@ -10,7 +10,10 @@ through it from the keyboard:
 The engine does the seeing (engine/stage_b/document.py through Pipeline.document_mode, on the
 engine thread; the page is read by the Stage B text reader); this dialog only listens to frame
 results, speaks through the window's outputs and moves a cursor. Guidance is said when it changes,
-and again every GUIDANCE_REPEAT_S while it stays the same."""
+and again every GUIDANCE_REPEAT_S while it stays the same, as guidance (`hint`: the screen reader
+drops a hint that waited too long); Esc stops what is being said and drops the hints still waiting
+(`leaving`) before it says "Left document mode".
+"""
 from __future__ import annotations
 
 import logging
@@ -29,14 +32,17 @@ KEYS = (("Up", "previous line"), ("Down", "next line"), ("Left", "previous parag
 
 class DocumentMode(QtWidgets.QDialog):
     """say: speaks a sentence through the window's outputs; engine_call(fn): runs fn(runtime) on
-    the engine thread (the worker's queue, or at once when nothing plays)."""
+    the engine thread (the worker's queue, or at once when nothing plays); hint: says a framing hint
+    (say when not given); leaving: stops speech and drops waiting hints when the dialog closes."""
 
     def __init__(self, say: Callable[[str], None], engine_call: Callable[[Callable], None], parent=None,
-                 save_dir: Path | None = None):
+                 save_dir: Path | None = None, hint: Callable[[str], None] | None = None,
+                 leaving: Callable[[], None] = lambda: None):
         super().__init__(parent)
         self.setWindowTitle("Document mode")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.say, self.engine_call = say, engine_call
+        self.hint, self.leaving = hint or say, leaving
         self.save_dir = save_dir or Path.home()
         self.cursor: DocumentCursor | None = None
         self.document: Document | None = None
@@ -93,7 +99,9 @@ class DocumentMode(QtWidgets.QDialog):
             return
         if d.guidance and (d.guidance != self._said or now - self._said_t >= GUIDANCE_REPEAT_S):
             self._said, self._said_t = d.guidance, now
-            self._tell(d.guidance[:1].upper() + d.guidance[1:] + ".")
+            text = d.guidance[:1].upper() + d.guidance[1:] + "."
+            self.status.setText(text)
+            self.hint(text)
 
     def show_document(self, document: Document) -> None:
         self.document, self.cursor = document, DocumentCursor(document)
@@ -162,6 +170,10 @@ class DocumentMode(QtWidgets.QDialog):
             self.engine_call(lambda rt: rt.pipeline.document_mode(False))
         except Exception:  # noqa: BLE001 - leaving must always work
             log.exception("turning document mode off failed")
+        try:
+            self.leaving()                       # the hints still waiting are no longer true
+        except Exception:  # noqa: BLE001
+            log.exception("stopping speech failed")
         self.say("Left document mode.")
         super().done(result)
 
@@ -186,7 +198,8 @@ def open_for(window) -> DocumentMode | None:
             worker.call(fn)
         else:
             fn(runtime)
-    dlg = DocumentMode(window._say, engine_call, parent=window)
+    dlg = DocumentMode(window._say, engine_call, parent=window, hint=getattr(window, "_hint", None),
+                       leaving=getattr(window, "stop_speech", lambda: None))
     worker.frameReady.connect(dlg.on_frame)
     dlg.destroyed.connect(lambda *_: setattr(window, "document_dialog", None))
     window.document_dialog = dlg

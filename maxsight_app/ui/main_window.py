@@ -23,8 +23,9 @@ from maxsight_app.outputs.screen import ScreenOutput, VisualAlert
 from maxsight_app.personal_objects import index_path
 from maxsight_app.profile.store import ProfileStore
 from maxsight_app.session import Session
+from maxsight_app.ui.a11y import install_f10, speak_choices
 from maxsight_app.ui.actions import SHORTCUTS, QuitFromAnyWindow, build_actions
-from maxsight_app.ui.announcer import Announcer, ScreenReaderProbe, with_urgency_word
+from maxsight_app.ui.announcer import GUIDANCE, NOTICE, REPLY, Announcer, ScreenReaderProbe, with_urgency_word
 from maxsight_app.ui.engine_worker import EngineWorker, FrameView
 from maxsight_app.ui.flow import FlowRow, pair
 from maxsight_app.ui.qt import QObject, Qt, QThread, QtCore, QtGui, QtWidgets, Signal
@@ -80,6 +81,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.file_dialog: QtWidgets.QFileDialog | None = None
         self._build_ui()
         self.announcer = Announcer(self, self.status.said, method=announcer_method)
+        speak_choices(self, self.announcer.reply, [self.source_box, self.profile_box])     # arrowing is heard
         from maxsight_app.ui.help import install_help_menu
         install_help_menu(self)         # Help: set-up assistant, each step again, system check (ui/help.py)
         self._bridge = _AlertBridge()
@@ -212,6 +214,9 @@ class MainWindow(QtWidgets.QMainWindow):
             "find": lambda: self.find_mode.toggle(),
             "document": self.open_document,
             "quit": self.close})
+        self._f10 = install_f10(self)          # F10 opens the menus (README)
+        self._source_keys = False
+        self.source_box.installEventFilter(self)
         self._quit_filter = QuitFromAnyWindow(self, self.close)
         QtWidgets.QApplication.instance().installEventFilter(self._quit_filter)
         self.lag_timer = QtCore.QTimer(self)
@@ -247,6 +252,20 @@ class MainWindow(QtWidgets.QMainWindow):
             self.source_box.addItem(f"Camera {i}", str(i))
         self.source_box.addItem(CHOOSE_FILE, "")
         self.source_box.activated.connect(self._source_chosen)
+
+    def eventFilter(self, obj, event) -> bool:
+        """The Source box: the arrow keys only move through it (each choice is said); Enter plays the
+        choice or opens the file dialog. Qt plays (or opens) on every arrow, so Down on the box
+        opened the file dialog at once."""
+        if obj is self.source_box and event.type() == QtCore.QEvent.Type.KeyPress and not self.source_box.view().isVisible():
+            if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                self._source_chosen(self.source_box.currentIndex(), keyboard=False)
+                return True
+            if event.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown,
+                               Qt.Key.Key_Home, Qt.Key.Key_End):
+                self._source_keys = True           # the box's own key handler runs next, and emits activated
+                QtCore.QTimer.singleShot(0, lambda: setattr(self, "_source_keys", False))
+        return super().eventFilter(obj, event)
 
     def _remember_source(self, source: str) -> None:
         """The Source box names what is being watched (and F5 plays it again)."""
@@ -289,11 +308,14 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             data = self.source_box.currentData() or self.current_source
             if data:
+                self._reply(f"Starting {_source_words(data)}.")       # F5's own answer, at once
                 self.start(data)
             else:
                 self.open_file()
 
-    def _source_chosen(self, index: int) -> None:
+    def _source_chosen(self, index: int, keyboard: bool = True) -> None:
+        if keyboard and self._source_keys:
+            return                                 # an arrow key: only the choice is said (see eventFilter)
         data = self.source_box.itemData(index)
         if data:
             if data != self.current_source or self._state == "idle":
@@ -326,16 +348,16 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def toggle_pause(self) -> None:
         if self.worker is None or self._state != "running":
-            self._say("Nothing is playing to pause.")
+            self._reply("Nothing is playing to pause.")
             return
         paused = not self.worker.paused
         self.worker.set_paused(paused)
         self.pause_button.setText("Resume" if paused else "Pause")
         if paused:
-            self._say("Paused. Press P to resume.")
+            self._reply("Paused. Press P to resume.")
             self.status.show_message("Paused. Press P to resume.")
         else:
-            self._say("Resumed.")
+            self._reply("Resumed.")
             self.status.show_message("Running", 3000)
 
     def request(self, what: str) -> None:
@@ -344,10 +366,31 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         if what == "snooze":
             self.status.show_snooze(SNOOZE_S)
+        if what == "stop":
+            self.announcer.cancel()            # Esc: nothing still waiting is said, from this moment
         if self.worker.running:
+            if what == "read_text":            # T's own answer comes from here at once; the reading from the engine
+                if not self._text_reader_on():
+                    self._reply("Reading text is not available: the text reader is not running.")
+                    return
+                self._reply("Reading…")
+                self.worker.call(lambda rt: rt.pipeline.request_text())
+                return
             self.worker.request(what)
         else:
             self.session.request(what)
+
+    def _text_reader_on(self) -> bool:
+        """What Pipeline.request_text checks, read here (no waiting on the engine thread)."""
+        sb = getattr(self.session.pipeline, "stage_b", None) if self.session is not None else None
+        return sb is not None and "ocr" in sb.specs and "ocr" not in sb.status.disabled
+
+    def stop_speech(self) -> None:
+        """Stop what is being said and drop what waits (Esc)."""
+        if self.worker is not None:
+            self.request("stop")
+        else:
+            self.announcer.cancel()
 
     def _recheck_screen_reader(self) -> None:
         """Ask again on a thread; the answer is read at the next tick, so the window never waits."""
@@ -372,17 +415,41 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _say(self, text: str) -> None:
         """A system message through every output (speech, screen reader, screen) and the captions."""
-        if self.session is None:
-            self.captions.add_line(text)
-            self.announcer.say(text)
+        self._deliver(text, NOTICE)
+
+    def _reply(self, text: str) -> None:
+        """The answer to a key the user pressed (P, T, F5): at once, never stuck behind other messages."""
+        self._deliver(text, REPLY)
+
+    def _hint(self, text: str) -> None:
+        """Guidance that is soon out of date (document mode's framing hints): dropped when it waited too long."""
+        self._deliver(text, GUIDANCE)
+
+    def _deliver(self, text: str, kind: str) -> None:
+        """The captions and the screen reader get it from this (the GUI) thread at once, so a key's
+        answer never waits for the engine; MaxSight's own voice (and any other output) gets it on
+        the engine's thread, between frames, where it renders speech."""
+        self.captions.add_line(text)
+        session = self.session
+        if session is None or self.announcer in session.outputs:
+            self.announcer.say(text, kind=kind)
+        if session is None:
             return
-        if not any(isinstance(o, ScreenOutput) for o in self.session.outputs):
-            self.captions.add_line(text)       # with screen alerts on, the screen output writes the caption
         cue = Cue(text, CueKind.SYSTEM, Priority.NEXT, Urgency.SAFE, 0.0)
+        announcer = self.announcer
+
+        def others(rt) -> None:
+            for out in list(rt.session.outputs):
+                if out is announcer or isinstance(out, ScreenOutput):      # both had it from the GUI thread
+                    continue
+                try:
+                    out.emit(cue)
+                except Exception:  # noqa: BLE001 - one broken output must not silence the others
+                    log.exception("output %s failed", getattr(out, "name", out))
         if self.worker is not None and self.worker.running:
-            self.worker.request_cue(cue)
-        else:
-            self.session.say(cue)
+            self.worker.call(others)
+        elif self.runtime is not None:
+            others(self.runtime)
 
     def _problem(self, text: str, speak: bool = True, keep_picture: bool = False) -> None:
         if not keep_picture or not self.preview.has_frame:
@@ -528,6 +595,7 @@ class MainWindow(QtWidgets.QMainWindow):
         synth = SpeechSynth()
         voices = synth.voices() if synth.check() is None else []
         dlg = SettingsDialog(self.store, self.user_id, voices, self, announce=self.announcer.say)
+        speak_choices(dlg, self.announcer.reply)        # Who speaks, How much to say, ...: arrowing is heard
         dlg.saved.connect(self.apply_profile)
         dlg.destroyed.connect(lambda *_: setattr(self, "settings_dialog", None))
         dlg.open()
@@ -541,6 +609,7 @@ class MainWindow(QtWidgets.QMainWindow):
             tw = TherapistWindow(self.store, self.user_id, visible_labels=self._visible_labels, parent=self,
                                  announce=self.announcer.say)
             tw.conditionSaved.connect(self.apply_profile)
+            speak_choices(tw, self.announcer.reply)     # Vision condition, Profile
             if self.worker is not None:
                 self.worker.frameReady.connect(tw.on_frame)
             tw.destroyed.connect(lambda *_: setattr(self, "therapist", None))
