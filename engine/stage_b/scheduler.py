@@ -15,6 +15,10 @@ Rules:
     `timeout_s`), a crash (the worker died) or a memory hog (the worker's resident memory over
     `memory_mb`) is charged to the processor that was running, and only to it; jobs that were
     only waiting are dropped without charge;
+  * the worker itself has a liveness limit (`liveness_s`): while jobs are pending, it must take or
+    finish one within that time. A worker that does not (stopped by SIGSTOP or a debugger, stuck
+    outside any job) is killed and respawned without charging any processor, and the user is
+    told; a worker that is runnable but gets no core is starved, not stopped (STARVED_GRACE);
   * a job that is slow only because the worker is starved (it runs at idle priority, so a busy
     machine can leave it waiting for a core) is not a hang: while a worker thread is runnable and
     the job has used less than `timeout_s` of CPU, it gets STARVED_GRACE times longer (Linux;
@@ -50,6 +54,7 @@ log = logging.getLogger(__name__)
 PARENT_POLL_S = 0.2        # how often the worker checks that its parent is alive
 MEMORY_POLL_S = 0.5        # how often the parent reads the worker's resident memory
 STARVED_GRACE = 30.0       # a starved job may run this many times timeout_s (5 min at 10 s) before it is a hang
+LIVENESS_S = 15.0          # a worker with jobs pending that takes or finishes none for this long is restarted
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,22 @@ def _cpu_state(pid: int) -> tuple[float, bool] | None:
         return None
 
 
+def _thread_states(pid: int) -> set[str] | None:
+    """The scheduler states of a process's threads from Linux /proc ("R" runnable, "S" sleeping,
+    "D" in the kernel, "T"/"t" stopped); None where they cannot be read."""
+    try:
+        out = set()
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    out.add(f.read().rsplit(")", 1)[1].split()[0])
+            except OSError:
+                continue
+        return out
+    except OSError:
+        return None
+
+
 def _worker_main(specs: dict, jobs, results, running, parent_pid: int, max_result_bytes: int) -> None:
     from engine.runtime_env import quiet_runtimes
     quiet_runtimes()                       # no telemetry from any runtime this process loads
@@ -197,15 +218,19 @@ class StageBScheduler:
 
     def __init__(self, specs: dict[str, ProcessorSpec], max_pending: int = 2, timeout_s: float = 10.0, max_failures: int = 3,
                  memory_mb: float = 1500.0, max_result_bytes: int = 8 * 2**20, max_restarts: int = 5,
-                 restart_window_s: float = 120.0):
+                 restart_window_s: float = 120.0, liveness_s: float = LIVENESS_S):
         if not specs:
             raise ValueError("a Stage B scheduler needs at least one processor")
         if memory_mb < 100:
             raise ValueError(f"memory_mb must be at least 100, got {memory_mb}")
+        if liveness_s <= 0:
+            raise ValueError(f"liveness_s must be above 0, got {liveness_s}")
         self.specs = dict(specs)
         self.max_pending, self.timeout_s, self.max_failures = max_pending, timeout_s, max_failures
         self.memory_mb, self.max_result_bytes = memory_mb, max_result_bytes
         self.max_restarts, self.restart_window_s = max_restarts, restart_window_s
+        self.liveness_s = liveness_s
+        self._progress_at = time.monotonic()   # the worker last started, took or finished a job (or work arrived)
         self.status = StageBStatus()
         self._ctx = mp.get_context("spawn")     # no fork: the parent holds ORT sessions and Qt
         self._failures: dict[str, int] = {}
@@ -231,6 +256,7 @@ class StageBScheduler:
                                        args=(self.specs, self._jobs, self._results, self._now_running, os.getpid(),
                                              self.max_result_bytes))
         self._proc.start()
+        self._progress_at = time.monotonic()
 
     def _stop_worker(self) -> None:
         """Kill the worker and close its queues without waiting on their feeder threads."""
@@ -304,6 +330,8 @@ class StageBScheduler:
             self.status.dropped += 1
             return False
         self._next_id += 1
+        if not self._in_flight:
+            self._progress_at = time.monotonic()     # the liveness clock runs only while work waits
         self._in_flight[self._next_id] = (task, t, time.monotonic())
         self._jobs.put(("job", self._next_id, task, payload))
         return True
@@ -357,6 +385,7 @@ class StageBScheduler:
             except (queue.Empty, OSError, EOFError, ValueError):
                 break
             _, job_id, task, ok, value = msg
+            self._progress_at = time.monotonic()
             info = self._in_flight.pop(job_id, None)
             if info is None:
                 continue            # a task removed while its job ran
@@ -388,6 +417,13 @@ class StageBScheduler:
             self._problem("crash", "The Stage B worker stopped unexpectedly; it was restarted.")
             self._restart(f"worker exited with code {code}")
             return
+        if running:
+            self._progress_at = max(self._progress_at, running[2])
+        if self._stalled(running, now):
+            self._problem("stalled", f"The Stage B worker stopped taking jobs for {now - self._progress_at:.0f} s; "
+                                     f"it was restarted. The safety alerts are not affected.")
+            self._restart("the worker stopped taking jobs")
+            return
         if running and self._job_cpu.get("job") != running[0]:
             state = _cpu_state(self._proc.pid)
             self._job_cpu = {"job": running[0], "cpu": state[0] if state else None}
@@ -408,6 +444,21 @@ class StageBScheduler:
                     self._fail(running[1], f"the worker used {rss:.0f} MB, over its {self.memory_mb:.0f} MB limit")
                 self._problem("memory", f"Stage B used {rss:.0f} MB, over its {self.memory_mb:.0f} MB limit; it was restarted.")
                 self._restart("memory limit")
+
+    def _stalled(self, running, now: float) -> bool:
+        """Jobs wait, and for liveness_s the worker has taken or finished none: it is stopped
+        (every thread "T") or, with no job running, asleep while its queue holds work. A worker
+        that is runnable (or in the kernel) is starved, not stalled, for up to STARVED_GRACE x
+        liveness_s. A running job that is merely long is the hang rule's business."""
+        idle = now - self._progress_at
+        if not self._in_flight or idle <= self.liveness_s:
+            return False
+        states = _thread_states(self._proc.pid)
+        if states is None:                     # no /proc: only a worker with no job running can tell
+            return running is None
+        if states and states <= {"T", "t"}:
+            return True
+        return running is None and not (states & {"R", "D"} and idle <= self.liveness_s * STARVED_GRACE)
 
     def _limit(self, task: str) -> float:
         spec = self.specs.get(task)

@@ -3,6 +3,7 @@ reported once and disabled, a hanging one is killed and the worker restarted, re
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -168,6 +169,69 @@ def test_a_crash_loop_stops_stage_b_instead_of_burning_a_core(sched):
     assert s.status.stopped and s.worker_pid is None
     assert any("Stage B stopped after 2 restarts" in p for p in s.status.problems)
     assert not s.submit("crash", 1, t=1)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP")
+def test_a_stopped_worker_is_restarted_and_said_within_its_liveness_limit(sched):
+    """SIGSTOP the worker while it waits for work: the queued jobs never start. Within its liveness
+    limit it is killed and respawned, the user is told, and no processor is charged."""
+    s = sched(specs={"echo": ProcessorSpec("tests.fakes.stage_b:echo")}, liveness_s=3.0, max_failures=1)
+    assert s.submit("echo", "up", t=0)
+    assert wait_results(s, 1, timeout=60)[0].value == "up"
+    pid = s.worker_pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        stopped_at = time.monotonic()
+        assert s.submit("echo", 1, t=1) and s.submit("echo", 2, t=2)
+        wait_until(s, lambda: s.worker_pid != pid, timeout=90)
+        assert time.monotonic() - stopped_at >= 3.0          # not before its limit
+    finally:
+        if not _gone(pid):
+            os.kill(pid, signal.SIGCONT)
+    problems = s.take_problems()
+    assert sum("stopped taking jobs" in p for p in problems) == 1 and "it was restarted" in problems[0], problems
+    assert s.status.restarts == 1 and s.status.disabled == () and s.pending == 0 and _gone(pid)
+    assert s.submit("echo", "back", t=3)
+    assert wait_results(s, 1, timeout=60)[0].value == "back"
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP") or not os.path.isdir("/proc/self/task"), reason="Linux only")
+def test_a_worker_stopped_in_the_middle_of_a_job_is_restarted_without_charging_it(sched):
+    s = sched(specs={"slow": ProcessorSpec("tests.fakes.stage_b:echo", {"delay_s": 3600})}, liveness_s=3.0,
+              timeout_s=120.0, max_failures=1)
+    assert s.submit("slow", 0, t=0)
+    wait_until(s, lambda: s._running is not None, timeout=60)         # the worker took the job
+    pid = s.worker_pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_until(s, lambda: s.worker_pid != pid, timeout=90)
+    finally:
+        if not _gone(pid):
+            os.kill(pid, signal.SIGCONT)
+    assert any("stopped taking jobs" in p for p in s.take_problems())
+    assert s.status.disabled == () and s.status.restarts == 1
+
+
+def test_an_idle_worker_is_not_restarted_for_having_nothing_to_do(sched):
+    """The liveness limit counts only while jobs wait: a worker idle for longer than it takes the
+    next job as usual."""
+    s = sched(specs={"echo": ProcessorSpec("tests.fakes.stage_b:echo")}, liveness_s=1.0)
+    assert s.submit("echo", 0, t=0)
+    wait_results(s, 1, timeout=60)
+    idle_from = time.monotonic()
+    wait_until(s, lambda: time.monotonic() - idle_from > 2.0, timeout=30)    # health checks run while idle
+    assert s.submit("echo", 1, t=1)
+    assert wait_results(s, 1, timeout=60)[0].value == 1
+    assert s.status.restarts == 0 and s.take_problems() == ()
 
 
 def test_a_hang_charges_only_the_processor_that_hung(sched):
