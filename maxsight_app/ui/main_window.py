@@ -7,6 +7,7 @@ say so, and MaxSight says so once."""
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,7 @@ CHOOSE_FILE = "Choose a video file…"
 
 
 SCREEN_READER_RECHECK_MS = 10_000      # how often to ask again whether a screen reader runs
+HAZARD_REFRESH_S = 1.0                 # the hazard list's words change at most this often, unless what is listed changes
 
 
 class _AlertBridge(QObject):
@@ -219,6 +221,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.source_box.installEventFilter(self)
         self._quit_filter = QuitFromAnyWindow(self, self.close)
         QtWidgets.QApplication.instance().installEventFilter(self._quit_filter)
+        self._hazards_at = -1e9
+        self._hazards_key = None
+        self._hazards_pending = None
+        self._hazards_timer = QtCore.QTimer(self)
+        self._hazards_timer.setSingleShot(True)
+        self._hazards_timer.timeout.connect(self._show_pending_hazards)
         self.lag_timer = QtCore.QTimer(self)
         self.lag_timer.setInterval(50)
         self._lag_clock = QtCore.QElapsedTimer()
@@ -488,6 +496,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.start_button.setText("Start")
         self.pause_button.setText("Pause")
         self.preview.mark(None)
+        self._hazards_timer.stop()
+        self._hazards_pending = self._hazards_key = None
         self.status.set_metric("fps", "Not running", now=True)
         self.status.set_metric("stage_a", "", now=True)
         pending, self._pending_source = self._pending_source, None
@@ -514,8 +524,8 @@ class MainWindow(QtWidgets.QMainWindow):
             return                              # a last frame arriving after the end (or shutdown) is stale
         r = view.result
         profile = self.session.profile
-        self.preview.show_frame(view.rgb, r, view.scale)
-        self.hazards.show_hazards(r, profile, quality_words(r, profile))
+        self.preview.show_frame(view.rgb, r, view.scale, profile.hedge_below)     # the box names it as the cues do
+        self._show_hazards(r, profile)
         for line in r.captions:
             self.captions.add_line(f"\u201c{line.text}\u201d")
         self.status.set_metric("fps", f"{view.fps:.1f} fps")
@@ -526,6 +536,30 @@ class MainWindow(QtWidgets.QMainWindow):
             text = "Stage B: " + (" + ".join(tasks) or "off") + (f" ({', '.join(off)} off after failing)" if off else "")
             self.status.set_metric("stage_b", text)
         self.last_view = view
+
+    def _show_hazards(self, result, profile) -> None:
+        """The hazard list at once when what it lists changes (a new object, a new urgency, a poor
+        picture); a distance or a direction that moves every frame at most once a HAZARD_REFRESH_S.
+        Ten rewrites a second of a few rows each flooded the accessibility bus, and Orca then
+        dropped every event, warnings included ("Ignoring event type due to deluge")."""
+        quality = quality_words(result, profile)
+        key = (quality, tuple(sorted((h.label, int(h.urgency)) for h in result.hazards)))
+        now = time.monotonic()
+        if key != self._hazards_key or now - self._hazards_at >= HAZARD_REFRESH_S:
+            self._hazards_timer.stop()
+            self._hazards_pending = None
+            self._hazards_key, self._hazards_at = key, now
+            self.hazards.show_hazards(result, profile, quality)
+            return
+        self._hazards_pending = (result, profile)           # the newest is shown when the second is up
+        if not self._hazards_timer.isActive():
+            self._hazards_timer.start(int((self._hazards_at + HAZARD_REFRESH_S - now) * 1000) + 1)
+
+    def _show_pending_hazards(self) -> None:
+        pending, self._hazards_pending = self._hazards_pending, None
+        if pending is not None:
+            self._hazards_at = time.monotonic()
+            self.hazards.show_hazards(pending[0], pending[1], quality_words(*pending))
 
     def _on_alert(self, alert: VisualAlert | None) -> None:
         if alert is None:

@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from engine.types import FrameResult, Hazard, Urgency
-from maxsight_app.cues.phrasing import clock_words, hazard_phrase
+from maxsight_app.cues.phrasing import clock_words, hazard_phrase, object_words
 from maxsight_app.cues.types import CueKind
 from maxsight_app.outputs.screen import VisualAlert
 from maxsight_app.profile.schema import Profile
@@ -43,6 +43,14 @@ def hazard_row(h: Hazard, profile: Profile) -> tuple[str, str]:
     return f"{SYMBOL[h.urgency]} {word.upper()}: {phrase}", f"{word.capitalize()}: {phrase}"
 
 
+def box_text(h: Hazard, hedge_below: float = Profile().hedge_below) -> str:
+    """The label on an object's box, in the words the cues and the hazard list use ("stairs down",
+    or "something" when the class is unsure), never the detector's class name ("stair_down")."""
+    move = ", approaching" if h.approaching else ""
+    return (f"{SYMBOL[h.urgency]} {h.urgency.word.upper()}: {object_words(h, hedge_below)}, {clock_words(h.clock)}, "
+            f"{h.distance_m:.1f} m{move}")
+
+
 def enlarge(widget: QtWidgets.QWidget) -> None:
     """Mark a widget as large text: the theme's style sheet sizes it LARGE times the text size."""
     widget.setProperty("large", True)
@@ -74,7 +82,10 @@ class PreviewWidget(QtWidgets.QWidget):
     def has_frame(self) -> bool:
         return self._image is not None
 
-    def show_frame(self, rgb: np.ndarray, result: FrameResult, scale: float) -> None:
+    def show_frame(self, rgb: np.ndarray, result: FrameResult, scale: float, hedge_below: float | None = None) -> None:
+        """hedge_below: the profile's, so a box names its object as the cues do (box_text)."""
+        if hedge_below is not None:
+            self.hedge_below = hedge_below
         h, w, _ = rgb.shape
         self._image = QtGui.QImage(rgb.data, w, h, 3 * w, QtGui.QImage.Format.Format_RGB888).copy()
         self._result, self._scale = result, scale
@@ -153,8 +164,7 @@ class PreviewWidget(QtWidgets.QWidget):
                 p.drawRect(rect)
             if hz.urgency == Urgency.SAFE:
                 continue        # the outline only: labels for every far object bury the ones that matter
-            move = ", approaching" if hz.approaching else ""
-            text = f"{SYMBOL[hz.urgency]} {hz.urgency.word.upper()}: {hz.label}, {clock_words(hz.clock)}, {hz.distance_m:.1f} m{move}"
+            text = box_text(hz, getattr(self, "hedge_below", Profile().hedge_below))
             # A label wider than the picture wraps inside it; none is ever cut at the picture's edge.
             tw = min(metrics.horizontalAdvance(text) + 10, int(dw))
             flags = int(Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignVCenter)

@@ -170,3 +170,45 @@ def test_f10_opens_the_menus_and_f5_says_what_it_starts(qtbot, store, installed_
     qtbot.waitUntil(lambda: "Starting short walk.avi." in said(w), timeout=10000)
     qtbot.waitUntil(lambda: w.worker.running, timeout=60000)
     w.shutdown()
+
+
+def test_the_hazard_list_is_rewritten_at_most_once_a_second_unless_what_it_lists_changes(qtbot, store,
+                                                                                          installed_models):
+    """Distances that change every frame rewrote the list ten times a second: that flooded Orca."""
+    import time
+
+    from maxsight_app.ui.main_window import HAZARD_REFRESH_S
+    from maxsight_app.ui.widgets import HazardList
+    from tests.unit.cues.test_policy import frame, hz
+    w = ready(qtbot, make_window(qtbot, store, installed_models, SpyOutput()))
+    profile = w.session.profile
+    shown, t0 = [], time.monotonic()
+    for i in range(30):                       # a person walking nearer, frame by frame
+        w._show_hazards(frame(i / 10, hz(1, "person", d=8.0 - i * 0.1)), profile)
+        if not shown or w.hazards.texts() != shown[-1]:
+            shown.append(w.hazards.texts())
+    elapsed = time.monotonic() - t0
+    assert len(shown) <= 2 + int(elapsed / HAZARD_REFRESH_S)
+    last = frame(2.9, hz(1, "person", d=8.0 - 2.9))
+    expected = HazardList()
+    qtbot.addWidget(expected)
+    expected.show_hazards(last, profile, None)
+    qtbot.waitUntil(lambda: w.hazards.texts() == expected.texts(), timeout=10000)     # the newest is never lost
+    # Something new, or more urgent, is listed at once.
+    w._show_hazards(frame(3.0, hz(1, "person", d=5.0), hz(2, "car", d=3.0, urgency=Urgency.DANGER)), profile)
+    assert any("car" in t for t in w.hazards.texts())
+    w.shutdown()
+
+
+def test_a_box_names_its_object_as_the_cues_do():
+    """The box said "stair_down" while speech said "something": one name for one object."""
+    from maxsight_app.cues.phrasing import hazard_phrase
+    from maxsight_app.profile.schema import Profile
+    from maxsight_app.ui.widgets import box_text
+    from tests.unit.cues.test_policy import hz
+    unsure = hz(3, "stair_down", d=3.0, urgency=Urgency.DANGER, score=0.2)
+    sure = hz(4, "stair_down", d=3.0, urgency=Urgency.WARNING, score=0.9)
+    for h in (unsure, sure):
+        spoken = hazard_phrase(h, Profile().units, 0.55, lead=False).split(",")[0]
+        assert f": {spoken}, " in box_text(h, 0.55) and "stair_down" not in box_text(h, 0.55)
+    assert ": something, " in box_text(unsure, 0.55)
