@@ -5,7 +5,12 @@ mode. The status line shows "Finding: door" while it runs. The guidance itself (
 
 Installed by the main window with one object (FindController), so its file stays about the window.
 Screen readers: the chooser is a dialog named "Find" whose text field is named and described with
-what to do, the list is named, and opening, starting and stopping are announced."""
+what to do: the screen reader reads the instructions once, with the field, on opening (they were
+also announced, and shown in a label read as the dialog's text: three times, and again after every
+letter when the description changed). Typing says nothing more than the typed letter; the arrow keys
+say the choice they reach; starting and stopping are announced. Typing "c" chooses the first thing
+whose name (or a word of it) starts with "c", not "backpack": names that only contain the letters
+are shown only when nothing starts with it."""
 from __future__ import annotations
 
 import logging
@@ -46,6 +51,7 @@ class FindChooser(QtWidgets.QDialog):
         list_label.setBuddy(self.list)
         self.message = QtWidgets.QLabel(HOW)
         self.message.setWordWrap(True)
+        self.message.setBuddy(self.field)       # the field's own words (its description), not the dialog's text to read again
         buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
                                              | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
         self.find_button = buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Ok)
@@ -64,25 +70,26 @@ class FindChooser(QtWidgets.QDialog):
         self.field.textChanged.connect(self._filter)
         self.field.installEventFilter(self)
         self.list.itemActivated.connect(lambda item: self._choose(item.text()))
-        self.list.currentTextChanged.connect(self._describe)
         QtWidgets.QWidget.setTabOrder(self.field, self.list)
         self.resize(420, 420)
         self.field.setFocus()
 
-    def open(self) -> None:
-        super().open()
-        self.announce(f"Find. {HOW}")
-
     # -- typing filters the list; the arrow keys move in it from the text field -----------------
     def _filter(self, text: str) -> None:
+        """Names starting with what was typed (or with a word starting with it); names that only
+        contain it when none does. The first shown is chosen."""
         words = text.strip().lower()
-        first = None
+        starts, inside = [], []
         for i in range(self.list.count()):
-            item = self.list.item(i)
-            hidden = bool(words) and words not in item.text().lower()
-            item.setHidden(hidden)
-            if not hidden and first is None:
-                first = i
+            name = self.list.item(i).text().lower()
+            if not words or name.startswith(words) or any(w.startswith(words) for w in name.replace("_", " ").split()):
+                starts.append(i)
+            elif words in name:
+                inside.append(i)
+        shown = set(starts or inside)
+        for i in range(self.list.count()):
+            self.list.item(i).setHidden(i not in shown)
+        first = min(shown) if shown else None
         if first is not None:
             self.list.setCurrentRow(first)
 
@@ -98,13 +105,9 @@ class FindChooser(QtWidgets.QDialog):
                 i = rows.index(cur) if cur in rows else -1
                 i = min(len(rows) - 1, i + 1) if event.key() == Qt.Key.Key_Down else max(0, i - 1)
                 self.list.setCurrentRow(rows[i])
+                self.announce(self.list.item(rows[i]).text())      # the choice the arrow reached, said once
             return True
         return super().eventFilter(obj, event)
-
-    def _describe(self, text: str) -> None:
-        """The field's description names the choice the arrow keys reached (read by the screen reader)."""
-        if text:
-            self.field.setAccessibleDescription(f"{text} chosen. {HOW}")
 
     # -- choosing ----------------------------------------------------------------------------
     def submit(self) -> None:
@@ -179,8 +182,9 @@ class FindController:
             self.dialog.activateWindow()
             return self.dialog
         personal = self._personal()
+        ann = self.window.announcer
         dlg = FindChooser(choices(personal), lambda text: self.check(text, personal), self.window,
-                          announce=self.window.announcer.say)
+                          announce=lambda text, assertive=False: ann.say(text, kind="urgent" if assertive else "reply"))
         dlg.chosen.connect(self.start)
         dlg.destroyed.connect(lambda *_: setattr(self, "dialog", None))
         self.dialog = dlg

@@ -49,7 +49,6 @@ def test_f_finds_by_keyboard_and_f_or_escape_stops(qtbot, store, installed_model
     assert name_of(dlg.list) == "Things you can find" and dlg.list.count() > 80
     OUT.mkdir(exist_ok=True)
     assert dlg.grab().save(str(OUT / "find_chooser.png"))
-    qtbot.waitUntil(lambda: any(t.startswith("Find. Type what to find") for _, t, _ in w.announcer.history), timeout=3000)
     qtbot.keyClick(dlg.field, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: w.find_mode.dialog is None, timeout=3000)
     assert not w.find_mode.active and not w.status.find.isVisibleTo(w)
@@ -127,5 +126,32 @@ def test_the_door_needs_the_door_and_stairs_detector_or_is_found(qtbot, store, i
         assert w.find_mode.start_words("unicorn") is False and not w.find_mode.active
         assert w.status.message.text().startswith("Find unicorn: I can't find 'unicorn'")
         assert w.find_mode.start_words("cups") is True and w.status.find.text() == "Finding: cup"
+    finally:
+        w.shutdown()
+
+
+def test_the_instructions_are_said_once_and_typing_c_chooses_what_starts_with_c(qtbot, store, installed_models):
+    """Find's instructions were announced, read with the field and read as the dialog's text, and
+    again after every letter (the field's description changed); "c" chose "backpack"."""
+    from maxsight_app.ui.find_mode import HOW
+    w = make_window(qtbot, store, installed_models, SpyOutput(), screen_reader=True)
+    try:
+        dlg = w.find_mode.choose()
+        qtbot.waitExposed(dlg)
+        qtbot.waitUntil(lambda: QtWidgets.QApplication.focusWidget() is dlg.field, timeout=5000)
+        assert dlg.field.accessibleDescription() == HOW
+        assert dlg.message.buddy() is dlg.field          # the label is the field's, not more dialog text to read
+        qtbot.keyClick(dlg.field, Qt.Key.Key_C)
+        shown = [dlg.list.item(i).text() for i in range(dlg.list.count()) if not dlg.list.item(i).isHidden()]
+        assert shown and "backpack" not in shown and all(
+            t.lower().startswith("c") or any(x.startswith("c") for x in t.lower().split()) for t in shown)
+        assert dlg.list.currentItem().text() == shown[0]
+        assert dlg.field.accessibleDescription() == HOW   # unchanged: nothing is read again after a letter
+        qtbot.keyClick(dlg.field, Qt.Key.Key_Down)        # the arrow says the choice it reached
+        qtbot.waitUntil(lambda: any(t == shown[1] for _, t, _ in w.announcer.history), timeout=5000)
+        qtbot.keyClicks(dlg.field, "kpa")                 # "ckpa": only inside "backpack": shown then
+        assert [dlg.list.item(i).text() for i in range(dlg.list.count()) if not dlg.list.item(i).isHidden()] == ["backpack"]
+        assert not any("Type what to find" in t for _, t, _ in w.announcer.history)     # never announced on top
+        dlg.reject()
     finally:
         w.shutdown()
