@@ -6,14 +6,16 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from maxsight_app.commands.common import check_outputs, engine_config, engine_options, note, report
 
 
 def add_parser(sub) -> None:
     s = sub.add_parser("soak", help="long real-time run: memory, threads, files, Stage A p95, clean exit (a benchmark)")
     s.add_argument("--minutes", type=float, default=60.0, help="how long (default 60)")
-    s.add_argument("--source", help="video to loop (default: a walking video with a real speech track made from the "
-                                    "evaluation data)")
+    s.add_argument("--source", help="video to loop (default: the shipped sample clip with a speech track "
+                                    "spoken by espeak-ng, the same on every machine)")
     s.add_argument("--json", default="soak.json", help="JSON output path (default soak.json)")
     s.add_argument("--plot", default="soak.png", help="plot output path (default soak.png)")
     s.add_argument("--profile", help="profile to use (default: 'default')")
@@ -44,10 +46,22 @@ def cmd_soak(args) -> int:
     return 0 if result.passed else 1
 
 
+SOAK_SPEECH = ("Good morning. The number seventy five bus leaves from the stop on the left in ten minutes. "
+               "Please mind the step by the door, and take the lift to the second floor for the pharmacy.")
+
+
 def _default_video(folder: Path) -> Path:
-    from engine.eval_data import require
-    from maxsight_app.capture.audio_file import load_audio
-    from maxsight_app.measure.media import video_with_sound
-    speech = load_audio(require("asr_speech_refs", "other", "jfk.flac"))
-    return video_with_sound(require("videos_walking_driving", "opencv_vtest.avi"), speech, folder / "walk_with_speech.mp4",
-                            seconds=60.0)
+    """The shipped sample clip (assets/samples) with a speech track for the caption worker, spoken by
+    espeak-ng (which set-up installs): it needs nothing beside the clone, so every machine soaks the
+    same input."""
+    from engine.samples import sample_video
+    from maxsight_app.measure.media import resample, video_with_sound
+    from maxsight_app.outputs.speech import SpeechSynth, Voice
+    from maxsight_app.outputs.tones import SAMPLE_RATE
+    synth = SpeechSynth(Voice(rate_wpm=160))
+    problem = synth.check()
+    if problem:
+        raise ValueError(f"the soak's speech track cannot be made ({problem}); pass --source VIDEO with a sound track")
+    speech = resample(synth.render(SOAK_SPEECH), SAMPLE_RATE)     # 16 kHz, as the caption worker hears
+    return video_with_sound(sample_video(), np.concatenate([speech, np.zeros(3 * 16000, np.float32)]),
+                            folder / "walk_with_speech.mp4", seconds=60.0)

@@ -1,11 +1,19 @@
-"""Test media made from the evaluation data: a real walking video with a real sound track muxed in,
-so a run exercises Stage A and the audio tasks together (none of the evaluation videos carries
-speech). Written with PyAV (its wheel bundles ffmpeg)."""
+"""Test media made from real clips: a walking video with a real or spoken sound track muxed in, so a
+run exercises Stage A and the audio tasks together (neither the evaluation videos nor the shipped
+sample carries speech). Written with PyAV (its wheel bundles ffmpeg)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+
+
+def resample(x: np.ndarray, sr: int, to: int = 16000) -> np.ndarray:
+    """Mono samples at `sr` Hz to `to` Hz by linear interpolation (speech for a 16 kHz recogniser)."""
+    if sr == to or not len(x):
+        return x.astype(np.float32)
+    n = int(len(x) * to / sr)
+    return np.interp(np.linspace(0, len(x) - 1, n), np.arange(len(x)), x).astype(np.float32)
 
 
 def video_with_sound(frames_from: Path, sound: np.ndarray, out: Path, fps: int = 10, seconds: float = 14.0,

@@ -9,20 +9,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
 
 from maxsight_app.cues.hearing import mentions, terms
+from maxsight_app.measure.media import resample
 
 NAMES = ("Ada", "Maria", "Jonathan", "Priya", "Siobhan", "Mohammed", "Katherine", "Luis", "Olga", "Nkechi")
 TEMPLATES = ("Excuse me, {n}, your coffee is ready.", "{n}, can you come here please?",
              "I think {n} left the keys on the table.", "Has anyone seen {n} today?")
 RATES = (150, 200)
-
-
-def _resample(x: np.ndarray, sr: int, to: int = 16000) -> np.ndarray:
-    if sr == to or not len(x):
-        return x.astype(np.float32)
-    return np.interp(np.arange(0, len(x), sr / to), np.arange(len(x)), x).astype(np.float32)
 
 
 def evaluate(speech_folder: Path | None = None, threads: int = 1) -> dict:
@@ -40,7 +34,7 @@ def evaluate(speech_folder: Path | None = None, threads: int = 1) -> dict:
         for name in NAMES:
             for tpl in TEMPLATES:
                 said = tpl.format(n=name)
-                heard = asr.transcribe(_resample(synth.render(said), SAMPLE_RATE))
+                heard = asr.transcribe(resample(synth.render(said), SAMPLE_RATE))
                 rows.append({"name": name, "rate": rate, "said": said, "heard": heard,
                              "fuzzy": mentions(heard, terms(name)[0]),
                              "exact": name.lower() in re.findall(r"[a-z]+", heard.lower())})
