@@ -12,10 +12,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
 
-from engine.eval_data import eval_data_dir
+from engine.eval_data import EvalDataMissing, eval_data_dir
 from engine.models.registry import default_registry, installed_path
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+DATA_SKIP_WORDS = "set MAXSIGHT_EVAL_DATA"      # every skip for want of the evaluation data says this
 
 
 def _missing(msg: str):
@@ -43,3 +44,25 @@ def installed_models(registry):
     if missing:
         _missing(f"models not installed ({', '.join(missing)}); run `maxsight models fetch`")
     return registry
+
+
+# A test that reaches for the evaluation data through engine.eval_data.require (directly, or through
+# a training config's `eval:` path) skips with that one sentence outside CI, as the fixture above does.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI or call.excinfo is None or not call.excinfo.errisinstance(EvalDataMissing):
+        return
+    report.outcome = "skipped"
+    report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {call.excinfo.value}")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line at the end: how many tests skipped for want of the evaluation data, and how to get it."""
+    wanting = [r for r in terminalreporter.stats.get("skipped", [])
+               if isinstance(r.longrepr, tuple) and DATA_SKIP_WORDS in str(r.longrepr[2])]
+    if wanting:
+        terminalreporter.write_line(f"{len(wanting)} tests skipped for want of the evaluation data "
+                                    f"(not found at {eval_data_dir()}): set MAXSIGHT_EVAL_DATA to the folder that "
+                                    "holds it (../shared/data beside the clone, for MaxSight's developers).")

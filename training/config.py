@@ -193,10 +193,11 @@ class TrainConfig:
         return [self.resolve(p) for p in ([paths] if isinstance(paths, str) else paths)]
 
     def resolve(self, path: str) -> Path:
-        """A data path from the config: `eval:` means the evaluation-data folder."""
+        """A data path from the config: `eval:` means the evaluation-data folder (EvalDataMissing, one
+        sentence naming MAXSIGHT_EVAL_DATA, when it is not on this machine)."""
         if path.startswith("eval:"):
-            from engine.eval_data import eval_data_dir
-            return eval_data_dir() / path[len("eval:"):]
+            from engine.eval_data import require
+            return require(path[len("eval:"):])
         p = Path(path).expanduser()
         return p if p.is_absolute() or not self.source_dir else Path(self.source_dir) / p
 

@@ -405,8 +405,7 @@ def cmd_calibrate(args) -> int:
     from maxsight_app.measure import calibrate
     from training.evaluate import label_ids_by_name, open_eval_set, run_detector
     reg = make_registry()
-    data = [Path(p) for p in args.data] if args.data else [require("coco_val2017_128")]
-    targets = {}
+    targets = {}                 # the options first: a wrong target is said before any data is looked for
     for item in args.precision:
         group, _, value = item.partition("=")
         try:
@@ -417,6 +416,7 @@ def cmd_calibrate(args) -> int:
             print(f"maxsight: --precision {item}: give GROUP=P with a group of {', '.join(calibrate.GROUPS)} and P in (0, 1]",
                   file=sys.stderr)
             return 2
+    data = [Path(p) for p in args.data] if args.data else [require("coco_val2017_128")]
     coco, ids = open_eval_set(data, args.split)
     out, text = {}, []
     for name in args.model or DETECTORS:

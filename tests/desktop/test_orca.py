@@ -45,7 +45,9 @@ class Orca:
             "profiles": {"default": dict(silent, profile=["Default", "default"])},
             "pronunciations": {}, "keybindings": {}}, indent=1))
         self.log = workdir / "orca-debug.out"
-        self.proc = session.spawn("orca", ["orca", "--debug-file", str(self.log), "-u", str(prefs)],
+        # Through orca_private: /usr/bin/orca would refuse to start beside any other Orca of this user.
+        self.proc = session.spawn("orca", [SYSTEM_PYTHON, str(Path(__file__).with_name("orca_private.py")),
+                                           "--debug-file", str(self.log), "-u", str(prefs)],
                                   env={"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
                                        "XDG_DATA_HOME": str(home / ".local/share"),
                                        "PYTHONPATH": str(Path(__file__).parent)})

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -18,6 +16,7 @@ import yaml
 from torch import nn
 
 from engine.eval_data import require
+from tests.cli import maxsight
 from training.ewc import EWC, GrownClasses, fisher_diagonal, grow_into
 
 
@@ -108,8 +107,7 @@ def _yaml(path, data):
     return path
 
 
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "maxsight_app", *args], capture_output=True, text=True, timeout=600)
+_cli = maxsight
 
 
 def test_detector_grows_from_a_trained_checkpoint_with_the_penalty(tmp_path):

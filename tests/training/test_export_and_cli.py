@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ from engine.eval_data import require
 from engine.models.detectors import build
 from engine.models.registry import ModelError, default_registry
 from tests.training.conftest import tiny
+from tests.cli import maxsight
 from training.config import from_dict
 from training.loop import Trainer
 
@@ -27,7 +26,7 @@ def trained(tmp_path_factory):
 
 
 def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "maxsight_app", *args], capture_output=True, text=True, timeout=600, env=env)
+    return maxsight(*args, env=env)
 
 
 def test_onnx_and_torchscript_exports_match_eager(trained, tmp_path):

@@ -5,8 +5,6 @@ good range; `maxsight train --find-lr` writes the plot and says the rule."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -15,6 +13,7 @@ import torch
 import yaml
 
 from engine.eval_data import require
+from tests.cli import maxsight
 from tests.training.conftest import tiny
 from training.lr_finder import RULE, suggest, sweep
 
@@ -87,8 +86,7 @@ def test_find_lr_command_writes_the_plot_and_the_rule(tmp_path):
     cfg = tiny(tmp_path)
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    r = subprocess.run([sys.executable, "-m", "maxsight_app", "train", str(path), "--find-lr", "--lr-steps", "8", "--lr-range", "1e-5", "1"],
-                       capture_output=True, text=True, timeout=300)
+    r = maxsight("train", str(path), "--find-lr", "--lr-steps", "8", "--lr-range", "1e-5", "1", timeout=300)
     assert r.returncode == 0, r.stderr[-1500:]
     assert "suggested optim.lr" in r.stdout and RULE in r.stdout
     out = tmp_path / "run" / "lr_find"
@@ -97,6 +95,5 @@ def test_find_lr_command_writes_the_plot_and_the_rule(tmp_path):
     assert data["suggestion"] == pytest.approx(data["lowest_at"] / 10)
     assert (out / "lr_find.png").stat().st_size > 5000
     assert not (tmp_path / "run" / "last.pt").exists()                   # nothing was trained for real
-    bad = subprocess.run([sys.executable, "-m", "maxsight_app", "train", str(path), "--find-lr", "--lr-range", "1", "0.1"],
-                         capture_output=True, text=True, timeout=300)
+    bad = maxsight("train", str(path), "--find-lr", "--lr-range", "1", "0.1", timeout=300)
     assert bad.returncode == 2 and bad.stderr.strip() == "maxsight: --lr-range needs 0 < MIN < MAX, got 1 0.1"

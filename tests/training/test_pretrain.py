@@ -3,8 +3,6 @@ falls; SimCLR pulls two views of one image together against views of two images;
 feeds a detector config's transfer.source; a killed run resumes exactly; bad input is one sentence."""
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -13,6 +11,7 @@ import torch
 import yaml
 
 from engine.eval_data import require
+from tests.cli import maxsight
 from training import checkpoint as ckpt
 from training.config import from_dict
 from training.pretrain import (PretrainConfig, Pretext, Pretrainer, check, mask_pixels, patchify, random_mask, simclr_view,
@@ -128,7 +127,7 @@ def test_pretrain_checkpoint_feeds_a_detector_and_a_killed_run_resumes_exactly(t
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "maxsight_app", *args], capture_output=True, text=True, timeout=300)
+    return maxsight(*args, timeout=300)
 
 
 def test_bad_input_is_one_sentence(tmp_path):

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tests.training.conftest import tiny
+from tests.cli import data_said_missing, maxsight
 from training.config import ConfigError, from_dict
 from training.tune import parse
 
@@ -30,8 +31,7 @@ def _config(tmp_path, **search):
     return path
 
 
-def _cli(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "maxsight_app", *args], capture_output=True, text=True, timeout=600, **kw)
+_cli = maxsight
 
 
 def test_killed_search_resumes_and_its_best_settings_load_into_train(tmp_path):
@@ -42,6 +42,8 @@ def test_killed_search_resumes_and_its_best_settings_load_into_train(tmp_path):
     deadline = time.time() + 300
     while not (study / "trials" / "trial_001").exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.1)
+    if proc.poll() is not None:                 # it ended before its first trial: say why
+        data_said_missing(proc.stderr.read())
     os.kill(proc.pid, signal.SIGKILL)                                    # dies as a killed process does, mid-trial
     proc.wait()
     first = json.loads((study / "trials" / "trial_000" / "trial.json").read_text())
