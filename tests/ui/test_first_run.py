@@ -15,7 +15,8 @@ from maxsight_app.doctor import Check
 from maxsight_app.outputs.base import SpyOutput
 from maxsight_app.profile.schema import VISION_CONDITIONS, Verbosity
 from maxsight_app.profile.store import ProfileStore
-from maxsight_app.ui.first_run import STEPS, TITLES, FirstRunWizard, WizardVoice, default_model_task, needs_first_run
+from maxsight_app.ui.first_run import (STEPS, TITLES, FirstRunWizard, WizardVoice, default_checks, default_model_task,
+                                       needs_first_run)
 from maxsight_app.ui.qt import Qt, QtWidgets
 
 
@@ -80,7 +81,7 @@ def test_enter_alone_goes_through_every_step_and_says_each(qtbot, store, spy, wi
             qtbot.waitUntil(lambda: w.models_state in ("ok", "failed"), timeout=120000)
             assert w.models_state == "ok", w.model_status.text()
         press(qtbot, w, Qt.Key.Key_Return)
-    assert seen == list(STEPS)
+    assert seen == [s for s in STEPS if s != "voice" or w._sound_device()]     # no voice to choose without sound
     assert w.result() == QtWidgets.QDialog.DialogCode.Accepted and not needs_first_run(store, 1)
     # What this machine has, asked independently: the set-up said it.
     if not glob.glob("/dev/video*"):
@@ -99,8 +100,12 @@ def _to(qtbot, w, step):
         press(qtbot, w, Qt.Key.Key_Return)
 
 
+def with_sound():
+    return {**default_checks(), "speaker": lambda: Check("Sound output", "ok", "1 device(s): headphones", required=False)}
+
+
 def test_choices_with_arrows_tab_and_enter_reach_the_profile(qtbot, store, spy, tmp_path):
-    w = wizard(qtbot, store, spy, model_task=lambda tarball, progress: [])
+    w = wizard(qtbot, store, spy, model_task=lambda tarball, progress: [], checks=with_sound())
     _to(qtbot, w, "voice")
     assert QtWidgets.QApplication.focusWidget() is w.voice_box
     press(qtbot, w, Qt.Key.Key_Down)                       # the first installed voice
@@ -281,3 +286,38 @@ def test_the_set_up_speaks_before_any_model_is_installed(qtbot, window_store, tm
     wiz.reject()
     qtbot.waitUntil(lambda: any("Set-up skipped" in text for _, text, _ in win.announcer.history), timeout=5000)
     win.shutdown()
+
+
+def test_the_set_up_says_each_thing_once_in_words_and_skips_the_voice_without_sound(qtbot, store, spy):
+    """Issue 27: the welcome was read twice, "/dev/video" and "--source FILE" were read aloud, the
+    Models step's title was cut off, a voice step was offered with no sound device, and arrowing
+    through a drop-down was silent."""
+    no_sound = {"camera": lambda: Check("Camera", "missing", "no camera (no /dev/video device); MaxSight can watch a "
+                                        "video file instead", "plug in a USB camera, or open a video file (Ctrl+O; "
+                                        "--source FILE)", required=False),
+                "microphone": lambda: Check("Microphone", "ok", "1 device(s)", required=False),
+                "speaker": lambda: Check("Sound output", "missing", "no sound output device", required=False)}
+    w = wizard(qtbot, store, spy, checks=no_sound, model_task=lambda tarball, progress: (progress(1, 1, "ok"), ["ok"])[1])
+    assert w.body.buddy() is w.next_button         # the step's words are not loose dialog text, read again
+    assert sum("This short set-up checks" in c.text for c in spy.cues) == 1
+    seen = []
+    while w.isVisible():
+        seen.append(w.step)
+        if w.step == "camera":
+            assert "/dev/" not in w.body.text() and "--source" not in w.body.text() and "Control O" in w.body.text()
+        if w.step == "verbosity":                   # arrowing is said
+            before = len(spy.cues)
+            press(qtbot, w, Qt.Key.Key_Down)
+            assert spy.cues[before:] and spy.cues[-1].text == w.verbosity_box.currentText()
+        if w.step == "models":
+            qtbot.waitUntil(lambda: w.models_state == "ok", timeout=30000)
+            texts = [c for c in spy.cues if c.text.startswith("Models.") or "models are ready" in c.text]
+            assert texts[0].text.startswith("Models. Step") and not texts[-1].interrupt     # the title is not cut off
+            assert not w.progress.isTextVisible() and w.percent.text() == "100%"
+        press(qtbot, w, Qt.Key.Key_Return)
+    assert "voice" not in seen and w.results["voice"].startswith("no sound device")
+    assert not any("/dev/video" in c.text or "--source" in c.text for c in spy.cues)
+    w2 = wizard(qtbot, store, SpyOutput(), checks=no_sound, model_task=lambda tarball, progress: [])
+    _to(qtbot, w2, "verbosity")
+    w2.back()                                       # Back skips it too
+    assert w2.step == "speaker"
