@@ -54,7 +54,7 @@ class DoctorDialog(QtWidgets.QDialog):
         layout.addLayout(row)
         self.say("Checking MaxSight's set-up.")
         bridge = _DoctorBridge()
-        bridge.line.connect(self.text.appendPlainText)
+        bridge.line.connect(self._add_line)
         bridge.done.connect(self._done)
 
         def work():
@@ -68,6 +68,17 @@ class DoctorDialog(QtWidgets.QDialog):
         self._thread.bridge = bridge
         self._thread.start()
         self.text.setFocus()
+
+    def _add_line(self, line: str) -> None:
+        """A line at the end; the cursor stays where it was (the report's start, where a screen
+        reader user begins reading: it was left at the end)."""
+        cursor = self.text.textCursor()
+        at, anchor = cursor.position(), cursor.anchor()
+        self.text.appendPlainText(line)
+        cursor = self.text.textCursor()
+        cursor.setPosition(anchor)
+        cursor.setPosition(at, QtGui.QTextCursor.MoveMode.KeepAnchor)
+        self.text.setTextCursor(cursor)
 
     def _done(self, report) -> None:
         self.report = report

@@ -212,3 +212,23 @@ def test_a_box_names_its_object_as_the_cues_do():
         spoken = hazard_phrase(h, Profile().units, 0.55, lead=False).split(",")[0]
         assert f": {spoken}, " in box_text(h, 0.55) and "stair_down" not in box_text(h, 0.55)
     assert ": something, " in box_text(unsure, 0.55)
+
+
+def test_the_system_check_report_opens_with_the_cursor_at_its_start(qtbot):
+    """F1's report was left with the cursor at its end: a screen reader user began reading there."""
+    from maxsight_app.doctor import Check, Report
+    from maxsight_app.ui.help import DoctorDialog
+    checks = [Check("Python", "ok", "3.11"), Check("Camera", "missing", "no camera", "plug one in", required=False),
+              Check("Models", "ok", "4 models")]
+
+    def run(progress):
+        for c in checks:
+            progress(c)
+        return Report(checks)
+    said_ = []
+    dlg = DoctorDialog(run=run, say=said_.append)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitUntil(lambda: dlg.report is not None, timeout=30000)
+    assert dlg.text.toPlainText().count("\n") == 2 and "Models" in dlg.text.toPlainText()
+    assert dlg.text.textCursor().position() == 0
