@@ -122,6 +122,13 @@ class SettingsDialog(QtWidgets.QDialog):
             for vid, vname in voices:
                 w.addItem(vname, vid)
             w.setCurrentIndex(max(0, w.findData(value)))
+        elif name == "vision_severity":          # in percent, as therapist mode and the set-up show it ("30%", not "0.30")
+            w = QtWidgets.QSpinBox()
+            w.setRange(round(p.low * 100), round(p.high * 100))
+            w.setSingleStep(10)
+            w.setSuffix("%")
+            w.setValue(round(float(value) * 100))
+            w.setProperty("percent", True)
         elif p.kind is int:
             w = QtWidgets.QSpinBox()
             w.setRange(int(p.low), int(p.high))
@@ -184,7 +191,7 @@ class SettingsDialog(QtWidgets.QDialog):
             elif isinstance(w, QtWidgets.QComboBox):
                 out[name] = w.currentData() if w.currentData() is not None else w.currentText()
             elif isinstance(w, (QtWidgets.QSpinBox, QtWidgets.QDoubleSpinBox)):
-                out[name] = w.value()
+                out[name] = w.value() / 100 if w.property("percent") else w.value()
             else:
                 out[name] = w.text()
         out["sound_alerts"] = ",".join(self.sounds.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.sounds.count())

@@ -232,3 +232,14 @@ def test_the_system_check_report_opens_with_the_cursor_at_its_start(qtbot):
     qtbot.waitUntil(lambda: dlg.report is not None, timeout=30000)
     assert dlg.text.toPlainText().count("\n") == 2 and "Models" in dlg.text.toPlainText()
     assert dlg.text.textCursor().position() == 0
+
+
+def test_settings_show_severity_in_percent_as_therapist_mode_does(qtbot, store):
+    from maxsight_app.ui.settings_dialog import SettingsDialog
+    store.set_preferences(1, {"vision_condition": "glaucoma", "vision_severity": 0.3})
+    dlg = SettingsDialog(store, 1, [])
+    qtbot.addWidget(dlg)
+    box = dlg.fields["vision_severity"]
+    assert box.text() == "30%"
+    box.setValue(45)
+    assert dlg.save() and store.profile(1).vision_severity == pytest.approx(0.45)
