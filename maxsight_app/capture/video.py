@@ -1,4 +1,5 @@
-"""Frame sources: a video file (replay) or a camera, both through OpenCV.
+"""Frame sources: a video file (replay), a folder of numbered pictures (an image sequence, such as
+a MOTChallenge sequence's img1/ or the sequence folder holding it), or a camera, all through OpenCV.
 
 A source is an iterator of Frames plus `fps` and `close()`. Files give video time stamps (frame
 index / fps) so results are reproducible; cameras give wall-clock time since opening.
@@ -21,6 +22,29 @@ class SourceError(Exception):
     """The source cannot be opened or read; the message is one sentence for the user."""
 
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def image_sequence(folder: Path) -> tuple[list[Path], float | None]:
+    """The pictures of an image-sequence folder, in order, and its frame rate when the folder says
+    (MOTChallenge's seqinfo.ini `frameRate`). A sequence folder holding img1/ means img1/."""
+    if (folder / "img1").is_dir():
+        folder = folder / "img1"
+    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+    fps = None
+    for ini in (folder / "seqinfo.ini", folder.parent / "seqinfo.ini"):
+        if ini.is_file():
+            for line in ini.read_text(errors="replace").splitlines():
+                key, _, value = line.partition("=")
+                if key.strip().lower() == "framerate":
+                    try:
+                        fps = float(value)
+                    except ValueError:
+                        pass
+            break
+    return files, fps
+
+
 class FrameSource(Protocol):
     fps: float
     description: str
@@ -35,6 +59,10 @@ class VideoFileSource:
         self.path = Path(path)
         if not self.path.exists():
             raise SourceError(f"the video file {self.path} does not exist")
+        self._files: list[Path] | None = None
+        if self.path.is_dir():
+            self._open_sequence()
+            return
         if not self.path.is_file():
             raise SourceError(f"{self.path} is not a file")
         self.cap = cv2.VideoCapture(str(self.path))
@@ -51,15 +79,34 @@ class VideoFileSource:
         self.ended_early: str | None = None   # set when the file stops before its declared length
         self._stopped = False
 
+    def _open_sequence(self) -> None:
+        self._files, fps = image_sequence(self.path)
+        self.cap = None
+        if not self._files:
+            raise SourceError(f"the folder {self.path.name} holds no pictures (.jpg or .png) to play as a video")
+        first = cv2.imread(str(self._files[0]))
+        if first is None:
+            raise SourceError(f"{self._files[0].name} in {self.path.name} cannot be read as a picture")
+        self._first = first
+        self.fps = fps if fps and 1 <= fps <= 240 else 30.0
+        self.frame_count = len(self._files)
+        self.description = f"picture sequence {self.path.name} ({len(self._files)} pictures)"
+        self.ended_early = None
+        self._stopped = False
+
+    def _next_image(self, index: int):
+        if self._files is None:
+            ok, image = self.cap.read()
+            return image if ok else None
+        return cv2.imread(str(self._files[index])) if index < len(self._files) else None
+
     def __iter__(self) -> Iterator[Frame]:
         index = 0
         image = self._first
         while image is not None and not self._stopped:
             yield Frame(index=index, timestamp=index / self.fps, image=image)
             index += 1
-            ok, image = self.cap.read()
-            if not ok:
-                image = None
+            image = self._next_image(index)
         # Containers round their frame counts: a frame or two short (or 1%) is not "early".
         if not self._stopped and self.frame_count and self.frame_count - index > max(2, 0.01 * self.frame_count):
             self.ended_early = (f"{self.path.name} ended early, at frame {index} of {self.frame_count}: "
@@ -70,7 +117,8 @@ class VideoFileSource:
         self._stopped = True
 
     def close(self) -> None:
-        self.cap.release()
+        if self.cap is not None:
+            self.cap.release()
 
 
 class CameraSource:

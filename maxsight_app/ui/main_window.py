@@ -52,8 +52,14 @@ class _AlertBridge(QObject):
     alert = Signal(object)
 
 
+def _source_name(source: str) -> str:
+    """A file's name; a picture sequence's img1/ by its sequence ("MOT17-02/img1")."""
+    p = Path(source)
+    return f"{p.parent.name}/{p.name}" if p.name == "img1" and p.parent.name else p.name
+
+
 def _source_words(source: str) -> str:
-    return f"camera {source}" if source.isdigit() else Path(source).name
+    return f"camera {source}" if source.isdigit() else _source_name(source)
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -279,7 +285,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """The Source box names what is being watched (and F5 plays it again)."""
         i = self.source_box.findData(source)
         if i < 0:
-            self.source_box.insertItem(self.source_box.count() - 1, f"File: {Path(source).name}", source)
+            self.source_box.insertItem(self.source_box.count() - 1, f"File: {_source_name(source)}", source)
             i = self.source_box.findData(source)
         self.source_box.setCurrentIndex(i)
 
