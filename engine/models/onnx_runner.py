@@ -7,7 +7,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 from engine.device import onnx_providers
-from engine.models.registry import ModelError
+from engine.models.spec import ModelError
 
 log = logging.getLogger(__name__)
 

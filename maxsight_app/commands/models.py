@@ -50,9 +50,10 @@ def model_state(spec, registry) -> str:
 
 
 def cmd_list(args) -> int:
+    from engine.models.detectors import families
     from maxsight_app.compose import make_registry
     reg = make_registry()
-    detectors = set(reg.families)
+    detectors = set(families(reg))
     print(f"{'name':<14} {'installed':<10} {'birth score':<12} description")
     for spec in reg:
         birth = f"{spec.birth_score:.2f}" if spec.family in detectors else "-"

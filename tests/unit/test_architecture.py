@@ -99,12 +99,35 @@ def test_the_rules_catch_an_upward_edge(tmp_path, monkeypatch):
         bad.unlink()
 
 
+def _graph(package: str) -> dict[str, list[str]]:
+    """module -> the package's modules it names in an import, anywhere in the file (inside
+    functions too) and from every file, __init__.py included. `from a.b import c` is an edge to
+    a.b and to a.b.c when that is a module; the parent packages Python runs first are not edges
+    (every submodule would otherwise "import" the __init__ that imports it)."""
+    mods = {_module_name(p): p for p in _files(package)}
+    return {m: sorted({imp for _, imp in _imports(p) if imp in mods and imp != m}) for m, p in mods.items()}
+
+
+def test_a_circle_through_an_init_file_is_seen():
+    """The checker itself: an __init__.py whose function imports a module that imports the
+    package back (registry <-> detectors, before it was broken) is a circle."""
+    import shutil
+    probe = ROOT / "engine" / "_circle_probe_tmp"
+    probe.mkdir()
+    try:
+        (probe / "__init__.py").write_text("def build():\n    from engine._circle_probe_tmp import catalogue\n    return catalogue\n")
+        (probe / "catalogue.py").write_text("from engine._circle_probe_tmp import build\n")
+        (probe / "leaf.py").write_text("import os\n")
+        assert ["engine._circle_probe_tmp", "engine._circle_probe_tmp.catalogue", "engine._circle_probe_tmp"] in _cycles("engine")
+        assert not any("engine._circle_probe_tmp.leaf" in c for c in _cycles("engine"))   # a sibling is no circle
+    finally:
+        shutil.rmtree(probe)
+
+
 def _cycles(package: str) -> list[list[str]]:
     """Import circles between a package's modules, counting imports inside functions too: a
     function-level import that closes a circle only hides it until that function runs."""
-    mods = {_module_name(p): p for p in _files(package)}
-    graph = {m: sorted({i for _, imp in _imports(p) for i in (imp, imp.rpartition(".")[0])
-                        if i in mods and i != m and not p.name == "__init__.py"}) for m, p in mods.items()}
+    graph = _graph(package)
     cycles, state = [], {}
 
     def visit(m, stack):

@@ -1,18 +1,24 @@
 """Detector families. Each module is one family: a class with prepare / infer / decode.
 
 `build(spec, registry, threads)` turns a registry spec into a runnable detector; a missing model
-file is a ModelError that tells the user to run `maxsight models fetch`.
+file is a ModelError that tells the user to run `maxsight models fetch`. The engine's families are
+wired in here, where they are defined (BUILTIN_MODULES); the registry is data and imports none of
+them, and holds only the families added from outside the engine.
 """
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.models.registry import ModelError, ModelSpec, Registry, load_labels
+from engine.models.spec import ModelError, ModelSpec, load_labels
 from engine.types import Detection
+
+if TYPE_CHECKING:
+    from engine.models.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -83,15 +89,22 @@ def builtin_families() -> dict:
     return table
 
 
+def families(registry: Registry) -> dict:
+    """Every family that can run a model of `registry`: the engine's own, then those its builder
+    added (a builder's family of the same key wins)."""
+    return {**builtin_families(), **registry.families}
+
+
 def build(spec: ModelSpec, registry: Registry, threads: int = 2, device: str = "cpu") -> Detector:
-    """A runnable detector for `spec`, through the registry's family table. Model files are
+    """A runnable detector for `spec`, through the family table (families()). Model files are
     checked against their recorded hashes first (registry.verified_path)."""
-    if spec.family not in registry.families:
+    table = families(registry)
+    if spec.family not in table:
         if spec.family == "maxsight-checkpoint":
             raise ModelError("running a training checkpoint needs torch (scripts/setup.sh --training); or export it with "
                              "`maxsight export`, which runs on ONNX Runtime")
         raise ModelError(f"model {spec.name!r} is not a detector (family {spec.family!r})")
-    return registry.families[spec.family](spec, registry, threads, device)
+    return table[spec.family](spec, registry, threads, device)
 
 
 def labels_for(spec: ModelSpec) -> list[str]:
