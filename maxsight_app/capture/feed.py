@@ -7,6 +7,8 @@ Each AudioChunk holds the samples that arrived since the previous frame.
 
 Pacing: `realtime=True` plays a file at its own speed and drops a frame that arrives after its
 successor is due, as a live camera would; otherwise frames come as fast as they are consumed.
+`pause(True)` holds a file's position: the time paused does not count, so on resume it goes on
+from the frame it stopped at (the frames of the pause were dropped as late, and the video jumped).
 A file that ends before the frame count its container declares says so (`ended_early`).
 """
 from __future__ import annotations
@@ -35,10 +37,14 @@ class FeedStats:
 class Feed:
     """Owns a frame source and its sound source; iterate once, then close (or use `with`)."""
 
-    def __init__(self, source: FrameSource, realtime: bool = False, audio: bool = True, max_frames: int | None = None):
+    def __init__(self, source: FrameSource, realtime: bool = False, audio: bool = True, max_frames: int | None = None,
+                 clock=time.monotonic, sleep=time.sleep):
         if max_frames is not None and max_frames < 1:
             raise ValueError(f"max_frames must be at least 1, got {max_frames}")
         self.source, self.realtime, self.max_frames = source, realtime, max_frames
+        self._clock, self._sleep = clock, sleep
+        self._paused_at: float | None = None
+        self._paused_s = 0.0                  # time spent paused, not counted in a file's pacing
         self.stats = FeedStats()
         self._track = None
         self._mic = None
@@ -67,8 +73,17 @@ class Feed:
             mic.start()
             self._mic, self._buffer = mic, mic.buffer
 
+    def pause(self, paused: bool) -> None:
+        """Hold (True) or go on (False); any thread. The caller stops taking frames meanwhile."""
+        now = self._clock()
+        if paused and self._paused_at is None:
+            self._paused_at = now
+        elif not paused and self._paused_at is not None:
+            self._paused_s += now - self._paused_at
+            self._paused_at = None
+
     def _frames(self) -> Iterator[Frame]:
-        start = time.monotonic()
+        start = self._clock()
         it = iter(self.source)
         while True:
             t0 = time.perf_counter()
@@ -78,13 +93,14 @@ class Feed:
                 return
             self.stats.decode_ms = (time.perf_counter() - t0) * 1e3
             if self.realtime and self.source.frame_count is not None:
-                due = start + frame.timestamp
-                now = time.monotonic()
+                now = self._clock()
+                paused = self._paused_s + (now - self._paused_at if self._paused_at is not None else 0.0)
+                due = start + paused + frame.timestamp
                 if now > due + 1.0 / self.source.fps:
                     self.stats.dropped += 1
                     continue
                 if now < due:
-                    time.sleep(due - now)
+                    self._sleep(due - now)
             yield frame
 
     def __iter__(self) -> Iterator[tuple[Frame, AudioChunk | None]]:

@@ -69,6 +69,9 @@ class EngineWorker(QObject):
 
     def set_paused(self, paused: bool) -> None:
         (self._paused.set if paused else self._paused.clear)()
+        feed = self._feed
+        if feed is not None:
+            feed.pause(paused)            # the video holds its position while paused
 
     @property
     def paused(self) -> bool:
@@ -142,6 +145,8 @@ class EngineWorker(QObject):
             return
         feed = Feed(source, realtime=True, audio=self.runtime.stage_b is not None)
         self._feed = feed
+        if self._paused.is_set():
+            feed.pause(True)
         self.running = True
         self._last_problems = frozenset()
         self.session.restart()             # the policy's clock and tracks start afresh too

@@ -40,3 +40,30 @@ def test_a_folder_without_pictures_is_one_sentence(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SourceError, match="holds no pictures"):
         VideoFileSource(tmp_path / "empty")
+
+
+def test_a_pause_holds_the_position_of_a_file_played_in_real_time(sequence):
+    """P did not hold the video's position: the frames due while paused were dropped as late."""
+    from maxsight_app.capture.feed import Feed
+    clock = [100.0]
+
+    def sleep(s):
+        clock[0] += s
+    src = VideoFileSource(sequence)
+    feed = Feed(src, realtime=True, audio=False, clock=lambda: clock[0], sleep=sleep)
+    it = iter(feed)
+    got = [next(it)[0].index, next(it)[0].index]
+    feed.pause(True)
+    clock[0] += 30.0                          # half a minute paused
+    feed.pause(False)
+    got += [f.index for f, _ in it]
+    feed.close()
+    assert got == [0, 1, 2, 3, 4] and feed.stats.dropped == 0
+    # Without the pause the same half minute is late: those frames are dropped, as a live camera's would be.
+    clock[0] = 100.0
+    feed = Feed(VideoFileSource(sequence), realtime=True, audio=False, clock=lambda: clock[0], sleep=sleep)
+    it = iter(feed)
+    next(it)
+    clock[0] += 30.0
+    assert [f.index for f, _ in it] == [] and feed.stats.dropped == 4
+    feed.close()
