@@ -9,6 +9,7 @@ import torch
 import yaml
 
 from engine.eval_data import require
+from engine.samples import sample_video
 from engine.models.detectors import build
 from engine.models.registry import ModelError, default_registry
 from tests.training.conftest import tiny
@@ -83,7 +84,7 @@ def test_train_dry_run_export_register_and_run_with_model(trained, tmp_path):
     r = _cli("export", str(trained), "--out", str(tmp_path / "x"), "--format", "onnx", "--name", "mine")
     assert r.returncode == 0, r.stderr
     assert "parity on" in r.stdout
-    video = require("videos_walking_driving", "opencv_vtest.avi")
+    video = sample_video()                          # the clip shipped with MaxSight: no data needed
     out = tmp_path / "res.jsonl"
     r = _cli("run", "--source", str(video), "--headless", "--max-frames", "5", "--quiet", "--out", str(out),
              "--model", str(tmp_path / "x" / "mine.onnx"))
@@ -142,7 +143,7 @@ def test_bench_train_prints_a_table_and_writes_json(tmp_path):
 def test_eval_distill_scores_a_model_against_its_teacher(tmp_path):
     # The teacher against itself must agree almost perfectly; a barely trained model must not.
     out = tmp_path / "a.json"
-    video = str(require("videos_walking_driving", "opencv_vtest.avi"))
+    video = str(sample_video())
     r = _cli("eval", "distill", "nanodet", "--teacher", "nanodet", "--video", video, "--every", "100", "--limit", "4", "--json", str(out))
     assert r.returncode == 0, r.stderr
     data = json.loads(out.read_text())
