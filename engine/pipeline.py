@@ -33,11 +33,12 @@ from engine.stage_a import quality
 from engine.stage_a.tracking import Tracker
 from engine.stage_a.urgency import UrgencySmoother
 from engine.stage_b.document import PageCapture
-from engine.types import AudioChunk, DocumentView, Frame, FrameResult, StageBReport
+from engine.types import (AudioChunk, CaptionJob, CaptionResult, DocumentJob, DocumentView, Frame, FrameResult, PageResult,
+                          RecognitionJob, RecognitionResult, SoundJob, SoundResult, StageBReport, TextJob, TextResult)
 
 STAGE_A_SLOW_MS = 200.0
 AUDIO_BACKLOG_S = 30.0     # audio kept for a busy stream task before the oldest is dropped
-AUDIO_TASKS = ("sounds", "captions")
+AUDIO_TASKS = {"sounds": SoundJob, "captions": CaptionJob}     # task -> its job type
 AUDIO_RATE = 16000
 OCR_EVERY_S = 3.0          # opportunistic reading, when the decision point allows
 RECOGNISE_EVERY_S = 2.0    # personal objects: crops of confirmed tracks, advisory only
@@ -70,7 +71,7 @@ class _StageBOut(NamedTuple):
     texts_asked: bool = False
     recognised: tuple = ()
     report: StageBReport | None = None
-    document_texts: tuple | None = None
+    document_texts: tuple | None = None     # a page read in document mode (PageResult), when one came
 
 
 class Pipeline:
@@ -147,7 +148,7 @@ class Pipeline:
         step = self.document.update(frame.image)
         if step.captured is not None:
             self._page = step.captured
-        if self._page is not None and self.stage_b.submit("ocr", (self._page, "document", frame.timestamp), t=frame.timestamp):
+        if self._page is not None and self.stage_b.submit("ocr", DocumentJob(self._page), t=frame.timestamp):
             self._page = None
         corners = tuple(map(tuple, step.page.corners.tolist())) if step.page is not None else None
         return DocumentView(step.guidance, corners, reading=self.document.done)
@@ -168,7 +169,7 @@ class Pipeline:
         if audio is not None:
             assert audio.sample_rate == AUDIO_RATE, f"Stage B takes {AUDIO_RATE} Hz audio, got {audio.sample_rate} Hz"
         samples = audio.samples if audio is not None else None
-        for task in AUDIO_TASKS:
+        for task, job_type in AUDIO_TASKS.items():
             if task not in self.stage_b.specs or task in self.stage_b.status.disabled:
                 continue
             backlog = self._audio_backlog[task]
@@ -180,32 +181,35 @@ class Pipeline:
                 if len(chunk) > limit:
                     self.audio_dropped_s += (len(chunk) - limit) / AUDIO_RATE
                     chunk = chunk[-limit:]
-                if self.stage_b.submit(task, chunk, t=frame.timestamp):
+                if self.stage_b.submit(task, job_type(chunk.astype(np.float32, copy=False)), t=frame.timestamp):
                     backlog.clear()
         if "ocr" in self.stage_b.specs and self.stage_b.pending_for("ocr") == 0:
             due = frame.timestamp - self._last_ocr_t >= OCR_EVERY_S and skipped is None and self.document is None
             if self._text_asked or due:      # asked for: even an uncertain frame is worth a try
-                if self.stage_b.submit("ocr", (frame.image, self._text_asked, frame.timestamp), t=frame.timestamp):
+                if self.stage_b.submit("ocr", TextJob(frame.image, frame.timestamp, self._text_asked), t=frame.timestamp):
                     self._last_ocr_t, self._text_asked = frame.timestamp, False
         if ("recognition" in self.stage_b.specs and self.stage_b.pending_for("recognition") == 0 and skipped is None
                 and frame.timestamp - self._last_recognise_t >= RECOGNISE_EVERY_S and hazards):
             big = sorted(hazards, key=lambda h: -(h.box[2] - h.box[0]) * (h.box[3] - h.box[1]))[:RECOGNISE_MAX]
             crops = [(h.track_id, c) for h in big if (c := crop_box(frame.image, h.box)) is not None]
-            if crops and self.stage_b.submit("recognition", crops, t=frame.timestamp):
+            if crops and self.stage_b.submit("recognition", RecognitionJob(tuple(crops)), t=frame.timestamp):
                 self._last_recognise_t = frame.timestamp
         sounds, captions, texts, asked, recognised, max_age, page = [], [], (), False, [], 0.0, None
         for r in self.stage_b.drain():
             max_age = max(max_age, r.latency_s)
-            if r.task == "sounds":
-                sounds += r.value
-            elif r.task == "captions":
-                captions += r.value
-            elif r.task == "ocr" and r.value[1] == "document":
-                page = tuple(r.value[0])
-            elif r.task == "ocr":
-                texts, asked = tuple(r.value[0]), r.value[1]
-            elif r.task == "recognition":
-                recognised += r.value
+            v = r.value
+            if isinstance(v, SoundResult):
+                sounds += v.events
+            elif isinstance(v, CaptionResult):
+                captions += v.lines
+            elif isinstance(v, PageResult):
+                page = v.lines
+            elif isinstance(v, TextResult):
+                texts, asked = v.lines, v.asked
+            elif isinstance(v, RecognitionResult):
+                recognised += v.matches
+            else:
+                log.warning("Stage B %s answered with a %s, which no one reads", r.task, type(v).__name__)
         st = self.stage_b.status
         report = StageBReport(skipped, st.dropped, self.stage_b.pending, st.disabled, max_age, self.audio_dropped_s,
                               tasks=tuple(self.stage_b.specs))

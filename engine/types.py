@@ -173,6 +173,102 @@ class CaptionLine:
     end_s: float
 
 
+# -- Stage B's language: one job and one result per task, sent to and from its worker process ------
+# The pipeline submits a job, the task's processor (engine.stage_b.processors) answers with its
+# result type, and the pipeline sorts results by type: no positional tuples, no flags that are
+# sometimes a bool and sometimes a word.
+
+def _check_samples(samples: np.ndarray, what: str) -> None:
+    if not (isinstance(samples, np.ndarray) and samples.ndim == 1 and samples.dtype == np.float32):
+        raise ValueError(f"a {what} needs [N] float32 mono samples at 16 kHz, got "
+                         f"{getattr(samples, 'dtype', type(samples))} {getattr(samples, 'shape', '')}")
+
+
+def _check_image(image: np.ndarray, what: str) -> None:
+    if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8):
+        raise ValueError(f"a {what} needs an [H, W, 3] uint8 BGR image, got {getattr(image, 'shape', type(image))}")
+
+
+@dataclass(frozen=True, eq=False)
+class SoundJob:
+    """Audio for the sound-alert stream (task "sounds")."""
+    samples: np.ndarray       # [N] float32 mono, 16 kHz, in -1..1; continues the previous job's audio
+
+    def __post_init__(self) -> None:
+        _check_samples(self.samples, "SoundJob")
+
+
+@dataclass(frozen=True)
+class SoundResult:
+    events: tuple[SoundEvent, ...]      # sounds that began in this audio (once per occurrence)
+
+
+@dataclass(frozen=True, eq=False)
+class CaptionJob:
+    """Audio for the captions stream (task "captions")."""
+    samples: np.ndarray       # [N] float32 mono, 16 kHz, in -1..1; continues the previous job's audio
+
+    def __post_init__(self) -> None:
+        _check_samples(self.samples, "CaptionJob")
+
+
+@dataclass(frozen=True)
+class CaptionResult:
+    lines: tuple[CaptionLine, ...]      # speech captioned so far (complete segments)
+
+
+@dataclass(frozen=True, eq=False)
+class TextJob:
+    """One frame for the text reader (task "ocr"): the background pass, or the user's "read text now"."""
+    image: np.ndarray         # [H, W, 3] uint8 BGR frame
+    t: float                  # stream time of the frame: the several-frame vote's clock
+    asked: bool = False       # the user asked: the finer, slower detection, and the answer is said
+
+    def __post_init__(self) -> None:
+        _check_image(self.image, "TextJob")
+
+
+@dataclass(frozen=True)
+class TextResult:
+    lines: tuple[TextRead, ...]         # reading order, after the several-frame vote
+    asked: bool                         # it answers the user's "read text now"
+
+
+@dataclass(frozen=True, eq=False)
+class DocumentJob:
+    """A flattened page from document mode for the text reader (task "ocr"): print preset, no vote."""
+    page: np.ndarray          # [H, W, 3] uint8 BGR, the page seen square-on
+
+    def __post_init__(self) -> None:
+        _check_image(self.page, "DocumentJob")
+
+
+@dataclass(frozen=True)
+class PageResult:
+    lines: tuple[TextRead, ...]         # the page read, in flattened-page pixels
+
+
+@dataclass(frozen=True, eq=False)
+class RecognitionJob:
+    """Crops of tracked objects for the user's own objects (task "recognition")."""
+    crops: tuple[tuple[int, np.ndarray], ...]     # (track id, [h, w, 3] uint8 BGR crop)
+
+    def __post_init__(self) -> None:
+        for item in self.crops:
+            if not (isinstance(item, tuple) and len(item) == 2):
+                raise ValueError(f"a RecognitionJob holds (track id, crop) pairs, got {type(item).__name__}")
+            _check_image(item[1], "RecognitionJob crop")
+
+
+@dataclass(frozen=True)
+class RecognitionResult:
+    matches: tuple[Recognised, ...]     # the crops that are one of the user's own objects
+
+
+StageBJob = SoundJob | CaptionJob | TextJob | DocumentJob | RecognitionJob
+StageBValue = SoundResult | CaptionResult | TextResult | PageResult | RecognitionResult
+
+
 @dataclass(frozen=True)
 class StageBReport:
     skipped: str | None        # why frame tasks were skipped for this frame (None = they ran or were queued)

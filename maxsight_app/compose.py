@@ -20,11 +20,10 @@ from typing import Callable
 
 import numpy as np
 
-from engine.config import EngineConfig, verify
-from engine.models.registry import ModelError, Registry, cache_dir, default_registry
+from engine.config import EngineConfig, stage_b_tasks, verify
+from engine.models.registry import ModelError, Registry, cache_dir, default_registry, verified_path
 from engine.pipeline import Pipeline
-from engine.stage_b.build import processor_specs
-from engine.stage_b.scheduler import StageBScheduler
+from engine.stage_b.scheduler import ProcessorSpec, StageBScheduler
 from maxsight_app.cues.policy import CuePolicy
 from maxsight_app.outputs.base import SilentOutput
 from maxsight_app.outputs.factory import build_outputs
@@ -128,6 +127,42 @@ def _outputs(rt: Runtime, profile: Profile) -> tuple[list, list[str]]:
 def _custom(profile: Profile) -> dict:
     """The user's own sounds as the Stage B sounds processor takes them: name -> embeddings."""
     return {name: np.asarray(e) for name, e in profile.custom_sounds.items()}
+
+
+# A captions job may hold up to 20 s of speech (MAX_SEGMENT_S): Whisper needs more than the
+# scheduler's default 10 s for it on a slow or busy CPU, and a restart loses the stream.
+CAPTIONS_TIMEOUT_S = 30.0
+
+
+def processor_specs(config: EngineConfig, registry: Registry, sound_alerts: tuple[str, ...] | None = None,
+                    captions: bool = True, personal_index: str | None = None,
+                    custom_sounds: dict | None = None) -> tuple[dict[str, ProcessorSpec], list[str]]:
+    """(specs, notes): the Stage B processors the tier asks for whose models are installed and
+    intact, as the profile wants them; a note for each one left out and why."""
+    specs, notes = {}, []
+
+    def model_ok(name: str, what: str) -> bool:
+        try:
+            verified_path(registry.get(name))
+            return True
+        except ModelError as exc:
+            notes.append(f"{what} are off: {exc}.")
+            return False
+
+    for task in stage_b_tasks(config.tier):
+        if task == "sounds":
+            if model_ok("yamnet", "Sound alerts"):
+                specs[task] = ProcessorSpec("engine.stage_b.processors:sound_events",
+                                            {"enabled": sound_alerts, "custom": dict(custom_sounds or {})})
+        elif task == "captions":
+            if captions:
+                specs[task] = ProcessorSpec("engine.stage_b.processors:captions", timeout_s=CAPTIONS_TIMEOUT_S)
+        elif task == "ocr":
+            specs[task] = ProcessorSpec("engine.stage_b.processors:ocr", {"hfov_deg": config.camera.hfov_deg})
+        elif task == "recognition":
+            if personal_index is not None and model_ok("mobilenet_v2", "Personal objects"):
+                specs[task] = ProcessorSpec("engine.stage_b.processors:recognition", {"index_path": personal_index})
+    return specs, notes
 
 
 def _stage_b_specs(config: EngineConfig, registry: Registry, profile: Profile, personal_index: Path | None):

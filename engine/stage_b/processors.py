@@ -1,7 +1,8 @@
 """Factories for the Stage B worker process: each returns a callable(payload) -> result and keeps
 its own state (models, stream buffers) inside the worker. Model files are found through the
 registry and checked against their recorded hashes there; the worker never reads the profile
-database. A processor with `configure(**changes)` takes live changes without being rebuilt."""
+database. A processor with `configure(**changes)` takes live changes without being rebuilt.
+Each takes its task's job type and answers with its result type (engine/types.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,8 +28,9 @@ class _Sounds:
         if "custom" in changes:
             self.detector.set_custom(changes["custom"])
 
-    def __call__(self, samples):
-        return self.detector.feed(samples)
+    def __call__(self, job):
+        from engine.types import SoundResult
+        return SoundResult(tuple(self.detector.feed(job.samples)))
 
 
 def sound_events(enabled: tuple[str, ...] | None = None, threads: int = 1, custom: dict | None = None):
@@ -38,31 +40,30 @@ def sound_events(enabled: tuple[str, ...] | None = None, threads: int = 1, custo
 
 def captions(threads: int = 1):
     from engine.stage_b.captions import CaptionStreamer
-    from engine.types import CaptionLine
+    from engine.types import CaptionLine, CaptionResult
     streamer = CaptionStreamer(threads=threads)
 
-    def run(samples):
-        return [CaptionLine(c.text, c.start_s, c.end_s) for c in streamer.feed(samples)]
+    def run(job):
+        return CaptionResult(tuple(CaptionLine(c.text, c.start_s, c.end_s) for c in streamer.feed(job.samples)))
     return run
 
 
 def ocr(hfov_deg: float = 60.0):
-    """payload (image, asked[, stream time]) -> (lines read, asked). Asked ("read text now") uses
-    the finer detection; every pass votes with the passes of the last few seconds, so a sign read
-    on several frames of a moving camera is said as most frames read it. asked == "document": a
-    flattened page from document mode, read with the finer detection and not voted."""
-    import time
-
+    """TextJob -> TextResult: asked ("read text now") uses the finer detection; every pass votes
+    with the passes of the last few seconds, so a sign read on several frames of a moving camera is
+    said as most frames read it. DocumentJob -> PageResult: a flattened page from document mode,
+    read with the print preset and never voted."""
     from engine.stage_b.ocr import DOCUMENT, TextReader, TextVote
+    from engine.types import DocumentJob, PageResult, TextJob, TextResult
     reader = TextReader(hfov_deg)
     vote = TextVote()
 
-    def run(payload):
-        image, asked = payload[0], payload[1]
-        if asked == "document":              # a flattened page from document mode: print preset, never voted
-            return reader.read(image, options=DOCUMENT), asked
-        t = float(payload[2]) if len(payload) > 2 else time.monotonic()
-        return vote.update(reader.read(image, asked=bool(asked)), t), bool(asked)
+    def run(job):
+        if isinstance(job, DocumentJob):
+            return PageResult(tuple(reader.read(job.page, options=DOCUMENT)))
+        if not isinstance(job, TextJob):
+            raise TypeError(f"the text reader takes a TextJob or a DocumentJob, got {type(job).__name__}")
+        return TextResult(tuple(vote.update(reader.read(job.image, asked=job.asked), job.t)), job.asked)
     return run
 
 
@@ -72,7 +73,7 @@ def recognition(index_path: str):
     import os
 
     from engine.stage_b.recognition import Embedder, PersonalIndex, labels_path
-    from engine.types import Recognised
+    from engine.types import Recognised, RecognitionResult
     embedder = Embedder(_model("mobilenet_v2"), threads=1)
     state = {"stamp": None, "index": None}
 
@@ -85,12 +86,12 @@ def recognition(index_path: str):
             state.update(stamp=now, index=PersonalIndex(embedder, Path(index_path)))
         return state["index"]
 
-    def run(items):
+    def run(job):
         index = load()
         out = []
-        for track_id, crop in items:
+        for track_id, crop in job.crops:
             m = index.search(crop)
             if m is not None:
                 out.append(Recognised(track_id, m.label, m.similarity))
-        return out
+        return RecognitionResult(tuple(out))
     return run

@@ -31,7 +31,8 @@ Rules:
     processor), so one huge answer cannot stall Stage A while it is unpickled;
   * the worker exits within a second when its parent dies, however the parent dies;
   * old queues are closed without waiting on their feeder threads, so exit never hangs.
-Processors are named factories "module:function" with keyword arguments, built in the worker.
+Processors are named factories "module:function" with keyword arguments, built in the worker;
+each takes its task's job dataclass and answers with its result dataclass (engine/types.py).
 A processor may offer `configure(**changes)`, applied live by `configure(task, **changes)`; one
 that does not is rebuilt with the new arguments.
 """
@@ -48,6 +49,8 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field, replace
+
+from engine.types import StageBJob, StageBValue
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,7 @@ class ProcessorSpec:
 @dataclass(frozen=True)
 class StageBResult:
     task: str
-    value: object
+    value: StageBValue         # the task's result type (engine/types.py); test fakes may answer anything
     submitted_t: float         # stream time of the input
     latency_s: float           # submit -> result available
 
@@ -320,8 +323,9 @@ class StageBScheduler:
             self._problem(f"off:{task}", f"Stage B {task} kept failing and is switched off for this session.")
 
     # -- the caller's side ------------------------------------------------------------------------
-    def submit(self, task: str, payload, t: float) -> bool:
-        """Queue a job; False when it was dropped (queue full, worker restarting) or the task is off."""
+    def submit(self, task: str, payload: StageBJob, t: float) -> bool:
+        """Queue a job (the task's job type, engine/types.py); False when it was dropped (queue full,
+        worker restarting) or the task is off."""
         if task not in self.specs:
             raise ValueError(f"no Stage B processor called {task!r}; known: {', '.join(self.specs)}")
         if task in self.status.disabled or not self._ensure_worker():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,7 @@ from engine.device import pick_device
 from engine.models.detectors import build
 from engine.models.onnx_runner import make_session
 from engine.models.registry import Registry, verified_path
-from engine.pipeline import Pipeline
-from engine.types import Frame
+from engine.types import CaptionJob, Frame, RecognitionJob, SoundJob, StageBJob, TextJob
 from maxsight_app.capture.feed import Feed
 from maxsight_app.capture.video import VideoFileSource
 
@@ -122,22 +122,26 @@ def bench_stage_a(registry: Registry, detectors: list[str], videos: list[Path], 
         flops = [model_gflops(verified_path(p)) for p in parts]
         gflops, gflops8 = sum(f for f, _ in flops), sum(f for _, f in flops)
         for threads in thread_counts:
-            pipe = Pipeline(EngineConfig(detector=name, threads=threads, device=device, access=beside), registry,
-                            detector=build(spec, registry, threads=threads, device=pick_device(device)))
-            for f in frames[:3]:
-                pipe.step(f)            # warm-up: first runs allocate (and a GPU compiles its kernels)
-            pipe.reset()
-            steps: dict[str, list[float]] = {k: [] for k in STEPS}
-            # Each video restarts the tracker, as a new source would.
-            last_ts = -1.0
-            for f in frames:
-                if f.timestamp < last_ts:
-                    pipe.reset()
-                last_ts = f.timestamp
-                r = pipe.step(f)
-                for k, v in r.timings_ms.items():
-                    if k in steps:
-                        steps[k].append(v)
+            rt = _runtime(registry, EngineConfig(detector=name, threads=threads, device=device, access=beside),
+                          detector=build(spec, registry, threads=threads, device=pick_device(device)))
+            try:
+                pipe = rt.pipeline
+                for f in frames[:3]:
+                    pipe.step(f)            # warm-up: first runs allocate (and a GPU compiles its kernels)
+                pipe.reset()
+                steps: dict[str, list[float]] = {k: [] for k in STEPS}
+                # Each video restarts the tracker, as a new source would.
+                last_ts = -1.0
+                for f in frames:
+                    if f.timestamp < last_ts:
+                        pipe.reset()
+                    last_ts = f.timestamp
+                    r = pipe.step(f)
+                    for k, v in r.timings_ms.items():
+                        if k in steps:
+                            steps[k].append(v)
+            finally:
+                rt.close()
             steps["decode"] = decode_ms
             floor_ms = (gflops / rates[threads] + gflops8 / rates8[threads]) * 1e3
             med = {k: float(np.median(v)) for k, v in steps.items() if v}
@@ -233,20 +237,28 @@ def conditions_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _runtime(registry: Registry, config: EngineConfig, stage_b: bool = False, detector=None):
+    """What is measured is what runs: the runtime built the app's way (compose.build_runtime),
+    without outputs. close() it."""
+    from maxsight_app.compose import build_runtime
+    from maxsight_app.profile.schema import Profile
+    return build_runtime(Profile(speech=False, earcons=False), config, registry=registry, with_outputs=False,
+                         stage_b=stage_b, detector=detector)
+
+
 def bench_stage_b(registry: Registry, videos: list[Path], audio_clip: Path, per_video: int = 40, job_seconds: float = 4.0) -> dict:
     """Stage A latency alone and with a saturated Stage B worker (YAMNet over real audio, one thread
     in its own process, a new job whenever the queue has room), for Stage A on 1 and 2 threads."""
-    from engine.stage_b.scheduler import ProcessorSpec, StageBScheduler
+    from engine.config import Tier
     from maxsight_app.capture.audio_file import load_audio
     frames, _ = load_frames(videos, per_video)
     clip = load_audio(audio_clip)
     chunk = np.resize(clip, int(job_seconds * 16000)).astype(np.float32)
     rows = []
     for threads in (1, 2):
-        spec = registry.get("nanodet")
-        def run(stage_b) -> tuple[list[float], int]:
-            pipe = Pipeline(EngineConfig(detector="nanodet", threads=threads, device="cpu"), registry,
-                            detector=build(spec, registry, threads=threads, device="cpu"))
+        config = EngineConfig(detector="nanodet", threads=threads, device="cpu")
+
+        def run(pipe, stage_b) -> tuple[list[float], int]:
             for f in frames[:3]:
                 pipe.step(f)
             pipe.reset()
@@ -254,23 +266,29 @@ def bench_stage_b(registry: Registry, videos: list[Path], audio_clip: Path, per_
             for f in frames:
                 if stage_b is not None:
                     while stage_b.pending_for("sounds") < stage_b.max_pending:   # keep the worker saturated
-                        stage_b.submit("sounds", chunk, t=f.timestamp)
+                        stage_b.submit("sounds", SoundJob(chunk), t=f.timestamp)
                     done += len(stage_b.drain())
                 times.append(pipe.step(f).timings_ms["stage_a"])
             return times, done
-        alone, _ = run(None)
-        sched = StageBScheduler({"sounds": ProcessorSpec("engine.stage_b.processors:sound_events", {"threads": 1})},
-                                max_pending=2)
+        rt = _runtime(registry, config)
         try:
-            # Warm the worker (model load) before timing.
-            sched.submit("sounds", chunk[:16000], t=0.0)
-            end = time.monotonic() + 30
-            while sched.pending and time.monotonic() < end:
-                sched.drain()
-                time.sleep(0.05)
-            busy, jobs = run(sched)
+            alone, _ = run(rt.pipeline, None)
         finally:
-            sched.close()
+            rt.close()
+        # Tier T1: the sounds processor alone, as the app starts it. The bench feeds the worker
+        # itself (saturated), so the pipeline is unhooked from it and never drains its results.
+        rt = _runtime(registry, replace(config, tier=Tier.T1), stage_b=True)
+        try:
+            sched = rt.stage_b
+            if sched is None or tuple(sched.specs) != ("sounds",):
+                raise ValueError(f"the Stage B benchmark needs YAMNet: {' '.join(rt.notes) or 'no sounds processor'}")
+            rt.pipeline.stage_b = None
+            sched.submit("sounds", SoundJob(chunk[:16000]), t=0.0)      # warm the worker (model load) before timing
+            sched.wait_idle(30)
+            sched.drain()
+            busy, jobs = run(rt.pipeline, sched)
+        finally:
+            rt.close()
         rows.append({"stage_a_threads": threads, "frames": len(frames),
                      "alone_median_ms": float(np.median(alone)), "alone_p95_ms": float(np.percentile(alone, 95)),
                      "busy_median_ms": float(np.median(busy)), "busy_p95_ms": float(np.percentile(busy, 95)),
@@ -318,12 +336,14 @@ def bench_stage_b_live(registry: Registry, video: Path, seconds: float = 40.0, t
             "p95_ratio": busy["p95_ms"] / base_p95, "median_ratio": busy["median_ms"] / base_med}
 
 
-def _warm_payload(task: str):
-    if task in ("sounds", "captions"):
-        return np.zeros(16000, np.float32)
+def _warm_payload(task: str) -> StageBJob:
+    if task == "sounds":
+        return SoundJob(np.zeros(16000, np.float32))
+    if task == "captions":
+        return CaptionJob(np.zeros(16000, np.float32))
     if task == "ocr":
-        return (np.full((240, 320, 3), 128, np.uint8), False)
-    return [(0, np.full((64, 64, 3), 128, np.uint8))]
+        return TextJob(np.full((240, 320, 3), 128, np.uint8), 0.0)
+    return RecognitionJob(((0, np.full((64, 64, 3), 128, np.uint8)),))
 
 
 def stage_b_live_table(r: dict) -> str:

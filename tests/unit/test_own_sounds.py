@@ -126,6 +126,7 @@ def test_recording_from_the_ring_buffer():
 
 def test_the_sounds_processor_takes_own_sounds_live(installed_models, more):
     from engine.stage_b.processors import sound_events
+    from engine.types import SoundJob
     from maxsight_app.capture.audio_file import load_audio
     proc = sound_events(enabled=("doorbell",))
     alarms = sorted(more["fire_alarm_beeps"])
@@ -133,11 +134,11 @@ def test_the_sounds_processor_takes_own_sounds_live(installed_models, more):
     proc.configure(custom={"my alarm": taught})
     assert proc.detector.enabled == {"doorbell"}              # only what was given changed
     x = np.concatenate([load_audio(alarms[4]), np.zeros(SAMPLE_RATE, np.float32)])
-    events = [e for i in range(0, len(x), 1600) for e in proc(x[i:i + 1600])]
+    events = [e for i in range(0, len(x), 1600) for e in proc(SoundJob(x[i:i + 1600])).events]
     assert [e.label for e in events if e.own] == ["my alarm"]
     proc.configure(custom={})
     proc.detector.reset()
-    assert [e for i in range(0, len(x), 1600) for e in proc(x[i:i + 1600]) if e.own] == []
+    assert [e for i in range(0, len(x), 1600) for e in proc(SoundJob(x[i:i + 1600])).events if e.own] == []
 
 
 def test_the_command_line_teaches_lists_and_forgets(installed_models, more, tmp_path, monkeypatch, capsys):

@@ -12,7 +12,7 @@ from engine.config import EngineConfig, Tier, stage_b_tasks
 
 
 def test_tiers_resolve_to_processors(installed_models, tmp_path):
-    from engine.stage_b.build import processor_specs
+    from maxsight_app.compose import processor_specs
     assert stage_b_tasks(Tier.T0) == ()
     assert stage_b_tasks(Tier.T1) == ("sounds",)
     assert stage_b_tasks(Tier.T3) == ("sounds", "captions", "ocr")
@@ -29,15 +29,15 @@ def test_a_taught_bus_is_recognised_live_and_announced(tmp_path, installed_model
     """Driven by events, not by the clock: each recognition job is waited for before the next
     frame, so a busy machine makes the test slower, never wrong."""
     from engine.models.registry import verified_path
-    from engine.pipeline import RECOGNISE_EVERY_S, Pipeline
-    from engine.stage_b.build import start
+    from engine.pipeline import RECOGNISE_EVERY_S
     from engine.stage_b.recognition import Embedder
     from engine.types import Frame
+    from maxsight_app.compose import build_runtime
     from maxsight_app.cues.types import CueKind
     from maxsight_app.outputs.base import SpyOutput
     from maxsight_app.personal_objects import PersonalObjects, index_path
+    from maxsight_app.profile.schema import Profile
     from maxsight_app.profile.store import ProfileStore
-    from maxsight_app.session import Session
     data = json.loads((eval_data / "coco_val2017_128" / "instances.json").read_text())
     image = cv2.imread(str(eval_data / "coco_val2017_128" / "images" / "000000005037.jpg"))    # a bus at a stop
     bus = max((a for a in data["annotations"] if a["image_id"] == 5037 and a["category_id"] == 6), key=lambda a: a["area"])
@@ -46,10 +46,12 @@ def test_a_taught_bus_is_recognised_live_and_announced(tmp_path, installed_model
     uid = store.create_user("Ada")
     PersonalObjects(store, uid, Embedder(verified_path(installed_models.get("mobilenet_v2")))).teach("my bus", [image[y:y + h, x:x + w]])
     cfg = EngineConfig(tier=Tier.T4)
-    sched, _ = start(cfg, installed_models, captions=False, personal_index=str(index_path(store, uid)))
+    spy = SpyOutput()
+    rt = build_runtime(Profile(captions=False), cfg, registry=installed_models, personal_index=index_path(store, uid),
+                       with_outputs=False, extra_outputs=[spy])
     try:
-        spy = SpyOutput()
-        session = Session(Pipeline(cfg, installed_models, stage_b=sched), outputs=[spy])
+        sched, session = rt.stage_b, rt.session
+        assert "recognition" in sched.specs
         jobs = 0
         for i in range(int(6 * RECOGNISE_EVERY_S / 0.5)):       # room for 6 recognition jobs
             session.handle(Frame(i, i * 0.5, image))
@@ -64,5 +66,5 @@ def test_a_taught_bus_is_recognised_live_and_announced(tmp_path, installed_model
         assert own and own[0].text.startswith("your bus"), [c.text for c in spy.cues]
         assert len(own) == 1 or own[1].track_id != own[0].track_id    # said once per track
     finally:
-        sched.close()
+        rt.close()
         store.close()
