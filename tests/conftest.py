@@ -58,8 +58,23 @@ def pytest_runtest_makereport(item, call):
     report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {call.excinfo.value}")
 
 
+_PART_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Seconds per part of the suite (tests/desktop, tests/packaging, tests/training...), set-up and
+    tear-down included, so a slow CI run says where its time went."""
+    parts = report.nodeid.split("/")
+    part = parts[1] if len(parts) > 2 and parts[0] == "tests" else "other"
+    _PART_SECONDS[part] = _PART_SECONDS.get(part, 0.0) + report.duration
+
+
 def pytest_terminal_summary(terminalreporter):
-    """One line at the end: how many tests skipped for want of the evaluation data, and how to get it."""
+    """At the end: seconds per part of the suite; how many tests skipped for want of the evaluation
+    data, and how to get it."""
+    if _PART_SECONDS:
+        terminalreporter.write_line("time by part: " + ", ".join(
+            f"{part} {seconds:.0f} s" for part, seconds in sorted(_PART_SECONDS.items(), key=lambda kv: -kv[1])))
     wanting = [r for r in terminalreporter.stats.get("skipped", [])
                if isinstance(r.longrepr, tuple) and DATA_SKIP_WORDS in str(r.longrepr[2])]
     if wanting:
