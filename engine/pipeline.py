@@ -32,7 +32,7 @@ from engine.stage_a.access import AccessLane, with_details
 from engine.stage_a import quality
 from engine.stage_a.tracking import Tracker
 from engine.stage_a.urgency import UrgencySmoother
-from engine.stage_b.document import PageCapture
+from engine.stage_a.page import PageCapture
 from engine.types import (AudioChunk, CaptionJob, CaptionResult, DocumentJob, DocumentView, Frame, FrameResult, PageResult,
                           RecognitionJob, RecognitionResult, SoundJob, SoundResult, StageBReport, TextJob, TextResult)
 

@@ -7,8 +7,9 @@ through it from the keyboard:
   S                     spell the current word      C                     read another page
   Ctrl+S                save the text               Esc                   leave document mode
 
-The engine does the seeing (engine/stage_b/document.py through Pipeline.document_mode, on the
-engine thread; the page is read by the Stage B text reader); this dialog only listens to frame
+The engine does the seeing (engine/stage_a/page.py through Pipeline.document_mode, on the
+engine thread; the page is read by the Stage B text reader; maxsight_app/document.py puts it in
+reading order); this dialog only listens to frame
 results, speaks through the window's outputs and moves a cursor. Guidance is said when it changes,
 and again every GUIDANCE_REPEAT_S while it stays the same, as guidance (`hint`: the screen reader
 drops a hint that waited too long); Esc stops what is being said and drops the hints still waiting
@@ -20,7 +21,7 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from engine.stage_b.document import Document, DocumentCursor, layout
+from maxsight_app.document import Document, DocumentCursor, layout
 from maxsight_app.ui.qt import Qt, QtGui, QtWidgets
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from tests.unit.test_document import HEADING, page_image, scene
 def test_document_mode_through_the_worker(installed_models):
     from engine.config import EngineConfig
     from engine.pipeline import Pipeline
-    from engine.stage_b.document import layout
+    from maxsight_app.document import layout
     from engine.stage_b.scheduler import ProcessorSpec, StageBScheduler
     from engine.types import Frame
     sched = StageBScheduler({"ocr": ProcessorSpec("engine.stage_b.processors:ocr")}, timeout_s=90)

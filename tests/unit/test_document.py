@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.stage_b.document import (Document, DocumentCursor, PageCapture, Paragraph, find_page, flatten, guidance,
-                                     layout)
+from engine.stage_a.page import PageCapture, find_page, flatten, guidance
 from engine.types import TextRead
+from maxsight_app.document import Document, DocumentCursor, Paragraph, layout
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 HEADING = "OPENING HOURS"

@@ -40,7 +40,7 @@ def test_frame_quality_of_an_ordinary_frame_is_unchanged(bounded_resize):
 
 @pytest.mark.parametrize("shape", [(6000, 2, 3), (2, 6000, 3)])
 def test_page_finding_on_a_thin_frame_is_bounded(bounded_resize, shape):
-    from engine.stage_b.document import find_page
+    from engine.stage_a.page import find_page
     assert find_page(np.full(shape, 200, np.uint8)) is None
     assert bounded_resize
 
