@@ -27,8 +27,9 @@ class Tier(enum.Enum):
     T1 = "T1"   # + environmental sounds (the cheapest context: ~2 ms per 0.48 s)
     T2 = "T2"   # + live captions
     T3 = "T3"   # + reading text (the seed's cross-modal tier: OCR, scene description)
-    T4 = "T4"   # + personal objects and places (the seed's retrieval)
-    T5 = "T5"   # everything (the seed's temporal tier: our tracking is always temporal)
+    T4 = "T4"   # + personal objects and places (the seed's retrieval): everything Stage B has
+    # No T5: the seed's temporal tier adds nothing at run time (tracking is always temporal); the
+    # temporal model is a training recipe (configs/t5.yaml), not a tier of the app.
 
 
 _TIER_TASKS = {
@@ -37,7 +38,6 @@ _TIER_TASKS = {
     Tier.T2: ("sounds", "captions"),
     Tier.T3: ("sounds", "captions", "ocr"),
     Tier.T4: ("sounds", "captions", "ocr", "recognition"),
-    Tier.T5: ("sounds", "captions", "ocr", "recognition"),
 }
 
 
