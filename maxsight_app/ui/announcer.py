@@ -19,7 +19,8 @@ Four kinds of message, by what happens when the screen reader is still busy:
   * urgent (warnings and dangers): out at once (a screen reader interrupts itself for it);
   * replies (the answer to a key: P, T, W, D, R, F5): out at once unless a warning or danger is
     still being read, then right after it; a newer reply replaces one still waiting (stale answers
-    are dropped);
+    are dropped), and the text read for T is dropped when it comes ANSWER_STALE_S after the key
+    (`asked`; it came 31 s late under load);
   * notices ("The video has ended"): in turn, after what is being read; at most MAX_NOTICES wait;
   * guidance (cautions, find mode, framing hints, "I can't see well"): in turn, but dropped when it
     has waited GUIDANCE_STALE_S (old directions are worse than none); at most MAX_GUIDANCE wait,
@@ -55,6 +56,7 @@ GUIDANCE_STALE_S = 2.0          # guidance that waited this long is no longer tr
 MAX_GUIDANCE = 2
 MAX_NOTICES = 4
 MAX_LABELS = 12                 # notification labels at most (then the one free longest is reused)
+ANSWER_STALE_S = 10.0           # the text read for T that comes later than this after T is no answer any more
 
 URGENT, REPLY, NOTICE, GUIDANCE = "urgent", "reply", "notice", "guidance"
 MESSAGE_KINDS = (URGENT, REPLY, NOTICE, GUIDANCE)
@@ -152,6 +154,7 @@ class Announcer(QObject):
         self.history: list[tuple[float, str, bool]] = []        # (time, text, assertive), the last 200
         self._waiting: list[tuple[str, str, float]] = []        # (text, kind, posted)
         self._busy_until = 0.0           # the screen reader is reading the last message until then
+        self._asked: dict[CueKind, float] = {}
         self._urgent_until = 0.0         # ... a warning or danger, until then
         self._timer = QtCore.QTimer(self)
         self._timer.setSingleShot(True)
@@ -174,8 +177,18 @@ class Announcer(QObject):
         return None              # announcing with no screen reader listening is harmless
 
     def emit(self, cue: Cue) -> None:
-        if cue.text:
-            self._post.emit(spoken_text(cue), message_kind(cue), self.clock())
+        if not cue.text:
+            return
+        if cue.kind is CueKind.TEXT:
+            asked = self._asked.get(CueKind.TEXT)
+            if asked is None or self.clock() - asked > ANSWER_STALE_S:
+                self.dropped.emit(cue.text, "stale")     # (any thread: a queued signal to the GUI thread)
+                return
+        self._post.emit(spoken_text(cue), message_kind(cue), self.clock())
+
+    def asked(self, kind: CueKind) -> None:
+        """The user pressed the key whose answer is a cue of this kind (T: CueKind.TEXT), now."""
+        self._asked[kind] = self.clock()
 
     def say(self, text: str, assertive: bool = False, kind: str | None = None) -> None:
         """kind: one of MESSAGE_KINDS; by default urgent when assertive, else a notice."""

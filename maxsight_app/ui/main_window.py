@@ -382,6 +382,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.status.show_snooze(SNOOZE_S)
         if what == "stop":
             self.announcer.cancel()            # Esc: nothing still waiting is said, from this moment
+        if what == "read_text":
+            self.announcer.asked(CueKind.TEXT)  # the text read is said when it comes in time (announcer.py)
         if self.worker.running:
             if what == "read_text":            # T's own answer comes from here at once; the reading from the engine
                 if not self._text_reader_on():

@@ -254,3 +254,19 @@ def test_cancel_on_the_gui_thread_drops_pending_hints_at_once(qtbot, clocked):
     assert a.waiting == []
     a.say("Left document mode.")
     qtbot.waitUntil(lambda: a.waiting == [("Left document mode.", "notice")], timeout=5000)
+
+
+def test_the_text_read_for_t_is_dropped_when_it_comes_too_late(qtbot, clocked):
+    from maxsight_app.ui.announcer import ANSWER_STALE_S
+    a, clock = clocked
+    dropped = []
+    a.dropped.connect(lambda text, why: dropped.append((text, why)))
+    text = Cue("Text 12 o'clock: EXIT", CueKind.TEXT, Priority.NEXT, Urgency.SAFE, 0.0)
+    a.asked(CueKind.TEXT)                              # T
+    a.emit(text)
+    qtbot.waitUntil(lambda: [h[1] for h in a.history] == ["Text 12 o'clock: EXIT"], timeout=5000)
+    a.asked(CueKind.TEXT)
+    clock.t += ANSWER_STALE_S + 21                     # the reader was slow: 31 s
+    a.emit(text)
+    qtbot.waitUntil(lambda: dropped == [("Text 12 o'clock: EXIT", "stale")], timeout=5000)
+    assert len(a.history) == 1
