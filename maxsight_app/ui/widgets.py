@@ -143,10 +143,23 @@ class PreviewWidget(QtWidgets.QWidget):
             self._draw_message(p)
         p.end()
 
-    def _draw_boxes(self, p: QtGui.QPainter, k: float, ox: float, oy: float, dw: float, dh: float) -> None:
+    LABEL_LINES = 18         # a box label's line is at most this fraction (1/18) of the picture's height
+
+    def label_font(self, picture_height: float) -> QtGui.QFont:
+        """The box labels' font: the text size, but a line at most 1/LABEL_LINES of the picture's
+        height (at the largest text size a label covered a quarter of the picture); never under 11 px."""
         font = QtGui.QFont(self.font())
         font.setPointSizeF(max(9.0, self.font().pointSizeF()))
         font.setBold(True)
+        limit = max(11, int(picture_height / self.LABEL_LINES))
+        if QtGui.QFontMetrics(font).height() > limit:
+            font.setPixelSize(limit)
+            while font.pixelSize() > 11 and QtGui.QFontMetrics(font).height() > limit:
+                font.setPixelSize(font.pixelSize() - 1)
+        return font
+
+    def _draw_boxes(self, p: QtGui.QPainter, k: float, ox: float, oy: float, dw: float, dh: float) -> None:
+        font = self.label_font(dh)
         p.setFont(font)
         metrics = QtGui.QFontMetrics(font)
         hazards = self._result.hazards if self._result else ()

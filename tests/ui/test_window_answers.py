@@ -243,3 +243,18 @@ def test_settings_show_severity_in_percent_as_therapist_mode_does(qtbot, store):
     assert box.text() == "30%"
     box.setValue(45)
     assert dlg.save() and store.profile(1).vision_severity == pytest.approx(0.45)
+
+
+def test_box_labels_stay_small_beside_the_picture_at_the_largest_text_size(qtbot):
+    from maxsight_app.ui.qt import QtGui
+    from maxsight_app.ui.widgets import PreviewWidget
+    pw = PreviewWidget()
+    qtbot.addWidget(pw)
+    f = pw.font()
+    f.setPointSizeF(30.0)                       # text size 3
+    pw.setFont(f)
+    for height in (300, 480, 720):
+        assert QtGui.QFontMetrics(pw.label_font(height)).height() <= max(11, height / PreviewWidget.LABEL_LINES)
+    f.setPointSizeF(10.0)
+    pw.setFont(f)
+    assert pw.label_font(720).pointSizeF() == 10.0          # normal text is left as it is
