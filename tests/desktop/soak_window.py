@@ -14,8 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.eval_data import eval_data_dir
-from tests.desktop.conftest import OUT, VIDEOS, start_app
+from tests.desktop.conftest import OUT, SAMPLE, start_app
 from tests.desktop.keyboard import Run, drive, playing, rss_growth
 from tests.desktop.xsession import XSession, missing_tools, wait_for
 
@@ -24,7 +23,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--warmup-minutes", type=float, default=3.0)
-    ap.add_argument("--video", type=Path, default=eval_data_dir() / VIDEOS / "intel_one-by-one-person-detection.mp4")
+    ap.add_argument("--video", type=Path, default=SAMPLE)
     ap.add_argument("--out", type=Path, default=OUT / "soak-window.json")
     args = ap.parse_args(argv)
     missing = missing_tools()

@@ -10,16 +10,16 @@ import time
 
 import pytest
 
-from tests.desktop.conftest import PROBE, VIDEOS, find, start_app, wait_tree
+from tests.desktop.conftest import PROBE, SAMPLE, find, start_app, wait_tree
 from tests.desktop.xsession import SYSTEM_PYTHON, wait_for
 
 pytestmark = pytest.mark.slow
-VIDEO = "intel_one-by-one-person-detection.mp4"
+VIDEO = SAMPLE.name
 
 
 @pytest.fixture(scope="module")
-def app(desktop, eval_data, window_models, tmp_path_factory):
-    a = start_app(desktop, tmp_path_factory.mktemp("atspi"), eval_data / VIDEOS / VIDEO, name="atspi-app")
+def app(desktop, window_models, tmp_path_factory):
+    a = start_app(desktop, tmp_path_factory.mktemp("atspi"), SAMPLE, name="atspi-app")
     yield a
     a.stop()
     assert a.errors() == []

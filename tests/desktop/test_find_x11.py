@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.desktop.conftest import OUT, VIDEOS, find, start_app, wait_tree
+from tests.desktop.conftest import OUT, SAMPLE, find, start_app, wait_tree
 from tests.desktop.xsession import wait_for
 
 pytestmark = pytest.mark.slow
-VIDEO = "intel_one-by-one-person-detection.mp4"
 
 
 @pytest.fixture(scope="module")
-def app(desktop, eval_data, window_models, tmp_path_factory):
-    a = start_app(desktop, tmp_path_factory.mktemp("find"), eval_data / VIDEOS / VIDEO, name="find-app",
+def app(desktop, window_models, tmp_path_factory):
+    a = start_app(desktop, tmp_path_factory.mktemp("find"), SAMPLE, name="find-app",
                   prefs={"speech": False, "earcons": False, "first_run_done": True})
     yield a
     a.stop()

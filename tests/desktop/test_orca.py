@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import _missing
-from tests.desktop.conftest import OUT, PROBE, VIDEOS, start_app
+from tests.desktop.conftest import OUT, PROBE, SAMPLE, start_app
 from tests.desktop.keyboard import playing
 from tests.desktop.xsession import SYSTEM_PYTHON, XSession, wait_for
 
@@ -91,8 +91,8 @@ def orca(desktop, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def app(desktop, orca, eval_data, window_models, tmp_path_factory):
-    a = start_app(desktop, tmp_path_factory.mktemp("orca-app"), eval_data / VIDEOS / "intel_one-by-one-person-detection.mp4",
+def app(desktop, orca, window_models, tmp_path_factory):
+    a = start_app(desktop, tmp_path_factory.mktemp("orca-app"), SAMPLE,
                   name="orca-app")
     wait_for(lambda: "MaxSight frame." in orca.words(), 120, "Orca announcing the window")
     yield a
@@ -185,13 +185,12 @@ def test_warnings_and_dangers_are_spoken_within_a_second(app, orca, desktop, tmp
     assert max(lat for _, lat in latencies) <= 1.0, latencies
 
 
-def test_without_a_sound_card_a_blind_user_is_told_where_the_cues_go(desktop, orca, eval_data, window_models,
-                                                                      tmp_path_factory):
+def test_without_a_sound_card_a_blind_user_is_told_where_the_cues_go(desktop, orca, window_models, tmp_path_factory):
     from maxsight_app.outputs.audio import SoundDeviceSink
     if SoundDeviceSink().check() is None:
         pytest.skip("this machine has a sound device, so MaxSight's own voice is on")
     n = len(orca.said())
-    a = start_app(desktop, tmp_path_factory.mktemp("own-voice"), eval_data / VIDEOS / "opencv_vtest.avi",
+    a = start_app(desktop, tmp_path_factory.mktemp("own-voice"), SAMPLE,
                   prefs={"speech_output": "own_voice"}, name="own-voice-app")
     try:
         wait_for(lambda: any("so cues go to your screen reader" in w for w in orca.words(n)), 120,

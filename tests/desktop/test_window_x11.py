@@ -10,14 +10,13 @@ import time
 
 import pytest
 
-from tests.desktop.conftest import OUT, VIDEOS, find, start_app, wait_tree
+from tests.desktop.conftest import OUT, SAMPLE, find, start_app, wait_tree
 from tests.desktop.keyboard import drive, playing, rss_growth
 from tests.desktop.xsession import wait_for
 from tests.ui.helpers import contrast, text_contrast
 
 pytestmark = pytest.mark.slow
 RUN_S = float(os.environ.get("MAXSIGHT_DESKTOP_RUN_S", "300"))
-VIDEO = "intel_one-by-one-person-detection.mp4"
 
 
 def _descendants(pid: int) -> set[int]:
@@ -38,8 +37,8 @@ def _descendants(pid: int) -> set[int]:
     return out
 
 
-def test_five_minutes_at_the_keyboard(desktop, eval_data, window_models, tmp_path):
-    app = start_app(desktop, tmp_path, eval_data / VIDEOS / VIDEO, name="keyboard-app")
+def test_five_minutes_at_the_keyboard(desktop, window_models, tmp_path):
+    app = start_app(desktop, tmp_path, SAMPLE, name="keyboard-app")
     wait_for(lambda: playing(app), 120, "the video playing")
     children = _descendants(app.proc.pid)
     assert children, "no Stage B process was started"
@@ -68,9 +67,9 @@ def _rgb(hex_colour: str) -> tuple:
     return tuple(int(hex_colour[k:k + 2], 16) for k in (1, 3, 5))
 
 
-def test_screenshots_and_contrast_on_screen_in_each_theme_and_size(desktop, eval_data, window_models, tmp_path):
+def test_screenshots_and_contrast_on_screen_in_each_theme_and_size(desktop, window_models, tmp_path):
     from maxsight_app.ui.theme import HIGH_CONTRAST, STANDARD
-    app = start_app(desktop, tmp_path, eval_data / VIDEOS / VIDEO, name="screens-app")
+    app = start_app(desktop, tmp_path, SAMPLE, name="screens-app")
     wait_for(lambda: playing(app), 120, "the video playing")
     time.sleep(8)                                        # hazards on screen
     results = {}
