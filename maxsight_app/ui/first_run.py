@@ -164,6 +164,35 @@ def default_voices() -> list[tuple[str, str]]:
 
 
 # -- the wizard -------------------------------------------------------------------------------
+class PageStack(QtWidgets.QWidget):
+    """One page shown at a time, in a plain container. A QStackedWidget is a "layered pane" to the
+    screen reader, which Orca said before every control of the set-up."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self._layout = QtWidgets.QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._pages: list[QtWidgets.QWidget] = []
+        self._current: QtWidgets.QWidget | None = None
+
+    def addWidget(self, page: QtWidgets.QWidget) -> None:
+        self._pages.append(page)
+        self._layout.addWidget(page)
+        page.setVisible(self._current is None)
+        if self._current is None:
+            self._current = page
+
+    def setCurrentWidget(self, page: QtWidgets.QWidget) -> None:
+        for p in self._pages:
+            if p is not page:
+                p.hide()
+        page.show()
+        self._current = page
+
+    def currentWidget(self) -> QtWidgets.QWidget | None:
+        return self._current
+
+
 class FirstRunWizard(QtWidgets.QDialog):
     """See the module docstring. `only`: run one step (Help > Set up again); `checks`, `voices` and
     `model_task` can be given (tests pass the real ones, or failing ones)."""
@@ -212,7 +241,7 @@ class FirstRunWizard(QtWidgets.QDialog):
         self.body.setWordWrap(True)
         self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByKeyboard
                                           | Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.stack = QtWidgets.QStackedWidget()
+        self.stack = PageStack()
         self.pages: dict[str, QtWidgets.QWidget] = {}
         for step in self.steps:
             page = QtWidgets.QWidget()

@@ -321,3 +321,21 @@ def test_the_set_up_says_each_thing_once_in_words_and_skips_the_voice_without_so
     _to(qtbot, w2, "verbosity")
     w2.back()                                       # Back skips it too
     assert w2.step == "speaker"
+
+
+def test_no_layered_pane_is_said_before_the_controls(qtbot, store, spy):
+    """Orca said "layered pane" before every control: the pages were in a QStackedWidget."""
+    from maxsight_app.ui.qt import QAccessible
+    w = wizard(qtbot, store, spy, model_task=lambda tarball, progress: [])
+    roles = set()
+    stack = [QAccessible.queryAccessibleInterface(w)]
+    while stack:
+        iface = stack.pop()
+        if iface is None or not iface.isValid():
+            continue
+        roles.add(iface.role())
+        stack += [iface.child(i) for i in range(iface.childCount())]
+    assert QAccessible.Role.LayeredPane not in roles
+    _to(qtbot, w, "verbosity")
+    assert w.stack.currentWidget() is w.pages["verbosity"] and w.verbosity_box.isVisible()
+    assert not w.pages["camera"].isVisible()
