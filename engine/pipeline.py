@@ -115,8 +115,15 @@ class Pipeline:
             self.notes.append(f"Doors and stairs are not detected: {exc}")
             return None
         cal = calibration.load(spec.name, spec.birth_score)
+        self.access_calibration = cal
         log.info("Stage A: doors and stairs with %s every %.2f s", spec.name, config.access_every_s)
         return AccessLane(detector, config.tracker, cal.birth, spec.keep_score, config.access_every_s)
+
+    def _warns(self, label: str) -> bool:
+        """May this class raise warnings? Not when its calibration (COCO or door and stairs model)
+        found its precision under 60% on the dev half."""
+        access = getattr(self, "access_calibration", None)
+        return self.calibration.warns(label) and (access is None or access.warns(label))
 
     def reset(self) -> None:
         """Forget tracks, e.g. when the source changes."""
@@ -244,7 +251,8 @@ class Pipeline:
             detections, tracks = detections + access_dets, tracks + access_tracks
             problems = problems + ((problem,) if problem else ())
             t3 += time.perf_counter() - t_access      # tracking time stays the COCO tracker's
-        hazards = hazard_rules.from_tracks(tracks, width, height, self.config.camera, self.smoother, frame.timestamp)
+        hazards = hazard_rules.from_tracks(tracks, width, height, self.config.camera, self.smoother, frame.timestamp,
+                                           warns=self._warns)
         if self.access is not None:
             hazards = with_details(hazards, tracks)
         t4 = time.perf_counter()

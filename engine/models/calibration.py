@@ -49,9 +49,15 @@ class Calibration:
     precision: dict = field(default_factory=dict)   # "group:zone" -> precision at that score on the fitting data
     support: dict = field(default_factory=dict)     # "group:zone" -> detections at or above it that were right
     fitted_on: str = ""
+    no_warnings: frozenset = frozenset()            # groups under 60% precision at their operating point (dev half)
 
     def birth(self, label: str, area_fraction: float) -> float:
         return self.thresholds.get(f"{group_of(label)}:{zone_of(area_fraction)}", self.default)
+
+    def warns(self, label: str) -> bool:
+        """May this class raise a warning or danger? Not when its group's precision at its
+        operating point was under 60% on the half it was fitted on: it is said as a caution."""
+        return group_of(label) not in self.no_warnings
 
 
 def load(model: str, default: float) -> Calibration:
@@ -61,4 +67,4 @@ def load(model: str, default: float) -> Calibration:
     except (FileNotFoundError, OSError, ValueError):
         return Calibration(default)
     return Calibration(default, {k: float(v) for k, v in data.get("thresholds", {}).items()}, data.get("precision", {}),
-                       data.get("support", {}), data.get("fitted_on", ""))
+                       data.get("support", {}), data.get("fitted_on", ""), frozenset(data.get("no_warnings", ())))

@@ -49,6 +49,7 @@ _UNKNOWN_REL_SIGMA = 0.6
 _ANGLE_SIGMA_RAD = math.radians(1.5)   # tilt is only roughly known
 _EDGE_PX = 2.0
 
+DISAGREE_RATIO = 2.5  # the floor says more than this times the size estimate: they disagree
 MAX_M = 60.0        # beyond this a pinhole estimate from a few pixels means nothing
 NEAR_M = 3.0        # near: within about four steps
 MEDIUM_M = 8.0      # medium: within a short walk; far beyond
@@ -62,6 +63,7 @@ class Position:
     zone: Zone
     distance_sigma_m: float
     bounded: bool        # True when the only estimate came from a box cut by the frame edge
+    agree: bool = True   # False when the box's size says far nearer than where it meets the floor
 
 
 def bearing_deg(box: Box, width: int, camera: CameraModel) -> float:
@@ -122,6 +124,12 @@ def locate(label: str, box: Box, width: int, height: int, camera: CameraModel) -
         g = ground_estimate(box, width, height, camera)
         if g is not None:
             estimates.append(g)
+    agree = True
+    if label in STANDS_ON_GROUND and not cut and not bottom_cut and d_size <= NEAR_M:
+        # Near by its size, so its bottom must meet the floor near: a person on a poster, in a
+        # mirror or on a screen is as big as a near one but stands (or floats) far off.
+        g = ground_estimate(box, width, height, camera)
+        agree = g is not None and g[0] <= DISAGREE_RATIO * d_size
     bounded = not estimates
     if bounded:
         # Cut at the frame edge: the visible part is smaller than the object, so it is nearer
@@ -132,7 +140,7 @@ def locate(label: str, box: Box, width: int, height: int, camera: CameraModel) -
     sigma = math.sqrt(1 / sum(w))
     b = bearing_deg(box, width, camera)
     return Position(clock=clock_from_bearing(b), bearing_deg=b, distance_m=d, zone=zone_for(d),
-                    distance_sigma_m=sigma, bounded=bounded)
+                    distance_sigma_m=sigma, bounded=bounded, agree=agree)
 
 
 def _locate_on_ground(box: Box, width: int, height: int, camera: CameraModel) -> Position:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from engine.config import CameraModel
 from engine.stage_a import geometry, urgency
-from engine.types import Hazard, Track
+from engine.types import Hazard, Track, Urgency
 
 # Fastest plausible closing speed (m/s) between the object and a walking user, by class.
 MAX_CLOSING_SPEED = {"person": 5.0, "dog": 10.0, "bicycle": 14.0, "motorcycle": 40.0, "car": 40.0,
@@ -16,8 +16,31 @@ _DEFAULT_MAX_SPEED = 6.0
 SURE_SHARE = 0.65    # the track's class holds at least this share of its class vote
 
 
+def evidence_gap(label: str, pos: geometry.Position, sure: bool, ttc: float | None, warns=None) -> str | None:
+    """Why a warning or danger about this track would not be worth believing, or None when the
+    evidence holds. Such a track is said as a caution (never dropped):
+      * its class group's precision at its operating point was under 60% on the dev half
+        (calibration `no_warnings`: the door and stairs detector's stairs, for one);
+      * its class is unsure (the detector keeps changing its mind), unless it is closing in fast
+        (time to contact under CLOSING_TTC_S): near and growing is said, as "something";
+      * its size says near but its bottom meets the floor far off (a poster, a reflection, a
+        screen), unless it is closing in fast."""
+    if warns is not None and not warns(label):
+        return "class under 60% precision"
+    closing = ttc is not None and ttc < CLOSING_TTC_S
+    if not sure and not closing:
+        return "class unsure"
+    if not pos.agree and not closing:
+        return "size and floor disagree"
+    return None
+
+
+CLOSING_TTC_S = 3.0
+
+
 def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: CameraModel,
-                smoother: urgency.UrgencySmoother | None = None, t: float = 0.0) -> tuple[Hazard, ...]:
+                smoother: urgency.UrgencySmoother | None = None, t: float = 0.0, warns=None) -> tuple[Hazard, ...]:
+    """warns(label) -> bool: may this class raise warnings (the calibration's per-class verdict)."""
     out = []
     for tr in tracks:
         if not tr.confirmed:
@@ -29,6 +52,9 @@ def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: Came
         approaching = ttc is not None
         sure = tr.class_share >= SURE_SHARE
         level, priority = urgency.assess(tr.label, pos, approaching, ttc, () if sure else tr.alternatives)
+        if level >= Urgency.WARNING and evidence_gap(tr.label, pos, sure, ttc, warns) is not None:
+            priority -= 10 * (int(level) - int(Urgency.CAUTION))
+            level = Urgency.CAUTION
         if smoother is not None:
             smoothed = smoother.smooth(tr.track_id, level, t)
             priority += 10 * (int(smoothed) - int(level))

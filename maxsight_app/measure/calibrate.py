@@ -20,6 +20,11 @@ from engine.models.calibration import ZONES, group_of, zone_of
 
 TARGET_PRECISION = 0.90
 MIN_SUPPORT = 5
+# A group whose detections at their operating point (near and medium boxes, each cell at its birth
+# score) are right less often than this on the fitting half raises no warnings: its cues stay
+# cautions (engine/stage_a/hazards.py). Judged only on WARN_MIN_DETECTIONS or more detections.
+WARN_PRECISION = 0.60
+WARN_MIN_DETECTIONS = 10
 GROUPS = ("person", "vehicle", "animal", "obstacle", "stairs", "door", "handle")   # the last three: the access detector
 
 
@@ -82,7 +87,16 @@ def fit(coco, results: list[dict], image_ids: list[int], default: float, source:
             thresholds[key] = round(float(scores[cut]), 3)
             precision[key] = round(float(prec[cut]) * 100, 1)
             support[key] = int(right[cut])
-    return {"thresholds": thresholds, "precision": precision, "support": support, "default": default,
+    operating = {}
+    for g in GROUPS:
+        kept = [ok for z in ("near", "medium") for sc, ok in cells.get(f"{g}:{z}", [])
+                if sc >= thresholds.get(f"{g}:{z}", default)]
+        if kept:
+            operating[g] = {"detections": len(kept), "right": int(sum(kept)), "precision": round(100 * sum(kept) / len(kept), 1)}
+    no_warnings = sorted(g for g, v in operating.items()
+                         if v["detections"] >= WARN_MIN_DETECTIONS and v["precision"] < WARN_PRECISION * 100)
+    return {"operating_point": operating, "no_warnings": no_warnings, "warn_precision": WARN_PRECISION * 100,
+            "thresholds": thresholds, "precision": precision, "support": support, "default": default,
             "kept_default": fallback, "fitted_on": source, "target_precision": TARGET_PRECISION * 100,
             "group_targets": {g: round(t * 100, 1) for g, t in targets.items() if t != TARGET_PRECISION}}
 
@@ -122,4 +136,9 @@ def table(model: str, r: dict) -> str:
         lines.append(f"  {k:<18} {v:>6.3f} {r['precision'][k]:>9.1f}% {r['support'][k]:>6}")
     if r["kept_default"]:
         lines.append("  kept the default (too few examples or never precise enough): " + ", ".join(r["kept_default"]))
+    if r.get("operating_point"):
+        lines.append("  near and medium boxes at these scores: " + "; ".join(
+            f"{g} {v['precision']:.1f}% ({v['right']}/{v['detections']})" for g, v in r["operating_point"].items()))
+        lines.append(f"  no warnings (under {r['warn_precision']:.0f}% on {WARN_MIN_DETECTIONS}+ detections, cautions only): "
+                     + (", ".join(r["no_warnings"]) or "none"))
     return "\n".join(lines)
