@@ -190,7 +190,7 @@ def open_for(window) -> DocumentMode | None:
     if worker is None or runtime is None:
         window._say("Document mode needs the camera and the text reader, which are not running.")
         return None
-    if runtime.stage_b is None or "ocr" not in runtime.stage_b.specs:
+    if "ocr" not in runtime.stage_b_tasks:          # the runtime's answer, not the scheduler's internals
         window._say("Document mode needs the text reader, which is off at this tier.")
         return None
 

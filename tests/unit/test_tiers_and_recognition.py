@@ -26,9 +26,11 @@ def test_tiers_resolve_to_processors(installed_models, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_taught_bus_is_recognised_live_and_announced(tmp_path, installed_models, eval_data):
+def test_a_taught_bus_is_recognised_live_and_announced(tmp_path, installed_models, eval_data, monkeypatch):
     """Driven by events, not by the clock: each recognition job is waited for before the next
-    frame, so a busy machine makes the test slower, never wrong."""
+    frame, so a busy machine makes the test slower, never wrong. (The decision point skips frame
+    work while the load average is high; that rule is not what this test is about.)"""
+    monkeypatch.setattr("engine.pipeline.CPU_SATURATED", float("inf"))
     from engine.models.registry import verified_path
     from engine.pipeline import RECOGNISE_EVERY_S
     from engine.stage_b.recognition import Embedder
