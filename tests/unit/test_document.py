@@ -19,6 +19,12 @@ LEFT = ["Monday to Friday", "nine to five", "", "Saturday mornings", "ten to one
 RIGHT = ["Closed on Sundays", "and bank holidays", "", "Call us on", "five five five"]
 
 
+def squashed(text: str) -> str:
+    """Text without case or spaces: the reader's word gaps differ between CPUs ("Mondayto Friday" on
+    one, "Monday to Friday" on another: ONNX Runtime picks other kernels), its letters in order do not."""
+    return "".join(text.lower().split())
+
+
 def page_image(w: int = 900, h: int = 1100) -> np.ndarray:
     """A white page: a large heading across both columns, then two columns of two paragraphs."""
     p = np.full((h, w, 3), 245, np.uint8)
@@ -145,7 +151,7 @@ def test_a_photographed_page_is_read_in_reading_order(page):
     doc = layout(TextReader().read(flat, options=DOCUMENT))
     said = [ln.lower() for p in doc.paragraphs for ln in p.lines]
     want = [HEADING.lower()] + [ln.lower() for ln in LEFT + RIGHT if ln]
-    assert doc.paragraphs[0].heading and said[0] == want[0]
+    assert doc.paragraphs[0].heading and squashed(said[0]) == squashed(want[0])
     # every line found, in order (a small misreading allowed)
     from engine.stage_b.ocr import similarity
     assert len(said) == len(want), said
