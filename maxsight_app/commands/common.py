@@ -85,18 +85,15 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def check_outputs(outputs: dict[str, Path | None], inputs: dict[str, Path | None]) -> None:
-    """Refuse, in one sentence, an output that is a folder, sits in a missing or read-only folder,
-    or would overwrite an input or another output. Nothing is written by this check."""
+    """Refuse, in one sentence, an output that is a folder or not a regular file (a FIFO would
+    hang), one of MaxSight's own files (the profile database, the model cache, the assets), sits
+    in a missing or read-only folder, or would overwrite an input or another output. Nothing is
+    written by this check."""
+    from maxsight_app.files import check_target
     outs = {k: Path(v) for k, v in outputs.items() if v is not None}
     ins = {k: Path(v) for k, v in inputs.items() if v is not None and not str(v).isdigit()}
     for name, p in outs.items():
-        if p.is_dir():
-            raise CommandError(f"{name} {p} is a folder; give a file name")
-        parent = p.parent if str(p.parent) else Path(".")
-        if not parent.is_dir():
-            raise CommandError(f"{name} {p}: the folder {parent} does not exist")
-        if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-            raise CommandError(f"{name} {p} cannot be written (no permission)")
+        check_target(name, p)
         for other, q in ins.items():
             if _same(p, q):
                 raise CommandError(f"{name} {p} is the same file as {other}; it would be overwritten")
@@ -107,21 +104,26 @@ def check_outputs(outputs: dict[str, Path | None], inputs: dict[str, Path | None
                 raise CommandError(f"{a} and {b} are the same file ({outs[a]}); give them different names")
 
 
+def check_output_folder(name: str, path: Path | str | None) -> None:
+    """Refuse, in one sentence, an output folder that is a file, inside MaxSight's own files, or
+    cannot be created or written. Nothing is written by this check."""
+    if path is not None:
+        from maxsight_app.files import check_folder
+        check_folder(name, Path(path))
+
+
 def write_json(path: str | Path, data) -> None:
-    """Atomically: a killed command never leaves half a JSON file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    """Atomically: a killed command or a full disk never leaves half a JSON file."""
+    from maxsight_app.files import atomic
     def plain(o):                            # numpy numbers and arrays from the measuring code
         if hasattr(o, "tolist"):
             return o.tolist()
         if hasattr(o, "item"):
             return o.item()
         raise TypeError(f"{type(o).__name__} is not JSON")
-    try:
-        tmp.write_text(json.dumps(data, indent=1, default=plain))
-        tmp.replace(path)
-    except OSError as exc:
-        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+    text = json.dumps(data, indent=1, default=plain)
+    with atomic(Path(path), encoding="utf-8") as f:
+        f.write(text)
 
 
 def report(table: str, result, json_path: str | None) -> int:

@@ -3,8 +3,10 @@ outputs per the profile) without a window, writing one JSON line per frame, a pr
 summary; or, without --headless, the window on that source."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sys
 import time
 from collections import Counter
@@ -14,6 +16,7 @@ from engine.types import Urgency
 from maxsight_app.capture.feed import Feed
 from maxsight_app.commands.common import CommandError, check_outputs, engine_config, engine_options, note, open_profile
 from maxsight_app.compose import build_runtime, make_registry
+from maxsight_app.files import temp_for, why_not_written
 from maxsight_app.find import resolve, seeable_labels, why_not
 from maxsight_app.measure.quantiles import StreamingQuantiles
 from maxsight_app.session import Session
@@ -77,10 +80,21 @@ def cmd_run(args) -> int:
     feed = Feed(source, realtime=args.realtime, audio=rt.stage_b is not None, max_frames=args.max_frames)
     for n in feed.stats.notes:
         log.info("%s", n)
+    sink = _wav_sink(rt.session)          # kept: closing the runtime lets go of its outputs
+    if audio_out is not None and sink is None:
+        rt.close()
+        feed.close()
+        off = next((n for n in rt.notes if n.startswith("Sound is off: ")), None)
+        if off:
+            raise CommandError(f"--audio-out {audio_out}: {off[len('Sound is off: '):].rstrip('.')}")
+        raise CommandError(f"--audio-out {audio_out}: the profile has speech and direction tones off, so nothing would be "
+                           f"heard; turn one on (maxsight profile set NAME speech true) or leave out --audio-out")
     try:
         summary = run(rt.session, feed, out, progress=not args.quiet)
     finally:
         rt.close()
+    if sink is not None and sink.error:            # closing writes the last of the audio: it may fail there too
+        raise CommandError(f"--audio-out: {sink.error}")
     print(summary_table(summary))
     if out:
         print(f"  results: {out} ({summary['frames']} lines)")
@@ -120,6 +134,20 @@ def find_target(args):
         raise CommandError(f"--find: {exc}") from None
 
 
+def _wav_sink(session: Session):
+    from maxsight_app.outputs.audio import WavFileSink
+    for o in session.outputs:
+        if isinstance(getattr(o, "sink", None), WavFileSink):
+            return o.sink
+    return None
+
+
+def audio_problem(session: Session) -> str | None:
+    """Why --audio-out could not be written (one sentence), or None."""
+    sink = _wav_sink(session)
+    return sink.error if sink is not None else None
+
+
 def run(session: Session, feed: Feed, out_path: Path | None, progress: bool = True) -> dict:
     """The headless loop. Memory stays flat however long it runs: timings go into fixed-size
     histograms, and track ids into a bounded window."""
@@ -132,10 +160,14 @@ def run(session: Session, feed: Feed, out_path: Path | None, progress: bool = Tr
     worst: Counter = Counter()
     find: Counter = Counter()
     findability: list[float] = []
+    # --out is written beside itself under a temporary name and renamed when the run ends (or is
+    # stopped: its lines are whole); a write error removes it, so no truncated file is left.
+    partial = temp_for(out_path) if out_path else None
     try:
-        out = open(out_path, "w") if out_path else None
+        out = open(partial, "w") if partial else None
     except OSError as exc:
-        raise CommandError(f"cannot write {out_path}: {exc.strerror or exc}") from None
+        raise CommandError(f"cannot write --out {out_path} ({why_not_written(exc)})") from None
+    keep = False
     total = source.frame_count if feed.max_frames is None else min(feed.max_frames, source.frame_count or feed.max_frames)
     bar = tqdm(total=total, unit="frame", desc=source.description, disable=not progress, file=sys.stderr)
     wall0 = time.perf_counter()
@@ -173,14 +205,35 @@ def run(session: Session, feed: Feed, out_path: Path | None, progress: bool = Tr
                                 for c, ms in zip(tick.cues, tick.latency_ms)]
                 if tick.guidance is not None:
                     line["find"] = tick.guidance.to_json()
-                out.write(json.dumps(line) + "\n")
-                out.flush()
+                try:
+                    out.write(json.dumps(line) + "\n")
+                    out.flush()
+                except OSError as exc:
+                    raise CommandError(f"cannot write --out {out_path} ({why_not_written(exc)}) after "
+                                       f"{feed.stats.frames} frames; the run was stopped and nothing was kept there") from None
+            problem = audio_problem(session)
+            if problem:
+                raise CommandError(f"--audio-out: {problem}; the run was stopped")
             bar.update(1)
+        keep = True
+    except KeyboardInterrupt:
+        keep = True                                # stopped by the user: the results so far are whole lines
+        raise
     finally:
         bar.close()
-        if out:
-            out.close()
         feed.close()
+        if out:
+            try:
+                out.close()
+                if keep:
+                    os.replace(partial, out_path)
+            except OSError as exc:
+                keep = False
+                raise CommandError(f"cannot write --out {out_path} ({why_not_written(exc)}); nothing was kept there") from None
+            finally:
+                if not keep:
+                    with contextlib.suppress(OSError):
+                        partial.unlink()
     wall = time.perf_counter() - wall0
     frames = feed.stats.frames
     return {

@@ -197,6 +197,28 @@ class WavFileSink:
         self._tones: list[tuple[float, Tone | None]] = []    # (from, tone) not yet fully written
         self._tone_log: list[list] = []              # [start_s, end_s, side] of each stretch of tone
         self._chimes: list[float] = []
+        # Set (one sentence) when writing failed (disk full, file too large, ...): the WAV and its
+        # JSON are removed, since they would hold only part of what was heard, and nothing more
+        # is written. The command that asked for the file reads it and says so.
+        self.error: str | None = None
+
+    def _fail(self, exc: OSError) -> None:
+        from maxsight_app.files import why_not_written
+        log.warning("writing %s failed: %s", self.path, exc)
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError:
+                pass
+            self._file = None
+        for p in (self.path, self.json_path, self.json_path.with_name(f".{self.json_path.name}.tmp")):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+        self._clips, self._tones = [], []
+        self.error = (f"cannot write {self.path} ({why_not_written(exc)}); it was removed, as it would have held only "
+                      f"part of what was heard")
 
     def check(self) -> str | None:
         parent = self.path.parent if str(self.path.parent) else Path(".")
@@ -227,6 +249,8 @@ class WavFileSink:
 
     def play(self, clip: np.ndarray, label: str = "", urgency: int = 0, key=None, barge: bool = False) -> None:
         """barge: as SoundDeviceSink.play (cuts cautions and less, never a warning or a danger)."""
+        if self.error:
+            return
         now = max(0.0, self.clock())
         if urgency >= WARNING:
             floor = DANGER if urgency >= DANGER else WARNING
@@ -257,6 +281,8 @@ class WavFileSink:
 
     def guide(self, tone: Tone | None, volume: float = 0.8) -> None:
         """Find mode's tone from now on (None: fade out); mixed under the clips, ducked by them."""
+        if self.error:
+            return
         now = max(0.0, self.clock(), self._written_s)
         if self._synth is None:
             if tone is None:
@@ -337,8 +363,14 @@ class WavFileSink:
     def _flush(self, upto: float, force: bool = False) -> None:
         """Write the mix from what is written up to `upto` (never past it: later audio may still
         be cut), then the header and the JSON."""
-        if upto - self._written_s < self.FLUSH_EVERY_S and not force:
+        if self.error or (upto - self._written_s < self.FLUSH_EVERY_S and not force):
             return
+        try:
+            self._write(upto)
+        except OSError as exc:
+            self._fail(exc)
+
+    def _write(self, upto: float) -> None:
         self._open()
         n = max(0, int(upto * SAMPLE_RATE) - self._frames)
         if n:
@@ -379,5 +411,8 @@ class WavFileSink:
             end = max(end, self._chimes[-1] + 0.5)
         self._flush(end, force=True)
         if self._file is not None:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as exc:
+                self._fail(exc)
             self._file = None

@@ -70,6 +70,14 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def _io_trouble(exc: Exception) -> bool:
+    """The disk, not the file: full, over a size limit, read-only, failing. Such a database is not
+    damaged and must never be moved aside as if it were."""
+    text = str(exc).lower()
+    return any(w in text for w in ("disk i/o error", "database or disk is full", "readonly", "read-only",
+                                   "attempt to write a readonly"))
+
+
 def _busy(exc: Exception) -> bool:
     text = str(exc).lower()
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
@@ -186,6 +194,9 @@ class ProfileStore:
             if _busy(exc):
                 raise ProfileError(f"the profile database {self.path} is busy (another MaxSight is using it); "
                                    "try again in a moment") from None
+            if _io_trouble(exc):
+                raise ProfileError(f"cannot open the profile database {self.path} ({exc}: is the disk full or "
+                                   f"read-only?); it was left as it is") from None
             if "unable to open" in str(exc).lower():
                 raise ProfileError(f"cannot open the profile database {self.path}: {exc}") from None
             return False
