@@ -6,12 +6,19 @@ Each new choice reached from the keyboard is said through `say` (the window's an
 set-up's own voice). With the list open the screen reader follows the list's focus itself, and a
 value set by the program is not said.
 
-`open_menus`: F10 opens the first menu of a window's menu bar (Qt binds no key to it on Linux)."""
+`open_menus`: F10 opens the first menu of a window's menu bar (Qt binds no key to it on Linux).
+
+`install_focus_first`: a text field reached by Tab selects its text on focus-in, and Qt sends the
+selection and caret events before the focus event. Orca 43 takes the caret event as the focus moving
+there, silently, and then skips the focus event as nothing new: an empty field was read as nothing
+(or "Text unselected") instead of its name. An empty field has nothing to select, so its Tab
+focus-in is handled as an ordinary one: no selection or caret event goes first, and Orca says
+"Name: text"."""
 from __future__ import annotations
 
 from typing import Callable
 
-from maxsight_app.ui.qt import Qt, QtGui, QtWidgets
+from maxsight_app.ui.qt import QObject, Qt, QtCore, QtGui, QtWidgets
 
 
 def speak_choices(root: QtWidgets.QWidget, say: Callable[[str], None],
@@ -48,3 +55,31 @@ def install_f10(window: QtWidgets.QMainWindow) -> QtGui.QShortcut:
     sc.setContext(Qt.ShortcutContext.WindowShortcut)
     sc.activated.connect(lambda: open_menus(window))
     return sc
+
+
+class FocusFirst(QObject):
+    """See the module docstring; installed once on the application."""
+    sent = 0                      # focus-ins handled (tests)
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QtCore.QEvent.Type.FocusIn and isinstance(obj, QtWidgets.QLineEdit) and not obj.text() \
+                and event.reason() in (Qt.FocusReason.TabFocusReason, Qt.FocusReason.BacktabFocusReason,
+                                       Qt.FocusReason.ShortcutFocusReason):
+            # An empty field has nothing to select: taken as an ordinary focus-in, no selection or
+            # caret event goes before the focus event.
+            FocusFirst.sent += 1
+            obj.event(QtGui.QFocusEvent(QtCore.QEvent.Type.FocusIn, Qt.FocusReason.OtherFocusReason))
+            return True
+        return False
+
+
+_FOCUS_FIRST: list[FocusFirst] = []
+
+
+def install_focus_first(app: QtWidgets.QApplication | None = None) -> FocusFirst:
+    app = app or QtWidgets.QApplication.instance()
+    if not _FOCUS_FIRST:
+        f = FocusFirst(app)
+        app.installEventFilter(f)
+        _FOCUS_FIRST.append(f)
+    return _FOCUS_FIRST[0]

@@ -24,7 +24,7 @@ from maxsight_app.outputs.screen import ScreenOutput, VisualAlert
 from maxsight_app.personal_objects import index_path
 from maxsight_app.profile.store import ProfileStore
 from maxsight_app.session import Session
-from maxsight_app.ui.a11y import install_f10, speak_choices
+from maxsight_app.ui.a11y import install_f10, install_focus_first, speak_choices
 from maxsight_app.ui.actions import SHORTCUTS, QuitFromAnyWindow, build_actions
 from maxsight_app.ui.announcer import GUIDANCE, NOTICE, REPLY, Announcer, ScreenReaderProbe, with_urgency_word
 from maxsight_app.ui.engine_worker import EngineWorker, FrameView
@@ -223,6 +223,7 @@ class MainWindow(QtWidgets.QMainWindow):
             "document": self.open_document,
             "quit": self.close})
         self._f10 = install_f10(self)          # F10 opens the menus (README)
+        install_focus_first()                  # text fields are read by name when Tab reaches them (ui/a11y.py)
         self._source_keys = False
         self.source_box.installEventFilter(self)
         self._quit_filter = QuitFromAnyWindow(self, self.close)

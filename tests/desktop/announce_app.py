@@ -3,14 +3,15 @@ nothing else (no models, no video), so Orca's speech can be checked for the anno
 
 Ctrl+D: a danger, at once a warning, then "The video has ended" (what lost a danger in the
 50-minute run: the same notification object got new words before Orca read it). The drop-down
-"Voice" has the focus; the arrow keys move through it (ui/a11y.py speak_choices)."""
+"Voice" has the focus; the arrow keys move through it (ui/a11y.py speak_choices); Tab reaches an
+empty text field "Name" (ui/a11y.py install_focus_first)."""
 from __future__ import annotations
 
 import sys
 
 from engine.types import Urgency
 from maxsight_app.cues.types import Cue, CueKind, Priority
-from maxsight_app.ui.a11y import speak_choices
+from maxsight_app.ui.a11y import install_focus_first, speak_choices
 from maxsight_app.ui.announcer import Announcer
 from maxsight_app.ui.qt import QtGui, QtWidgets
 
@@ -31,6 +32,14 @@ def main() -> int:
     label.setBuddy(box)
     lay.addWidget(label)
     lay.addWidget(box)
+    name_label = QtWidgets.QLabel("&Name:")
+    field = QtWidgets.QLineEdit()            # empty: Tab to it must say its name
+    field.setAccessibleName("Name")
+    name_label.setBuddy(field)
+    lay.addWidget(name_label)
+    lay.addWidget(field)
+    if "--old-focus" not in sys.argv:
+        install_focus_first(app)
     a = Announcer(w, method="notification")
     lay.addWidget(a.label)
     speak_choices(w, a.reply, [box])

@@ -1,6 +1,7 @@
 """The announcer under a real Orca (issue 27): a danger followed at once by a warning and a notice
 is spoken in full, each of them (a danger was lost when the same notification object got new
-words before Orca read it), and arrowing through a drop-down is spoken. A small window
+words before Orca read it), arrowing through a drop-down is spoken, and an empty text field is read
+by its name when Tab reaches it. A small window
 (announce_app.py), so no model or video is needed."""
 from __future__ import annotations
 
@@ -40,6 +41,10 @@ def test_a_danger_then_a_warning_then_a_notice_are_each_spoken_in_full(desktop, 
         n = len(orca.said())
         desktop.key("Down")
         wait_for(lambda: any("Bartholomew" in w for w in orca.words(n)), 30, "Orca saying the new choice")
+        # Tab to an empty text field: its name is said (it was nothing, or "Text unselected").
+        n = len(orca.said())
+        desktop.key("Tab")
+        wait_for(lambda: any(w.startswith("Name") for w in orca.words(n)), 30, "Orca saying the field's name")
     finally:
         desktop.end(proc)
         desktop.end(orca.proc)

@@ -258,3 +258,30 @@ def test_box_labels_stay_small_beside_the_picture_at_the_largest_text_size(qtbot
     f.setPointSizeF(10.0)
     pw.setFont(f)
     assert pw.label_font(720).pointSizeF() == 10.0          # normal text is left as it is
+
+
+def test_tab_into_an_empty_field_is_an_ordinary_focus_in(qtbot):
+    """Orca read an empty field as nothing (or "Text unselected"): the selection and caret events of
+    a Tab focus-in came before the focus event (tests/desktop/test_orca_announcer.py hears it)."""
+    from maxsight_app.ui.a11y import FocusFirst, install_focus_first
+    install_focus_first()
+    w = QtWidgets.QWidget()
+    qtbot.addWidget(w)
+    lay = QtWidgets.QVBoxLayout(w)
+    button, empty, filled = QtWidgets.QPushButton("First"), QtWidgets.QLineEdit(), QtWidgets.QLineEdit("hello")
+    for x in (button, empty, filled):
+        lay.addWidget(x)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=5000)
+    button.setFocus()
+    before = FocusFirst.sent
+    qtbot.keyClick(button, Qt.Key.Key_Tab)
+    qtbot.waitUntil(empty.hasFocus, timeout=5000)
+    assert FocusFirst.sent == before + 1
+    qtbot.keyClicks(empty, "cup")
+    assert empty.text() == "cup"                                  # the field works as before
+    qtbot.keyClick(empty, Qt.Key.Key_Tab)
+    qtbot.waitUntil(filled.hasFocus, timeout=5000)
+    assert FocusFirst.sent == before + 1 and filled.selectedText() == "hello"     # a filled one is selected, as before
