@@ -63,14 +63,17 @@ class WizardVoice:
     """How the set-up speaks: `emit(cue)` to the app's outputs and `cancel()` to stop them."""
 
     def __init__(self, emit: Callable[[Cue], None], cancel: Callable[[], None], refresh: Callable[[], None] = lambda: None,
-                 close: Callable[[], None] = lambda: None):
+                 close: Callable[[], None] = lambda: None, emit_own: Callable[[Cue], None] | None = None):
+        """emit_own: to every output but the screen reader's announcer (emit when not given)."""
         self._emit, self._cancel, self._refresh, self._close = emit, cancel, refresh, close
+        self._emit_own = emit_own or emit
 
-    def say(self, text: str, interrupt: bool = True) -> None:
+    def say(self, text: str, interrupt: bool = True, screen_reader: bool = True) -> None:
+        """screen_reader=False: the screen reader reads it itself (the dialog's words as it opens)."""
         if interrupt:
             self._cancel()
-        self._emit(Cue(text, CueKind.SYSTEM, Priority.NOW if interrupt else Priority.NEXT, Urgency.SAFE, 0.0,
-                       interrupt=interrupt))
+        (self._emit if screen_reader else self._emit_own)(
+            Cue(text, CueKind.SYSTEM, Priority.NOW if interrupt else Priority.NEXT, Urgency.SAFE, 0.0, interrupt=interrupt))
 
     def play_side(self, side: str, bearing_deg: float) -> None:
         """A test phrase with the spatial earcon on one side (as a hazard cue there would sound)."""
@@ -112,6 +115,21 @@ class WizardVoice:
                 for o in outputs():
                     o.emit(cue)
 
+        def each_but_announcer(outs, cue: Cue) -> None:
+            for o in list(outs):
+                if o is window.announcer:
+                    continue
+                try:
+                    o.emit(cue)
+                except Exception:  # noqa: BLE001 - one broken output must not silence the others
+                    log.exception("output %s failed", getattr(o, "name", o))
+
+        def emit_own(cue: Cue) -> None:
+            if window.session is not None and window.worker is not None and window.worker.running:
+                window.worker.call(lambda rt: each_but_announcer(rt.session.outputs, cue))
+            else:
+                each_but_announcer(outputs(), cue)
+
         def cancel() -> None:
             for o in outputs():
                 try:
@@ -124,7 +142,7 @@ class WizardVoice:
                 if o is not window.announcer:
                     o.close()
 
-        return cls(emit, cancel, refresh=close, close=close)
+        return cls(emit, cancel, refresh=close, close=close, emit_own=emit_own)
 
 
 # -- model work off the GUI thread --------------------------------------------------------------
@@ -259,9 +277,6 @@ class FirstRunWizard(QtWidgets.QDialog):
         self.back_button.clicked.connect(self.back)
         self.skip_button.clicked.connect(self.skip)
         self.next_button.clicked.connect(self.next)
-        # The step's words are said when it opens; as the dialog's loose text the screen reader read
-        # them again (the welcome twice). As the Next button's label they are not read on their own.
-        self.body.setBuddy(self.next_button)
         buttons = QtWidgets.QHBoxLayout()
         buttons.addWidget(self.back_button)
         buttons.addStretch(1)
@@ -401,7 +416,9 @@ class FirstRunWizard(QtWidgets.QDialog):
             said = (f"{TITLES[self.step]}. " + (f"Step {self.index + 1} of {n}. " if n > 1 and first else "") + text) \
                 if first else text
             self.spoken.append(said)
-            self.voice.say(said, interrupt=interrupt)
+            # As the dialog opens the screen reader reads it (title, words, focused control) itself:
+            # said to it as well, the welcome was heard twice. Later steps change in place, unread.
+            self.voice.say(said, interrupt=interrupt, screen_reader=not (first and not self.isVisible()))
 
     def next(self) -> None:
         step = self.step
