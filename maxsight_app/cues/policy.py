@@ -11,6 +11,9 @@ Rules:
   * the same (zone, urgency, approaching) is never said twice within the cooldown; after it, only
     warnings and dangers are repeated (a caution that stays put is not nagged about);
   * danger always speaks, interrupts (barge-in), and ignores rate limits, snooze and muted classes;
+  * a warning whose danger is due before it could be heard (closing in, near within SAY_AHEAD_S)
+    is said as the danger now, one sentence ("Stop! person, straight ahead, 2 metres"), so the
+    danger about the same object never cuts its warning a second later;
   * other unsolicited cues are rate limited (max_unsolicited per rate_window_s) and at most one
     new one per frame, so the default profile stays under 2 overload events per minute, an
     overload event being more than OVERLOAD_CUES cues inside any OVERLOAD_WINDOW_S; warnings
@@ -32,7 +35,7 @@ Rules:
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from engine.stage_a.quality import DARK_MEAN
 from engine.types import FrameResult, Hazard, Urgency, Zone
@@ -196,6 +199,8 @@ class CuePolicy:
         wanted: list[Hazard] = []
         why = self.reasons = {}
         for h in ordered:
+            if h.urgency == Urgency.WARNING and danger_due(h):
+                h = replace(h, urgency=Urgency.DANGER)     # one sentence that carries both: "Stop! ..."
             danger = h.urgency == Urgency.DANGER
             if not danger and (snoozed or prefs.class_weights.get(h.label, 1.0) == 0):
                 why[h.track_id] = "not said: snoozed or the class is muted"
@@ -401,6 +406,29 @@ class CuePolicy:
     def stop_all(self, now: float) -> Cue:
         """Silence what is playing now; the outputs cancel on an interrupting empty cue."""
         return Cue("", CueKind.SYSTEM, Priority.NOW, Urgency.SAFE, now, interrupt=True)
+
+
+SAY_AHEAD_S = 1.5          # how far ahead a warning looks for the danger that would cut it
+
+
+def danger_due(h: Hazard, ahead_s: float = SAY_AHEAD_S) -> bool:
+    """Will this warning be a danger before it can be heard (within `ahead_s`)? An object closing in
+    at its time to contact is re-judged where it will be by then; if that is a danger, the cue is
+    the danger now, one sentence ("Stop! person, straight ahead, 2 metres"), instead of a warning
+    the danger about the same object would cut a second later (the first words lost). Only when it
+    will then be near (NEAR_M): "Stop!" for a person 9 metres away, on a time to contact that box
+    jitter can shorten, is crying wolf."""
+    if not h.approaching or h.ttc_s is None:
+        return False
+    from engine.stage_a import geometry, urgency
+    speed = h.distance_m / max(h.ttc_s, 1e-3)
+    d = max(0.3, h.distance_m - speed * ahead_s)
+    if d > geometry.NEAR_M:
+        return False
+    later = geometry.Position(clock=h.clock, bearing_deg=h.bearing_deg, distance_m=d, zone=geometry.zone_for(d),
+                              distance_sigma_m=0.0, bounded=False)
+    level, _ = urgency.assess(h.label, later, True, max(0.0, h.ttc_s - ahead_s))
+    return level == Urgency.DANGER
 
 
 def overload_events(times: list[float], cues: int = OVERLOAD_CUES, window_s: float = OVERLOAD_WINDOW_S) -> int:

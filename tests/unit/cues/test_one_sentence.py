@@ -1,0 +1,68 @@
+"""A warning is never cut by the danger about the same object a moment later: when the danger is
+due before the warning could be heard, the cue is the danger now, in one sentence (issue 22).
+Hand-made approaches whose answer is known, through the real urgency rules and cue policy."""
+from __future__ import annotations
+
+import re
+
+from engine.stage_a import geometry, urgency
+from engine.types import FrameQuality, FrameResult, Hazard, Urgency
+from maxsight_app.cues.policy import CuePolicy, danger_due
+from maxsight_app.profile.schema import Profile
+
+GOOD = FrameQuality(120.0, 800.0, 50.0, False, False, False, 1.0)
+
+
+def _person(d: float, speed: float, tid: int = 1, sure: bool = True) -> Hazard:
+    """A person straight ahead d metres away, closing at `speed` m/s (0: standing), judged by the
+    app's own urgency rules."""
+    pos = geometry.Position(clock=12, bearing_deg=0.0, distance_m=d, zone=geometry.zone_for(d), distance_sigma_m=0.1,
+                            bounded=False)
+    ttc = d / speed if speed > 0 else None
+    level, prio = urgency.assess("person", pos, ttc is not None, ttc)
+    return Hazard(track_id=tid, class_id=0, label="person", box=(300, 100, 340, 300), clock=12, bearing_deg=0.0,
+                  distance_m=d, zone=pos.zone, approaching=ttc is not None, ttc_s=ttc, urgency=level, priority=prio,
+                  score=0.8, in_path=True, sure=sure)
+
+
+def _walk(d0: float, speed: float, fps: float = 10.0, until: float = 0.8):
+    t, out = 0.0, []
+    while d0 - speed * t > until:
+        h = _person(d0 - speed * t, speed)
+        out.append(FrameResult(frame_index=len(out), timestamp=t, image_size=(640, 480), detections=(), tracks=(),
+                               hazards=(h,), quality=GOOD, uncertainty=0.1))
+        t += 1 / fps
+    return out
+
+
+def _urgent_cues(frames):
+    p, prefs = CuePolicy(), Profile()
+    said = []
+    for f in frames:
+        said += [(f.timestamp, c) for c in p.decide(f, prefs, f.timestamp) if c.urgency >= Urgency.WARNING]
+    return said
+
+
+def test_a_person_walking_up_is_warned_once_then_stop_in_one_sentence():
+    said = _urgent_cues(_walk(7.0, 1.0))
+    texts = [c.text for _, c in said]
+    assert len(said) == 2, texts
+    assert texts[0].startswith("Warning, person, straight ahead, 5")
+    assert re.fullmatch(r"Stop! person, straight ahead, [\d.]+ metres?", texts[1]), texts
+    assert said[1][1].urgency == Urgency.DANGER and said[1][1].interrupt
+
+
+def test_a_person_running_up_is_one_stop_not_a_warning_cut_by_it():
+    # closing at 2 m/s: the warning (time to contact under 3 s) would be a danger (under 1.5 s)
+    # before it could be heard, so the first urgent word is "Stop!", said once
+    said = _urgent_cues(_walk(8.0, 2.0))
+    assert said and said[0][1].text.startswith("Stop! person, straight ahead, ")
+    assert not any(c.urgency == Urgency.WARNING for _, c in said)
+
+
+def test_a_standing_or_far_person_is_no_danger_yet():
+    assert not danger_due(_person(1.2, 0.0))                   # not approaching: nothing is due
+    assert danger_due(_person(5.0, 2.0))                       # 2 m away in 1.5 s, 1 s to contact
+    assert danger_due(_person(5.0, 2.0, sure=False))           # "Stop! something": the danger is due all the same
+    far = _person(9.0, 3.2)                                    # a time to contact of 2.8 s at 9 m
+    assert far.urgency == Urgency.WARNING and not danger_due(far)
