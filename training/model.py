@@ -64,7 +64,7 @@ class Backbone(nn.Module):
         else:
             net = getattr(torchvision.models, name)(weights=None, norm_layer=layer)
             if isinstance(pretrained, str) and pretrained:
-                from training.checkpoint import load_weights
+                from training.weights import load_weights
                 state = load_weights(pretrained, "weights file (model.pretrained)")
                 net.load_state_dict(state, strict=False)
             elif pretrained is True:
