@@ -132,6 +132,7 @@ class CuePolicy:
         self._recent: list[tuple[float, str, float, float, Urgency, int]] = []   # said: (t, kind, bearing, distance, urgency, track)
         self._names = hearing.NameAlert()
         self.reasons: dict[int, str] = {}            # track -> what the last decide() did with it, and why
+        self._dangers: list[float] = []              # when dangers were said: cautions make room for them
 
     # -- every frame ---------------------------------------------------------------------------
     def decide(self, result: FrameResult, prefs: Profile, now: float) -> list[Cue]:
@@ -140,6 +141,7 @@ class CuePolicy:
         self._said = {k: v for k, v in self._said.items() if k in live}
         self._named = {k for k in self._named if k[0] in live}
         self._unsolicited = [t for t in self._unsolicited if now - t < RATE_WINDOW_S]
+        self._dangers = [t for t in self._dangers if now - t < RATE_WINDOW_S]
         self._recent = [r for r in self._recent if now - r[0] < prefs.cooldown_s]
         self._urgent = [u for u in self._urgent if now - u[0] < URGENT_GAP_S]
         snoozed = now < self._snooze_until
@@ -251,6 +253,8 @@ class CuePolicy:
                     continue
                 new_normal += h.urgency < Urgency.WARNING
                 self._unsolicited.append(now)
+            else:
+                self._dangers.append(now)
             text = hazard_phrase(h, prefs.units, prefs.hedge_below, detailed=prefs.verbosity is Verbosity.DETAILED,
                                  sign=self._sign_on(h, result.timestamp)) + cond.suffix(c, sev, h)
             cues.append(Cue(text, CueKind.HAZARD, _priority(h.urgency), h.urgency, result.timestamp, track_id=h.track_id,
@@ -324,7 +328,10 @@ class CuePolicy:
         return words if poor >= QUALITY_SHARE else None
 
     def _room(self, prefs: Profile, extra: int = 0) -> bool:
-        return len(self._unsolicited) < prefs.max_unsolicited + extra
+        """Is there room in the cue budget? Dangers always speak, but a caution (extra 0) counts
+        them too: in a street where dangers were just said, a caution waits (overload)."""
+        dangers = len(self._dangers) if extra == 0 else 0
+        return len(self._unsolicited) + dangers < prefs.max_unsolicited + extra
 
     def _worth_saying(self, h: Hazard, prefs: Profile, now: float) -> bool:
         prev = self._said.get(h.track_id)

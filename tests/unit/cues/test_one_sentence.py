@@ -66,3 +66,28 @@ def test_a_standing_or_far_person_is_no_danger_yet():
     assert danger_due(_person(5.0, 2.0, sure=False))           # "Stop! something": the danger is due all the same
     far = _person(9.0, 3.2)                                    # a time to contact of 2.8 s at 9 m
     assert far.urgency == Urgency.WARNING and not danger_due(far)
+
+
+def _hz(tid, label, d, level, clock):
+    pos = geometry.Position(clock=clock, bearing_deg=30.0 * (clock if clock <= 3 else clock - 12), distance_m=d,
+                            zone=geometry.zone_for(d), distance_sigma_m=0.1, bounded=False)
+    return Hazard(track_id=tid, class_id=0, label=label, box=(0, 0, 10, 10), clock=clock, bearing_deg=pos.bearing_deg,
+                  distance_m=d, zone=pos.zone, approaching=False, ttc_s=None, urgency=level, priority=float(level) * 10,
+                  score=0.8, in_path=False)
+
+
+def test_cautions_make_room_for_dangers_in_the_cue_budget():
+    """Three cues in 10 s at most besides warnings (the default profile): a danger counts for the
+    cautions after it, so a street with dangers is not five cues in ten seconds."""
+    p, prefs = CuePolicy(), Profile()
+    frames = [(0.0, _hz(1, "car", 3.0, Urgency.DANGER, 2))] + \
+             [(0.5 + i, _hz(10 + i, label, 2.5, Urgency.CAUTION, clock))
+              for i, (label, clock) in enumerate([("chair", 10), ("bench", 11), ("bicycle", 1), ("dog", 9)])]
+    said = []
+    for t, h in frames:
+        f = FrameResult(frame_index=int(t * 10), timestamp=t, image_size=(640, 480), detections=(), tracks=(), hazards=(h,),
+                        quality=GOOD, uncertainty=0.1)
+        said += [c for c in p.decide(f, prefs, t)]
+    assert said[0].text.startswith("Stop! car")
+    assert len(said) == prefs.max_unsolicited, [c.text for c in said]      # the danger and two cautions
+    assert p.reasons[13] == "not said: over the cue budget (rate limit)"
