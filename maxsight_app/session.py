@@ -94,6 +94,18 @@ class Session:
                 latencies.append(self._emit(c))
         return Tick(result, cues, latencies, guidance)
 
+    def finish(self, last: FrameResult, timeout_s: float | None = None) -> Tick | None:
+        """A file ended: Stage B's last answers for it (Pipeline.finish), through the policy and the
+        outputs like any frame's, so the last words spoken in a file are still captioned. None when
+        Stage B owed nothing."""
+        result = self.pipeline.finish(last) if timeout_s is None else self.pipeline.finish(last, timeout_s)
+        if result is None:
+            return None
+        if result.sounds:
+            self.recent_sounds = (self.recent_sounds + list(result.sounds))[-5:]
+        cues = self.policy.decide(result, self.profile, self.media_time())
+        return Tick(result, cues, [self._emit(c) for c in cues])
+
     def start_find(self, target: FindTarget) -> None:
         """Look for `target` from the next frame on (a search already running is replaced)."""
         camera = getattr(getattr(self.pipeline, "config", None), "camera", None)
@@ -128,16 +140,26 @@ class Session:
         """Send a cue that did not come from the policy (system messages) to every output."""
         self._emit(cue)
 
+    ANSWERS = ("repeat", "summary", "describe")     # read the policy's state only: answer() may run on any thread
+
+    def answer(self, what: str) -> Cue:
+        """The cue for R, W or D, not said: it changes nothing, so the window asks it on its own
+        thread and says it at once while the engine works on a frame."""
+        now = self.media_time()
+        if what == "repeat":
+            return self.policy.repeat_last(now)
+        if what == "summary":
+            return self.policy.summary(self.profile, now)
+        if what == "describe":
+            recent = [s for s in list(self.recent_sounds) if self._frame_t - s.start_s < 30]
+            return self.policy.describe(now, recent, self.profile)
+        raise ValueError(f"answer is for {', '.join(self.ANSWERS)}, got {what!r}")
+
     def request(self, what: str) -> Cue:
         """On-demand: repeat the last cue, 'what's around me', describe, read text, snooze, stop."""
         now = self.media_time()
-        if what == "repeat":
-            cue = self.policy.repeat_last(now)
-        elif what == "summary":
-            cue = self.policy.summary(self.profile, now)
-        elif what == "describe":
-            recent = [s for s in self.recent_sounds if self._frame_t - s.start_s < 30]
-            cue = self.policy.describe(now, recent, self.profile)
+        if what in self.ANSWERS:
+            cue = self.answer(what)
         elif what == "read_text":
             if self.pipeline.request_text():
                 cue = Cue("Reading…", CueKind.SYSTEM, Priority.NEXT, Urgency.SAFE, now)

@@ -386,6 +386,9 @@ class MainWindow(QtWidgets.QMainWindow):
         if what == "read_text":
             self.announcer.asked(CueKind.TEXT)  # the text read is said when it comes in time (announcer.py)
         if self.worker.running:
+            if what in Session.ANSWERS:        # R, W, D: asked here, said at once (the policy is only read)
+                self._answer(self.session.answer(what))
+                return
             if what == "read_text":            # T's own answer comes from here at once; the reading from the engine
                 if not self._text_reader_on():
                     self._reply("Reading text is not available: the text reader is not running.")
@@ -396,6 +399,24 @@ class MainWindow(QtWidgets.QMainWindow):
             self.worker.request(what)
         else:
             self.session.request(what)
+
+    def _answer(self, cue: Cue) -> None:
+        """An answer the window made: to the screen reader now, to the other outputs (MaxSight's
+        voice, the screen's captions, ...) on the engine thread, between frames."""
+        session = self.session
+        if self.announcer in session.outputs:
+            self.announcer.emit(cue)
+        announcer = self.announcer
+
+        def others(rt) -> None:
+            for out in list(rt.session.outputs):
+                if out is announcer:
+                    continue
+                try:
+                    out.emit(cue)
+                except Exception:  # noqa: BLE001 - one broken output must not silence the others
+                    log.exception("output %s failed", getattr(out, "name", out))
+        self.worker.call(others)
 
     def _text_reader_on(self) -> bool:
         """What Pipeline.request_text checks, read here (no waiting on the engine thread)."""

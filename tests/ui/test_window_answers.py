@@ -75,13 +75,21 @@ def test_key_answers_come_from_the_window_while_the_engine_is_stuck(qtbot, store
         qtbot.waitUntil(lambda: "Reading…" in said(w), timeout=10000)
         qtbot.keyClick(w, Qt.Key.Key_P)
         qtbot.waitUntil(lambda: "Resumed." in said(w), timeout=10000)
+        # W, D and R: answered from the policy's last state, here, while the engine is still stuck.
+        expected = [w.session.answer("summary").text, w.session.answer("describe").text]
+        for key, text in zip((Qt.Key.Key_W, Qt.Key.Key_D), expected):
+            qtbot.keyClick(w, key)
+            qtbot.waitUntil(lambda: text in said(w), timeout=10000)
+        qtbot.keyClick(w, Qt.Key.Key_R)
+        qtbot.waitUntil(lambda: len(said(w)) and said(w)[-1] == w.session.answer("repeat").text, timeout=10000)
         assert not gate.is_set()
     finally:
         gate.set()
     # MaxSight's own voice (here the spy) still gets them, from the engine thread, in order.
-    qtbot.waitUntil(lambda: "Resumed." in [c.text for c in spy.cues], timeout=30000)
+    qtbot.waitUntil(lambda: expected[1] in [c.text for c in spy.cues], timeout=30000)
     texts = [c.text for c in spy.cues]
-    assert texts.index("Paused. Press P to resume.") < texts.index("Reading…") < texts.index("Resumed.")
+    assert texts.index("Paused. Press P to resume.") < texts.index("Reading…") < texts.index("Resumed.") < \
+        texts.index(expected[0]) < texts.index(expected[1])
     w.shutdown()
 
 
