@@ -4,7 +4,7 @@
 accessible name ("Voice"), so Orca 43 says nothing (the set-up says "choose with the arrow keys").
 Each new choice reached from the keyboard is said through `say` (the window's announcer, or the
 set-up's own voice). With the list open the screen reader follows the list's focus itself, and a
-value set by the program is not said.
+value set by the program is not said (the Source box naming the video it opened was read at start).
 
 `open_menus`: F10 opens the first menu of a window's menu bar (Qt binds no key to it on Linux).
 
@@ -23,18 +23,38 @@ from maxsight_app.ui.qt import QObject, Qt, QtCore, QtGui, QtWidgets
 
 def speak_choices(root: QtWidgets.QWidget, say: Callable[[str], None],
                   boxes: list[QtWidgets.QComboBox] | None = None) -> list[QtWidgets.QComboBox]:
-    """Say the new choice of every drop-down under `root` (or of `boxes`) when the keyboard changes it."""
+    """Say the new choice of every drop-down under `root` (or of `boxes`) when a key changes it."""
     boxes = list(boxes) if boxes is not None else root.findChildren(QtWidgets.QComboBox)
     for box in boxes:
         if box.property("speaks_choices"):
             continue
         box.setProperty("speaks_choices", True)
-        box.currentIndexChanged.connect(lambda index, b=box: _said(b, index, say))
+        keys = _KeyWatch(box)
+        box.installEventFilter(keys)
+        box.currentIndexChanged.connect(lambda index, b=box, k=keys: _said(b, k, index, say))
     return boxes
 
 
-def _said(box: QtWidgets.QComboBox, index: int, say: Callable[[str], None]) -> None:
-    if index < 0 or not box.hasFocus() or box.view().isVisible():
+class _KeyWatch(QObject):
+    """Whether the box's current key press is being handled (a change then came from the keyboard;
+    the program choosing a value, such as the Source box naming the video it opened, says nothing)."""
+
+    def __init__(self, box: QtWidgets.QComboBox):
+        super().__init__(box)
+        self.pressing = False
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QtCore.QEvent.Type.KeyPress:
+            self.pressing = True
+            QtCore.QTimer.singleShot(0, self._done)       # after the box's own handler ran
+        return False
+
+    def _done(self) -> None:
+        self.pressing = False
+
+
+def _said(box: QtWidgets.QComboBox, keys: _KeyWatch, index: int, say: Callable[[str], None]) -> None:
+    if index < 0 or not keys.pressing or not box.hasFocus() or box.view().isVisible():
         return
     say(box.itemText(index))
 

@@ -129,6 +129,12 @@ def test_arrowing_a_drop_down_is_said_and_down_on_source_does_not_open_the_file_
     w.source_box.setFocus()
     qtbot.waitUntil(w.source_box.hasFocus, timeout=5000)
     assert w.source_box.currentText() == "File: car park.mp4"
+    n = len(said(w))
+    w.source_box.setCurrentIndex(w.source_box.count() - 1)      # the program choosing (a video opened): not said
+    w._remember_source(str(video))
+    w.announcer.reply("(mark)")                                  # everything posted before it has been handled then
+    qtbot.waitUntil(lambda: "(mark)" in said(w), timeout=10000)
+    assert said(w)[n:] == ["(mark)"]
     qtbot.keyClick(w.source_box, Qt.Key.Key_Down)
     qtbot.waitUntil(lambda: CHOOSE_FILE in said(w), timeout=10000)
     assert w.source_box.currentText() == CHOOSE_FILE
