@@ -13,6 +13,9 @@ from engine.stage_b.recognition import Embedder, Match, PersonalIndex
 from maxsight_app.profile.store import ProfileStore
 
 
+DIMS = 1280          # the embedder's vectors (MobileNetV2's pooled features), as PersonalIndex stores them
+
+
 def index_path(store: ProfileStore, user_id: int) -> Path:
     return Path(store.path).parent / f"personal-{user_id}.faiss"
 
@@ -62,3 +65,67 @@ class PersonalObjects:
 
     def labels(self) -> list[str]:
         return sorted(set(self.store.personal_items(self.user_id).values()))
+
+
+def stored_vectors(store: ProfileStore, user_id: int) -> dict[int, np.ndarray]:
+    """{personal_items row id: vector} from the user's FAISS file (for `profile export`); {} when
+    nothing was taught."""
+    path = index_path(store, user_id)
+    if not path.exists():
+        return {}
+    index = PersonalIndex(None, path)
+    out = {}
+    for i in index.ids():
+        try:
+            out[i] = index.index.reconstruct(int(i))
+        except RuntimeError:          # not reconstructable: exported without its vector
+            continue
+    return out
+
+
+def index_imported(store: ProfileStore, user_id: int, rows: list[tuple[int, str, np.ndarray]]) -> None:
+    """Make the user's FAISS file hold exactly `rows` ((row id, label, vector), from an import),
+    replacing what it held. Call inside the import's transaction: if writing fails, nothing of the
+    import is committed."""
+    import faiss
+    path = index_path(store, user_id)
+    if rows and len(rows[0][2]) != DIMS:
+        raise ValueError(f"the personal objects' vectors hold {len(rows[0][2])} numbers; this MaxSight's hold {DIMS}")
+    index = PersonalIndex(None, path)
+    index.index = faiss.IndexIDMap2(faiss.IndexFlatIP(DIMS))
+    index.labels = {}
+    if rows:
+        index.index.add_with_ids(np.stack([np.asarray(v, np.float32) for _, _, v in rows]),
+                                 np.array([i for i, _, _ in rows], np.int64))
+        index.labels = {i: label for i, label, _ in rows}
+    index.save()
+
+
+def import_profiles(store: ProfileStore, data: dict, replace: bool = False):
+    """`profile import`: the profiles in an export, with their personal objects' vectors written to
+    each profile's FAISS file, all or nothing: if any part fails, the database is rolled back and
+    the FAISS files are put back as they were. Returns the store's Imported list."""
+    from engine.stage_b.recognition import labels_path
+    backups: dict[Path, bytes | None] = {}
+    try:
+        with store.transaction():
+            done = store.import_export(data, replace=replace)
+            for d in done:
+                path = index_path(store, d.user_id)
+                for f in (path, labels_path(path)):
+                    backups[f] = f.read_bytes() if f.exists() else None
+                if d.personal is not None:
+                    index_imported(store, d.user_id, d.personal)
+                elif not d.kept and path.exists() and not store.personal_items(d.user_id):
+                    path.unlink()             # a new profile: a stale file of an earlier one with this id
+        return done
+    except BaseException:
+        for f, content in backups.items():
+            try:
+                if content is None:
+                    f.unlink(missing_ok=True)
+                else:
+                    f.write_bytes(content)
+            except OSError:
+                pass
+        raise

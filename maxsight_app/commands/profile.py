@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
-from maxsight_app.commands.common import CommandError, check_outputs, write_json
-
-MAX_IMPORT_BYTES = 20 * 2**20
+from maxsight_app.commands.common import CommandError, check_output_folder, check_outputs
 
 
 def add_parser(sub) -> None:
@@ -51,8 +50,12 @@ def add_parser(sub) -> None:
 def read_export(path: Path) -> dict:
     """A profile export, read with limits: one sentence for a missing, huge, malformed or
     absurdly nested file."""
+    from maxsight_app.profile.store import MAX_IMPORT_BYTES
     try:
-        if path.stat().st_size > MAX_IMPORT_BYTES:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise CommandError(f"{path} is not a regular file (a folder, pipe or device); give an export file")
+        if st.st_size > MAX_IMPORT_BYTES:
             raise CommandError(f"{path} is larger than {MAX_IMPORT_BYTES // 2**20} MB; it is not a MaxSight profile export")
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
@@ -61,6 +64,23 @@ def read_export(path: Path) -> dict:
         raise CommandError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
     except RecursionError:
         raise CommandError(f"{path} is nested too deeply to be a MaxSight profile export") from None
+
+
+def _export(store, out: Path) -> None:
+    """Every profile, with everything an import replaces (taught sounds, personal objects and their
+    vectors, therapy sessions), written atomically; refused when larger than an import accepts."""
+    from maxsight_app.files import atomic
+    from maxsight_app.personal_objects import stored_vectors
+    from maxsight_app.profile.store import MAX_IMPORT_BYTES
+    check_outputs({"the export file": out}, {"the profile database": store.path})
+    text = json.dumps(store.export_json(vectors=lambda uid: stored_vectors(store, uid)), indent=1)
+    size = len(text.encode("utf-8"))
+    if size > MAX_IMPORT_BYTES:
+        raise CommandError(f"the export would be {size / 2**20:.0f} MB, more than the {MAX_IMPORT_BYTES // 2**20} MB an import "
+                           f"accepts; forget some taught objects or sounds and export again")
+    with atomic(out, encoding="utf-8") as f:
+        f.write(text)
+    print(f"exported {len(store.users())} profile(s) to {out}")
 
 
 def cmd_profile(args) -> int:
@@ -95,17 +115,20 @@ def cmd_profile(args) -> int:
             print(", ".join(f"{k} -> {v:.2f}" for k, v in changes.items()) or "noted")
         elif args.profile_cmd == "report":
             from maxsight_app.therapy import report
+            check_output_folder("--out", args.out)
             rep = report.generate(store, uid_of(args.name), Path(args.out))
             print(f"report for {args.name}: {rep.png}, {rep.pdf}, {rep.sessions_csv}, {rep.trials_csv} ({rep.sessions} session(s))")
         elif args.profile_cmd == "sounds":
             _sounds(store, uid_of(args.name), args)
         elif args.profile_cmd == "export":
-            out = Path(args.file)
-            check_outputs({"the export file": out}, {"the profile database": store.path})
-            write_json(out, store.export_json())
-            print(f"exported {len(store.users())} profile(s) to {out}")
+            _export(store, Path(args.file))
         elif args.profile_cmd == "import":
-            print("imported " + ", ".join(store.import_json(read_export(Path(args.file)), replace=args.replace)))
+            from maxsight_app.personal_objects import import_profiles
+            done = import_profiles(store, read_export(Path(args.file)), replace=args.replace)
+            print("imported " + ", ".join(d.name for d in done))
+            for d in done:
+                if d.kept:
+                    print(f"  {d.name}: the file holds no {' or '.join(d.kept)}, so the ones already here were kept")
     finally:
         store.close()
     return 0

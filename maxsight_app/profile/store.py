@@ -27,19 +27,22 @@ Each step names the columns it adds: a step must never pick up columns added by 
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import datetime as dt
 import logging
 import os
 import secrets
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import sqlite_utils
 
-from maxsight_app.profile.schema import CLASS_WEIGHT_RANGE, PREFERENCES, Profile, to_stored, validate
+from maxsight_app.profile.schema import CLASS_WEIGHT_RANGE, MAX_SOUND_NAME, PREFERENCES, Profile, to_stored, validate
 
 log = logging.getLogger(__name__)
 
@@ -425,39 +428,250 @@ class ProfileStore:
         return n
 
     # -- export / import ----------------------------------------------------------------------
-    def export_json(self) -> dict:
+    def export_json(self, vectors: Callable[[int], dict[int, np.ndarray]] | None = None) -> dict:
+        """Everything an import with replace overwrites: preferences, class weights, feedback, the
+        user's own sounds (their embeddings), personal objects (with their vectors when `vectors`
+        gives them: user id -> {row id: vector}, read from the FAISS file by the caller), therapy
+        sessions and their trials. Text is clipped to what an import accepts."""
         users = []
         for u in self.users():
-            users.append({"name": u["name"], "created": u["created"], "preferences": self.preferences(u["id"]),
-                          "class_weights": self.class_weights(u["id"]),
-                          "feedback": [{k: f[k] for k in ("at", "kind", "label", "detail")} for f in self.feedback(u["id"])]})
+            uid = u["id"]
+            vecs = vectors(uid) if vectors is not None else {}
+            sounds = {}
+            for r in self._db["custom_sounds"].rows_where("user_id = ?", [uid], order_by="id"):
+                entry = sounds.setdefault(r["label"], {"label": r["label"], "dims": r["dims"], "created": r["created"], "rows": []})
+                if r["dims"] == entry["dims"]:
+                    entry["rows"].append(r["embedding"])
+            items = []
+            for r in self._db["personal_items"].rows_where("user_id = ?", [uid], order_by="id"):
+                item = {"label": r["label"][:MAX_NAME], "kind": r["kind"], "created": (r["created"] or "")[:MAX_STAMP]}
+                if r["id"] in vecs:
+                    item["vector"] = _b64(np.asarray(vecs[r["id"]], "<f4"))
+                items.append(item)
+            therapy = []
+            for sess in self.therapy_sessions(uid):
+                trials = [{k: _clip(v) for k, v in t.items() if k not in ("id", "session_id")}
+                          for t in self.therapy_trials(sess["id"])]
+                therapy.append({"session": {k: _clip(v) for k, v in sess.items() if k not in ("id", "user_id")},
+                                "trials": trials})
+            users.append({"name": u["name"], "created": u["created"], "preferences": self.preferences(uid),
+                          "class_weights": {k[:MAX_NAME]: v for k, v in self.class_weights(uid).items()},
+                          "feedback": [{k: (f[k] or "")[:MAX_TEXT] for k in ("at", "kind", "label", "detail")}
+                                       for f in self.feedback(uid)],
+                          "custom_sounds": [{"label": e["label"], "dims": e["dims"], "created": (e["created"] or "")[:MAX_STAMP],
+                                             "embeddings": _b64(np.frombuffer(b"".join(e["rows"]), "<f4"))}
+                                            for e in sounds.values()],
+                          "personal_items": items, "therapy": therapy})
         return {"schema_version": SCHEMA_VERSION, "exported": _now(), "users": users}
 
     def import_json(self, data: dict, replace: bool = False) -> list[str]:
+        """Add (or with replace, overwrite) the users in an export; their names."""
+        return [i.name for i in self.import_export(data, replace)]
+
+    def import_export(self, data: dict, replace: bool = False) -> list["Imported"]:
         """Add (or with replace, overwrite) the users in an export. Everything is checked before
-        anything is written, and the writes are one transaction, so a bad file changes nothing."""
+        anything is written, and the writes are one transaction, so a bad file changes nothing.
+        A part the file does not hold (taught sounds, personal objects, therapy sessions: an export
+        of an older MaxSight) is kept as it is, never deleted, and listed in `kept`. A replaced
+        profile keeps its id (its personal objects' FAISS file stays its own)."""
         users = _check_export(data)
         if not replace:
             for u in users:
                 if self.find_user(u["name"]) is not None:
                     raise ValueError(f"name: a profile called {u['name']!r} already exists (import with replace to overwrite)")
+        done = []
         with self.transaction():
             for u in users:
-                existing = self.find_user(u["name"])
-                if existing is not None:
-                    for t in ("feedback", "class_interest", "preferences", "personal_items", "custom_sounds"):
-                        self._db.execute(f"DELETE FROM {t} WHERE user_id = ?", [existing])
-                    for sid in [s["id"] for s in self.therapy_sessions(existing)]:
-                        self._db.execute("DELETE FROM therapy_trials WHERE session_id = ?", [sid])
-                    self._db.execute("DELETE FROM therapy_sessions WHERE user_id = ?", [existing])
-                    self._db.execute("DELETE FROM users WHERE id = ?", [existing])
-                uid = self._db["users"].insert({"name": u["name"], "created": u["created"]}).last_pk
+                uid = self.find_user(u["name"])
+                kept = []
+                if uid is None:
+                    uid = self._db["users"].insert({"name": u["name"], "created": u["created"]}).last_pk
+                else:
+                    self._db["users"].update(uid, {"created": u["created"]})
+                    for t in ("feedback", "class_interest", "preferences"):
+                        self._db.execute(f"DELETE FROM {t} WHERE user_id = ?", [uid])
+                    for part, words, count in (("custom_sounds", "taught sounds", "SELECT count(*) FROM custom_sounds WHERE user_id = ?"),
+                                               ("personal_items", "personal objects", "SELECT count(*) FROM personal_items WHERE user_id = ?"),
+                                               ("therapy", "therapy sessions", "SELECT count(*) FROM therapy_sessions WHERE user_id = ?")):
+                        if u[part] is not None:
+                            if part == "therapy":
+                                self._db.execute("DELETE FROM therapy_trials WHERE session_id IN "
+                                                 "(SELECT id FROM therapy_sessions WHERE user_id = ?)", [uid])
+                                self._db.execute("DELETE FROM therapy_sessions WHERE user_id = ?", [uid])
+                            else:
+                                self._db.execute(f"DELETE FROM {part} WHERE user_id = ?", [uid])
+                        elif self._db.execute(count, [uid]).fetchone()[0]:
+                            kept.append(words)
                 self._db["preferences"].insert({"user_id": uid, **u["profile"].stored()})
                 for label, w in u["class_weights"].items():
                     self._db["class_interest"].insert({"user_id": uid, "label": label, "weight": w})
                 for f in u["feedback"]:
                     self._db["feedback"].insert({"user_id": uid, **f})
-        return [u["name"] for u in users]
+                for snd in u["custom_sounds"] or []:
+                    for row in snd["embeddings"]:
+                        self._db["custom_sounds"].insert({"user_id": uid, "label": snd["label"], "dims": snd["dims"],
+                                                          "embedding": row.tobytes(), "created": snd["created"]})
+                personal = []
+                for item in u["personal_items"] or []:
+                    rid = self._db["personal_items"].insert({"user_id": uid, "label": item["label"], "kind": item["kind"],
+                                                             "created": item["created"]}).last_pk
+                    if item["vector"] is not None:
+                        personal.append((rid, item["label"], item["vector"]))
+                for t in u["therapy"] or []:
+                    sid = self._db["therapy_sessions"].insert({"user_id": uid, **t["session"]}).last_pk
+                    for trial in t["trials"]:
+                        self._db["therapy_trials"].insert({"session_id": sid, **trial})
+                done.append(Imported(u["name"], uid, kept, None if u["personal_items"] is None else personal))
+        return done
+
+
+@dataclass
+class Imported:
+    """One imported profile: its name and id, the parts of it the file did not hold and that were
+    kept as they were, and its personal objects' (row id, label, vector) to index (None when the
+    file held no personal objects: the index is left as it is)."""
+    name: str
+    user_id: int
+    kept: list[str]
+    personal: list[tuple[int, str, np.ndarray]] | None
+
+
+MAX_TEXT = 1000                # feedback text, therapy prompts and responses
+MAX_STAMP = 40                 # ISO times
+MAX_SOUNDS = 200               # taught sounds per profile
+MAX_SOUND_ROWS = 1000          # embeddings per taught sound (5 examples give a few dozen)
+MAX_PERSONAL = 20000           # personal-object vectors per profile
+MAX_DIMS = 4096
+MAX_FEEDBACK = 100000
+MAX_CLASSES = 1000
+MAX_SESSIONS = 10000
+MAX_TRIALS = 2000              # per session
+MAX_IMPORT_BYTES = 64 * 2**20  # an export larger than this is refused by `profile export` too
+
+
+def _b64(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a, "<f4").tobytes()).decode("ascii")
+
+
+def _clip(v):
+    return v[:MAX_TEXT] if isinstance(v, str) else v
+
+
+def _unb64(where: str, text, dims: int, max_rows: int) -> np.ndarray:
+    """[N, dims] finite float32 from base64 text, N <= max_rows; ValueError naming `where`."""
+    if not isinstance(text, str) or len(text) > (max_rows * dims * 4 * 4) // 3 + 4:
+        raise ValueError(f"{where}: must be base64 text of at most {max_rows} x {dims} numbers")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{where}: is not base64 text") from None
+    if not raw or len(raw) % (dims * 4):
+        raise ValueError(f"{where}: holds {len(raw)} bytes, not rows of {dims} numbers (as many as the others)")
+    a = np.frombuffer(raw, "<f4").reshape(-1, dims)
+    if len(a) > max_rows or not np.isfinite(a).all():
+        raise ValueError(f"{where}: at most {max_rows} rows of finite numbers")
+    return a
+
+
+def _text(where: str, v, limit: int = MAX_TEXT, default: str = "") -> str:
+    if v is None:
+        return default
+    if not isinstance(v, str) or len(v) > limit:
+        raise ValueError(f"{where}: must be text of at most {limit} characters")
+    return v
+
+
+def _number(where: str, v, optional: bool = True):
+    if v is None and optional:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")):
+        raise ValueError(f"{where}: must be a number, got {str(v)[:40]!r}")
+    return v
+
+
+def _list(where: str, v, limit: int) -> list:
+    if not isinstance(v, list):
+        raise ValueError(f"{where}: must be a list, got {type(v).__name__}")
+    if len(v) > limit:
+        raise ValueError(f"{where}: at most {limit} entries")
+    return v
+
+
+_SESSION_TEXT = ("started", "ended", "condition", "ended_by")
+_SESSION_NUMBERS = ("severity", "trials", "correct", "mean_rt_s", "fatigue_max", "breaks")
+_TRIAL_TEXT = ("task", "prompt", "response", "at")
+_TRIAL_NUMBERS = ("n", "correct", "rt_s", "level", "fatigue")
+
+
+def _check_extras(where: str, u: dict) -> dict:
+    """The parts of a user beyond preferences: taught sounds, personal objects, therapy. A part the
+    file does not hold is None (kept as it is by the import)."""
+    out = {"custom_sounds": None, "personal_items": None, "therapy": None}
+    if "custom_sounds" in u:
+        sounds, labels = [], set()
+        for i, snd in enumerate(_list(f"{where}.custom_sounds", u["custom_sounds"], MAX_SOUNDS)):
+            w = f"{where}.custom_sounds[{i}]"
+            if not isinstance(snd, dict):
+                raise ValueError(f"{w}: must be an object")
+            label = _text(f"{w}.label", snd.get("label"), MAX_SOUND_NAME).strip()
+            if not label or label in labels:
+                raise ValueError(f"{w}.label: must be a name, once")
+            labels.add(label)
+            dims = snd.get("dims")
+            if isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= MAX_DIMS:
+                raise ValueError(f"{w}.dims: must be a whole number from 1 to {MAX_DIMS}")
+            sounds.append({"label": label, "dims": dims, "created": _text(f"{w}.created", snd.get("created"), MAX_STAMP, _now()),
+                           "embeddings": _unb64(f"{w}.embeddings", snd.get("embeddings"), dims, MAX_SOUND_ROWS)})
+        out["custom_sounds"] = sounds
+    if "personal_items" in u:
+        items, dims = [], None
+        for i, item in enumerate(_list(f"{where}.personal_items", u["personal_items"], MAX_PERSONAL)):
+            w = f"{where}.personal_items[{i}]"
+            if not isinstance(item, dict):
+                raise ValueError(f"{w}: must be an object")
+            label = _text(f"{w}.label", item.get("label"), MAX_NAME).strip()
+            if not label:
+                raise ValueError(f"{w}.label: must be a name")
+            kind = item.get("kind", "object")
+            if kind not in ("object", "place"):
+                raise ValueError(f"{w}.kind: must be object or place")
+            vector = None
+            if item.get("vector") is not None:
+                vector = _unb64(f"{w}.vector", item["vector"], dims or _numbers_in(f"{w}.vector", item["vector"]), 1)[0]
+                dims = len(vector)
+            items.append({"label": label, "kind": kind, "created": _text(f"{w}.created", item.get("created"), MAX_STAMP, _now()),
+                          "vector": vector})
+        out["personal_items"] = items
+    if "therapy" in u:
+        sessions = []
+        for i, t in enumerate(_list(f"{where}.therapy", u["therapy"], MAX_SESSIONS)):
+            w = f"{where}.therapy[{i}]"
+            if not isinstance(t, dict) or not isinstance(t.get("session"), dict):
+                raise ValueError(f"{w}: must be an object with a session")
+            sess = t["session"]
+            clean = {k: _text(f"{w}.session.{k}", sess.get(k), MAX_TEXT if k == "condition" else MAX_STAMP, None) or None
+                     for k in _SESSION_TEXT}
+            clean.update({k: _number(f"{w}.session.{k}", sess.get(k)) for k in _SESSION_NUMBERS})
+            trials = []
+            for j, trial in enumerate(_list(f"{w}.trials", t.get("trials", []), MAX_TRIALS)):
+                wt = f"{w}.trials[{j}]"
+                if not isinstance(trial, dict):
+                    raise ValueError(f"{wt}: must be an object")
+                row = {k: _text(f"{wt}.{k}", trial.get(k), MAX_TEXT, None) for k in _TRIAL_TEXT}
+                row.update({k: _number(f"{wt}.{k}", trial.get(k)) for k in _TRIAL_NUMBERS})
+                trials.append(row)
+            sessions.append({"session": clean, "trials": trials})
+        out["therapy"] = sessions
+    return out
+
+
+def _numbers_in(where: str, text) -> int:
+    """How many float32 numbers base64 `text` holds: 1 to MAX_DIMS, else ValueError."""
+    if isinstance(text, str) and len(text) % 4 == 0 and 0 < len(text) <= (MAX_DIMS * 4 * 4) // 3 + 4:
+        raw = len(text) // 4 * 3 - (len(text) - len(text.rstrip("=")))
+        if raw % 4 == 0:
+            return raw // 4
+    raise ValueError(f"{where}: must be base64 text of 1 to {MAX_DIMS} numbers, as many as the other objects'")
 
 
 def _check_name(name) -> str:
@@ -466,6 +680,8 @@ def _check_name(name) -> str:
     name = name.strip()
     if len(name) > MAX_NAME or any(ord(c) < 32 for c in name):
         raise ValueError(f"name: at most {MAX_NAME} printable characters")
+    if "/" in name or "\\" in name or ".." in name:
+        raise ValueError(f"name: {name!r} may not hold /, \\ or .. (a profile's name is part of its report's file names)")
     return name
 
 
@@ -497,19 +713,28 @@ def _check_export(data) -> list[dict]:
         weights = u.get("class_weights", {})
         if not isinstance(weights, dict):
             raise ValueError(f"{where}.class_weights: must be an object, got {type(weights).__name__}")
+        if len(weights) > MAX_CLASSES:
+            raise ValueError(f"{where}.class_weights: at most {MAX_CLASSES} classes")
         clean_w = {}
         for label, w in weights.items():
+            if len(label) > MAX_NAME:
+                raise ValueError(f"{where}.class_weights: a class name is at most {MAX_NAME} characters")
             if not isinstance(w, (int, float)) or isinstance(w, bool) or w != w:
-                raise ValueError(f"{where}.class_weights.{label}: must be a number, got {w!r}")
-            clean_w[str(label)[:MAX_NAME]] = float(min(CLASS_WEIGHT_RANGE[1], max(CLASS_WEIGHT_RANGE[0], w)))
+                raise ValueError(f"{where}.class_weights.{label}: must be a number, got {str(w)[:40]!r}")
+            clean_w[label] = float(min(CLASS_WEIGHT_RANGE[1], max(CLASS_WEIGHT_RANGE[0], w)))
         feedback = u.get("feedback", [])
         if not isinstance(feedback, list):
             raise ValueError(f"{where}.feedback: must be a list, got {type(feedback).__name__}")
+        if len(feedback) > MAX_FEEDBACK:
+            raise ValueError(f"{where}.feedback: at most {MAX_FEEDBACK} entries")
         clean_f = []
         for j, f in enumerate(feedback):
             if not isinstance(f, dict) or not all(isinstance(f.get(k, ""), str) for k in ("at", "kind", "label", "detail")):
                 raise ValueError(f"{where}.feedback[{j}]: must be an object of text fields at, kind, label, detail")
-            clean_f.append({k: f.get(k, "")[:1000] for k in ("at", "kind", "label", "detail")})
-        created = u.get("created") if isinstance(u.get("created"), str) else _now()
-        out.append({"name": name, "created": created, "profile": profile, "class_weights": clean_w, "feedback": clean_f})
+            if any(len(f.get(k, "")) > MAX_TEXT for k in ("at", "kind", "label", "detail")):
+                raise ValueError(f"{where}.feedback[{j}]: each text field is at most {MAX_TEXT} characters")
+            clean_f.append({k: f.get(k, "") for k in ("at", "kind", "label", "detail")})
+        created = _text(f"{where}.created", u.get("created"), MAX_STAMP, _now()) if isinstance(u.get("created"), str) else _now()
+        out.append({"name": name, "created": created, "profile": profile, "class_weights": clean_w, "feedback": clean_f,
+                    **_check_extras(where, u)})
     return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")        # files only: no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
+from maxsight_app.files import OutputError, atomic_paths, why_not_written  # noqa: E402
 from maxsight_app.profile.store import ProfileStore  # noqa: E402
 from maxsight_app.profile.words import condition_name  # noqa: E402
 
@@ -35,14 +37,30 @@ def _threshold(trials: list[dict]) -> float | None:
 
 def generate(store: ProfileStore, user_id: int, out_dir: Path) -> Report:
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     name = store.user_name(user_id)
     sessions = store.therapy_sessions(user_id)
     if not sessions:
         raise ValueError(f"{name} has no therapy sessions yet; run one first")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the report folder {out_dir} ({why_not_written(exc)})") from None
     trials = {s["id"]: store.therapy_trials(s["id"]) for s in sessions}
-    stem = f"maxsight-report-{name.replace(' ', '_')}"
-    sessions_csv, trials_csv = out_dir / f"{stem}-sessions.csv", out_dir / f"{stem}-trials.csv"
+    stem = f"maxsight-report-{safe_stem(name)}"
+    final = [out_dir / f"{stem}-sessions.csv", out_dir / f"{stem}-trials.csv", out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
+    with atomic_paths(final) as (sessions_csv, trials_csv, png, pdf):    # all four, or none
+        _write(sessions, trials, name, sessions_csv, trials_csv, png, pdf)
+    return Report(final[2], final[3], final[0], final[1], len(sessions))
+
+
+def safe_stem(name: str) -> str:
+    """A profile name as part of a file name: letters, digits, '-', '_' and '.' only, never a path
+    (names written before `/` and `..` were refused may still hold them)."""
+    stem = re.sub(r"[^\w.-]+", "_", name).strip("._") or "profile"
+    return stem.replace("..", "_")[:80]
+
+
+def _write(sessions, trials, name, sessions_csv, trials_csv, png, pdf) -> None:
     with open(sessions_csv, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(sessions[0]) + ["contrast_threshold"])
         w.writeheader()
@@ -81,8 +99,8 @@ def generate(store: ProfileStore, user_id: int, out_dir: Path) -> Report:
         a.grid(alpha=0.3)
         a.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
-    png, pdf = out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"
-    fig.savefig(png, dpi=110)
-    fig.savefig(pdf)
-    plt.close(fig)
-    return Report(png, pdf, sessions_csv, trials_csv, len(sessions))
+    try:
+        fig.savefig(png, dpi=110, format="png")
+        fig.savefig(pdf, format="pdf")
+    finally:
+        plt.close(fig)

@@ -263,7 +263,7 @@ def test_export_refuses_to_overwrite_the_database(tmp_path):
     db = tmp_path / "data" / "profiles.db"
     before = db.read_bytes()
     r = _cli(["profile", "export", str(db)], tmp_path)
-    assert r.returncode == 2 and "same file as the profile database" in r.stderr
+    assert r.returncode == 2 and "is your profile database" in r.stderr
     assert db.read_bytes()[:16] == before[:16]
     out = tmp_path / "backup.json"
     assert _cli(["profile", "export", str(out)], tmp_path).returncode == 0
