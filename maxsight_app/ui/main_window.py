@@ -382,7 +382,25 @@ class MainWindow(QtWidgets.QMainWindow):
         if what == "snooze":
             self.status.show_snooze(SNOOZE_S)
         if what == "stop":
-            self.announcer.cancel()            # Esc: nothing still waiting is said, from this moment
+            # Esc: the screen reader's queue is dropped here, at once; the other outputs stop on the
+            # engine thread. Through the session's stop the announcer was cancelled again later,
+            # from the engine, and lost what was said after the key ("Find mode off.").
+            self.announcer.cancel()
+            announcer = self.announcer
+
+            def stop(rt) -> None:
+                for out in list(rt.session.outputs):
+                    if out is announcer:
+                        continue
+                    try:
+                        out.cancel()
+                    except Exception:  # noqa: BLE001 - one broken output must not keep the others talking
+                        log.exception("output %s failed to stop", getattr(out, "name", out))
+            if self.worker.running:
+                self.worker.call(stop)
+            elif self.runtime is not None:
+                stop(self.runtime)
+            return
         if what == "read_text":
             self.announcer.asked(CueKind.TEXT)  # the text read is said when it comes in time (announcer.py)
         if self.worker.running:

@@ -102,6 +102,12 @@ def test_esc_drops_the_hints_still_waiting(qtbot, store, installed_models):
     qtbot.waitUntil(lambda: len(w.announcer.waiting) == 2, timeout=10000)
     qtbot.keyClick(w, Qt.Key.Key_Escape)
     assert w.announcer.waiting == []                            # at once, on the key
+    # What is said after the key is not dropped by the stop reaching the engine later.
+    w.find_mode.start(w.find_mode.check("person"))
+    w.session.say(danger("Stop! bus, 1 o'clock, 3 metres"))
+    qtbot.waitUntil(lambda: said(w)[-1].startswith("Stop! bus"), timeout=10000)
+    qtbot.keyClick(w, Qt.Key.Key_Escape)                        # stops find mode: "Find mode off." waits its turn
+    qtbot.waitUntil(lambda: "Find mode off." in said(w), timeout=15000)
     # Document mode: Esc leaves it; twelve framing hints kept coming for 47 s after it.
     dlg = DocumentMode(w._say, lambda fn: None, parent=w, hint=w._hint, leaving=w.stop_speech)
     dlg.show()
