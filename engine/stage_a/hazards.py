@@ -24,7 +24,9 @@ def evidence_gap(label: str, pos: geometry.Position, sure: bool, ttc: float | No
       * its class is unsure (the detector keeps changing its mind), unless it is closing in fast
         (time to contact under CLOSING_TTC_S): near and growing is said, as "something";
       * its size says near but its bottom meets the floor far off (a poster, a reflection, a
-        screen), unless it is closing in fast."""
+        screen), unless it is closing in fast;
+      * it is urgent only because it approaches, beyond MEDIUM_M, and is not a vehicle or a bicycle:
+        a person's box growth 12 m away is mostly the walker's own bobbing."""
     if warns is not None and not warns(label):
         return "class under 60% precision"
     closing = ttc is not None and ttc < CLOSING_TTC_S
@@ -32,6 +34,8 @@ def evidence_gap(label: str, pos: geometry.Position, sure: bool, ttc: float | No
         return "class unsure"
     if not pos.agree and not closing:
         return "size and floor disagree"
+    if ttc is not None and pos.distance_m > geometry.MEDIUM_M and label not in urgency.MOVING_RISK:
+        return "approach too far to be sure"
     return None
 
 

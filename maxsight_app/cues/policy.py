@@ -425,9 +425,9 @@ def danger_due(h: Hazard, ahead_s: float = SAY_AHEAD_S) -> bool:
     the danger about the same object would cut a second later (the first words lost). Only when it
     will then be near (NEAR_M): "Stop!" for a person 9 metres away, on a time to contact that box
     jitter can shorten, is crying wolf."""
-    if not h.approaching or h.ttc_s is None:
-        return False
     from engine.stage_a import geometry, urgency
+    if not h.approaching or h.ttc_s is None or h.distance_m > 2 * geometry.NEAR_M:
+        return False
     speed = h.distance_m / max(h.ttc_s, 1e-3)
     d = max(0.3, h.distance_m - speed * ahead_s)
     if d > geometry.NEAR_M:

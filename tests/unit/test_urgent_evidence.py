@@ -104,3 +104,14 @@ def test_the_shipped_stairs_raise_no_warnings_and_people_do():
     coco = calibration.load("nanodet", 0.5)
     assert not access.warns("stair_down") and access.warns("door")
     assert coco.warns("person") and coco.warns("car")
+
+
+def test_a_far_person_approaching_is_a_caution_a_far_car_a_warning():
+    # 12 m away with a 2.8 s time to contact: for a person that is the walker's own bobbing; a car
+    # that far and that fast is real
+    d = 12.0
+    for label, want in (("person", Urgency.CAUTION), ("car", Urgency.DANGER)):
+        h_px = F * geometry.TYPICAL_HEIGHT_M[label] / d
+        b = _bottom_at(d)
+        hz = hazards.from_tracks((_track((310, b - h_px, 310 + h_px, b), label=label, ttc=2.8),), W, H, CAM)[0]
+        assert hz.approaching and hz.urgency == want, (label, hz.urgency)
