@@ -61,6 +61,15 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"maxsight: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # The disk, not the command: full, read-only, no permission. One sentence, as for the
+        # errors above, naming the file (commands that write say more where they can).
+        if args.debug:
+            raise
+        from maxsight_app.files import why_not_written
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"maxsight: {where}{why_not_written(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("maxsight: stopped", file=sys.stderr)
         return 130

@@ -62,6 +62,8 @@ def cmd_list(args) -> int:
 
 
 def cmd_bundle(args) -> int:
+    from maxsight_app.commands.common import check_output_folder
+    check_output_folder("the bundle folder", args.dest)
     from engine.models.install.bundle import DEFAULT_BUNDLE, bundle
     from maxsight_app.compose import make_registry
     for line in bundle(make_registry(include_user=False), Path(args.dest), args.names or DEFAULT_BUNDLE):
@@ -70,7 +72,13 @@ def cmd_bundle(args) -> int:
 
 
 def cmd_register(args) -> int:
-    from engine.models.registry import register_user_model
-    target = register_user_model(args.name, Path(args.path))
+    from engine.models.registry import models_dir, register_user_model
+    from maxsight_app.files import OutputError, why_not_written
+    try:
+        target = register_user_model(args.name, Path(args.path))
+    except OSError as exc:
+        where = exc.filename or models_dir()
+        raise OutputError(f"cannot register {args.name}: {where} cannot be written ({why_not_written(exc)}); "
+                          f"nothing was registered") from None
     print(f"registered {args.name}: {target} (use --model {args.name})")
     return 0

@@ -5,7 +5,7 @@ import argparse
 import os
 from pathlib import Path
 
-from maxsight_app.commands.common import NEEDS_TORCH, CommandError, note, torch_available
+from maxsight_app.commands.common import NEEDS_TORCH, CommandError, check_output_folder, note, torch_available
 
 
 def add_parser(sub) -> None:
@@ -39,6 +39,7 @@ def add_parser(sub) -> None:
 
 
 def cmd_train(args) -> int:
+    check_output_folder("--out", args.out)
     if not torch_available():
         raise CommandError(NEEDS_TORCH)
     from training.compat import check_resume, check_sources
@@ -177,6 +178,7 @@ def _guarded(cfg, run):
 
 
 def cmd_export(args) -> int:
+    check_output_folder("--out", args.out)
     if not torch_available():
         raise CommandError(NEEDS_TORCH)
     from engine.models.registry import register_user_model

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from maxsight_app.commands.common import NEEDS_TORCH, CommandError, torch_available
+from maxsight_app.commands.common import NEEDS_TORCH, CommandError, check_output_folder, torch_available
 
 
 def add_parser(sub) -> None:
@@ -30,6 +30,7 @@ def add_parser(sub) -> None:
 
 
 def cmd_tune(args) -> int:
+    check_output_folder("--out", args.out)
     if not torch_available():
         raise CommandError(NEEDS_TORCH)
     import importlib.util
@@ -56,6 +57,7 @@ def cmd_tune(args) -> int:
 
 
 def cmd_prune(args) -> int:
+    check_output_folder("--out", args.out)
     if not torch_available():
         raise CommandError(NEEDS_TORCH)
     from training.prune_run import run
