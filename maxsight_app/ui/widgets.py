@@ -394,6 +394,15 @@ class CaptionsPanel(RowList):
             self.setCurrentRow(self.count() - 1)
             self.scrollToBottom()
 
+    SHOWN_LINES = 3          # the newest caption, wrapped onto this many lines, is shown whole
+
+    def minimumSizeHint(self) -> QtCore.QSize:
+        """Room for the newest caption wrapped onto SHOWN_LINES lines: at large text sizes the list
+        was shorter than one caption, and the newest was cut."""
+        hint = super().minimumSizeHint()
+        return QtCore.QSize(hint.width(), self.SHOWN_LINES * self.fontMetrics().lineSpacing() + 2 * WrapDelegate.PAD
+                            + 2 * self.frameWidth() + 4)
+
     def text(self) -> str:
         return "\n".join(self.lines)
 

@@ -96,6 +96,12 @@ def test_nothing_is_cut_off(qtbot, window, scale, size):
         assert _inside(lab, w), f"status {lab.accessibleName()} is cut off"
         need = lab.fontMetrics().boundingRect(QtCore.QRect(0, 0, lab.width(), 100000), int(Qt.TextFlag.TextWordWrap), lab.text())
         assert need.height() <= lab.height(), f"status {lab.accessibleName()} is cut short"
+    # The newest caption is shown whole (at large text the list was shorter than one caption).
+    cap = w.captions
+    cap.scrollToBottom()
+    QtWidgets.QApplication.processEvents()
+    assert _row_shows_all_its_text(cap, cap.count() - 1) and \
+        cap.viewport().rect().contains(cap.visualItemRect(cap.item(cap.count() - 1))), "the newest caption is cut off"
     # Nothing the Sounds list says is lost when it folds away: every sound is also a caption line.
     if not w.sounds.isVisible():
         assert w.captions.isVisible() and w.hazards.height() > w.captions.height()
