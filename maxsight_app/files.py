@@ -145,8 +145,9 @@ def check_folder(name: str, path: Path) -> None:
 
 
 def temp_for(path: Path) -> Path:
-    """A temporary name beside `path` (hidden, this process's own)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.partial")
+    """A temporary name beside `path`: hidden, this process's own, with the same suffix (so that
+    writers choosing a format by it, such as matplotlib, write the right one)."""
+    return path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
 
 
 @contextlib.contextmanager

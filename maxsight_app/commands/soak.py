@@ -40,7 +40,9 @@ def cmd_soak(args) -> int:
                            progress=lambda s: print(f"  {s['t_s']:>6.0f} s  main {s['main_rss_mb']:.0f} MB  worker "
                                                     f"{s['worker_rss_mb']:.0f} MB  Stage A p95 {s['stage_a_p95_ms']:.1f} ms",
                                                     file=sys.stderr, flush=True))
-    soak.plot(result, Path(args.plot))
+    from maxsight_app.files import atomic_paths
+    with atomic_paths([Path(args.plot)]) as (plot,):      # a full disk leaves no half-drawn plot
+        soak.plot(result, plot)
     report(soak.table(result), result.to_json(), args.json)
     print(f"plot: {args.plot}")
     return 0 if result.passed else 1
