@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -29,6 +30,7 @@ from engine.models.detectors import Detector, build
 from engine.models.registry import ModelError, Registry
 from engine.stage_a import hazards as hazard_rules
 from engine.stage_a.access import AccessLane, with_details
+from engine.stage_a.collision import CollisionLane
 from engine.stage_a import quality
 from engine.stage_a.tracking import Tracker
 from engine.stage_a.urgency import UrgencySmoother
@@ -38,6 +40,7 @@ from engine.types import (AudioChunk, CaptionJob, CaptionResult, DocumentJob, Do
 
 STAGE_A_SLOW_MS = 200.0
 AUDIO_BACKLOG_S = 30.0     # audio kept for a busy stream task before the oldest is dropped
+FINISH_S = 120.0           # at the end of a file, how long Stage B's last answers are waited for
 AUDIO_TASKS = {"sounds": SoundJob, "captions": CaptionJob}     # task -> its job type
 AUDIO_RATE = 16000
 OCR_EVERY_S = 3.0          # opportunistic reading, when the decision point allows
@@ -100,6 +103,8 @@ class Pipeline:
         log.info("Stage A: %s on %s, %d threads", spec.name, self.runs_on, config.threads)
         self.notes: list[str] = []        # one sentence each, for the user (said once by the app)
         self.access = self._access_lane(config, registry)
+        # Whatever is in the way, named or not (image motion -> time to contact): engine/stage_a/collision.py
+        self.collision = CollisionLane(config.camera, config.collision) if config.collision.enabled else None
 
     def _access_lane(self, config: EngineConfig, registry: Registry) -> AccessLane | None:
         """The door and stairs detector beside the COCO one, or None with a note saying why not."""
@@ -125,11 +130,20 @@ class Pipeline:
         access = getattr(self, "access_calibration", None)
         return self.calibration.warns(label) and (access is None or access.warns(label))
 
+    def _report_score(self, label: str, area_fraction: float) -> float:
+        """The birth score of this class and box size (its model's calibration)."""
+        access = getattr(self, "access_calibration", None)
+        if access is not None and label in calibration.ACCESS_GROUPS:
+            return access.birth(label, area_fraction)
+        return self.calibration.birth(label, area_fraction)
+
     def reset(self) -> None:
         """Forget tracks, e.g. when the source changes."""
         self.tracker.reset()
         if self.access is not None:
             self.access.reset()
+        if self.collision is not None:
+            self.collision.reset()
         self.smoother = UrgencySmoother()
 
     def request_text(self) -> bool:
@@ -175,7 +189,23 @@ class Pipeline:
         skipped = self._skip_reason(stage_a_ms, uncertainty)
         if audio is not None:
             assert audio.sample_rate == AUDIO_RATE, f"Stage B takes {AUDIO_RATE} Hz audio, got {audio.sample_rate} Hz"
-        samples = audio.samples if audio is not None else None
+        self._send_audio(audio.samples if audio is not None else None, frame.timestamp)
+        if "ocr" in self.stage_b.specs and self.stage_b.pending_for("ocr") == 0:
+            due = frame.timestamp - self._last_ocr_t >= OCR_EVERY_S and skipped is None and self.document is None
+            if self._text_asked or due:      # asked for: even an uncertain frame is worth a try
+                if self.stage_b.submit("ocr", TextJob(frame.image, frame.timestamp, self._text_asked), t=frame.timestamp):
+                    self._last_ocr_t, self._text_asked = frame.timestamp, False
+        if ("recognition" in self.stage_b.specs and self.stage_b.pending_for("recognition") == 0 and skipped is None
+                and frame.timestamp - self._last_recognise_t >= RECOGNISE_EVERY_S and hazards):
+            big = sorted(hazards, key=lambda h: -(h.box[2] - h.box[0]) * (h.box[3] - h.box[1]))[:RECOGNISE_MAX]
+            crops = [(h.track_id, c) for h in big if (c := crop_box(frame.image, h.box)) is not None]
+            if crops and self.stage_b.submit("recognition", RecognitionJob(tuple(crops)), t=frame.timestamp):
+                self._last_recognise_t = frame.timestamp
+        return self._answers(skipped)
+
+    def _send_audio(self, samples: np.ndarray | None, t: float) -> None:
+        """New audio joins each audio task's backlog; a backlog goes over as one chunk when its task
+        has room (only audio older than AUDIO_BACKLOG_S is dropped, and counted)."""
         for task, job_type in AUDIO_TASKS.items():
             if task not in self.stage_b.specs or task in self.stage_b.status.disabled:
                 continue
@@ -188,19 +218,11 @@ class Pipeline:
                 if len(chunk) > limit:
                     self.audio_dropped_s += (len(chunk) - limit) / AUDIO_RATE
                     chunk = chunk[-limit:]
-                if self.stage_b.submit(task, job_type(chunk.astype(np.float32, copy=False)), t=frame.timestamp):
+                if self.stage_b.submit(task, job_type(chunk.astype(np.float32, copy=False)), t=t):
                     backlog.clear()
-        if "ocr" in self.stage_b.specs and self.stage_b.pending_for("ocr") == 0:
-            due = frame.timestamp - self._last_ocr_t >= OCR_EVERY_S and skipped is None and self.document is None
-            if self._text_asked or due:      # asked for: even an uncertain frame is worth a try
-                if self.stage_b.submit("ocr", TextJob(frame.image, frame.timestamp, self._text_asked), t=frame.timestamp):
-                    self._last_ocr_t, self._text_asked = frame.timestamp, False
-        if ("recognition" in self.stage_b.specs and self.stage_b.pending_for("recognition") == 0 and skipped is None
-                and frame.timestamp - self._last_recognise_t >= RECOGNISE_EVERY_S and hazards):
-            big = sorted(hazards, key=lambda h: -(h.box[2] - h.box[0]) * (h.box[3] - h.box[1]))[:RECOGNISE_MAX]
-            crops = [(h.track_id, c) for h in big if (c := crop_box(frame.image, h.box)) is not None]
-            if crops and self.stage_b.submit("recognition", RecognitionJob(tuple(crops)), t=frame.timestamp):
-                self._last_recognise_t = frame.timestamp
+
+    def _answers(self, skipped: str | None) -> _StageBOut:
+        """What Stage B finished since the last call, by type, with the report on its state."""
         sounds, captions, texts, asked, recognised, max_age, page = [], [], (), False, [], 0.0, None
         for r in self.stage_b.drain():
             max_age = max(max_age, r.latency_s)
@@ -221,6 +243,35 @@ class Pipeline:
         report = StageBReport(skipped, st.dropped, self.stage_b.pending, st.disabled, max_age, self.audio_dropped_s,
                               tasks=tuple(self.stage_b.specs))
         return _StageBOut(tuple(sounds), tuple(captions), texts, asked, tuple(recognised), report, page)
+
+    def finish(self, last: FrameResult, timeout_s: float = FINISH_S) -> FrameResult | None:
+        """The end of a file: what Stage B still owes for it (the last seconds' captions, a sound, a
+        text read). On a busy machine the worker can be tens of seconds behind the video, and a file,
+        unlike a camera, stops: without this its last words were never captioned. Sends the audio
+        still waiting here, waits for the worker's answers (at most timeout_s; a hung or stopped
+        worker is the scheduler's to restart) and returns them on `last`'s frame, with no picture
+        findings (no new frame was seen). None when Stage B is off or owed nothing."""
+        if self.stage_b is None:
+            return None
+        end = time.monotonic() + timeout_s
+        parts: list[_StageBOut] = []
+        while True:
+            self._send_audio(None, last.timestamp)
+            parts.append(self._answers(None))
+            owed = self.stage_b.pending or any(self._audio_backlog[t] for t in AUDIO_TASKS
+                                                if t in self.stage_b.specs and t not in self.stage_b.status.disabled)
+            if not owed or time.monotonic() >= end:
+                break
+            self.stage_b.wait_idle(min(0.5, max(0.0, end - time.monotonic())))
+        problems = self.stage_b.take_problems()
+        texts = next((p.texts for p in reversed(parts) if p.texts), ())
+        b = _StageBOut(sum((p.sounds for p in parts), ()), sum((p.captions for p in parts), ()), texts,
+                       any(p.texts_asked for p in parts if p.texts), sum((p.recognised for p in parts), ()), parts[-1].report)
+        if not (b.sounds or b.captions or b.texts or b.recognised or problems):
+            return None
+        return replace(last, detections=(), tracks=(), hazards=(), timings_ms={}, problems=problems, sounds=b.sounds,
+                       captions=b.captions, stage_b=b.report, texts=b.texts, texts_asked=b.texts_asked,
+                       recognised=b.recognised, document=None)
 
     def step(self, frame: Frame, audio: AudioChunk | None = None) -> FrameResult:
         """audio: the sound (16 kHz mono) that arrived since the previous frame, if any."""
@@ -252,9 +303,14 @@ class Pipeline:
             problems = problems + ((problem,) if problem else ())
             t3 += time.perf_counter() - t_access      # tracking time stays the COCO tracker's
         hazards = hazard_rules.from_tracks(tracks, width, height, self.config.camera, self.smoother, frame.timestamp,
-                                           warns=self._warns)
+                                           warns=self._warns, report_score=self._report_score)
         if self.access is not None:
             hazards = with_details(hazards, tracks)
+        if self.collision is not None:
+            t_lane = time.perf_counter()
+            lane = self.collision.update(frame.image, frame.timestamp, tracks)
+            hazards = tuple(sorted(hazards + lane, key=lambda h: (-int(h.urgency), -h.priority)))
+            timings["collision"] = (time.perf_counter() - t_lane) * 1e3
         t4 = time.perf_counter()
         timings["quality"] = (t1 - t0) * 1e3
         timings["tracking"] = (t3 - t2) * 1e3

@@ -171,50 +171,64 @@ def run(session: Session, feed: Feed, out_path: Path | None, progress: bool = Tr
     total = source.frame_count if feed.max_frames is None else min(feed.max_frames, source.frame_count or feed.max_frames)
     bar = tqdm(total=total, unit="frame", desc=source.description, disable=not progress, file=sys.stderr)
     wall0 = time.perf_counter()
+
+    def take(tick, a_frame: bool = True) -> None:
+        """One result's line, counts and checks (a_frame: False for the end-of-file line)."""
+        nonlocal seen
+        result = tick.result
+        stats["cues"] += len(tick.cues)
+        stats["sounds"] += len(result.sounds)
+        stats["captions"] += len(result.captions)
+        stats["texts"] += len(result.texts)
+        for k, v in result.timings_ms.items():
+            if k in steps:
+                steps[k].add(v)
+        for h in result.hazards:
+            if h.track_id not in seen:
+                seen.add(h.track_id)
+                tracks_by_class[h.label] += 1
+        if len(seen) > 5000:       # ids only grow: forget the oldest half
+            seen = {i for i in seen if i > max(seen) - 2500}
+        if a_frame:
+            worst[(max((h.urgency for h in result.hazards), default=Urgency.SAFE)).word] += 1
+        g = tick.guidance
+        if g is not None:
+            find["frames"] += 1
+            find["in_view"] += g.in_view
+            for event in g.events:
+                find[event] += 1
+            if g.in_view and g.findability is not None:
+                findability.append(g.findability.score)
+        if out:
+            line = result.to_json()
+            line["cues"] = [{"text": c.text, "kind": c.kind.value, "priority": c.priority.name.lower(),
+                             "urgency": c.urgency.word, "track_id": c.track_id, "latency_ms": round(ms, 2)}
+                            for c, ms in zip(tick.cues, tick.latency_ms)]
+            if tick.guidance is not None:
+                line["find"] = tick.guidance.to_json()
+            try:
+                out.write(json.dumps(line) + "\n")
+                out.flush()
+            except OSError as exc:
+                raise CommandError(f"cannot write --out {out_path} ({why_not_written(exc)}) after "
+                                   f"{feed.stats.frames} frames; the run was stopped and nothing was kept there") from None
+        problem = audio_problem(session)
+        if problem:
+            raise CommandError(f"--audio-out: {problem}; the run was stopped")
+
     try:
+        last = None
         for frame, audio in feed:
             tick = session.handle(frame, audio)
-            result = tick.result
-            result.timings_ms["decode"] = feed.stats.decode_ms
-            stats["cues"] += len(tick.cues)
-            stats["sounds"] += len(result.sounds)
-            stats["captions"] += len(result.captions)
-            stats["texts"] += len(result.texts)
-            for k, v in result.timings_ms.items():
-                if k in steps:
-                    steps[k].add(v)
-            for h in result.hazards:
-                if h.track_id not in seen:
-                    seen.add(h.track_id)
-                    tracks_by_class[h.label] += 1
-            if len(seen) > 5000:       # ids only grow: forget the oldest half
-                seen = {i for i in seen if i > max(seen) - 2500}
-            worst[(max((h.urgency for h in result.hazards), default=Urgency.SAFE)).word] += 1
-            g = tick.guidance
-            if g is not None:
-                find["frames"] += 1
-                find["in_view"] += g.in_view
-                for event in g.events:
-                    find[event] += 1
-                if g.in_view and g.findability is not None:
-                    findability.append(g.findability.score)
-            if out:
-                line = result.to_json()
-                line["cues"] = [{"text": c.text, "kind": c.kind.value, "priority": c.priority.name.lower(),
-                                 "urgency": c.urgency.word, "track_id": c.track_id, "latency_ms": round(ms, 2)}
-                                for c, ms in zip(tick.cues, tick.latency_ms)]
-                if tick.guidance is not None:
-                    line["find"] = tick.guidance.to_json()
-                try:
-                    out.write(json.dumps(line) + "\n")
-                    out.flush()
-                except OSError as exc:
-                    raise CommandError(f"cannot write --out {out_path} ({why_not_written(exc)}) after "
-                                       f"{feed.stats.frames} frames; the run was stopped and nothing was kept there") from None
-            problem = audio_problem(session)
-            if problem:
-                raise CommandError(f"--audio-out: {problem}; the run was stopped")
+            tick.result.timings_ms["decode"] = feed.stats.decode_ms
+            take(tick)
+            last = tick.result
             bar.update(1)
+        if last is not None and feed.max_frames is None and not feed.stats.ended_early:
+            # The file ended: what Stage B still owed for it (its last words' captions) as one more line.
+            end = session.finish(last)
+            if end is not None:
+                take(end, a_frame=False)
         keep = True
     except KeyboardInterrupt:
         keep = True                                # stopped by the user: the results so far are whole lines

@@ -95,3 +95,14 @@ def rebuilt(tag: str = "a"):
     def run(payload):
         return tag
     return run
+
+
+def slow_sounds(delay_s: float = 1.0):
+    """A sound task that hears a doorbell in every piece of audio, `delay_s` after getting it: a
+    worker behind the video, as on a busy machine."""
+    from engine.types import SoundEvent, SoundResult
+
+    def run(job):
+        time.sleep(delay_s)
+        return SoundResult((SoundEvent("doorbell", 0.9, 0.0, None),))
+    return run

@@ -96,3 +96,29 @@ def test_crops_are_clamped_to_the_frame_and_empty_ones_skipped():
     assert crop_box(image, (-200.0, 10.0, -100.0, 200.0)) is None          # wholly outside: nothing to crop
     assert crop_box(image, (300.0, 10.0, 330.0, 200.0)) is None            # 20 px left inside: too small
     assert crop_box(image, (10.0, 10.0, 10.0 + MIN_CROP_PX, 10.0 + MIN_CROP_PX)).shape == (MIN_CROP_PX, MIN_CROP_PX, 3)
+
+
+def test_a_file_that_ends_before_stage_b_answers_still_gets_the_answer(installed_models):
+    """The worker answers 1.5 s after each piece of audio and the 'file' is 3 frames long: the frame
+    loop ends with the answer still owed. finish() sends what audio waits, waits for the worker and
+    returns its answer on the last frame, with no picture findings; a second finish owes nothing."""
+    import numpy as np
+
+    from engine.stage_b.scheduler import ProcessorSpec, StageBScheduler
+    from engine.types import AudioChunk, Frame
+    sched = StageBScheduler({"sounds": ProcessorSpec("tests.fakes.stage_b:slow_sounds", kwargs={"delay_s": 1.5})},
+                            timeout_s=30.0)
+    try:
+        pipe = Pipeline(EngineConfig(detector="nanodet"), installed_models, stage_b=sched)
+        image = np.full((240, 320, 3), 90, np.uint8)
+        heard, last = [], None
+        for i in range(3):
+            last = pipe.step(Frame(i, i / 10, image), audio=AudioChunk(i / 10, np.zeros(1600, np.float32), 16000))
+            heard += [s.label for s in last.sounds]
+        assert heard == []                              # nothing came back while the frames ran
+        end = pipe.finish(last, timeout_s=120)
+        assert end is not None and [s.label for s in end.sounds][:1] == ["doorbell"]
+        assert end.frame_index == last.frame_index and end.hazards == () and end.tracks == ()
+        assert sched.pending == 0 and pipe.finish(end, timeout_s=5) is None
+    finally:
+        sched.close()
