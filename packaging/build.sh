@@ -47,7 +47,8 @@ rm -f "$OUT/maxsight-$VERSION"*.whl "$OUT/maxsight-$VERSION.tar.gz"
 "$VENV/bin/python" -m build --no-isolation --outdir "$OUT" . >"$WORK/build.log" 2>&1 || { tail -30 "$WORK/build.log"; exit 1; }
 WHEEL="$OUT/maxsight-$VERSION-py3-none-any.whl"
 SDIST="$OUT/maxsight-$VERSION.tar.gz"
-for f in assets/labels/coco80.json assets/icons/maxsight.svg assets/icons/maxsight-16.png engine/models/registry.py; do
+for f in assets/labels/coco80.json assets/icons/maxsight.svg assets/icons/maxsight-16.png assets/samples/people_walking_indoor.mp4 \
+         engine/models/registry.py; do
     "$VENV/bin/python" -c "import sys, zipfile; sys.exit('$f' not in zipfile.ZipFile('$WHEEL').namelist())" \
         || { echo "the wheel lacks $f" >&2; exit 1; }
 done
