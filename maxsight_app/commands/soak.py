@@ -64,6 +64,9 @@ def _default_video(folder: Path) -> Path:
     problem = synth.check()
     if problem:
         raise ValueError(f"the soak's speech track cannot be made ({problem}); pass --source VIDEO with a sound track")
-    speech = resample(synth.render(SOAK_SPEECH), SAMPLE_RATE)     # 16 kHz, as the caption worker hears
+    try:
+        speech = resample(synth.render(SOAK_SPEECH), SAMPLE_RATE)     # 16 kHz, as the caption worker hears
+    except RuntimeError as exc:
+        raise ValueError(f"the soak's speech track cannot be made ({exc}); pass --source VIDEO with a sound track") from None
     return video_with_sound(sample_video(), np.concatenate([speech, np.zeros(3 * 16000, np.float32)]),
                             folder / "walk_with_speech.mp4", seconds=60.0)

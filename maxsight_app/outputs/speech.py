@@ -16,6 +16,7 @@ import numpy as np
 from maxsight_app.outputs.tones import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
+WAV_HEADER_BYTES = 44        # a WAV file holding no samples
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,16 @@ class SpeechSynth:
         fd, path = tempfile.mkstemp(suffix=".wav", prefix="maxsight-say-", dir=self.scratch_dir)
         os.close(fd)
         try:
-            # pyttsx3 prints "Audio saved to ..." on stdout; keep our CLI output clean.
-            with contextlib.redirect_stdout(io.StringIO()):
-                self._engine.save_to_file(text, path)
-                self._engine.runAndWait()
+            # pyttsx3 prints "Audio saved to ..." on stdout; keep our CLI output clean. Now and then
+            # (a busy machine) espeak-ng leaves the file empty; one more try has always filled it.
+            for _ in range(2):
+                with contextlib.redirect_stdout(io.StringIO()):
+                    self._engine.save_to_file(text, path)
+                    self._engine.runAndWait()
+                if os.path.getsize(path) > WAV_HEADER_BYTES:
+                    break
+            else:
+                raise RuntimeError(f"espeak-ng wrote no audio for {text[:40]!r}")
             with wave.open(path, "rb") as w:
                 sr, n, width = w.getframerate(), w.getnframes(), w.getsampwidth()
                 raw = w.readframes(n)
