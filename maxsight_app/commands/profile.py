@@ -73,7 +73,8 @@ def _export(store, out: Path) -> None:
     from maxsight_app.personal_objects import stored_vectors
     from maxsight_app.profile.store import MAX_IMPORT_BYTES
     check_outputs({"the export file": out}, {"the profile database": store.path})
-    text = json.dumps(store.export_json(vectors=lambda uid: stored_vectors(store, uid)), indent=1)
+    data = store.export_json(vectors=lambda uid: stored_vectors(store, uid))
+    text = json.dumps(data, indent=1)
     size = len(text.encode("utf-8"))
     if size > MAX_IMPORT_BYTES:
         raise CommandError(f"the export would be {size / 2**20:.0f} MB, more than the {MAX_IMPORT_BYTES // 2**20} MB an import "
@@ -81,6 +82,8 @@ def _export(store, out: Path) -> None:
     with atomic(out, encoding="utf-8") as f:
         f.write(text)
     print(f"exported {len(store.users())} profile(s) to {out}")
+    for r in data["renamed"]:
+        print(f"  the profile {r['from']!r} is in it as {r['to']!r}: an import refuses names with /, \\ or ..")
 
 
 def cmd_profile(args) -> int:

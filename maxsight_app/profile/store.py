@@ -433,9 +433,14 @@ class ProfileStore:
         user's own sounds (their embeddings), personal objects (with their vectors when `vectors`
         gives them: user id -> {row id: vector}, read from the FAISS file by the caller), therapy
         sessions and their trials. Text is clipped to what an import accepts."""
-        users = []
+        users, renamed = [], []
+        taken = {u["name"] for u in self.users()}
         for u in self.users():
             uid = u["id"]
+            name = _exportable_name(u["name"], taken)
+            if name != u["name"]:          # stored before such names were refused: an import would refuse it
+                renamed.append({"from": u["name"], "to": name})
+                taken.add(name)
             vecs = vectors(uid) if vectors is not None else {}
             sounds = {}
             for r in self._db["custom_sounds"].rows_where("user_id = ?", [uid], order_by="id"):
@@ -454,7 +459,7 @@ class ProfileStore:
                           for t in self.therapy_trials(sess["id"])]
                 therapy.append({"session": {k: _clip(v) for k, v in sess.items() if k not in ("id", "user_id")},
                                 "trials": trials})
-            users.append({"name": u["name"], "created": u["created"], "preferences": self.preferences(uid),
+            users.append({"name": name, "created": (u["created"] or "")[:MAX_STAMP], "preferences": self.preferences(uid),
                           "class_weights": {k[:MAX_NAME]: v for k, v in self.class_weights(uid).items()},
                           "feedback": [{k: (f[k] or "")[:MAX_TEXT] for k in ("at", "kind", "label", "detail")}
                                        for f in self.feedback(uid)],
@@ -462,7 +467,7 @@ class ProfileStore:
                                              "embeddings": _b64(np.frombuffer(b"".join(e["rows"]), "<f4"))}
                                             for e in sounds.values()],
                           "personal_items": items, "therapy": therapy})
-        return {"schema_version": SCHEMA_VERSION, "exported": _now(), "users": users}
+        return {"schema_version": SCHEMA_VERSION, "exported": _now(), "users": users, "renamed": renamed}
 
     def import_json(self, data: dict, replace: bool = False) -> list[str]:
         """Add (or with replace, overwrite) the users in an export; their names."""
@@ -672,6 +677,20 @@ def _numbers_in(where: str, text) -> int:
         if raw % 4 == 0:
             return raw // 4
     raise ValueError(f"{where}: must be base64 text of 1 to {MAX_DIMS} numbers, as many as the other objects'")
+
+
+def _exportable_name(name: str, taken: set[str]) -> str:
+    """`name`, or for one an import would refuse (a / or .. stored by an older MaxSight) the
+    nearest name it accepts that no other profile has."""
+    try:
+        return _check_name(name)
+    except ValueError:
+        base = (name.replace("..", "_").replace("/", "_").replace("\\", "_").strip() or "profile")[:MAX_NAME - 4]
+        base = "".join(c for c in base if ord(c) >= 32) or "profile"
+        candidate, n = base, 2
+        while candidate in taken:
+            candidate, n = f"{base} {n}", n + 1
+        return candidate
 
 
 def _check_name(name) -> str:

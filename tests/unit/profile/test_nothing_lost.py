@@ -113,6 +113,11 @@ def test_the_report_of_a_legacy_name_stays_inside_its_folder(data, tmp_path, cap
     written = sorted(p.name for p in reports.iterdir())
     assert len(written) == 4 and all(n.startswith("maxsight-report-outside") for n in written), written
     assert not list(tmp_path.parent.glob("*outside*")) and not list(tmp_path.glob("*outside*"))
+    # Its export is one an import accepts: the name is made importable, and said.
+    capsys.readouterr()
+    assert main(["profile", "export", "legacy.json"]) == 0
+    assert "is in it as '____outside'" in capsys.readouterr().out
+    assert main(["profile", "import", "legacy.json"]) == 0
 
 
 def test_a_report_that_cannot_be_written_is_one_sentence_and_leaves_no_files(data, tmp_path, capsys, monkeypatch):
