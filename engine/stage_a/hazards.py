@@ -40,11 +40,18 @@ def evidence_gap(label: str, pos: geometry.Position, sure: bool, ttc: float | No
 
 
 CLOSING_TTC_S = 3.0
+REPORT_NEAR_AREA = 0.10     # as the tracker's and the calibration's "near" box
 
 
 def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: CameraModel,
-                smoother: urgency.UrgencySmoother | None = None, t: float = 0.0, warns=None) -> tuple[Hazard, ...]:
-    """warns(label) -> bool: may this class raise warnings (the calibration's per-class verdict)."""
+                smoother: urgency.UrgencySmoother | None = None, t: float = 0.0, warns=None,
+                report_score=None) -> tuple[Hazard, ...]:
+    """warns(label) -> bool: may this class raise warnings (the calibration's per-class verdict).
+    report_score(label, area fraction) -> score: a track whose box is not near (10% of the frame or
+    less), that is not approaching and is no more than a caution is reported only when its score
+    reaches this (the calibrated birth score): a track confirmed from many weak detections (summed
+    evidence) is kept, and said once it comes near or closes in, but a weak far guess is not a
+    hazard to list (on the dev half such reports were right 3 times in 9)."""
     out = []
     for tr in tracks:
         if not tr.confirmed:
@@ -59,6 +66,10 @@ def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: Came
         if level >= Urgency.WARNING and evidence_gap(tr.label, pos, sure, ttc, warns) is not None:
             priority -= 10 * (int(level) - int(Urgency.CAUTION))
             level = Urgency.CAUTION
+        if report_score is not None and level <= Urgency.CAUTION and not approaching:
+            frac = (tr.box[2] - tr.box[0]) * (tr.box[3] - tr.box[1]) / float(width * height)
+            if frac <= REPORT_NEAR_AREA and tr.score < report_score(tr.label, frac):
+                continue
         if smoother is not None:
             smoothed = smoother.smooth(tr.track_id, level, t)
             priority += 10 * (int(smoothed) - int(level))

@@ -115,3 +115,19 @@ def test_a_far_person_approaching_is_a_caution_a_far_car_a_warning():
         b = _bottom_at(d)
         hz = hazards.from_tracks((_track((310, b - h_px, 310 + h_px, b), label=label, ttc=2.8),), W, H, CAM)[0]
         assert hz.approaching and hz.urgency == want, (label, hz.urgency)
+
+
+def test_a_weak_far_guess_is_not_listed_until_it_comes_near_or_closes_in():
+    birth = calibration.Calibration(0.5).birth
+    d = 6.0
+    h_px = F * 1.7 / d
+    b = _bottom_at(d)
+    box = (300, b - h_px, 300 + 0.35 * h_px, b)                # about 1.6% of the frame
+    weak = Track(**{**_track(box).__dict__, "score": 0.35})
+    assert hazards.from_tracks((weak,), W, H, CAM, report_score=birth) == ()
+    strong = Track(**{**_track(box).__dict__, "score": 0.6})
+    assert len(hazards.from_tracks((strong,), W, H, CAM, report_score=birth)) == 1
+    closing = Track(**{**_track(box, ttc=2.5).__dict__, "score": 0.35})
+    assert len(hazards.from_tracks((closing,), W, H, CAM, report_score=birth)) == 1
+    near = Track(**{**_track(_near_in_path_box(), label="chair").__dict__, "score": 0.35})
+    assert hazards.from_tracks((near,), W, H, CAM, report_score=birth)[0].urgency == Urgency.WARNING
