@@ -60,6 +60,8 @@ def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: Came
         ttc = tr.ttc_s
         if ttc is not None and not pos.bounded and pos.distance_m / max(ttc, 1e-3) > MAX_CLOSING_SPEED.get(tr.label, _DEFAULT_MAX_SPEED):
             ttc = None
+        if smoother is not None:
+            ttc = smoother.bridge(tr.track_id, ttc, tr.box, tr.label, t)     # dropouts and id switches
         approaching = ttc is not None
         sure = tr.class_share >= SURE_SHARE
         level, priority = urgency.assess(tr.label, pos, approaching, ttc, () if sure else tr.alternatives)
@@ -79,6 +81,6 @@ def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: Came
                           zone=pos.zone, approaching=approaching, ttc_s=ttc, urgency=level,
                           priority=priority, score=tr.score, in_path=urgency.in_path(pos), sure=sure))
     if smoother is not None:
-        smoother.forget_except({tr.track_id for tr in tracks})
+        smoother.forget_except({tr.track_id for tr in tracks}, t)
     out.sort(key=lambda h: (-int(h.urgency), -h.priority))
     return tuple(out)

@@ -114,12 +114,53 @@ def _access_level(label: str, position: Position) -> Urgency:
 class UrgencySmoother:
     """Per-track hysteresis so a level does not flicker with box jitter: a higher level must hold
     for RISE_FRAMES frames (danger counts at once: never delay it), and a level only falls after
-    the raw level has stayed below it for HOLD_S seconds."""
+    the raw level has stayed below it for HOLD_S seconds.
+
+    It also bridges the approach estimate (`bridge`): a track whose time to contact drops out for a
+    frame or two (a box the fit found too jittery, a frame the detector missed) keeps it, counted
+    down, for BRIDGE_S; a new track born where an approaching one was just lost (the tracker gave
+    the same object a new id) takes over its time to contact and its level, so an id switch never
+    makes a closing object look still."""
     RISE_FRAMES = 2
     HOLD_S = 1.0
+    BRIDGE_S = 0.6
+    BRIDGE_IOU = 0.3
 
     def __init__(self) -> None:
         self._state: dict[int, list] = {}     # track -> [level, candidate, candidate frames, last time raw >= level]
+        self._ttc: dict[int, tuple] = {}      # track -> (t, ttc, box, label) when it last had a time to contact
+        self._lost: list[tuple] = []          # (t lost, ttc then, box, label, smoother state) of approaching tracks
+
+    def bridge(self, track_id: int, ttc: float | None, box, label: str, t: float) -> float | None:
+        """The track's time to contact, bridged over short dropouts and id switches."""
+        if ttc is not None:
+            self._ttc[track_id] = (t, ttc, box, label)
+            return ttc
+        last = self._ttc.get(track_id)
+        if last is None or t - last[0] > self.BRIDGE_S:
+            last = self._inherit(track_id, box, label, t) or last
+        if last is None or t - last[0] > self.BRIDGE_S:
+            return None
+        return max(0.0, last[1] - (t - last[0]))
+
+    def _inherit(self, track_id: int, box, label: str, t: float):
+        best, best_iou = None, self.BRIDGE_IOU
+        for lost in self._lost:
+            if t - lost[0] > self.BRIDGE_S or lost[3] != label:
+                continue
+            iou = _iou(box, lost[2])
+            if iou >= best_iou:
+                best, best_iou = lost, iou
+        if best is None:
+            return None
+        self._lost.remove(best)
+        self._ttc[track_id] = (best[0], best[1], box, label)
+        own = self._state.get(track_id)
+        if own is None:
+            self._state[track_id] = list(best[4])
+        elif best[4][0] > own[0]:
+            own[0], own[3] = best[4][0], best[4][3]        # the lost track's level and when it last held
+        return self._ttc[track_id]
 
     def smooth(self, track_id: int, raw: Urgency, t: float) -> Urgency:
         st = self._state.get(track_id)
@@ -141,5 +182,19 @@ class UrgencySmoother:
         self._state[track_id] = [level, cand, count, last_high]
         return level
 
-    def forget_except(self, live: set[int]) -> None:
+    def forget_except(self, live: set[int], t: float | None = None) -> None:
+        if t is not None:
+            for k, (tt, ttc, box, label) in self._ttc.items():
+                if k not in live and k in self._state and t - tt <= self.BRIDGE_S:
+                    self._lost.append((tt, ttc, box, label, tuple(self._state[k])))
+            self._lost = [x for x in self._lost if t - x[0] <= self.BRIDGE_S]
+        self._ttc = {k: v for k, v in self._ttc.items() if k in live}
         self._state = {k: v for k, v in self._state.items() if k in live}
+
+
+def _iou(a, b) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0

@@ -131,3 +131,28 @@ def test_a_weak_far_guess_is_not_listed_until_it_comes_near_or_closes_in():
     assert len(hazards.from_tracks((closing,), W, H, CAM, report_score=birth)) == 1
     near = Track(**{**_track(_near_in_path_box(), label="chair").__dict__, "score": 0.35})
     assert hazards.from_tracks((near,), W, H, CAM, report_score=birth)[0].urgency == Urgency.WARNING
+
+
+def test_an_approach_survives_a_dropout_and_an_id_switch():
+    """A person closing in whose time to contact drops out for a frame keeps it (counted down);
+    a new id on the same box takes over the lost track's approach and level."""
+    from engine.stage_a.urgency import UrgencySmoother
+    sm = UrgencySmoother()
+    d = 2.5
+    h_px, b = F * 1.7 / d, _bottom_at(d)
+    box = (300, b - h_px, 300 + 0.35 * h_px, b)
+    for i in range(3):                                         # closing, time to contact 1.2 s
+        hz = hazards.from_tracks((_track(box, ttc=1.2 - 0.1 * i),), W, H, CAM, smoother=sm, t=0.1 * i)[0]
+    assert hz.urgency == Urgency.DANGER
+    hz = hazards.from_tracks((_track(box, ttc=None),), W, H, CAM, smoother=sm, t=0.3)[0]     # a dropout
+    assert hz.approaching and abs(hz.ttc_s - 0.9) < 1e-6 and hz.urgency == Urgency.DANGER
+    # the tracker loses id 1 and starts id 2 on the same person, with no approach history yet
+    hazards.from_tracks((), W, H, CAM, smoother=sm, t=0.4)
+    hz = hazards.from_tracks((_track(box, ttc=None, tid=2),), W, H, CAM, smoother=sm, t=0.5)[0]
+    assert hz.track_id == 2 and hz.approaching and hz.urgency == Urgency.DANGER
+    # without the bridge (a new smoother) the same frame is a standing person: no danger
+    assert hazards.from_tracks((_track(box, ttc=None, tid=2),), W, H, CAM, smoother=UrgencySmoother(), t=0.5)[0].urgency \
+        < Urgency.DANGER
+    # long after (over BRIDGE_S), a still person is still again
+    hz = hazards.from_tracks((_track(box, ttc=None, tid=2),), W, H, CAM, smoother=sm, t=2.0)[0]
+    assert not hz.approaching
