@@ -543,26 +543,57 @@ def parity(net: N.NanoDetTorch, onnx_path: Path, images: list[np.ndarray]) -> di
     return p
 
 
-def export_onnx(net: N.NanoDetTorch, labels: list[str], path: Path, images: list[np.ndarray], extra: dict | None = None) -> dict:
-    """The joint model as ONNX in NanoDet's layout (opset 17), parity-checked against eager torch
-    on `images`; with a sidecar JSON (labels, input size, preprocessing, parity). A model that
-    fails parity is removed and ExportError raised."""
-    from training.export import ExportError
+class AppLayout(torch.nn.Module):
+    """The exported graph, in the layout of every MaxSight export (engine/models/detectors/maxsight.py,
+    family "maxsight"): input "image" [B, 3, S, S] letterboxed RGB with ImageNet mean/std, outputs
+    "scores" [B, L, C] and "boxes" [B, L, 4] xyxy input pixels. NanoDet's own BGR normalisation is
+    done inside the graph (one affine map per channel), so the app runs it like any export."""
+
+    def __init__(self, net: N.NanoDetTorch):
+        super().__init__()
+        self.pred = NanoDetPredictor(net)
+        from engine.models.mobilenet_v2 import MEAN, STD                 # RGB, 0..1
+        mean_rgb = torch.tensor(np.asarray(MEAN, np.float32)).view(1, 3, 1, 1)
+        std_rgb = torch.tensor(np.asarray(STD, np.float32)).view(1, 3, 1, 1)
+        # x_bgr_nanodet = (255 * (x * std + mean))[BGR] - MEAN_BGR) / STD_BGR = x * scale + shift
+        mb, sb = torch.tensor(N.MEAN_BGR).view(1, 3, 1, 1), torch.tensor(N.STD_BGR).view(1, 3, 1, 1)
+        self.register_buffer("scale", (255 * std_rgb.flip(1)) / sb, persistent=False)
+        self.register_buffer("shift", (255 * mean_rgb.flip(1) - mb) / sb, persistent=False)
+
+    def forward(self, image):
+        assert image.dim() == 4 and image.shape[1] == 3, f"image must be [B, 3, S, S], got {tuple(image.shape)}"
+        x = image.flip(1) * self.scale + self.shift                           # RGB ImageNet -> NanoDet's BGR input
+        return self.pred(x)
+
+
+def export_onnx(net: N.NanoDetTorch, labels: list[str], path: Path, images: list[np.ndarray], extra: dict | None = None,
+                birth_score: float = 0.45, keep_score: float = 0.25) -> dict:
+    """The joint model as a MaxSight ONNX export (AppLayout, opset 17) with its sidecar JSON, parity-checked against eager torch on `images` by
+    training/export.py's measure and tolerance. A model that fails parity is removed and
+    ExportError raised. Returns the parity numbers."""
+    from engine.models.detectors.maxsight import preprocess
+    from training.export import ExportError, _parity, parity_ok, sidecar_labels
+    import onnxruntime as ort
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    net = net.cpu().eval()
-    example = torch.from_numpy(N.preprocess(images[0])[0])
+    eager = AppLayout(net.cpu().eval()).eval()
+    inputs = [preprocess(im, N.INPUT_SIZE)[0][None] for im in images]
     with torch.inference_mode():
-        torch.onnx.export(NanoDetLayout(net), (example,), str(path), input_names=["image"], output_names=layout_names(),
-                          opset_version=17, dynamo=False)
-    p = parity(net, path, images)
+        # the TorchScript-based exporter, as training/export.py uses (a plain graph ORT optimises well)
+        torch.onnx.export(eager, (torch.from_numpy(inputs[0]),), str(path), input_names=["image"],
+                          output_names=["scores", "boxes"], opset_version=17, dynamo=False)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    p = _parity(lambda x: sess.run(["scores", "boxes"], {"image": x}), lambda x: list(eager(x)), inputs)
+    p["ok"] = parity_ok(p, N.INPUT_SIZE)
     if not p["ok"]:
         path.unlink(missing_ok=True)
         raise ExportError(f"the ONNX export does not match eager torch (score diff {p['max_abs_score']:.2e}, "
                           f"box diff {p['max_abs_box_px']:.3f} px); not written")
-    side = {"family": "nanodet", "labels": list(labels), "input_size": N.INPUT_SIZE,
-            "preprocessing": "letterbox 416, BGR, (x - [103.53, 116.28, 123.675]) / [57.375, 57.12, 58.395], NCHW",
-            "parity": p, **(extra or {})}
+    side = {"name": path.stem, "onnx": path.name, "format": "maxsight-onnx-1",
+            "description": f"NanoDet-g 416 grown to {len(labels)} classes (COCO-80 + {', '.join(labels[N.COCO_CLASSES:])})",
+            "preset": "joint-nanodet", "backbone": "nanodet-g", "input_size": N.INPUT_SIZE, "clip_frames": 0,
+            "labels": sidecar_labels(labels), "num_classes": len(labels), "outputs": ["scores", "boxes"],
+            "parity": p, "birth_score": birth_score, "keep_score": keep_score, **(extra or {})}
     path.with_suffix(".json").write_text(json.dumps(side, indent=1))
     return p
 

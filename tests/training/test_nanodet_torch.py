@@ -82,3 +82,24 @@ def test_export_of_the_grown_model_passes_parity(nanodet, frames, tmp_path):
     assert json.loads((tmp_path / "joint.json").read_text())["labels"][-1] == "stair_down"
     scores = np.asarray(p["max_abs_score"])
     assert scores <= 1e-3
+
+
+def test_the_export_runs_in_the_app(nanodet, frames, tmp_path, installed_models):
+    """The export is an ordinary MaxSight export (family maxsight, RGB ImageNet input, NanoDet's BGR
+    normalisation inside the graph): the registry reads its sidecar and the app's runner gives the
+    original NanoDet's detections for the old classes (the new rows start near 0.01)."""
+    from engine.models.detectors import build
+    from engine.models.registry import spec_from_path
+    from engine.models.spec import load_labels
+    from training.joint import build_student, export_onnx
+    labels = load_labels("coco80")[0] + ["door", "handle", "cabinet door", "refrigerator door", "stair_down", "stair_up"]
+    export_onnx(build_student(6, nanodet), labels, tmp_path / "joint.onnx", frames[:1])
+    spec = spec_from_path(tmp_path / "joint.onnx")
+    det = build(spec, installed_models, threads=2)
+    assert det.labels[-1] == "stair_up" and len(det.labels) == 86
+    app = build(installed_models.get("nanodet"), installed_models, threads=2)
+    for f in frames[1:]:
+        a, b = app.detect_raw(f, min_score=0.3), det.detect_raw(f, min_score=0.3)
+        assert np.array_equal(a.classes, b.classes), (a.classes, b.classes)
+        assert np.abs(a.scores - b.scores).max(initial=0) <= 1e-3
+        assert np.abs(a.boxes - b.boxes).max(initial=0) <= 0.5
