@@ -365,7 +365,7 @@ class JointTrainer:
             self.opt.step()
             self.step += 1
             done += 1
-            vals = {k: float(v) for k, v in losses.items()}
+            vals = {k: float(v.detach()) for k, v in losses.items()}
             first = vals["total"] if first is None else first
             last = vals["total"]
             window.append({**vals, "seconds": time.perf_counter() - ts})
