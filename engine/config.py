@@ -64,6 +64,9 @@ class EngineConfig:
     tier: Tier = Tier.T4
     min_score: float = 0.05         # floor for raw detections (keep_score/birth_score gate tracks)
     stage_b_memory_mb: float = 1500.0   # the Stage B worker is restarted above this resident memory
+    # Smoke alarms, glass breaking and crying scored by MaxSight's trained sound head (assets/models/
+    # sound_head); False, or a head that is missing or damaged: YAMNet's own output for every class.
+    sound_head: bool = True
     # Doors, handles and stairs: a second detector beside the COCO one ("" = off), run at most every
     # access_every_s (0.2 s = 5 times a second, what stairs need at walking pace).
     access: str = ""

@@ -153,7 +153,8 @@ def processor_specs(config: EngineConfig, registry: Registry, sound_alerts: tupl
         if task == "sounds":
             if model_ok("yamnet", "Sound alerts"):
                 specs[task] = ProcessorSpec("engine.stage_b.processors:sound_events",
-                                            {"enabled": sound_alerts, "custom": dict(custom_sounds or {})})
+                                            {"enabled": sound_alerts, "custom": dict(custom_sounds or {}),
+                                             "head": config.sound_head})
         elif task == "captions":
             if captions:
                 specs[task] = ProcessorSpec("engine.stage_b.processors:captions", timeout_s=CAPTIONS_TIMEOUT_S)

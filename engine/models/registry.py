@@ -149,6 +149,16 @@ def default_registry(include_user: bool = True) -> Registry:
             licence="trained by MaxSight on DoorDetect (no licence file: research and evaluation use) and a Roboflow stairs "
                     "export (CC BY 4.0)",
         ))
+    if shipped_dir(SOUND_HEAD_ROOT).is_dir():
+        reg.register(ModelSpec(
+            name="sound_head", family="sound_head", root=SOUND_HEAD_ROOT, pinned=SOUND_HEAD_FILES,
+            onnx_file=SOUND_HEAD_FILES[0][0], files=(SOUND_HEAD_FILES[1][0],), runtime="numpy",
+            description="Smoke alarm, glass breaking and baby crying on YAMNet embeddings (numpy, trained by MaxSight; "
+                        "assets/models/sound_head/MODEL_CARD.md)",
+            preprocessing="YAMNet's 1024-d embedding of each 0.96 s patch, L2-normalised", labels="head.json",
+            licence="trained by MaxSight on ESC-50 (CC BY-NC 3.0), Freesound (CC) and clips with no licence stated; "
+                    "see the model card",
+        ))
     if include_user:
         _register_user_models(reg)
     return reg
@@ -160,6 +170,13 @@ ACCESS_ROOT = "models/access_detector"
 ACCESS_FILES = (
     ("model.onnx", "e63617788eb1c37c5afeb28035257f4c87532cb0add02d3e459d124c44f98e77"),
     ("model.json", "b58b02540cd928ddc21dfe290790012e20461517053f8cd53f344073a1e8ee94"),
+)
+
+
+SOUND_HEAD_ROOT = "models/sound_head"
+SOUND_HEAD_FILES = (
+    ("head.npz", "535af75e1cebc00e74e4129c3f98b2180008942a32992e5572e9e4092361b69a"),
+    ("head.json", "7c5e63ca25379919532de0961e0f57ebf36aa9fba148b944e55df776591b770b"),
 )
 
 
@@ -323,7 +340,7 @@ def verified_path(spec: ModelSpec) -> Path:
     """The model's file, after checking it and its companion files against the checksums recorded
     when they were installed (or registered); ModelError in one sentence when missing or damaged."""
     from engine.models.integrity import IntegrityError, damaged, recorded_hashes, verify_files
-    if spec.family == "maxsight" and spec.pinned and spec.root:
+    if spec.pinned and spec.root:
         # Trained by MaxSight and shipped in the package: hashed on every load (a few MB).
         root = shipped_dir(spec.root)
         bad = damaged(root, dict(spec.pinned))

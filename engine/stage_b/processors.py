@@ -13,29 +13,47 @@ def _model(name: str) -> Path:
     return verified_path(default_registry(include_user=False).get(name))
 
 
+def sound_head():
+    """The trained sound head shipped with MaxSight, or None (logged) when it is missing or
+    damaged: YAMNet's own classes are the fallback, so sounds never stop for want of it."""
+    import logging
+
+    from engine.models.spec import ModelError
+    from engine.stage_b.sound_head import SoundHead
+    try:
+        path = _model("sound_head")
+        return SoundHead.load(path, path.with_suffix(".json"))
+    except (ModelError, KeyError) as exc:
+        logging.getLogger(__name__).warning("sound head not used, YAMNet's own classes instead: %s", exc)
+        return None
+
+
 class _Sounds:
-    def __init__(self, enabled: tuple[str, ...] | None, threads: int, custom: dict | None):
+    def __init__(self, enabled: tuple[str, ...] | None, threads: int, custom: dict | None, head: bool = True):
         from engine.stage_b.sound_events import SoundEventDetector
         path = _model("yamnet")
         self.detector = SoundEventDetector(path, path.parent / "yamnet_class_map.csv", threads=threads, enabled=enabled,
-                                           custom=custom)
+                                           custom=custom, head=sound_head() if head else None)
 
     def configure(self, **changes) -> None:
-        """Live changes: `enabled` (the user's sound-alert choice) and `custom` (the user's own
-        sounds: name -> embeddings); only what is given changes."""
+        """Live changes: `enabled` (the user's sound-alert choice), `custom` (the user's own
+        sounds: name -> embeddings) and `head` (use the trained sound head); only what is given changes."""
         if "enabled" in changes:
             self.detector.set_enabled(changes["enabled"])
         if "custom" in changes:
             self.detector.set_custom(changes["custom"])
+        if "head" in changes and bool(changes["head"]) != (self.detector.head is not None):
+            self.detector.set_head(sound_head() if changes["head"] else None)
 
     def __call__(self, job):
         from engine.types import SoundResult
         return SoundResult(tuple(self.detector.feed(job.samples)))
 
 
-def sound_events(enabled: tuple[str, ...] | None = None, threads: int = 1, custom: dict | None = None):
-    """custom: the user's own sounds, name -> [N, 1024] YAMNet embeddings (taught in the app)."""
-    return _Sounds(enabled, threads, custom)
+def sound_events(enabled: tuple[str, ...] | None = None, threads: int = 1, custom: dict | None = None, head: bool = True):
+    """custom: the user's own sounds, name -> [N, 1024] YAMNet embeddings (taught in the app);
+    head: score smoke alarms, glass breaking and crying with the trained sound head (YAMNet when off)."""
+    return _Sounds(enabled, threads, custom, head)
 
 
 def captions(threads: int = 1):

@@ -8,6 +8,13 @@ after two patches in a row below OFF. YAMNet's int8 output moves in coarse steps
 0.82, ...): exponential smoothing missed a two-patch car horn at 0.5, while firing on any single
 patch >= 0.5 gave 4 false events on 32 clips.
 
+The trained sound head (engine/stage_b/sound_head.py, optional): for its classes (smoke alarm,
+glass breaking, baby crying) the head's probability on the patch's embedding goes through the
+same rule with the head's own thresholds (fitted on the dev half), beside YAMNet's: a class
+fires when either one hears it, still once per occurrence (while either is on, the other does
+not start a second event). So the head can only add what YAMNet missed, never take away an alarm
+YAMNet heard. Without it, or when its file is refused, every class is YAMNet's alone as before.
+
 The user's own sounds ("my doorbell", "my microwave"): YAMNet's 1024-d embedding (the average-
 pooled features the classifier reads, added as a second graph output when the model is loaded; the
 file on disk and its hash are unchanged) of each loud patch of 3-5 examples. Live, each patch's
@@ -28,6 +35,7 @@ from onnx import numpy_helper
 
 from engine.models.onnx_runner import make_session
 from engine.stage_b.audio_features import PATCH_FRAMES, SAMPLE_RATE, log_mel, patches
+from engine.stage_b.sound_head import SoundHead
 from engine.types import SOUND_LABELS, SoundEvent
 
 log = logging.getLogger(__name__)
@@ -100,7 +108,7 @@ def _embedding_output(model) -> str:
 
 class SoundEventDetector:
     def __init__(self, onnx_path: Path, class_map_csv: Path, threads: int = 1, enabled: tuple[str, ...] | None = None,
-                 custom: dict[str, np.ndarray] | None = None):
+                 custom: dict[str, np.ndarray] | None = None, head: "SoundHead | None" = None):
         model = onnx.load(str(onnx_path))
         self.embedding_name = _embedding_output(model)
         if self.embedding_name not in {o.name for o in model.graph.output}:
@@ -123,7 +131,19 @@ class SoundEventDetector:
         self.custom: dict[str, np.ndarray] = {}
         self.custom_state: dict[str, _ClassState] = {}
         self.set_custom(custom)
+        self.head: SoundHead | None = None
+        self.set_head(head)
         self.trace: list | None = None
+
+    def set_head(self, head: "SoundHead | None") -> None:
+        """The trained sound head (engine/stage_b/sound_head.py), or None: its classes are scored by
+        it, with its own thresholds fitted on the dev half; the other classes (and all of them
+        without a head) keep YAMNet's own output and ON, OFF, STRONG."""
+        unknown = set(head.classes) - set(SOUND_CLASSES) if head is not None else set()
+        if unknown:
+            raise ValueError(f"the sound head names classes MaxSight does not have: {', '.join(sorted(unknown))}")
+        self.head = head
+        self.head_state = {cls: _ClassState() for cls in (head.classes if head is not None else ())}
 
     def set_custom(self, custom: dict[str, np.ndarray] | None) -> None:
         """The user's own sounds: name -> [N, 1024] embeddings (from `teaching_embeddings`)."""
@@ -163,7 +183,12 @@ class SoundEventDetector:
         return {name: float((e @ embedding).max()) if loud else 0.0 for name, e in self.custom.items()}
 
     def class_scores(self, probs: np.ndarray) -> dict[str, float]:
+        """MaxSight class -> YAMNet's best alias."""
         return {cls: float(probs[cols].max()) if cols else 0.0 for cls, cols in self.columns.items()}
+
+    def head_scores(self, embedding: np.ndarray) -> dict[str, float]:
+        """The head's classes -> its probability for this patch ({} without a head)."""
+        return self.head.scores(embedding) if self.head is not None else {}
 
     def feed(self, samples: np.ndarray) -> list[SoundEvent]:
         """Stream audio in; events come out once per occurrence, with their start time."""
@@ -180,27 +205,33 @@ class SoundEventDetector:
             for name, sim in self.custom_scores(emb, loud).items():
                 if fire(self.custom_state[name], sim, CUSTOM_ON, CUSTOM_OFF, CUSTOM_STRONG):
                     events.append(SoundEvent(label=name, score=sim, start_s=self._t, direction=None, own=True))
+            heard = self.head_scores(emb)
             for cls, score in self.class_scores(probs).items():
-                st = self.state[cls]
-                if not st.active and (score >= STRONG or (score >= ON and st.prev >= OFF)):
-                    st.active, st.low = True, 0
+                st, hst = self.state[cls], self.head_state.get(cls)
+                was_active = st.active or (hst is not None and hst.active)
+                fired = fire(st, score, ON, OFF, STRONG)
+                sounding = score >= OFF
+                if hst is not None:          # the head's own rule beside YAMNet's: either one hears it
+                    on, off, strong = self.head.thresholds[cls]
+                    h_fired = fire(hst, heard[cls], on, off, strong)
+                    if h_fired and not fired:
+                        score = heard[cls]
+                    fired, sounding = fired or h_fired, sounding or heard[cls] >= off
+                active = st.active or (hst is not None and hst.active)
+                if fired and not was_active:
                     if cls in self.enabled:
                         events.append(SoundEvent(label=cls, score=score, start_s=self._t, direction=None))
-                elif st.active:
-                    st.low = st.low + 1 if score < OFF else 0
-                    if st.low >= 2:
-                        st.active = False
-                    elif cls in self._announce and score >= OFF:     # enabled mid-sound: say it now
-                        events.append(SoundEvent(label=cls, score=score, start_s=self._t, direction=None))
-                if cls in self._announce and (not st.active or score >= OFF):
+                elif was_active and active and cls in self._announce and sounding:     # enabled mid-sound: say it now
+                    events.append(SoundEvent(label=cls, score=score, start_s=self._t, direction=None))
+                if cls in self._announce and (not active or sounding):
                     self._announce.discard(cls)
-                st.prev = score
             self._pending = self._pending[hop:]
             self._t += hop / SAMPLE_RATE
         return events
 
     def reset(self) -> None:
         self.state = {cls: _ClassState() for cls in SOUND_CLASSES}
+        self.head_state = {cls: _ClassState() for cls in self.head_state}
         self.custom_state = {k: _ClassState() for k in self.custom}
         self._pending = np.zeros(0, np.float32)
         self._t = 0.0

@@ -82,7 +82,10 @@ def add_parser(sub) -> None:
                                                    "data's sound_events_small and sound_events_more)")
     es.add_argument("--speech", help="read speech for false events per hour (default: the evaluation data's asr_speech_refs)")
     es.add_argument("--no-speech", action="store_true", help="skip the speech recordings")
-    es.add_argument("--split", default="all", choices=["dev", "test", "all"], help="clips by file-name hash (default all)")
+    es.add_argument("--split", default="all", choices=["dev", "test", "all"],
+                    help="clips and speech recordings by file-name hash (default all; the sound head trained on dev)")
+    es.add_argument("--head", default="on", choices=["on", "off"],
+                    help="score smoke alarms, glass and crying with the trained sound head (on, as the app) or YAMNet alone")
     es.add_argument("--json", help="also write the results as JSON here")
     es.set_defaults(func=cmd_sounds)
 
@@ -227,11 +230,12 @@ def cmd_sounds(args) -> int:
     if args.json:
         check_outputs({"--json": Path(args.json)}, {})
     reg = make_registry()
-    det = sounds.detector(reg)
+    det = sounds.detector(reg, head=args.head == "on")
     folders = [Path(d) for d in args.dir] if args.dir else [require("sound_events_small"), require("sound_events_more")]
     result = {"clips": [sounds.evaluate(reg, f, args.split, det) for f in folders]}
     if not args.no_speech:
-        result["speech"] = sounds.evaluate_speech(reg, Path(args.speech) if args.speech else require("asr_speech_refs"), det)
+        result["speech"] = sounds.evaluate_speech(reg, Path(args.speech) if args.speech else require("asr_speech_refs"), det,
+                                                  split=args.split)
     return report(sounds.table(result), result, args.json)
 
 

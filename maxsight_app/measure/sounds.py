@@ -23,9 +23,16 @@ from maxsight_app.measure.ocr import in_split
 CHUNK = SAMPLE_RATE // 10
 
 
-def detector(registry: Registry) -> SoundEventDetector:
+def detector(registry: Registry, head: bool = False) -> SoundEventDetector:
+    """YAMNet, with the trained sound head for its classes when `head` (refused in one sentence,
+    ModelError, when its file is missing or damaged: an evaluation never silently falls back)."""
     path = verified_path(registry.get("yamnet"))
-    return SoundEventDetector(path, path.parent / "yamnet_class_map.csv")
+    det = SoundEventDetector(path, path.parent / "yamnet_class_map.csv")
+    if head:
+        from engine.stage_b.sound_head import SoundHead
+        hp = verified_path(registry.get("sound_head"))
+        det.set_head(SoundHead.load(hp, hp.with_suffix(".json")))
+    return det
 
 
 def stream(det: SoundEventDetector, x: np.ndarray) -> list:
@@ -68,10 +75,15 @@ def evaluate(registry: Registry, folder: Path, split: str = "all", det: SoundEve
         fired = {e.label for e in stream(det, x)}
         p = patches(log_mel(np.concatenate([x, np.zeros(SAMPLE_RATE, np.float32)])))
         raw = {cls: 0.0 for cls in SOUND_CLASSES}
+        raw_head = {cls: 0.0 for cls in (det.head.classes if det.head else ())}
         for patch in p:
-            for cls, s in det.class_scores(det.scores(patch)).items():
+            probs, emb = det.infer(patch)
+            for cls, s in det.class_scores(probs).items():
                 raw[cls] = max(raw[cls], s)
-        raw_fired = {cls for cls, s in raw.items() if s >= ON}
+            for cls, s in det.head_scores(emb).items():
+                raw_head[cls] = max(raw_head[cls], s)
+        raw_fired = {cls for cls, s in raw.items() if s >= ON} | {cls for cls, s in raw_head.items()
+                                                                  if s >= det.head.thresholds[cls][0]}
         if truth:
             c = per_class[truth]
             c["clips"] += 1
@@ -90,7 +102,7 @@ def evaluate(registry: Registry, folder: Path, split: str = "all", det: SoundEve
             silent["raw_events"] += len(raw_fired - {"speech"})
         clips.append({"file": r["file"], "label": r["label"], "class": truth, "events": sorted(fired), "raw": sorted(raw_fired)})
     silent["per_hour"] = per_hour(silent["events"], silent["seconds"])
-    return {"folder": folder.name, "split": split, "clips": len(rows), "clips_without_maxsight_class": other_clips,
+    return {"folder": folder.name, "split": split, "head": det.head is not None, "clips": len(rows), "clips_without_maxsight_class": other_clips,
             "per_class": dict(per_class), "false_events_pipeline": false_pipeline, "false_events_raw": false_raw,
             "background": silent, "detail": clips}
 
@@ -103,18 +115,20 @@ def speech_files(folder: Path) -> list[Path]:
     return files
 
 
-def evaluate_speech(registry: Registry, folder: Path, det: SoundEventDetector | None = None) -> dict:
-    """False events per hour of read speech: any class but speech that fires is false."""
+def evaluate_speech(registry: Registry, folder: Path, det: SoundEventDetector | None = None, split: str = "all") -> dict:
+    """False events per hour of read speech: any class but speech that fires is false. `split`
+    picks recordings by the same file-name hash as the clips (the sound head trained on the dev half)."""
     det = det or detector(registry)
     seconds, events, detail = 0.0, 0, []
-    for f in speech_files(folder):
+    files = [f for f in speech_files(folder) if in_split(f.name, split)]
+    for f in files:
         x = load_audio(f)
         seconds += len(x) / SAMPLE_RATE
         fired = [e.label for e in stream(det, x) if e.label != "speech"]
         events += len(fired)
         if fired:
             detail.append({"file": f.name, "events": fired})
-    return {"folder": folder.name, "recordings": len(speech_files(folder)), "seconds": seconds, "events": events,
+    return {"folder": folder.name, "split": split, "recordings": len(files), "seconds": seconds, "events": events,
             "per_hour": per_hour(events, seconds), "detail": detail}
 
 
@@ -125,8 +139,8 @@ def _ph(v: float | None) -> str:
 def table(res: dict) -> str:
     lines = []
     for r in res.get("clips", []):
-        lines += [f"Sound events, {r['folder']} ({r['split']}): {r['clips']} clips ({r['clips_without_maxsight_class']} "
-                  "without a MaxSight class)", f"{'class':<14} {'clips':>5} {'pipeline':>14} {'raw model':>14}"]
+        lines += [f"Sound events, {r['folder']} ({r['split']}, {'with the sound head' if r.get('head') else 'YAMNet alone'}): "
+                  f"{r['clips']} clips ({r['clips_without_maxsight_class']} without a MaxSight class)", f"{'class':<14} {'clips':>5} {'pipeline':>14} {'raw model':>14}"]
         for cls, c in sorted(r["per_class"].items()):
             lines.append(f"{cls:<14} {c['clips']:>5} {c['pipeline_hit']:>5}/{c['clips']:<2} {100 * c['pipeline_hit'] / c['clips']:>5.0f}% "
                          f"{c['raw_hit']:>5}/{c['clips']:<2} {100 * c['raw_hit'] / c['clips']:>5.0f}%")
@@ -138,6 +152,6 @@ def table(res: dict) -> str:
                          f"= {_ph(b['per_hour'])} per hour (raw model {b['raw_events']})")
     s = res.get("speech")
     if s:
-        lines.append(f"Read speech, {s['folder']}: {s['recordings']} recordings, {s['seconds']:.0f} s: {s['events']} events "
+        lines.append(f"Read speech, {s['folder']} ({s.get('split', 'all')}): {s['recordings']} recordings, {s['seconds']:.0f} s: {s['events']} events "
                      f"other than speech = {_ph(s['per_hour'])} per hour")
     return "\n".join(lines)
