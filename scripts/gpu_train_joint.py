@@ -33,37 +33,75 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def pack(dest: Path, quality: int = 85, side: int = 416) -> None:
-    """Copy accessibility_objects (images shrunk to `side` px on the long side: the network sees 416
-    px letterboxes, labels are normalised so unchanged), coco_val2017_128 and NanoDet's TF.js files
-    into dest, for carrying to a machine that has neither."""
+def pack(dest: Path, quality: int = 60, side: int = 416) -> None:
+    """Copy accessibility_objects, coco_val2017_128 and NanoDet's TF.js files into dest, for
+    carrying to a machine that has neither, within the 64 MiB a device call may carry (with the
+    repository): images shrunk to `side` px on the long side and re-encoded at JPEG `quality`
+    when that makes them smaller (the network sees 416 px letterboxes; labels are normalised, so
+    unchanged); of the training photos' Roboflow copies (crop, noise) one per source photo is kept
+    (the trainer augments itself); every val image is kept, so val-dev and val-test are whole."""
     import cv2
     from engine.eval_data import require
     from training.nanodet_torch import tfjs_files
+    from training.yolo import in_val, source_group
     dest = Path(dest)
     src = require("accessibility_objects")
-    n = 0
+    n = dropped = 0
+    images = [f for f in sorted(src.rglob("*")) if f.suffix.lower() in (".jpg", ".jpeg", ".png")]
+    keep: dict[tuple[Path, str], Path] = {}            # training photo -> its smallest copy (least noise)
+    for f in images:
+        group = source_group(f.name)
+        if "train" in f.relative_to(src).parts and not in_val(group):
+            k = (f.parent, group)
+            if k not in keep or f.stat().st_size < keep[k].stat().st_size:
+                keep[k] = f
+    kept = set(keep.values())
     for f in sorted(src.rglob("*")):
-        if f.is_dir():
+        if f.is_dir() or f.suffix.lower() == ".txt" and f.parent.name == "labels":
             continue
-        out = dest / "data" / "accessibility_objects" / f.relative_to(src)
-        out.parent.mkdir(parents=True, exist_ok=True)
         if f.suffix.lower() in (".jpg", ".jpeg", ".png"):
+            group = source_group(f.name)
+            if "train" in f.relative_to(src).parts and not in_val(group) and f not in kept:
+                dropped += 1
+                continue
+            out = dest / "data" / "accessibility_objects" / f.relative_to(src)
+            out.parent.mkdir(parents=True, exist_ok=True)
             im = cv2.imread(str(f))
             h, w = im.shape[:2]
             s = min(1.0, side / max(h, w))
             if s < 1.0:
                 im = cv2.resize(im, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-            cv2.imwrite(str(out.with_suffix(".jpg")), im, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            ok, buf = cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            if s == 1.0 and f.suffix.lower() in (".jpg", ".jpeg") and f.stat().st_size <= len(buf):
+                shutil.copy2(f, out)
+            else:
+                out.with_suffix(".jpg").write_bytes(buf.tobytes())
+            label = f.parent.parent / "labels" / (f.stem + ".txt")
+            if label.is_file():
+                (out.parent.parent / "labels").mkdir(parents=True, exist_ok=True)
+                shutil.copy2(label, out.parent.parent / "labels" / label.name)
             n += 1
         else:
+            out = dest / "data" / "accessibility_objects" / f.relative_to(src)
+            out.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(f, out)
-    shutil.copytree(require("coco_val2017_128"), dest / "data" / "coco_val2017_128", dirs_exist_ok=True)
+    # COCO: the annotations and the test half's images (the half the run measures)
+    import json as _json
+    from training.data import split_ids
+    coco_src, coco_dst = require("coco_val2017_128"), dest / "data" / "coco_val2017_128"
+    (coco_dst / "images").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(coco_src / "instances.json", coco_dst / "instances.json")
+    data = _json.loads((coco_src / "instances.json").read_text())
+    test = set(split_ids([im["id"] for im in data["images"]], "test"))
+    for im in data["images"]:
+        if im["id"] in test:
+            shutil.copy2(coco_src / "images" / im["file_name"], coco_dst / "images" / im["file_name"])
     (dest / "tfjs").mkdir(parents=True, exist_ok=True)
     for f in tfjs_files():
         shutil.copy2(f, dest / "tfjs" / f.name)
     size = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())
-    print(f"packed {n} images into {dest}: {size / 2**20:.1f} MiB in all")
+    print(f"packed {n} images ({dropped} extra Roboflow copies of training photos left out) into {dest}: "
+          f"{size / 2**20:.1f} MiB in all")
 
 
 def per_class(res: dict) -> dict:
