@@ -24,7 +24,8 @@ Rules:
   * one urgent cue at a time: while a warning or danger is being heard (1.5 s), another is said
     only when it is more urgent, 30% nearer, or over 30 degrees away;
   * in a busy scene, three or more new cautions of one kind become one sentence ("3 people, 11
-    o'clock, nearest 4 metres"); warnings and dangers are never grouped: the one that matters
+    o'clock, nearest 4 metres"), or, of mixed kinds, one sentence for the lot ("3 things, nearest
+    dog, 2 o'clock, 2 metres"); warnings and dangers are never grouped: the one that matters
     keeps its own cue;
   * a door says the side of its handle and a sign Stage B read on it ("door, 1 o'clock, 3 metres,
     handle on the right, sign: Exit");
@@ -41,7 +42,7 @@ from engine.stage_a.quality import DARK_MEAN
 from engine.types import FrameResult, Hazard, Urgency, Zone
 from maxsight_app.cues import conditions as cond
 from maxsight_app.cues import hearing
-from maxsight_app.cues.phrasing import clock_words, group_phrase, hazard_phrase, object_words
+from maxsight_app.cues.phrasing import clock_words, distance_words, group_phrase, hazard_phrase, object_words
 from maxsight_app.cues.scene import describe
 from maxsight_app.cues.types import MIN_URGENCY, Cue, CueKind, Priority
 from maxsight_app.profile.schema import Profile, Verbosity
@@ -221,6 +222,9 @@ class CuePolicy:
         cues: list[Cue] = []
         groups = self._groups([h for h in wanted if h.urgency <= Urgency.CAUTION], prefs)
         grouped = {h.track_id for members in groups for h in members}
+        rest = [h for h in wanted if h.urgency <= Urgency.CAUTION and h.track_id not in grouped]
+        if not groups and len(rest) >= GROUP_MIN:
+            groups, grouped = [rest], {h.track_id for h in rest}      # a busy scene of mixed kinds: one sentence
         new_normal = 0
         for members in groups:
             if new_normal >= 1 or not self._room(prefs):
@@ -229,7 +233,11 @@ class CuePolicy:
             new_normal += 1
             self._unsolicited.append(now)
             near = min(members, key=lambda h: h.distance_m)
-            text = group_phrase(members, prefs.units)
+            if len({_kind(h, prefs) for h in members}) == 1:
+                text = group_phrase(members, prefs.units)
+            else:
+                text = (f"{len(members)} things, nearest {_kind(near, prefs)}, {clock_words(near.clock)}, "
+                        f"{distance_words(near.distance_m, prefs.units)}")
             cues.append(Cue(text, CueKind.HAZARD, _priority(near.urgency), near.urgency, result.timestamp, track_id=near.track_id,
                             label=near.label, bearing_deg=near.bearing_deg, distance_m=near.distance_m, clock=near.clock,
                             group=tuple(h.track_id for h in members)))

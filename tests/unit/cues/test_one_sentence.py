@@ -91,3 +91,17 @@ def test_cautions_make_room_for_dangers_in_the_cue_budget():
     assert said[0].text.startswith("Stop! car")
     assert len(said) == prefs.max_unsolicited, [c.text for c in said]      # the danger and two cautions
     assert p.reasons[13] == "not said: over the cue budget (rate limit)"
+
+
+def test_a_busy_scene_of_mixed_kinds_is_one_sentence():
+    p, prefs = CuePolicy(), Profile()
+    scene = [_hz(1, "chair", 2.5, Urgency.CAUTION, 10), _hz(2, "dog", 2.0, Urgency.CAUTION, 2),
+             _hz(3, "bench", 2.8, Urgency.CAUTION, 12)]
+    f = FrameResult(frame_index=0, timestamp=0.0, image_size=(640, 480), detections=(), tracks=(), hazards=tuple(scene),
+                    quality=GOOD, uncertainty=0.1)
+    said = p.decide(f, prefs, 0.0)
+    assert [c.text for c in said] == ["3 things, nearest dog, 2 o'clock, 2 metres"]
+    assert set(said[0].group) == {1, 2, 3}
+    f2 = FrameResult(frame_index=1, timestamp=0.1, image_size=(640, 480), detections=(), tracks=(), hazards=tuple(scene),
+                     quality=GOOD, uncertainty=0.1)
+    assert p.decide(f2, prefs, 0.1) == []                     # each of them was said in it
