@@ -25,6 +25,7 @@ from engine.models.registry import ModelError, Registry, cache_dir, default_regi
 from engine.pipeline import Pipeline
 from engine.stage_b.scheduler import ProcessorSpec, StageBScheduler
 from maxsight_app.cues.policy import CuePolicy
+from maxsight_app.nearmiss import NearMissRecorder
 from maxsight_app.outputs.base import SilentOutput
 from maxsight_app.outputs.factory import build_outputs
 from maxsight_app.outputs.screen import ScreenOutput
@@ -175,8 +176,10 @@ def _stage_b_specs(config: EngineConfig, registry: Registry, profile: Profile, p
 def build_runtime(profile: Profile, config: EngineConfig, *, registry: Registry | None = None,
                   personal_index: Path | None = None, with_outputs: bool = True, audio_out: Path | None = None,
                   extra_outputs: list | None = None, announcer=None, screen_reader: bool = False,
-                  screen_listeners: list[Callable] | None = None, stage_b: bool = True, detector=None) -> Runtime:
-    """Build and start everything. ModelError (one sentence) when Stage A's model cannot run."""
+                  screen_listeners: list[Callable] | None = None, stage_b: bool = True, detector=None,
+                  near_miss_log: tuple[Path, int] | None = None) -> Runtime:
+    """Build and start everything. ModelError (one sentence) when Stage A's model cannot run.
+    near_miss_log: (profile database, user id) the near-miss log goes to while the profile keeps it."""
     config = verify(config)
     registry = registry or make_registry()
     scheduler, notes = None, []
@@ -192,6 +195,8 @@ def build_runtime(profile: Profile, config: EngineConfig, *, registry: Registry 
         raise
     notes += pipeline.notes
     session = Session(pipeline, CuePolicy(), profile, [])
+    if near_miss_log is not None:
+        session.near_misses = NearMissRecorder(*near_miss_log)
     rt = Runtime(registry, config, pipeline, scheduler, session, personal_index=personal_index, audio_out=audio_out,
                  screen_reader=screen_reader, announcer=announcer, extra_outputs=list(extra_outputs or []),
                  screen_listeners=list(screen_listeners or []))

@@ -52,6 +52,7 @@ class Session:
         self._frame_wall = time.perf_counter()
         self._epoch = 0.0                  # media time = _epoch + the video's own time
         self._restarted = False
+        self.near_misses = None            # a NearMissRecorder (maxsight_app/nearmiss.py): the opt-in log
 
     def media_time(self) -> float:
         return self._epoch + self._frame_t + (time.perf_counter() - self._frame_wall)
@@ -92,6 +93,8 @@ class Session:
             for c in guidance.cues:
                 cues.append(c)
                 latencies.append(self._emit(c))
+        if self.near_misses is not None and self.profile.near_miss_log:   # queued; written off this thread
+            self.near_misses.offer(cues, guidance, frame.image, self.profile)
         return Tick(result, cues, latencies, guidance)
 
     def finish(self, last: FrameResult, timeout_s: float | None = None) -> Tick | None:
@@ -182,3 +185,5 @@ class Session:
             except Exception:  # noqa: BLE001
                 log.exception("closing output %s failed", getattr(out, "name", out))
         self.outputs = []
+        if self.near_misses is not None:
+            self.near_misses.close()          # what was queued is written

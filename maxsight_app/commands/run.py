@@ -117,7 +117,8 @@ def make_runtime(args, audio_out: Path | None = None):
     finally:
         store.close()
     return build_runtime(profile, cfg, registry=make_registry(), personal_index=personal,
-                         with_outputs=args.speak or audio_out is not None, audio_out=audio_out)
+                         with_outputs=args.speak or audio_out is not None, audio_out=audio_out,
+                         near_miss_log=(store.path, uid))
 
 
 def find_target(args):

@@ -108,6 +108,13 @@ class Profile:
                                doc="environmental sounds to show, comma-separated")
     name_alert: str = pref("", label="Alert me when someone says",
                            doc="your name or other words, comma-separated; captions must be on")
+    near_miss_log: bool = pref(False, label="Keep a near-miss log",
+                               doc="keep each warning and danger said (time, words, distance, a small picture) on this "
+                                   "machine for an instructor to replay")
+    near_miss_days: int = pref(30, 1, 365, label="Keep near misses for (days)", doc="near-miss log entries older than "
+                                                                                   "this many days are deleted")
+    near_miss_max: int = pref(1000, 10, 10000, label="Near misses kept at most", doc="the near-miss log keeps at most "
+                                                                                    "this many entries, the newest")
     first_run_done: bool = pref(False, label="First-run set-up finished", doc="the first-run wizard was finished or skipped",
                                 hidden=True)
     # Not a preference row: learnt from feedback, stored per class (class_interest table).

@@ -23,6 +23,8 @@ Schema history:
   v5  personal_items (the user's own objects and places; their vectors live in a FAISS file)
   v6  speech_output, name_alert, first_run_done; custom_sounds (the user's own sounds: YAMNet
       embeddings as float32 bytes with their dimension)
+  v7  near_miss_log, near_miss_days, near_miss_max; near_misses (the opt-in log of warnings and
+      dangers said, and find mode's findings with their findability: typed columns and a small JPEG)
 Each step names the columns it adds: a step must never pick up columns added by later ones.
 """
 from __future__ import annotations
@@ -46,12 +48,13 @@ from maxsight_app.profile.schema import CLASS_WEIGHT_RANGE, MAX_SOUND_NAME, PREF
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 BUSY_TIMEOUT_S = 10.0
 _V2_COLUMNS = ("voice", "speech", "earcons", "tone_volume", "haptic", "haptic_port", "haptic_strength", "screen_alerts",
                "captions", "cooldown_s", "max_unsolicited", "hedge_below", "vision_condition", "vision_severity", "hearing")
 _V3_COLUMNS = ("text_scale", "high_contrast", "sound_alerts")
 _V6_COLUMNS = ("speech_output", "name_alert", "first_run_done")
+_V7_COLUMNS = ("near_miss_log", "near_miss_days", "near_miss_max")
 MAX_IMPORT_USERS = 1000
 MAX_NAME = 100
 
@@ -142,7 +145,23 @@ def _to_v6(db: sqlite_utils.Database) -> None:
     db["custom_sounds"].create_index(["user_id", "label"], if_not_exists=True)
 
 
-MIGRATIONS = {1: _to_v1, 2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5, 6: _to_v6}
+# One near-miss log entry as the table holds it (and an export carries it, the thumbnail as base64).
+NEAR_MISS_TEXT = ("at", "kind", "urgency", "text", "label", "detail")
+NEAR_MISS_NUMBERS = ("media_s", "distance_m", "clock", "find_score", "find_size_deg", "find_contrast", "find_field")
+MAX_THUMBNAIL = 16 * 1024      # bytes of JPEG per entry (a 160-pixel-wide one is about 3 kB)
+
+
+def _to_v7(db: sqlite_utils.Database) -> None:
+    _add_pref_columns(db, _V7_COLUMNS)
+    db["near_misses"].create({"id": int, "user_id": int, "at": str, "media_s": float, "kind": str, "urgency": str,
+                              "text": str, "label": str, "distance_m": float, "clock": int, "find_score": float,
+                              "find_size_deg": float, "find_contrast": float, "find_field": float, "detail": str,
+                              "thumbnail": bytes},
+                             pk="id", foreign_keys=[("user_id", "users", "id")], if_not_exists=True)
+    db["near_misses"].create_index(["user_id", "at"], if_not_exists=True)
+
+
+MIGRATIONS = {1: _to_v1, 2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5, 6: _to_v6, 7: _to_v7}
 
 
 class ProfileStore:
@@ -427,6 +446,59 @@ class ProfileStore:
             n = self._db.execute("DELETE FROM custom_sounds WHERE user_id = ? AND label = ?", [user_id, label]).rowcount
         return n
 
+    # -- the near-miss log ---------------------------------------------------------------------
+    def add_near_misses(self, user_id: int, entries: list[dict], days: int | None = None,
+                        max_count: int | None = None) -> int:
+        """Append entries (NEAR_MISS_TEXT and NEAR_MISS_NUMBERS fields, `thumbnail` JPEG bytes or
+        None) and prune to the retention limit, in one transaction; how many were pruned. A user
+        deleted meanwhile (another window) drops the entries."""
+        with self.transaction():
+            if not list(self._db["users"].rows_where("id = ?", [user_id])):
+                return 0
+            for e in entries:
+                row = {k: e.get(k) for k in NEAR_MISS_TEXT + NEAR_MISS_NUMBERS}
+                thumb = e.get("thumbnail")
+                row["thumbnail"] = bytes(thumb) if thumb is not None and len(thumb) <= MAX_THUMBNAIL else None
+                row["at"] = row["at"] or _now()
+                self._db["near_misses"].insert({"user_id": user_id, **row})
+            return self.prune_near_misses(user_id, days, max_count)
+
+    def prune_near_misses(self, user_id: int, days: int | None = None, max_count: int | None = None) -> int:
+        """Delete entries older than `days` and all but the newest `max_count` (the profile's own
+        limits when not given); how many were deleted."""
+        if days is None or max_count is None:
+            p = self.profile(user_id)
+            days = p.near_miss_days if days is None else days
+            max_count = p.near_miss_max if max_count is None else max_count
+        cutoff = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)).isoformat(timespec="seconds")
+        with self.transaction():
+            n = self._db.execute("DELETE FROM near_misses WHERE user_id = ? AND at < ?", [user_id, cutoff]).rowcount
+            n += self._db.execute("DELETE FROM near_misses WHERE user_id = ? AND id NOT IN (SELECT id FROM near_misses "
+                                  "WHERE user_id = ? ORDER BY at DESC, id DESC LIMIT ?)",
+                                  [user_id, user_id, max_count]).rowcount
+        return n
+
+    def near_misses(self, user_id: int) -> list[dict]:
+        """The user's log, oldest first: dicts of the table's columns (thumbnail as stored bytes)."""
+        return list(self._db["near_misses"].rows_where("user_id = ?", [user_id], order_by="at, id"))
+
+    def clear_near_misses(self, user_id: int) -> int:
+        with self.transaction():
+            return self._db.execute("DELETE FROM near_misses WHERE user_id = ?", [user_id]).rowcount
+
+    def delete_user(self, user_id: int) -> None:
+        """The profile and everything kept for it (preferences, feedback, therapy, taught sounds,
+        personal objects' rows, the near-miss log), in one transaction. The caller removes the
+        personal objects' FAISS file."""
+        with self.transaction():
+            self._require(user_id)
+            self._db.execute("DELETE FROM therapy_trials WHERE session_id IN "
+                             "(SELECT id FROM therapy_sessions WHERE user_id = ?)", [user_id])
+            for t in ("therapy_sessions", "near_misses", "custom_sounds", "personal_items", "feedback",
+                      "class_interest", "preferences"):
+                self._db.execute(f"DELETE FROM {t} WHERE user_id = ?", [user_id])
+            self._db.execute("DELETE FROM users WHERE id = ?", [user_id])
+
     # -- export / import ----------------------------------------------------------------------
     def export_json(self, vectors: Callable[[int], dict[int, np.ndarray]] | None = None) -> dict:
         """Everything an import with replace overwrites: preferences, class weights, feedback, the
@@ -466,7 +538,8 @@ class ProfileStore:
                           "custom_sounds": [{"label": e["label"], "dims": e["dims"], "created": (e["created"] or "")[:MAX_STAMP],
                                              "embeddings": _b64(np.frombuffer(b"".join(e["rows"]), "<f4"))}
                                             for e in sounds.values()],
-                          "personal_items": items, "therapy": therapy})
+                          "personal_items": items, "therapy": therapy,
+                          "near_misses": [_near_miss_out(r) for r in self.near_misses(uid)][-MAX_NEAR_MISSES:]})
         return {"schema_version": SCHEMA_VERSION, "exported": _now(), "users": users, "renamed": renamed}
 
     def import_json(self, data: dict, replace: bool = False) -> list[str]:
@@ -497,7 +570,8 @@ class ProfileStore:
                         self._db.execute(f"DELETE FROM {t} WHERE user_id = ?", [uid])
                     for part, words, count in (("custom_sounds", "taught sounds", "SELECT count(*) FROM custom_sounds WHERE user_id = ?"),
                                                ("personal_items", "personal objects", "SELECT count(*) FROM personal_items WHERE user_id = ?"),
-                                               ("therapy", "therapy sessions", "SELECT count(*) FROM therapy_sessions WHERE user_id = ?")):
+                                               ("therapy", "therapy sessions", "SELECT count(*) FROM therapy_sessions WHERE user_id = ?"),
+                                               ("near_misses", "near-miss log", "SELECT count(*) FROM near_misses WHERE user_id = ?")):
                         if u[part] is not None:
                             if part == "therapy":
                                 self._db.execute("DELETE FROM therapy_trials WHERE session_id IN "
@@ -526,6 +600,8 @@ class ProfileStore:
                     sid = self._db["therapy_sessions"].insert({"user_id": uid, **t["session"]}).last_pk
                     for trial in t["trials"]:
                         self._db["therapy_trials"].insert({"session_id": sid, **trial})
+                for e in u["near_misses"] or []:
+                    self._db["near_misses"].insert({"user_id": uid, **e})
                 done.append(Imported(u["name"], uid, kept, None if u["personal_items"] is None else personal))
         return done
 
@@ -551,6 +627,7 @@ MAX_FEEDBACK = 100000
 MAX_CLASSES = 1000
 MAX_SESSIONS = 10000
 MAX_TRIALS = 2000              # per session
+MAX_NEAR_MISSES = 10000       # the largest near_miss_max
 MAX_IMPORT_BYTES = 64 * 2**20  # an export larger than this is refused by `profile export` too
 
 
@@ -608,10 +685,44 @@ _TRIAL_TEXT = ("task", "prompt", "response", "at")
 _TRIAL_NUMBERS = ("n", "correct", "rt_s", "level", "fatigue")
 
 
+def _near_miss_out(r: dict) -> dict:
+    """One log entry as an export carries it: its fields, the thumbnail as base64 (or None)."""
+    e = {k: _clip(r[k]) for k in NEAR_MISS_TEXT + NEAR_MISS_NUMBERS}
+    e["at"] = (e["at"] or "")[:MAX_STAMP]
+    thumb = r["thumbnail"]
+    e["thumbnail"] = base64.b64encode(thumb).decode("ascii") if thumb and len(thumb) <= MAX_THUMBNAIL else None
+    return e
+
+
+def _check_near_misses(where: str, entries) -> list[dict]:
+    out = []
+    for i, e in enumerate(_list(where, entries, MAX_NEAR_MISSES)):
+        w = f"{where}[{i}]"
+        if not isinstance(e, dict):
+            raise ValueError(f"{w}: must be an object")
+        row = {k: _text(f"{w}.{k}", e.get(k), MAX_STAMP if k == "at" else MAX_TEXT, None) for k in NEAR_MISS_TEXT}
+        if not row["at"]:
+            raise ValueError(f"{w}.at: must be the time it was said")
+        row.update({k: _number(f"{w}.{k}", e.get(k)) for k in NEAR_MISS_NUMBERS})
+        thumb = e.get("thumbnail")
+        if thumb is not None:
+            if not isinstance(thumb, str) or len(thumb) > MAX_THUMBNAIL * 4 // 3 + 4:
+                raise ValueError(f"{w}.thumbnail: must be base64 text of at most {MAX_THUMBNAIL // 1024} kB")
+            try:
+                thumb = base64.b64decode(thumb, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError(f"{w}.thumbnail: is not base64 text") from None
+        row["thumbnail"] = thumb     # a picture that does not decode is kept and skipped where it is shown
+        out.append(row)
+    return out
+
+
 def _check_extras(where: str, u: dict) -> dict:
-    """The parts of a user beyond preferences: taught sounds, personal objects, therapy. A part the
-    file does not hold is None (kept as it is by the import)."""
-    out = {"custom_sounds": None, "personal_items": None, "therapy": None}
+    """The parts of a user beyond preferences: taught sounds, personal objects, therapy, the
+    near-miss log. A part the file does not hold is None (kept as it is by the import)."""
+    out = {"custom_sounds": None, "personal_items": None, "therapy": None, "near_misses": None}
+    if "near_misses" in u:
+        out["near_misses"] = _check_near_misses(f"{where}.near_misses", u["near_misses"])
     if "custom_sounds" in u:
         sounds, labels = [], set()
         for i, snd in enumerate(_list(f"{where}.custom_sounds", u["custom_sounds"], MAX_SOUNDS)):

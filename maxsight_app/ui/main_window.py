@@ -111,7 +111,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.runtime = build_runtime(store.profile(user_id), self.config, registry=self.registry,
                                          personal_index=index_path(store, user_id), extra_outputs=extra_outputs,
                                          screen_listeners=[self._bridge.alert.emit], stage_b=stage_b,
-                                         announcer=self.announcer, screen_reader=self.screen_reader)
+                                         announcer=self.announcer, screen_reader=self.screen_reader,
+                                         near_miss_log=(store.path, user_id))
         except ModelError as exc:
             self._problem(f"{exc}.")
             self.start_button.setEnabled(False)
@@ -712,6 +713,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.user_id = uid
             if self.runtime is not None:
                 self.runtime.personal_index = index_path(self.store, uid)
+                if self.runtime.session.near_misses is not None:
+                    self.runtime.session.near_misses.user_id = uid    # the log follows the profile chosen
             self.apply_profile()
 
     def apply_profile(self) -> None:

@@ -22,6 +22,7 @@ GROUPS = {
     "Vibration": ("haptic", "haptic_port", "haptic_strength"),
     "Seeing and hearing": ("vision_condition", "vision_severity", "hearing", "screen_alerts", "captions", "name_alert",
                            "text_scale", "high_contrast"),
+    "Near-miss log": ("near_miss_log", "near_miss_days", "near_miss_max"),     # kept on this machine only
 }
 HAZARD_FIRST = ("person", "car", "bicycle", "motorcycle", "bus", "truck", "dog", "traffic light", "stop sign", "chair", "bench")
 

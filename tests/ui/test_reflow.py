@@ -128,18 +128,18 @@ def test_settings_show_every_section_at_any_text_size(qtbot, window, scale):
     assert dlg.width() <= screen.width() and dlg.height() <= screen.height()
     OUT.mkdir(exist_ok=True)
     dlg.grab().save(str(OUT / f"reflow-settings-text{scale}.png"))
-    assert list(dlg.sections) == ["Speech and sound", "What is said", "Vibration", "Seeing and hearing",
+    assert list(dlg.sections) == ["Speech and sound", "What is said", "Vibration", "Seeing and hearing", "Near-miss log",
                                   "Objects to announce", "Sounds to show"]
     assert not dlg.findChildren(QtWidgets.QTabBar)                # no tabs to hide behind scroll arrows
     assert not dlg.page.horizontalScrollBar().isVisible()
     # Tab reaches a field in every section, in reading order.
     firsts = [dlg.fields["speech"], dlg.fields["verbosity"], dlg.fields["haptic"], dlg.fields["vision_condition"],
-              dlg.classes, dlg.sounds]
+              dlg.fields["near_miss_log"], dlg.classes, dlg.sounds]
     dlg.activateWindow()
     qtbot.waitUntil(dlg.isActiveWindow, timeout=3000)
     dlg.fields["speech"].setFocus()
     seen = []
-    for _ in range(40):
+    for _ in range(44):
         f = QtWidgets.QApplication.focusWidget()
         seen.append(f)
         qtbot.keyClick(f, Qt.Key.Key_Tab)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from maxsight_app.profile.store import ProfileError, ProfileStore
+from maxsight_app.profile.store import SCHEMA_VERSION, ProfileError, ProfileStore
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -213,9 +213,9 @@ def test_three_processes_opening_an_old_file_at_once_migrate_it_once(tmp_path):
                               stderr=subprocess.PIPE, text=True) for _ in range(3)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], [e for _, e in outs]
-    assert all(o.split() == ["6", "1"] for o, _ in outs), outs
+    assert all(o.split() == [str(SCHEMA_VERSION), "1"] for o, _ in outs), outs
     s = ProfileStore(db)
-    assert [r[0] for r in s._db.execute("SELECT version FROM schema_version ORDER BY version").fetchall()] == [1, 2, 3, 4, 5, 6]
+    assert [r[0] for r in s._db.execute("SELECT version FROM schema_version ORDER BY version").fetchall()] == list(range(1, SCHEMA_VERSION + 1))
     s.close()
 
 

@@ -36,7 +36,7 @@ def test_migrates_a_v1_file_keeping_the_users_choices(tmp_path):
     path = tmp_path / "profiles.db"
     v1_file(path)
     store = ProfileStore(path)
-    assert store.version() == SCHEMA_VERSION == 6
+    assert store.version() == SCHEMA_VERSION == 7
     uid = store.find_user("Grace")
     prefs = store.preferences(uid)
     assert (prefs["verbosity"], prefs["units"], prefs["speech_rate"], prefs["volume"]) == ("brief", "feet", 220, 0.5)
@@ -44,7 +44,7 @@ def test_migrates_a_v1_file_keeping_the_users_choices(tmp_path):
     assert prefs["text_scale"] == 1.0 and prefs["high_contrast"] is False      # v3 columns too
     store.set_class_weight(uid, "dog", 0.5)                                     # new tables exist
     store.close()
-    assert ProfileStore(path).version() == 6                                    # reopening is a no-op
+    assert ProfileStore(path).version() == 7                                    # reopening is a no-op
 
 
 def test_each_migration_adds_only_its_own_columns(tmp_path):
@@ -132,7 +132,7 @@ def test_damaged_file_is_moved_aside_and_a_new_one_started(tmp_path):
     path.write_bytes(bytes(data))
     store = ProfileStore(path)
     assert store.recovered_to is not None and store.recovered_to.exists()
-    assert store.users() == [] and store.version() == 6
+    assert store.users() == [] and store.version() == SCHEMA_VERSION
 
 
 def test_export_import_round_trip(tmp_path):
