@@ -1,4 +1,4 @@
-"""`maxsight profile ...`: list, create, show, set, feedback, report, export, import."""
+"""`maxsight profile ...`: list, create, show, set, feedback, report, export, import, delete."""
 from __future__ import annotations
 
 import json
@@ -37,6 +37,10 @@ def add_parser(sub) -> None:
     q.add_argument("files", nargs="*", help="teach: 3-5 sound files of it")
     q.add_argument("--examples", type=int, default=3, help="record: how many examples (3-5, default 3)")
     q.add_argument("--seconds", type=float, default=4.0, help="record: seconds per example (default 4)")
+    q.set_defaults(func=cmd_profile)
+    q = pr.add_parser("delete", help="delete a profile and everything kept for it (near-miss log, therapy, "
+                                     "taught sounds and objects)")
+    q.add_argument("name")
     q.set_defaults(func=cmd_profile)
     q = pr.add_parser("export")
     q.add_argument("file")
@@ -78,7 +82,7 @@ def _export(store, out: Path) -> None:
     size = len(text.encode("utf-8"))
     if size > MAX_IMPORT_BYTES:
         raise CommandError(f"the export would be {size / 2**20:.0f} MB, more than the {MAX_IMPORT_BYTES // 2**20} MB an import "
-                           f"accepts; forget some taught objects or sounds and export again")
+                           f"accepts; forget some taught objects or sounds (or lower near_miss_max) and export again")
     with atomic(out, encoding="utf-8") as f:
         f.write(text)
     print(f"exported {len(store.users())} profile(s) to {out}")
@@ -120,9 +124,19 @@ def cmd_profile(args) -> int:
             from maxsight_app.therapy import report
             check_output_folder("--out", args.out)
             rep = report.generate(store, uid_of(args.name), Path(args.out))
-            print(f"report for {args.name}: {rep.png}, {rep.pdf}, {rep.sessions_csv}, {rep.trials_csv} ({rep.sessions} session(s))")
+            print(f"report for {args.name}: {rep.png}, {rep.pdf}, {rep.sessions_csv}, {rep.trials_csv}, {rep.near_misses_csv} "
+                  f"({rep.sessions} session(s), {rep.near_misses} near-miss log entries)")
+            for n in rep.skipped:
+                print(f"  {n}")
         elif args.profile_cmd == "sounds":
             _sounds(store, uid_of(args.name), args)
+        elif args.profile_cmd == "delete":
+            from maxsight_app.personal_objects import index_path
+            uid = uid_of(args.name)
+            faiss = index_path(store, uid)
+            store.delete_user(uid)
+            faiss.unlink(missing_ok=True)
+            print(f"deleted profile {args.name!r} and everything kept for it")
         elif args.profile_cmd == "export":
             _export(store, Path(args.file))
         elif args.profile_cmd == "import":

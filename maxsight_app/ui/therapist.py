@@ -14,6 +14,7 @@ import numpy as np
 
 from engine.conditions import simulate
 from maxsight_app.find import findability
+from maxsight_app.nearmiss import Entry, read_log
 from maxsight_app.profile.schema import VISION_CONDITIONS
 from maxsight_app.profile.store import ProfileStore
 from maxsight_app.profile.words import condition_name
@@ -26,6 +27,7 @@ from maxsight_app.ui.qt import Qt, QtCore, QtGui, QtWidgets, Signal
 TEXT_FRESH_S = 10.0          # camera text older than this is not offered to the reading task
 
 
+NO_LOG = "No near misses logged. Turn on 'Keep a near-miss log' in Settings to keep each warning and danger said."
 NO_FIND = "Findability: start find mode in the main window (F) to see how hard its target is to see."
 
 
@@ -100,6 +102,29 @@ class TherapistWindow(QtWidgets.QDialog):
         self.findability.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._findability_t = -1e9
         self.find_box: tuple | None = None       # the target's box on the preview, outlined on both views
+        # The near-miss log (maxsight_app/nearmiss.py): a timeline stepped through with the arrow keys;
+        # the picture and the words of the entry chosen beside it.
+        self.log_entries: list[Entry] = []
+        self.log_list = QtWidgets.QListWidget()
+        self.log_list.setAccessibleName("Near-miss log")
+        self.log_list.setAccessibleDescription("Each warning and danger said, oldest first; arrow keys step through them")
+        self.log_list.setMaximumHeight(120)
+        self.log_list.currentRowChanged.connect(self.show_log_entry)
+        self.log_picture = QtWidgets.QLabel()
+        self.log_picture.setAccessibleName("Picture of the moment")
+        self.log_picture.setMinimumSize(160, 90)
+        self.log_picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.log_text = QtWidgets.QLabel(NO_LOG)
+        self.log_text.setWordWrap(True)
+        self.log_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByKeyboard
+                                              | Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.log_text.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        log_title = QtWidgets.QLabel("Near-miss &log")
+        log_title.setBuddy(self.log_list)
+        log_row = QtWidgets.QHBoxLayout()
+        log_row.addWidget(self.log_list, 2)
+        log_row.addWidget(self.log_picture)
+        log_row.addWidget(self.log_text, 2)
         controls = FlowRow(spacing=8)
         controls.add(pair("Profile:", self.user_box), pair("Vision condition:", self.condition_box))
         sev = pair("Severity:", self.severity)
@@ -122,9 +147,11 @@ class TherapistWindow(QtWidgets.QDialog):
         layout.addWidget(controls)
         layout.addLayout(views, 1)
         layout.addWidget(self.findability)
+        layout.addWidget(log_title)
+        layout.addLayout(log_row)
         layout.addWidget(self.info)
         chain = [self.user_box, self.condition_box, self.severity, save, session, self.report_button, self.original,
-                 self.seen, self.findability, self.info]
+                 self.seen, self.findability, self.log_list, self.log_text, self.info]
         for a, b in zip(chain, chain[1:]):
             QtWidgets.QWidget.setTabOrder(a, b)
         self._load()
@@ -145,6 +172,40 @@ class TherapistWindow(QtWidgets.QDialog):
         self.severity.setValue(round(100 * p["vision_severity"]))
         self.severity_label.setText(f"{self.severity.value()}%")
         self._describe_views()
+        self.reload_log()
+
+    def reload_log(self) -> None:
+        """The profile's near-miss log into the timeline; entries that cannot be read are skipped
+        and said in one sentence."""
+        self.log_entries, notes = read_log(self.store, self.user_id)
+        self.log_list.blockSignals(True)
+        self.log_list.clear()
+        for e in self.log_entries:
+            self.log_list.addItem(e.words())
+        self.log_list.blockSignals(False)
+        if self.log_entries:
+            self.log_list.setCurrentRow(len(self.log_entries) - 1)     # the newest; Up goes back in time
+        else:
+            self.show_log_entry(-1)
+        if notes:
+            self._message(notes[0] if len(notes) == 1 else
+                          f"{len(notes)} near-miss log entries could not be read and were skipped ({notes[0]})")
+
+    def show_log_entry(self, row: int) -> None:
+        if not 0 <= row < len(self.log_entries):
+            self.log_picture.clear()
+            self.log_picture.setAccessibleDescription("")
+            self.log_text.setText(NO_LOG)
+            return
+        e = self.log_entries[row]
+        self.log_text.setText(f"{row + 1} of {len(self.log_entries)}: {e.words()}")
+        if e.thumbnail is not None:
+            self.log_picture.setPixmap(_pixmap(cv2.cvtColor(e.thumbnail, cv2.COLOR_BGR2RGB), 160))
+            self.log_picture.setAccessibleDescription(f"The camera picture when '{e.text}' was said")
+        else:
+            self.log_picture.clear()
+            self.log_picture.setText("No picture")
+            self.log_picture.setAccessibleDescription("")
 
     def _describe_views(self) -> None:
         self.seen.setAccessibleDescription(f"{condition_name(self.condition)} at {self.severity.value()}% severity")

@@ -69,7 +69,7 @@ def test_report_before_any_session_is_a_message(qtbot, store, tmp_path):
     tw = TherapistWindow(store, 1, reports_dir=tmp_path / "r")
     qtbot.addWidget(tw)
     assert tw.open_report() is None
-    assert tw.info.text() == "Ada has no therapy sessions yet; run one first."
+    assert tw.info.text() == "Ada has no therapy sessions yet and no near-miss log; run one first."
 
 
 def test_therapist_controls_have_accessible_names(qtbot, store, tmp_path):
@@ -120,10 +120,10 @@ def test_labels_read_as_their_text_and_messages_are_reachable(qtbot, store, tmp_
     qtbot.waitUntil(tw.isActiveWindow, timeout=3000)
     tw.user_box.setFocus()
     stops = []
-    for _ in range(10):                               # Tab through the window as a keyboard user does
+    for _ in range(12):                               # Tab through the window as a keyboard user does
         stops.append(QtWidgets.QApplication.focusWidget())
         qtbot.keyClick(QtWidgets.QApplication.focusWidget(), Qt.Key.Key_Tab)
-    assert tw.info in stops and tw.seen in stops and tw.original in stops
+    assert tw.info in stops and tw.seen in stops and tw.original in stops and tw.log_list in stops
     dlg = tw.start_session()
     for lab in dlg.findChildren(QtWidgets.QLabel):
         if lab.text():
