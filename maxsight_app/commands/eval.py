@@ -100,6 +100,15 @@ def add_parser(sub) -> None:
     cs.add_argument("--json", help="also write the results as JSON here")
     cs.set_defaults(func=cmd_custom_sounds)
 
+    wf = ev.add_parser("watch-for", help="'watch for a word' on clips rendered from ICDAR 2015 photos (pan, walk up, "
+                                         "blur): targets said within 2 s of legible, false alerts per 10 minutes")
+    wf.add_argument("--data", help="ICDAR 2015 photos (default: the evaluation data's icdar2015_test_scene_text)")
+    wf.add_argument("--split", default="test", choices=["dev", "test", "all"], help="photos by file-name hash (default test)")
+    wf.add_argument("--limit", type=int, default=24, help="photos (clips) at most (default 24; about 7 s of reading each)")
+    wf.add_argument("--every", type=float, default=1.0, help="seconds of clip between text reads while watching (default 1)")
+    wf.add_argument("--json", help="also write the results as JSON here")
+    wf.set_defaults(func=cmd_watch_for)
+
     ec = ev.add_parser("captions", help="live-caption word error rate and latency on read speech")
     ec.add_argument("--dir", help="folder like the evaluation data's asr_speech_refs")
     ec.add_argument("--threads", type=int, default=1, help="Whisper threads (1, as in the Stage B worker)")
@@ -237,6 +246,22 @@ def cmd_sounds(args) -> int:
         result["speech"] = sounds.evaluate_speech(reg, Path(args.speech) if args.speech else require("asr_speech_refs"), det,
                                                   split=args.split)
     return report(sounds.table(result), result, args.json)
+
+
+def cmd_watch_for(args) -> int:
+    import logging
+
+    from engine.eval_data import require
+    from maxsight_app.measure import watch_for
+    if args.json:
+        check_outputs({"--json": Path(args.json)}, {})
+    if not 1 <= args.limit <= 500:
+        raise ValueError(f"--limit must be between 1 and 500, got {args.limit}")
+    if not 0.2 <= args.every <= 5.0:
+        raise ValueError(f"--every must be between 0.2 and 5 seconds, got {args.every}")
+    data = Path(args.data) if args.data else require("icdar2015_test_scene_text")
+    result = watch_for.evaluate(data, args.split, args.limit, args.every, log=logging.getLogger(__name__).info)
+    return report(watch_for.table(result), result, args.json)
 
 
 def cmd_custom_sounds(args) -> int:

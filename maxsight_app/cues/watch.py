@@ -1,0 +1,140 @@
+"""Watch for a word (issue 28, part 1): the user lists what to look out for ("75", "Gate C3",
+"Pharmacy"); MaxSight stays quiet about it until the text reader's voted results hold it, then says
+it once per sighting with its clock direction.
+
+Matching forgives what a sign reader gets slightly wrong and nothing that changes the meaning:
+- case, punctuation and spacing: "Gate C3" matches "GATE-C3" and "GateC3" (a missing space), and
+  "Galaxy" is seen in "GALAXYNote" (the reader lost the space; the change of case shows it);
+- the match must sit on word boundaries of the reading: "75" is not seen in "175" or "750";
+- digits must match exactly: a misread 7 for 1 ("15" for "75") is not a match;
+- in a word of 6 or more letters (and no digits), one letter may be wrong, missing or extra
+  ("Pharmcy" for "Pharmacy"); shorter words must be read exactly.
+
+A sighting starts when a voted reading (seen on at least MIN_SEEN frames) matches and ends when no
+reading has matched for SIGHTING_GAP_S; the word is said once per sighting.
+
+Pure functions and one small state per word; no I/O."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from engine.types import TextRead
+
+MAX_WORD = 40
+MAX_WORDS = 10
+MIN_SEEN = 2                 # frames that must agree on the reading (the text reader's several-frame vote)
+SIGHTING_GAP_S = 5.0         # unseen this long, the next match is a new sighting
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[0-9a-z]+", text.lower())
+
+
+# Where a reading that lost its spaces still shows a word boundary: a lower-case letter before a
+# capital ("GateExit"), or the end of a run of capitals before a capitalised word ("GALAXYNote").
+# Never between letters and digits, so "75A" holds no "75".
+_CASE_BREAK = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def _pieces(text: str) -> list[str]:
+    """The reading's words, split again where the case shows a lost space; lower-case."""
+    out = []
+    for tok in re.findall(r"[0-9A-Za-z]+", text):
+        out += [p.lower() for p in _CASE_BREAK.split(tok) if p]
+    return out
+
+
+def parse_words(value) -> tuple[str, ...]:
+    """The user's words (a comma-separated string or a list) -> the words to watch for, as typed.
+    ValueError in one sentence for an empty word, one longer than MAX_WORD characters, one with no
+    letter or digit, or more than MAX_WORDS."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    out: list[str] = []
+    for raw in items:
+        w = " ".join(str(raw).split())
+        if not w:
+            raise ValueError("a word to watch for is empty: type a word or number, e.g. 75 or Gate C3")
+        if len(w) > MAX_WORD:
+            raise ValueError(f"'{w[:20]}...' is {len(w)} characters long: a word to watch for can be at most {MAX_WORD}")
+        if not _tokens(w):
+            raise ValueError(f"{w!r} holds no letter or digit to look for")
+        if w.lower() not in (o.lower() for o in out):
+            out.append(w)
+    if len(out) > MAX_WORDS:
+        raise ValueError(f"at most {MAX_WORDS} words can be watched for at once, got {len(out)}")
+    return tuple(out)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """a and b differ by at most one substitution, insertion or deletion."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b)) <= 1
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i:] == b[i + 1:]
+
+
+def _close(span: str, word: str) -> bool:
+    if span == word:
+        return True
+    if len(word) < 6 or any(c.isdigit() for c in word + span):
+        return False
+    return _one_edit(span, word)
+
+
+def matches(word: str, text: str) -> bool:
+    """Whether the watched word is in this reading (see the module's rules)."""
+    want = "".join(_tokens(word))
+    toks = _pieces(text)
+    if not want or not toks:
+        return False
+    for i in range(len(toks)):
+        span = ""
+        for j in range(i, len(toks)):
+            span += toks[j]
+            if len(span) > len(want) + 1:
+                break
+            if _close(span, want):
+                return True
+    return False
+
+
+@dataclass(frozen=True)
+class Sighting:
+    word: str                 # as the user typed it
+    text: str                 # the reading it was found in
+    clock: int
+    bearing_deg: float
+    t: float
+
+    def words(self) -> str:
+        from maxsight_app.cues.phrasing import clock_words
+        return f"{self.word}, {clock_words(self.clock)}"
+
+
+class WatchFor:
+    """The words watched for and when each was last seen; `update` takes the text reader's voted
+    readings at time t and returns the new sightings (each word once per sighting)."""
+
+    def __init__(self, words, min_seen: int = MIN_SEEN, gap_s: float = SIGHTING_GAP_S):
+        self.words = parse_words(words) if words else ()
+        self.min_seen, self.gap_s = min_seen, gap_s
+        self._last: dict[str, float] = {}
+
+    def update(self, reads: list[TextRead] | tuple[TextRead, ...], t: float) -> list[Sighting]:
+        out = []
+        for w in self.words:
+            hit = next((r for r in reads if r.seen >= self.min_seen and matches(w, r.text)), None)
+            if hit is None:
+                continue
+            last = self._last.get(w)
+            if last is None or t - last > self.gap_s or t < last:
+                out.append(Sighting(w, hit.text, hit.clock, hit.bearing_deg, t))
+            self._last[w] = t
+        return out

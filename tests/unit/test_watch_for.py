@@ -1,0 +1,86 @@
+"""Watch for a word: forgiving where a sign reader slips (case, spacing, one letter in a long
+word), strict where meaning changes (a digit, a longer number); said once per sighting; bad input
+is one sentence."""
+from __future__ import annotations
+
+import pytest
+
+from engine.types import TextRead
+from maxsight_app.cues.watch import WatchFor, matches, parse_words
+
+
+@pytest.mark.parametrize("word,text", [
+    ("75", "75"), ("75", "Route 75 City Centre"), ("Gate C3", "GATE C3"), ("Gate C3", "GateC3"),
+    ("Gate C3", "gate-c3 ->"), ("Pharmacy", "PHARMACY"), ("Pharmacy", "Pharmcy"), ("Pharmacy", "Pharmacy's"),
+    ("Main Street", "MAINSTREET"), ("Galaxy", "GALAXYNote"), ("Note", "GALAXYNote"), ("Exit", "GateExit"),
+])
+def test_forgiving_matches(word, text):
+    assert matches(word, text)
+
+
+@pytest.mark.parametrize("word,text", [
+    ("75", "15"), ("75", "175"), ("75", "750"), ("75", "75A"), ("Gate C3", "Gate C8"), ("Gate C3", "Gate"),
+    ("Exit", "Exlt"), ("Pharmacy", "Phrmcy"), ("C3", "C30"), ("Platform 12", "Platform 17"), ("75", ""),
+    ("Galaxy", "GALAXYNOTE"), ("Gate", "Gatehouse"), ("75", "Bus75A"),
+])
+def test_what_does_not_match(word, text):
+    assert not matches(word, text)
+
+
+def _read(text: str, seen: int = 2, clock: int = 11) -> TextRead:
+    return TextRead(text, 0.9, ((0, 0), (10, 0), (10, 5), (0, 5)), clock, -30.0, seen=seen)
+
+
+def test_said_once_per_sighting_after_the_vote():
+    w = WatchFor("75, Gate C3")
+    assert w.update([_read("75", seen=1)], 0.0) == []                  # one frame is not enough
+    first = w.update([_read("75")], 0.5)
+    assert [s.word for s in first] == ["75"] and first[0].words() == "75, 11 o'clock"
+    assert w.update([_read("75")], 1.0) == [] and w.update([], 3.0) == [] and w.update([_read("75")], 4.0) == []
+    again = w.update([_read("bus 75", clock=1)], 10.0)                  # unseen for 6 s: a new sighting
+    assert [s.words() for s in again] == ["75, 1 o'clock"]
+    both = w.update([_read("GATE C3"), _read("75")], 30.0)
+    assert sorted(s.word for s in both) == ["75", "Gate C3"]
+
+
+@pytest.mark.parametrize("value,msg", [
+    ("", "empty"), ("75,,Gate", "empty"), ("x" * 41, "at most 40"), ("!!", "no letter or digit"),
+    (",".join(str(i) for i in range(11)), "at most 10"),
+])
+def test_bad_input_is_one_sentence(value, msg):
+    with pytest.raises(ValueError, match=msg) as exc:
+        parse_words(value)
+    assert "\n" not in str(exc.value)
+
+
+def test_words_are_kept_as_typed_without_repeats():
+    assert parse_words(" Gate  C3 , 75, gate c3") == ("Gate C3", "75")
+    assert parse_words(["Pharmacy"]) == ("Pharmacy",)
+
+
+def _sign(path, text: str, gt_path, x=420, y=300, scale=3.0):
+    import cv2
+    import numpy as np
+    img = np.full((720, 1280, 3), 200, np.uint8)
+    cv2.rectangle(img, (0, 500), (1280, 720), (90, 110, 90), -1)
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 6)
+    cv2.putText(img, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (20, 20, 20), 6, cv2.LINE_AA)
+    cv2.imwrite(str(path), img)
+    gt_path.write_text(f"{x},{y - h},{x + w},{y - h},{x + w},{y + base},{x},{y + base},{text}\n"
+                       f"10,10,40,10,40,30,10,30,###\n", encoding="utf-8")
+
+
+def test_eval_watch_for_on_rendered_signs(tmp_path):
+    """The evaluation end to end on two drawn signs (no evaluation data needed): each target is
+    found after it becomes legible, and watching one sign for the other's word gives no alert."""
+    from maxsight_app.measure import watch_for
+    (tmp_path / "images").mkdir()
+    (tmp_path / "gt").mkdir()
+    _sign(tmp_path / "images" / "img_1.jpg", "GATE C3", tmp_path / "gt" / "gt_img_1.txt")
+    _sign(tmp_path / "images" / "img_2.jpg", "PHARMACY", tmp_path / "gt" / "gt_img_2.txt", x=150)
+    r = watch_for.evaluate(tmp_path, "all", limit=2, every=1.0, duration=2.0, others=1)
+    assert [x["word"] for x in r["rows"]] == ["GATE C3", "PHARMACY"]
+    for x in r["rows"]:
+        assert x["legible_t"] is not None and x["found_t"] is not None and x["found_t"] >= x["legible_t"], x
+    assert r["false_alerts"] == [] and r["watched_s"] == 2 * (2.0 + watch_for.HOLD_S)
+    assert "false alerts: 0" in watch_for.table(r)
