@@ -55,6 +55,36 @@ class TrackerConfig:
 
 
 @dataclass(frozen=True)
+class CollisionConfig:
+    """The class-agnostic "in your path" lane (engine/stage_a/collision.py)."""
+    enabled: bool = False           # off by default until it meets its false-alarm target (docs/measurements/issue23.md)
+    width: int = 320                # flow is measured at this width (px)
+    flow: str = "fast"              # OpenCV DIS preset: ultrafast, fast or medium (medium: 4x the cost, no better here)
+    baseline_s: float = 0.1         # flow is measured against the frame this long ago (0.3 was no better)
+    window_blocks: int = 2          # expansion is fitted over windows of this many 16 px blocks a side
+    ttc_s: float = 3.0              # a region closer than this in time is on a collision course
+    persist_frames: int = 3         # ...for this many frames running
+    persist_ground_frames: int = 7  # ...or this many below the horizon, over the floor (fitted on dev)
+    min_region_windows: int = 2     # a region on course must span at least this many windows (fitted on dev)
+    smoothing: float = 0.4          # share of the last frame's expansion kept in this frame's (0 = none)
+    corridor_half_m: float = 0.45   # half the walking corridor's width
+    head_top_m: float = 2.1         # the corridor's top; above this nothing is in the way
+    head_band_m: float = 1.45       # a region wholly above this is "at head height"
+    floor_margin: float = 1.3       # expanding this many times faster than the floor at its row (fitted on dev)...
+    floor_ratio: float = 1.5        # ...and stretching down the picture less than this times across (floor: 2)
+    min_expansion: float = 0.05     # 1/s on top of the floor's
+    min_texture: float = 6.0        # mean gradient across (down) a window its stretch across (down) needs to mean something
+    min_speed_mps: float = 0.3      # the lane speaks only while the walker moves
+    max_speed_mps: float = 2.5
+    speed_smoothing_s: float = 0.6
+    drop_off: bool = True
+    drop_max_m: float = 7.0         # floor rows farther than this are not looked at for an edge
+    drop_q: float = 0.75            # beyond an edge the floor expands under this share of the model's
+    drop_floor_q: float = 0.85      # ...and before it at least this share
+    drop_carry_s: float = 3.0       # an edge out of sight below the picture is kept this long
+
+
+@dataclass(frozen=True)
 class EngineConfig:
     detector: str = "nanodet"
     threads: int = 2
@@ -71,6 +101,7 @@ class EngineConfig:
     # access_every_s (0.2 s = 5 times a second, what stairs need at walking pace).
     access: str = ""
     access_every_s: float = 0.2
+    collision: CollisionConfig = field(default_factory=CollisionConfig)
 
     def with_(self, **changes) -> "EngineConfig":
         return verify(replace(self, **changes))
@@ -100,4 +131,15 @@ def verify(cfg: EngineConfig) -> EngineConfig:
         raise ValueError(f"access_every_s must be between 0.02 and 5 seconds, got {cfg.access_every_s}")
     if not 0 < cfg.min_score < 1:
         raise ValueError(f"min_score must be between 0 and 1, got {cfg.min_score}")
+    k = cfg.collision
+    if not 64 <= k.width <= 1280 or k.width % 16:
+        raise ValueError(f"collision.width must be a multiple of 16 between 64 and 1280 pixels, got {k.width}")
+    if k.flow not in ("ultrafast", "fast", "medium"):
+        raise ValueError(f"collision.flow must be ultrafast, fast or medium, got {k.flow!r}")
+    if not 0.5 <= k.ttc_s <= 10:
+        raise ValueError(f"collision.ttc_s must be between 0.5 and 10 seconds, got {k.ttc_s}")
+    if not 1 <= k.persist_frames <= 30:
+        raise ValueError(f"collision.persist_frames must be between 1 and 30, got {k.persist_frames}")
+    if not 0.1 <= k.corridor_half_m <= 2.0:
+        raise ValueError(f"collision.corridor_half_m must be between 0.1 and 2 metres, got {k.corridor_half_m}")
     return cfg

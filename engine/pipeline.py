@@ -30,6 +30,7 @@ from engine.models.detectors import Detector, build
 from engine.models.registry import ModelError, Registry
 from engine.stage_a import hazards as hazard_rules
 from engine.stage_a.access import AccessLane, with_details
+from engine.stage_a.collision import CollisionLane
 from engine.stage_a import quality
 from engine.stage_a.tracking import Tracker
 from engine.stage_a.urgency import UrgencySmoother
@@ -102,6 +103,8 @@ class Pipeline:
         log.info("Stage A: %s on %s, %d threads", spec.name, self.runs_on, config.threads)
         self.notes: list[str] = []        # one sentence each, for the user (said once by the app)
         self.access = self._access_lane(config, registry)
+        # Whatever is in the way, named or not (image motion -> time to contact): engine/stage_a/collision.py
+        self.collision = CollisionLane(config.camera, config.collision) if config.collision.enabled else None
 
     def _access_lane(self, config: EngineConfig, registry: Registry) -> AccessLane | None:
         """The door and stairs detector beside the COCO one, or None with a note saying why not."""
@@ -139,6 +142,8 @@ class Pipeline:
         self.tracker.reset()
         if self.access is not None:
             self.access.reset()
+        if self.collision is not None:
+            self.collision.reset()
         self.smoother = UrgencySmoother()
 
     def request_text(self) -> bool:
@@ -301,6 +306,11 @@ class Pipeline:
                                            warns=self._warns, report_score=self._report_score)
         if self.access is not None:
             hazards = with_details(hazards, tracks)
+        if self.collision is not None:
+            t_lane = time.perf_counter()
+            lane = self.collision.update(frame.image, frame.timestamp, tracks)
+            hazards = tuple(sorted(hazards + lane, key=lambda h: (-int(h.urgency), -h.priority)))
+            timings["collision"] = (time.perf_counter() - t_lane) * 1e3
         t4 = time.perf_counter()
         timings["quality"] = (t1 - t0) * 1e3
         timings["tracking"] = (t3 - t2) * 1e3

@@ -1,0 +1,373 @@
+"""Whatever is in the way: a class-agnostic "in your path" lane from image motion.
+
+Every frame, dense optical flow (OpenCV DIS, "fast" preset) at 320 px against the frame baseline_s
+ago. Then:
+  * the walker's rotation is taken out: a camera turning adds nearly the same motion everywhere, and
+    to first order its effect on the local stretch is (2 x u0 + y v0) / f^2 for the rotation's flow
+    (u0, v0) at the image centre; u0 is the median horizontal flow, v0 the median vertical flow on
+    the horizon row (where walking forward moves nothing up or down);
+  * local stretch per window (32 px windows at a 16 px stride): e_x = du/dx and e_y = dv/dy, least
+    squares slopes inside the window, so a constant offset (what is left of the rotation, a step's
+    sway) does not matter. A surface facing the walker has e_x = e_y = speed / depth: its inverse is
+    the time to contact (looming; the divergence e_x + e_y is 2 / TTC);
+  * the floor model: the floor at image row y lies at depth h / (y cos(tilt) / f + sin(tilt)), so it
+    stretches across at e_floor(y) = k cos(tilt) (y cos(tilt) / f + sin(tilt)), k = speed / camera
+    height, and down the picture twice as fast. k is the median over the lower windows that stretch
+    like floor (forward speed from the floor), smoothed over time. A step's bob adds the same amount
+    to the floor's e_y everywhere (measured on the lower windows and taken out for the floor test);
+  * looming per window: above the horizon the larger of e_x and e_y (a pole narrower than a window
+    spoils e_x, a board lower than a window e_y); below it e_x only (e_y is the floor's and the bob's);
+  * a window is on a collision course when its TTC is under ttc_s; below the horizon it must stretch
+    across floor_margin times faster than the floor at its row and down less than floor_ratio times
+    across; it is not a wall alongside the walk (e_x = 2 e_y there, and depth from e_y puts it outside
+    the corridor); it has texture across (down) for its stretch across (down) to mean something; and
+    its 3D point (depth from the looming and the speed) is inside the walking corridor (half-width
+    corridor_half_m, from the floor to head_top_m);
+  * windows on course for persist_frames frames running (persist_ground_frames over the floor, where
+    the flow's errors look most like looming), outside the boxes of confirmed tracks (a detected
+    object keeps its class name), are grouped into regions of at least min_region_windows; each is a
+    Hazard: "obstacle", or "at head height" when all of it is above head_band_m with something farther
+    beneath it (the cane does not find it), with its bearing, distance (TTC x speed) and TTC;
+  * the floor ending (drop_off): across the corridor, the floor's stretch holds up to a row and
+    everything above it (below the horizon) stretches far more slowly than the floor there would (a
+    lower floor is farther): "drop-off" at the distance of that row. Once seen, the edge is carried
+    forward at walking speed after it leaves the bottom of the picture.
+The lane only speaks while the walker moves (speed over min_speed_mps): it warns of what the user
+walks into. Things that move toward a still user are the detectors' and the tracker's business.
+A covered, dark or textureless picture gives windows without texture: no flow, no hazard (the
+quality notices say "I can't see well"). A glass-like panel is the same: only its edges move.
+
+Urgency (the lane's own rules; the cue policy, dedupe and screen reader then treat these like any
+hazard): an obstacle is a warning within 1.5 s or 1.5 m, else a caution; something at head height is
+a warning within ttc_s (a cane does not find it); a drop-off is a danger within 1.5 m, else a warning.
+The hazards are not "approaching" (the user walks into them; nothing moves): the words are
+"Warning, obstacle, straight ahead, 2 metres". Measured: docs/measurements/issue23.md.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from engine.config import CameraModel, CollisionConfig
+from engine.stage_a.geometry import clock_from_bearing, zone_for
+from engine.types import Hazard, Track, Urgency
+
+log = logging.getLogger(__name__)
+
+OBSTACLE, HEAD, DROP = "obstacle", "at head height", "drop-off"
+LABELS = (OBSTACLE, HEAD, DROP)
+ID_BASE = 1_000_000           # the lane's hazard ids, apart from the tracker's
+CLASS_ID = -1                 # no COCO class
+BLOCK = 16                    # block size (px at the working width); a window is n x n blocks
+MAX_DT = 0.5                  # frames further apart than this restart the flow
+
+
+@dataclass
+class Windows:
+    """Per-window measurements of the last frame, [rows, cols] each (for the evaluation and tests)."""
+    ex: np.ndarray
+    ey: np.ndarray
+    textured: np.ndarray
+    floor: np.ndarray             # the floor model's expansion at each window's row
+    candidate: np.ndarray
+    persisted: np.ndarray
+    k: float                      # speed / camera height (1/s)
+
+
+class CollisionLane:
+    def __init__(self, camera: CameraModel, config: CollisionConfig | None = None) -> None:
+        self.camera = camera
+        self.config = config or CollisionConfig()
+        preset = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+                  "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}[self.config.flow]
+        self._dis = cv2.DISOpticalFlow_create(preset)
+        self.reset()
+
+    def reset(self) -> None:
+        self._history: deque = deque()                 # (t, grey) of the frames within baseline_s
+        self._k: float | None = None
+        self._count: np.ndarray | None = None
+        self._ex: np.ndarray | None = None
+        self._ey: np.ndarray | None = None
+        self._regions: list[tuple[int, tuple[float, float, float, float]]] = []   # (id, box) last frame
+        self._next_id = ID_BASE
+        self._drop: tuple[float, float, int, int] | None = None    # (distance m, time seen, id, frames seen)
+        self._drop_count = 0
+        self.last: Windows | None = None
+
+    @property
+    def speed_mps(self) -> float:
+        return 0.0 if self._k is None else self._k * self.camera.height_m
+
+    def update(self, image: np.ndarray, t: float, tracks: tuple[Track, ...] = ()) -> tuple[Hazard, ...]:
+        """Hazards for this frame ([H, W, 3] uint8 BGR), most urgent first."""
+        cfg = self.config
+        h0, w0 = image.shape[:2]
+        width = cfg.width
+        height = max(2 * BLOCK, int(round(h0 * width / w0 / BLOCK)) * BLOCK)
+        grey = cv2.cvtColor(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+        hist = self._history
+        if hist and (hist[0][1].shape != grey.shape or not 0 < t - hist[-1][0] <= MAX_DT):
+            hist.clear()
+            self._count = self._ex = self._ey = None
+        dt = t - hist[-1][0] if hist else 0.0
+        # Flow against the oldest frame within baseline_s: a longer baseline makes the looming larger
+        # against the flow's own errors (measured: see docs/measurements/issue23.md).
+        old = next(((to, g) for to, g in hist if t - to <= cfg.baseline_s + 1e-6), hist[-1] if hist else None)
+        hist.append((t, grey))
+        while len(hist) > 1 and t - hist[0][0] > cfg.baseline_s + 1e-6:
+            hist.popleft()
+        if old is None:
+            return ()
+        span = t - old[0]
+        flow = self._dis.calc(old[1], grey, None)                   # [height, width, 2] px over the span
+        assert flow.shape == (height, width, 2), f"flow {flow.shape} for a {width}x{height} picture"
+        return self._from_flow(flow / span, grey, t, dt, span, (w0, h0), tracks)
+
+    # -- the measurement ---------------------------------------------------------------------------
+    def _from_flow(self, rate, grey, t, dt, span, size, tracks) -> tuple[Hazard, ...]:
+        cfg, cam = self.config, self.camera
+        height, width = grey.shape
+        f = cam.focal_px(width)
+        tilt = math.radians(cam.tilt_deg)
+        ct, st = math.cos(tilt), math.sin(tilt)
+        u, v = rate[..., 0], rate[..., 1]
+        xs = np.arange(width, dtype=np.float32) - width / 2 + 0.5
+        ys = np.arange(height, dtype=np.float32) - height / 2 + 0.5
+        horizon = -f * math.tan(tilt)                                 # image row (from centre) of the horizon
+        band = np.abs(ys - horizon) <= BLOCK
+        u0 = float(np.median(u))
+        v0 = float(np.median(v[band])) if band.any() else float(np.median(v))
+        # Block means [rows, cols] of what the window slopes need.
+        bx = xs[None, :]
+        by = ys[:, None]
+        gx = np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3))
+        gy = np.abs(cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3))
+        stack = np.stack([u, u * bx, v, v * by, gx, gy], axis=-1).astype(np.float32)
+        blocks = cv2.resize(stack, (width // BLOCK, height // BLOCK), interpolation=cv2.INTER_AREA)
+        nb = cfg.window_blocks
+        rows, cols = blocks.shape[0] - nb + 1, blocks.shape[1] - nb + 1
+        win = sum(blocks[i:i + rows, j:j + cols] for i in range(nb) for j in range(nb)) / (nb * nb)   # n x n-block windows
+        cx = (np.arange(cols, dtype=np.float32) + nb / 2) * BLOCK - width / 2      # window centres
+        cy = (np.arange(rows, dtype=np.float32) + nb / 2) * BLOCK - height / 2
+        var = ((nb * BLOCK) ** 2 - 1) / 12.0
+        half = nb * BLOCK / 2
+        ex = (win[..., 1] - cx[None, :] * win[..., 0]) / var
+        ey = (win[..., 3] - cy[:, None] * win[..., 2]) / var
+        # Rotation's share of the expansion (first order), taken out.
+        ex = ex - (2 * cx[None, :] * u0 + cy[:, None] * v0) / (f * f)
+        ey = ey - (2 * cy[:, None] * v0 + cx[None, :] * u0) / (f * f)
+        # Flow across a window means something only where the picture changes across it (and down
+        # it): stripes along the walk give no stretch across them (the aperture problem).
+        tex_x, tex_y = win[..., 4] >= cfg.min_texture, win[..., 5] >= cfg.min_texture
+        textured = tex_x | tex_y
+        if self._ex is not None and self._ex.shape == ex.shape and cfg.smoothing > 0:
+            ex = cfg.smoothing * self._ex + (1 - cfg.smoothing) * ex
+            ey = cfg.smoothing * self._ey + (1 - cfg.smoothing) * ey
+        self._ex, self._ey = ex, ey
+        g = ct * (cy[:, None] * ct / f + st) * np.ones_like(ex)      # floor expansion per unit k
+        # Forward speed from the floor: the lower windows that look like floor.
+        lower = (g > 0.05) & tex_x & tex_y & (cy[:, None] > horizon + 2 * BLOCK)
+        # A step's bob moves the camera up and down: on the floor (whose depth changes down the
+        # picture) that adds the same amount to the stretch down (e_y) everywhere, bob = e_y - 2 e_x;
+        # on a surface facing the walker it adds nothing. Measured on the lower windows, it is taken
+        # out of e_y for the floor test only.
+        bob = float(np.median(ey[lower] - 2 * ex[lower])) if lower.sum() >= 4 else 0.0
+        ey_floor = ey - bob
+        floorish = lower & (ey_floor > 1.4 * ex) & (ey_floor < 2.8 * ex)
+        if floorish.sum() >= 4:
+            k_now = float(np.median(ex[floorish] / g[floorish]))
+        elif lower.sum() >= 4:
+            k_now = float(np.median(np.clip(ex[lower] / g[lower], 0, None))) * 0.5
+        else:
+            k_now = 0.0
+        k_now = min(max(k_now, 0.0), cfg.max_speed_mps / cam.height_m)
+        a = 1.0 - math.exp(-dt / cfg.speed_smoothing_s)
+        self._k = k_now if self._k is None else self._k + a * (k_now - self._k)
+        k = self._k
+        speed = k * cam.height_m
+        floor = k * np.clip(g, 0, None)
+        # Looming from the stretch that is intact: a pole narrower than a window spoils the stretch
+        # across it (its edges mix in the background), a board lower than a window the stretch down
+        # it; a surface facing the walker stretches the same both ways, so the larger is (speed / depth).
+        # Below the horizon the stretch down is the floor's business (and a step's bob spoils it):
+        # there only the stretch across counts, and it must beat the floor's at that row.
+        below = g > 0.02
+        ex_ok, ey_ok = np.where(tex_x, ex, 0.0), np.where(tex_y, ey, 0.0)
+        e = np.where(below, ex_ok, np.maximum(ex_ok, ey_ok))
+        # The floor stretches twice as much down the picture as across it, at the rate the floor
+        # model gives for its row; a wall alongside the walk twice as much across as down, and the
+        # smaller stretch (down) gives its depth, which puts it outside the corridor.
+        floorlike = below & ((tex_y & (ey_floor > cfg.floor_ratio * ex)) | (ex < cfg.floor_margin * floor + cfg.min_expansion))
+        side_depth = speed * ct / np.maximum(ey, 1e-3)
+        sidelike = tex_x & tex_y & (ex > cfg.floor_ratio * ey) & (side_depth * np.maximum(np.abs(cx)[None, :] - half, 0) / f > cfg.corridor_half_m)
+        # The stretch measured over the span belongs to its middle: half the span has gone since.
+        ttc = np.where(e > 1e-3, (ct * ct) / np.maximum(e, 1e-3) - span / 2, np.inf)
+        depth = np.maximum(speed * ct / np.maximum(e, 1e-3) - speed * span / 2, 0.05)   # along the optical axis
+        lateral = depth * np.maximum(np.abs(cx)[None, :] - half, 0) / f          # the window's nearest edge
+        above_floor = cam.height_m - depth * (cy[:, None] * ct / f + st)
+        candidate = (textured & (ttc < cfg.ttc_s) & ~floorlike & ~sidelike
+                     & (e > cfg.floor_margin * floor + cfg.min_expansion)
+                     & (lateral <= cfg.corridor_half_m) & (above_floor >= -0.2) & (above_floor <= cfg.head_top_m))
+        moving = speed >= cfg.min_speed_mps
+        if not moving:
+            candidate[:] = False
+        # Skip what confirmed tracks already name.
+        sx, sy = width / size[0], height / size[1]
+        for tr in tracks:
+            if not tr.confirmed:
+                continue
+            x1, y1, x2, y2 = tr.box[0] * sx, tr.box[1] * sy, tr.box[2] * sx, tr.box[3] * sy
+            wx = cx + width / 2
+            wy = cy + height / 2
+            inside = ((wy[:, None] >= y1) & (wy[:, None] <= y2)) & ((wx[None, :] >= x1) & (wx[None, :] <= x2))
+            candidate &= ~inside
+        if self._count is None or self._count.shape != candidate.shape:
+            self._count = np.zeros(candidate.shape, np.int32)
+        # Persistence: on course this frame, and it or a neighbour (the picture drifts a little with
+        # each step) was on course the frames before.
+        before = cv2.dilate(self._count.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
+        self._count = np.where(candidate, before + 1, 0)
+        # Over the floor, where its texture's flow errors look like looming, evidence must last longer.
+        need = np.where(below, cfg.persist_ground_frames, cfg.persist_frames)
+        persisted = candidate & (self._count >= need)
+        self.last = Windows(ex, ey, textured, floor, candidate, persisted, k)
+        hazards = self._regions_to_hazards(persisted, ttc, e, above_floor, cx, cy, half, width, height, size, speed, t)
+        if cfg.drop_off:
+            drop = self._drop_off(ex, g, textured, cx, cy, horizon, f, ct, st, speed, k, t, moving)
+            if drop is not None:
+                hazards.append(self._drop_hazard(drop, size, t))
+        hazards.sort(key=lambda h: (-int(h.urgency), -h.priority))
+        return tuple(hazards)
+
+    def _regions_to_hazards(self, persisted, ttc, e, above_floor, cx, cy, half, width, height, size, speed, t) -> list[Hazard]:
+        cfg, cam = self.config, self.camera
+        n, labels = cv2.connectedComponents(persisted.astype(np.uint8), connectivity=8)
+        regions = []
+        sx, sy = size[0] / width, size[1] / height
+        for i in range(1, n):
+            rr, cc = np.nonzero(labels == i)
+            if len(rr) < cfg.min_region_windows:
+                continue                        # a window or two: the flow's own errors look like this
+            x1 = (cx[cc].min() + width / 2 - half) * sx
+            x2 = (cx[cc].max() + width / 2 + half) * sx
+            y1 = (cy[rr].min() + height / 2 - half) * sy
+            y2 = (cy[rr].max() + height / 2 + half) * sy
+            tt = ttc[rr, cc]
+            ttc_r = float(np.percentile(tt, 30))                      # the nearer part of the region counts
+            heights = above_floor[rr, cc]
+            # At head height only with room beneath: what shows just below it is farther away (a wall's
+            # top is first on course, but the wall below it is as near).
+            label = OBSTACLE
+            if float(np.min(heights)) >= cfg.head_band_m:
+                below_rows = slice(rr.max() + 1, rr.max() + 3)
+                beneath = e[below_rows, cc.min():cc.max() + 1]
+                if beneath.size == 0 or float(np.median(beneath)) < 0.6 * float(np.median(e[rr, cc])):
+                    label = HEAD
+            regions.append(((x1, y1, x2, y2), ttc_r, label))
+        out, kept = [], []
+        for box, ttc_r, label in regions:
+            tid = self._match(box)
+            kept.append((tid, box))
+            dist = max(0.3, ttc_r * max(speed, cfg.min_speed_mps))
+            out.append(self._hazard(tid, label, box, size, dist, ttc_r, 1.0))
+        self._regions = kept
+        return out
+
+    def _match(self, box) -> int:
+        best, best_iou = None, 0.1
+        for tid, b in self._regions:
+            ix = max(0.0, min(box[2], b[2]) - max(box[0], b[0]))
+            iy = max(0.0, min(box[3], b[3]) - max(box[1], b[1]))
+            inter = ix * iy
+            union = (box[2] - box[0]) * (box[3] - box[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+            iou = inter / union if union > 0 else 0.0
+            if iou > best_iou:
+                best, best_iou = tid, iou
+        if best is None:
+            best = self._next_id
+            self._next_id += 1
+        return best
+
+    def _hazard(self, tid, label, box, size, dist, ttc, score) -> Hazard:
+        cam = self.camera
+        cxp = (box[0] + box[2]) / 2
+        bearing = math.degrees(math.atan((cxp - size[0] / 2) / cam.focal_px(size[0])))
+        level = self._urgency(label, dist, ttc)
+        ttc_term = 1.0 / max(ttc, 0.2)
+        priority = float(level) * 10 + 5.0 / max(dist, 0.3) + 2.0 * ttc_term + 1.0
+        return Hazard(track_id=tid, class_id=CLASS_ID, label=label, box=tuple(float(b) for b in box),
+                      clock=clock_from_bearing(bearing), bearing_deg=bearing, distance_m=float(dist),
+                      zone=zone_for(dist), approaching=False, ttc_s=float(ttc), urgency=level, priority=priority,
+                      score=score, in_path=True, sure=True)
+
+    def _urgency(self, label: str, dist: float, ttc: float) -> Urgency:
+        if label == DROP:
+            return Urgency.DANGER if dist <= 1.5 else Urgency.WARNING
+        if label == HEAD:
+            return Urgency.WARNING
+        return Urgency.WARNING if ttc <= 1.5 or dist <= 1.5 else Urgency.CAUTION
+
+    # -- the floor ending ----------------------------------------------------------------------------
+    def _drop_off(self, ex, g, textured, cx, cy, horizon, f, ct, st, speed, k, t, moving):
+        """(distance to the edge, m) when the floor breaks off across the corridor this frame and has
+        for drop_frames frames; the edge is carried forward at walking speed for a while after."""
+        cfg, cam = self.config, self.camera
+        seen = None
+        if moving and k > 0:
+            rows = []
+            for r in range(ex.shape[0] - 1, -1, -1):                  # bottom (near) to top
+                y = cy[r]
+                if g[r, 0] <= 0.05 or y <= horizon + BLOCK:
+                    break
+                d_floor = cam.height_m / (y * ct / f + st)
+                if d_floor > cfg.drop_max_m:
+                    break
+                half = cfg.corridor_half_m * (y * ct / f + st) * f / cam.height_m   # corridor half-width in px at this row
+                cols = np.abs(cx) <= max(half, BLOCK)
+                ok = cols & textured[r]
+                if ok.sum() < 2:
+                    rows.append((d_floor, None))
+                    continue
+                q = float(np.median(ex[r, ok])) / (k * g[r, 0])
+                rows.append((d_floor, q))
+            qs = [q for _, q in rows if q is not None]
+            if len(qs) >= 4:
+                for i in range(1, len(rows) - 1):
+                    below = [q for _, q in rows[:i] if q is not None]
+                    above = [q for _, q in rows[i:] if q is not None]
+                    if len(below) >= 1 and len(above) >= 2 and np.median(below) >= cfg.drop_floor_q \
+                            and max(above) <= cfg.drop_q:
+                        seen = rows[i][0]
+                        break
+        if seen is not None:
+            self._drop_count += 1
+            if self._drop_count >= cfg.persist_frames:
+                tid = self._drop[2] if self._drop is not None else self._new_id()
+                self._drop = (seen, t, tid, self._drop_count)
+        else:
+            self._drop_count = 0
+        if self._drop is None:
+            return None
+        d0, t0, tid, _ = self._drop
+        d = d0 - speed * (t - t0) if seen is None else d0
+        if seen is None and (t - t0 > cfg.drop_carry_s or d < 0.2):
+            self._drop = None
+            return None
+        return max(d, 0.2), tid
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    def _drop_hazard(self, drop, size, t) -> Hazard:
+        dist, tid = drop
+        w, h = size
+        box = (w * 0.3, h * 0.7, w * 0.7, float(h))
+        ttc = dist / max(self.speed_mps, self.config.min_speed_mps)
+        return self._hazard(tid, DROP, box, size, dist, ttc, 1.0)
