@@ -69,6 +69,7 @@ class Entry:
     """One log entry as read back for the therapist view and the report: checked, typed."""
     id: int
     at: str                        # ISO time, UTC
+    media_s: float | None          # the frame's time in its video (or the session's media time for a finding)
     kind: str                      # "hazard" or "find"
     urgency: str                   # "warning", "danger"; "" for a finding
     text: str                      # what was said
@@ -105,8 +106,11 @@ class Entry:
 
 
 def read_log(store, user_id: int) -> tuple[list[Entry], list[str]]:
-    """(entries, notes): the user's log, oldest first. An entry that cannot be read back (a
-    thumbnail that does not decode, a field of the wrong type) is skipped with one note."""
+    """(entries, notes): the user's log, oldest first, pruned first to the profile's retention
+    limits (days pass, or the limits were lowered, while nothing new is written). An entry that
+    cannot be read back (a thumbnail that does not decode, a field of the wrong type) is skipped
+    with one note."""
+    store.prune_near_misses(user_id)
     entries, notes = [], []
     for r in store.near_misses(user_id):
         try:
@@ -118,8 +122,8 @@ def read_log(store, user_id: int) -> tuple[list[Entry], list[str]]:
             if not isinstance(r.get("text"), str) or not isinstance(r.get("at"), str):
                 raise ValueError("it has no words or time")
             num = {k: (None if r.get(k) is None else float(r[k]))
-                   for k in ("distance_m", "find_score", "find_size_deg", "find_contrast", "find_field")}
-            entries.append(Entry(r["id"], r["at"], r.get("kind") or "hazard", r.get("urgency") or "", r["text"],
+                   for k in ("media_s", "distance_m", "find_score", "find_size_deg", "find_contrast", "find_field")}
+            entries.append(Entry(r["id"], r["at"], num["media_s"], r.get("kind") or "hazard", r.get("urgency") or "", r["text"],
                                  r.get("label") or "", num["distance_m"],
                                  None if r.get("clock") is None else int(r["clock"]), r.get("detail") or "",
                                  num["find_score"], num["find_size_deg"], num["find_contrast"], num["find_field"], thumb))
@@ -158,7 +162,7 @@ class NearMissRecorder:
             rows.append({"kind": "find", "urgency": "", "text": f"{g.target.shown} found", "label": g.target.shown,
                          "distance_m": g.distance_m, "clock": g.hazard.clock if g.hazard is not None else None,
                          "detail": f.words(), "find_score": f.score, "find_size_deg": f.size_deg,
-                         "find_contrast": f.contrast, "find_field": f.field})
+                         "find_contrast": f.contrast, "find_field": f.field, "media_s": g.found_at})
         if not rows:
             return 0
         small = small_copy(image)
@@ -180,7 +184,7 @@ class NearMissRecorder:
     @staticmethod
     def _hazard_row(c: Cue) -> dict:
         return {"kind": "hazard", "urgency": c.urgency.name.lower(), "text": c.text, "label": c.label,
-                "distance_m": c.distance_m, "clock": c.clock, "detail": ""}
+                "distance_m": c.distance_m, "clock": c.clock, "detail": "", "media_s": c.frame_time}
 
     # -- the writer ---------------------------------------------------------------------------
     def _run(self) -> None:

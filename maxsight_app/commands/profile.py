@@ -1,4 +1,4 @@
-"""`maxsight profile ...`: list, create, show, set, feedback, report, export, import, delete."""
+"""`maxsight profile ...`: list, create, show, set, feedback, report, log, export, import, delete."""
 from __future__ import annotations
 
 import json
@@ -37,6 +37,10 @@ def add_parser(sub) -> None:
     q.add_argument("files", nargs="*", help="teach: 3-5 sound files of it")
     q.add_argument("--examples", type=int, default=3, help="record: how many examples (3-5, default 3)")
     q.add_argument("--seconds", type=float, default=4.0, help="record: seconds per example (default 4)")
+    q.set_defaults(func=cmd_profile)
+    q = pr.add_parser("log", help="the near-miss log: each warning and danger said, and find mode's findings")
+    q.add_argument("name")
+    q.add_argument("--clear", action="store_true", help="delete every entry of this profile's log")
     q.set_defaults(func=cmd_profile)
     q = pr.add_parser("delete", help="delete a profile and everything kept for it (near-miss log, therapy, "
                                      "taught sounds and objects)")
@@ -130,6 +134,20 @@ def cmd_profile(args) -> int:
                 print(f"  {n}")
         elif args.profile_cmd == "sounds":
             _sounds(store, uid_of(args.name), args)
+        elif args.profile_cmd == "log":
+            from maxsight_app.nearmiss import read_log
+            uid = uid_of(args.name)
+            if args.clear:
+                print(f"deleted {store.clear_near_misses(uid)} near-miss log entries of {args.name!r}")
+            else:
+                entries, notes = read_log(store, uid)
+                for e in entries:
+                    print(e.words())
+                for n in notes:
+                    print(f"  {n}")
+                if not entries and not notes:
+                    state = "on" if store.profile(uid).near_miss_log else "off (maxsight profile set NAME near_miss_log on)"
+                    print(f"{args.name!r} has no near-miss log entries; the log is {state}")
         elif args.profile_cmd == "delete":
             from maxsight_app.personal_objects import index_path
             uid = uid_of(args.name)

@@ -198,6 +198,7 @@ class ProfileStore:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
             self._repair()
+            self._age_out()
         except sqlite3.OperationalError as exc:
             if _busy(exc):
                 raise ProfileError(f"the profile database {self.path} is busy (another MaxSight is writing to it); "
@@ -280,6 +281,20 @@ class ProfileStore:
                 for uid in orphans:
                     self._db["preferences"].insert({"user_id": uid, **Profile().stored()})
             log.warning("gave %d profile(s) without preferences the defaults", len(orphans))
+
+    _AGED = ("FROM near_misses WHERE julianday(at) < julianday('now') - "
+             "(SELECT near_miss_days FROM preferences WHERE preferences.user_id = near_misses.user_id)")
+
+    def _age_out(self) -> None:
+        """Near-miss log entries older than their profile's limit go when the database opens, even
+        with the log turned off and nothing written since (a write prunes its own profile)."""
+        if self._db.execute(f"SELECT count(*) {self._AGED}").fetchone()[0]:
+            try:
+                with self.transaction():
+                    n = self._db.execute(f"DELETE {self._AGED}").rowcount
+                log.info("deleted %d near-miss log entries past their retention limit", n)
+            except sqlite3.OperationalError as exc:     # busy or read-only: the next open or write prunes
+                log.warning("could not delete old near-miss log entries now (%s)", exc)
 
     def integrity(self) -> str:
         """'ok', or what SQLite found wrong (for `maxsight doctor`)."""
@@ -470,17 +485,19 @@ class ProfileStore:
             p = self.profile(user_id)
             days = p.near_miss_days if days is None else days
             max_count = p.near_miss_max if max_count is None else max_count
-        cutoff = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)).isoformat(timespec="seconds")
+        cutoff = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)).isoformat(timespec="milliseconds")
         with self.transaction():
-            n = self._db.execute("DELETE FROM near_misses WHERE user_id = ? AND at < ?", [user_id, cutoff]).rowcount
+            # As times, not text: an imported entry's stamp may be written with or without fractions.
+            n = self._db.execute("DELETE FROM near_misses WHERE user_id = ? AND julianday(at) < julianday(?)",
+                                 [user_id, cutoff]).rowcount
             n += self._db.execute("DELETE FROM near_misses WHERE user_id = ? AND id NOT IN (SELECT id FROM near_misses "
-                                  "WHERE user_id = ? ORDER BY at DESC, id DESC LIMIT ?)",
+                                  "WHERE user_id = ? ORDER BY julianday(at) DESC, id DESC LIMIT ?)",
                                   [user_id, user_id, max_count]).rowcount
         return n
 
     def near_misses(self, user_id: int) -> list[dict]:
         """The user's log, oldest first: dicts of the table's columns (thumbnail as stored bytes)."""
-        return list(self._db["near_misses"].rows_where("user_id = ?", [user_id], order_by="at, id"))
+        return list(self._db["near_misses"].rows_where("user_id = ?", [user_id], order_by="julianday(at), id"))
 
     def clear_near_misses(self, user_id: int) -> int:
         with self.transaction():

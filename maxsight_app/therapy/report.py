@@ -43,7 +43,7 @@ class Report:
 
 LOG_PER_PAGE = 8
 LOG_PAGES = 10
-LOG_FIELDS = ("at", "kind", "urgency", "text", "label", "distance_m", "clock", "find_score", "find_level",
+LOG_FIELDS = ("at", "media_s", "kind", "urgency", "text", "label", "distance_m", "clock", "find_score", "find_level",
               "find_size_deg", "find_contrast", "find_field", "detail")
 
 

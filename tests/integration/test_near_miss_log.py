@@ -52,6 +52,7 @@ def test_a_session_keeps_warnings_only_while_the_log_is_on(tmp_path, installed_m
     assert [r["text"] for r in rows] == [c.text for c in after]          # nothing from before the switch
     assert [r["urgency"] for r in rows] == [c.urgency.name.lower() for c in after]
     assert [r["distance_m"] for r in rows] == [c.distance_m for c in after]
+    assert [r["media_s"] for r in rows] == [c.frame_time for c in after]               # the moment in the video
     entries, notes = read_log(store, uid)
     assert notes == [] and all(e.thumbnail is not None and e.thumbnail.shape[1] == 160 for e in entries)
 

@@ -150,3 +150,34 @@ def test_a_corrupt_entry_is_skipped_with_a_note(store, frames):
     assert len(notes) == 1 and "was skipped: its picture does not decode" in notes[0]
     assert decode_thumbnail(b"garbage") is None and decode_thumbnail(None) is None
 
+
+
+def test_reading_the_log_prunes_it_to_limits_lowered_since(store):
+    store.add_near_misses(1, [_entry(f"said {i}", _ago(10.5 - i)) for i in range(10)])     # 10.5 .. 1.5 days old
+    store.set_preferences(1, {"near_miss_days": 5})                                      # nothing new is written
+    entries, _ = read_log(store, 1)
+    assert [e.text for e in entries] == [f"said {i}" for i in range(6, 10)]               # 4.5 .. 1.5 days old
+    assert len(store.near_misses(1)) == 4
+    # Stamps written with and without fractions of a second, or in another zone, compare as times.
+    store.clear_near_misses(1)
+    t = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=4)
+    store.add_near_misses(1, [_entry("whole seconds", (t - dt.timedelta(seconds=1)).isoformat(timespec="seconds")),
+                              _entry("in Tokyo", (t + dt.timedelta(hours=1)).astimezone(dt.timezone(dt.timedelta(hours=9))).isoformat()),
+                              _entry("fractions", (t - dt.timedelta(seconds=0.5)).isoformat(timespec="milliseconds"))])
+    assert [r["text"] for r in store.near_misses(1)] == ["whole seconds", "fractions", "in Tokyo"]
+    store.set_preferences(1, {"near_miss_days": 4})
+    assert [e.text for e in read_log(store, 1)[0]] == ["in Tokyo"]          # the other two are just over 4 days old
+
+
+def test_entries_past_the_limit_go_when_the_database_opens_with_the_log_off(tmp_path):
+    s = ProfileStore(tmp_path / "p.db")
+    ada, bo = s.create_user("Ada"), s.create_user("Bo")
+    s.set_preferences(bo, {"near_miss_days": 60})
+    for uid in (ada, bo):
+        s.add_near_misses(uid, [_entry("45 days ago", _ago(45)), _entry("yesterday", _ago(1))], days=365, max_count=1000)
+    assert s.profile(ada).near_miss_log is False and len(s.near_misses(ada)) == 2
+    s.close()
+    s = ProfileStore(tmp_path / "p.db")                        # Ada keeps 30 days, Bo 60
+    assert [r["text"] for r in s.near_misses(ada)] == ["yesterday"]
+    assert [r["text"] for r in s.near_misses(bo)] == ["45 days ago", "yesterday"]
+    s.close()
