@@ -59,6 +59,7 @@ class JointConfig:
     lr: float = 0.001
     weight_decay: float = 0.05
     warmup_iters: int = 100
+    body_lr_mult: float = 0.1                  # the pretrained body learns at lr x this; the three final layers at lr
     min_lr_ratio: float = 0.05
     clip: float = 10.0
     amp: str = "bf16"                          # bf16 on CUDA; ignored on CPU
@@ -96,6 +97,7 @@ def validate(cfg: JointConfig) -> JointConfig:
         (cfg.iters >= 1, f"iters must be at least 1, got {cfg.iters}"),
         (cfg.lr > 0, f"lr must be positive, got {cfg.lr}"),
         (0 < cfg.min_lr_ratio <= 1, f"min_lr_ratio must be in (0, 1], got {cfg.min_lr_ratio}"),
+        (0 <= cfg.body_lr_mult <= 1, f"body_lr_mult must be in [0, 1], got {cfg.body_lr_mult}"),
         (cfg.amp in ("bf16", "fp16", "off"), f"amp must be bf16, fp16 or off, got {cfg.amp!r}"),
         (len(cfg.classes) >= 1 and len(set(cfg.classes)) == len(cfg.classes), f"classes must name distinct classes, got {cfg.classes}"),
         (0 <= cfg.teacher_box_floor <= 1, f"teacher_box_floor must be in [0, 1], got {cfg.teacher_box_floor}"),
@@ -120,6 +122,8 @@ def load_config(path: str | Path, overrides: dict | None = None) -> JointConfig:
 def build_student(k: int, teacher: N.NanoDetTorch | None = None, seed: int = 0) -> N.NanoDetTorch:
     net = copy.deepcopy(teacher) if teacher is not None else N.NanoDetTorch.from_files()
     net.grow_classes(k, seed=seed)
+    for p in net.parameters():          # a frozen teacher's copy would stay frozen
+        p.requires_grad_(True)
     return net
 
 
@@ -288,7 +292,9 @@ class JointTrainer:
         for p in self.teacher.parameters():
             p.requires_grad_(False)
         self.model = build_student(len(cfg.classes), self.teacher, cfg.seed).to(self.device)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        groups = [{"params": list(self.model.body.parameters()), "lr_mult": cfg.body_lr_mult},
+                  {"params": list(self.model.heads.parameters()), "lr_mult": 1.0}]
+        self.opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.grid = tuple(t.to(self.device) for t in N.cells(N.INPUT_SIZE))
         self.step = 0
         self.curve: list[dict] = []
@@ -349,7 +355,7 @@ class JointTrainer:
             ts = time.perf_counter()
             x = N.normalise(batch["image"].to(self.device, non_blocking=True))
             for g in self.opt.param_groups:
-                g["lr"] = self.lr_at(self.step)
+                g["lr"] = self.lr_at(self.step) * g["lr_mult"]
             with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
                 with torch.no_grad():
                     t_out = self.teacher(x)

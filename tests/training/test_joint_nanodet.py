@@ -17,8 +17,9 @@ def cfg(installed_models, eval_data):
     from training import nanodet_torch as N
     if not all(p.is_file() for p in N.tfjs_files()):
         pytest.skip("NanoDet's TF.js graph is not installed; run `maxsight models fetch`")
-    return J.validate(J.JointConfig(batch=2, iters=50, warmup_iters=2, lr=0.001, checkpoint_every=0, log_every=1, workers=0,
-                                    device="cpu"))
+    # the recipe's own start: lr 1e-3 warmed up over 100 steps, the body at a tenth
+    return J.validate(J.JointConfig(batch=2, iters=3000, warmup_iters=100, lr=0.001, body_lr_mult=0.1, checkpoint_every=0,
+                                    log_every=1, workers=0, device="cpu"))
 
 
 def test_distillation_terms_are_zero_at_step_0(cfg, tmp_path):
@@ -40,9 +41,11 @@ def test_a_few_steps_keep_the_old_classes_and_resume(cfg, tmp_path):
     r = tr.run(max_iters=2)
     assert r.step == 2 and r.iterations == 2 and r.first_loss == r.first_loss and r.last_loss == r.last_loss
     assert not torch.equal(new_rows, tr.model.heads[0].weight[80:86].detach()), "the new class rows did not train"
+    params = list(tr.model.parameters())
+    assert all(p.requires_grad for p in params) and not any(p.requires_grad for p in tr.teacher.parameters())
+    assert len(tr.opt.state) == len(params), f"only {len(tr.opt.state)} of {len(params)} parameters were trained"
     drift = J.old_class_drift(tr.model, tr.teacher, sample_frames(2, every=100))
-    # (two steps cannot show that distillation helps: measured here, a run without it moved the old
-    # scores less, since its old class rows get no gradient at all; docs/measurements/issue24.md)
+    # (two steps cannot show that distillation helps over a long run; docs/measurements/issue24.md)
     assert drift["max_abs_score"] < 0.05, drift
     assert drift["mean_abs_box_px"] < 1.0, drift
     assert (tmp_path / "last.pt").is_file() and (tmp_path / "curve.csv").is_file()
