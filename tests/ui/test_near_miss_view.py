@@ -105,3 +105,36 @@ def test_settings_turn_the_log_on_within_its_declared_bounds(qtbot, tmp_path):
     p = s.profile(1)
     assert (p.near_miss_log, p.near_miss_days) == (True, 365)
     s.close()
+
+
+def test_the_window_keeps_what_it_warned_about_and_ctrl_t_replays_it(qtbot, tmp_path, installed_models):
+    """The window, playing the shipped clip with the log on: the warnings and dangers it says are in
+    the profile's log, and Ctrl+T shows them; the log follows another profile chosen."""
+    from engine.samples import sample_video
+    from maxsight_app.outputs.base import SpyOutput
+    from tests.ui.helpers import make_window
+    s = ProfileStore(tmp_path / "profiles.db")
+    s.create_user("default")
+    s.set_preferences(1, {"speech": False, "earcons": False, "near_miss_log": True})
+    sam = s.create_user("Sam")
+    spy = SpyOutput()
+    w = make_window(qtbot, s, installed_models, spy, source=str(sample_video()))
+
+    def urgent():
+        return [c.text for c in spy.cues if c.kind.value == "hazard" and c.urgency.name in ("WARNING", "DANGER")]
+    qtbot.waitUntil(lambda: len(urgent()) >= 1, timeout=180000)
+    recorder = w.session.near_misses
+    assert recorder is not None and recorder.user_id == 1
+    qtbot.waitUntil(lambda: len(s.near_misses(1)) >= 1, timeout=60000)
+    first = s.near_misses(1)[0]
+    assert first["text"] == urgent()[0] and first["thumbnail"] is not None
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=5000)
+    qtbot.keyClick(w, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: w.therapist is not None and w.therapist.isVisible(), timeout=10000)
+    assert w.therapist.log_list.count() >= 1 and urgent()[0] in w.therapist.log_list.item(0).text()
+    w.therapist.close()
+    w.profile_box.setCurrentIndex(w.profile_box.findData(sam))
+    assert recorder.user_id == sam
+    w.shutdown()
+    s.close()
