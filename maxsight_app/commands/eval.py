@@ -152,6 +152,15 @@ def add_parser(sub) -> None:
     engine_options(fd, tier_default="T0")
     fd.set_defaults(func=cmd_find)
 
+    co = ev.add_parser("collide", help="the class-agnostic collision lane on rendered walks (dev and test by seed) "
+                                       "and real null walks: warned before contact, drop-offs, false onsets, TTC error")
+    co.add_argument("--per-kind", type=int, default=4, help="scenes of each kind per split (default 4)")
+    co.add_argument("--fit", action="store_true", help="fit the lane's thresholds on the dev half first (slower)")
+    co.add_argument("--no-null", action="store_true", help="leave out the real null walks")
+    co.add_argument("--null-limit", type=float, default=90.0, help="seconds of each null-walk video (default 90)")
+    co.add_argument("--json", help="also write the results as JSON here")
+    co.set_defaults(func=cmd_collide)
+
 
 def cmd_detect(args) -> int:
     from engine.models.detectors import build
@@ -555,3 +564,20 @@ def cmd_find(args) -> int:
     result.update({"data": str(data), "split": args.split, "photos": len(ids), "condition": profile.vision_condition,
                    "severity": profile.vision_severity})
     return report(find.table(result), result, args.json)
+
+
+def cmd_collide(args) -> int:
+    """The collision lane against rendered truth (maxsight_app/measure/collide.py), with the
+    engine's CollisionConfig unless --fit fits it on the dev half."""
+    import logging
+
+    from engine.config import CollisionConfig
+    from maxsight_app.measure import collide
+    if args.json:
+        check_outputs({"--json": Path(args.json)}, {})
+    if not 1 <= args.per_kind <= 50:
+        raise ValueError(f"--per-kind must be between 1 and 50, got {args.per_kind}")
+    log = logging.getLogger(__name__)
+    result = collide.evaluate(args.per_kind, CollisionConfig(enabled=True), do_fit=args.fit,
+                              null_limit_s=args.null_limit, nulls=not args.no_null, log=log.info)
+    return report(collide.table(result), result, args.json)
