@@ -19,6 +19,8 @@ def add_parser(sub) -> None:
                         "when installed; off to leave it out)")
     s.add_argument("--device", default="cpu", choices=["cpu", "cuda", "mps", "auto"],
                    help="where the detector runs (default cpu; cuda needs the GPU build: pip install 'maxsight[gpu]')")
+    s.add_argument("--no-collision", dest="collision", action="store_false",
+                   help="leave out the row with the collision lane (the first detector with the lane on)")
     s.add_argument("--json", default="bench-stage-a.json", help="JSON output path")
     s.set_defaults(func=cmd_stage_a)
     bb = b.add_parser("stage-b", help="Stage A latency with and without Stage B busy")
@@ -74,7 +76,8 @@ def cmd_stage_a(args) -> int:
         print(f"maxsight: no row with doors and stairs: there is no model called {access!r}")
         access = ""
     result = bench_stage_a(registry, detectors, _videos(args.video), args.frames,
-                           thread_counts=tuple(args.threads_list), device=args.device, access=access)
+                           thread_counts=tuple(args.threads_list), device=args.device, access=access,
+                           collision=args.collision)
     return report(table(result), result, args.json)
 
 

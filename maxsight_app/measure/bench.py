@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper, shape_inference
 
-from engine.config import EngineConfig
+from engine.config import CollisionConfig, EngineConfig
 from engine.device import pick_device
 from engine.models.detectors import build
 from engine.models.onnx_runner import make_session
@@ -26,7 +26,8 @@ from maxsight_app.capture.video import VideoFileSource
 
 log = logging.getLogger(__name__)
 
-STEPS = ("decode", "quality", "preprocess", "inference", "postprocess", "tracking", "access", "geometry", "stage_a")
+STEPS = ("decode", "quality", "preprocess", "inference", "postprocess", "tracking", "access", "geometry", "collision",
+         "stage_a")
 
 
 def model_gflops(path: Path) -> tuple[float, float]:
@@ -106,23 +107,27 @@ def load_frames(videos: list[Path], per_video: int) -> tuple[list[Frame], list[f
 
 
 def bench_stage_a(registry: Registry, detectors: list[str], videos: list[Path], per_video: int,
-                  thread_counts: tuple[int, ...] = (1, 2), device: str = "cpu", access: str = "") -> dict:
+                  thread_counts: tuple[int, ...] = (1, 2), device: str = "cpu", access: str = "",
+                  collision: bool = False) -> dict:
     """access: also a row of the first detector with the door and stairs detector beside it (run
-    every 0.2 s of video time, as in the app; its median is over the frames it ran on)."""
+    every 0.2 s of video time, as in the app; its median is over the frames it ran on).
+    collision: also a row of the first detector with the collision lane (engine/stage_a/collision.py)."""
     frames, decode_ms = load_frames(videos, per_video)
     if not frames:
         raise ValueError("no frames could be read from the benchmark videos")
     rates = {t: matmul_gflops_per_s(t) for t in thread_counts}
     rates8 = {t: matmul_gflops_per_s(t, int8=True) for t in thread_counts}
     rows = []
-    runs = [(name, "") for name in detectors] + ([(detectors[0], access)] if access else [])
-    for name, beside in runs:
+    runs = [(name, "", False) for name in detectors] + ([(detectors[0], access, False)] if access else [])
+    runs += [(detectors[0], "", True)] if collision else []
+    for name, beside, lane in runs:
         spec = registry.get(name)
         parts = [registry.get(p) for p in spec.parts] if spec.parts else [spec]     # the floor is the COCO detector's
         flops = [model_gflops(verified_path(p)) for p in parts]
         gflops, gflops8 = sum(f for f, _ in flops), sum(f for _, f in flops)
         for threads in thread_counts:
-            rt = _runtime(registry, EngineConfig(detector=name, threads=threads, device=device, access=beside),
+            rt = _runtime(registry, EngineConfig(detector=name, threads=threads, device=device, access=beside,
+                                                 collision=CollisionConfig(enabled=lane)),
                           detector=build(spec, registry, threads=threads, device=pick_device(device)))
             try:
                 pipe = rt.pipeline
@@ -146,7 +151,7 @@ def bench_stage_a(registry: Registry, detectors: list[str], videos: list[Path], 
             floor_ms = (gflops / rates[threads] + gflops8 / rates8[threads]) * 1e3
             med = {k: float(np.median(v)) for k, v in steps.items() if v}
             rows.append({
-                "detector": f"{name}+{beside}" if beside else name, "threads": threads, "frames": len(frames), "gflops": gflops, "gflops_int8": gflops8,
+                "detector": f"{name}+{beside}" if beside else f"{name}+collision" if lane else name, "threads": threads, "frames": len(frames), "gflops": gflops, "gflops_int8": gflops8,
                 "runs_on": pipe.runs_on,
                 "median_ms": med,
                 "p95_ms": {k: float(np.percentile(v, 95)) for k, v in steps.items() if v},
@@ -172,6 +177,11 @@ def stage_a_ratios(rows: list[dict]) -> list[dict]:
             row["over_fp32"] = ms / by[(name[:-5], threads)]
         if ("nanodet", threads) in by:
             row["over_nanodet_fp32"] = ms / by[("nanodet", threads)]
+        if name.endswith("+collision"):
+            base = next((r for r in rows if r["detector"] == name[:-len("+collision")] and r["threads"] == threads), None)
+            this = next(r for r in rows if r["detector"] == name and r["threads"] == threads)
+            if base is not None:      # the issue's bar: Stage A's p95 with the lane within 1.15x of without, one run
+                row["p95_over_without_lane"] = this["p95_ms"]["stage_a"] / base["p95_ms"]["stage_a"]
         out.append(row)
     return out
 
@@ -193,9 +203,12 @@ def table(result: dict) -> str:
     lines.append("runs on: " + "; ".join(sorted({r.get("runs_on", "cpu") for r in result["rows"]})))
     lines.append("floor = fp32 conv GFLOPs / fp32 matmul rate + int8 conv GFLOPs / int8 matmul rate, both measured now: the "
                  "time the convolutions would take at the machine's dense-matmul speed; stage_a = quality + preprocess + "
-                 "inference + postprocess + tracking + geometry; vs fp32 / vs nanodet = Stage A median over the fp32 "
+                 "inference + postprocess + tracking + geometry (+ access, + collision where on); vs fp32 / vs nanodet = Stage A median over the fp32 "
                  "model's / NanoDet fp32's in this run; access = the door and stairs detector, median over the frames it "
-                 "ran on (every 0.2 s)")
+                 "ran on (every 0.2 s); collision = the collision lane (DIS flow at 320 px)")
+    for q in result.get("ratios", []):
+        if "p95_over_without_lane" in q:
+            lines.append(f"{q['detector']} {q['threads']}t: Stage A p95 {q['p95_over_without_lane']:.2f}x of without the lane")
     return "\n".join(lines)
 
 
