@@ -1,0 +1,142 @@
+"""The class-agnostic collision lane (engine/stage_a/collision.py) on hand-made walks with a known
+answer, rendered by maxsight_app/measure/collide.py: behaviour, not exact numbers."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.config import CameraModel, CollisionConfig, EngineConfig
+from engine.stage_a import quality
+from engine.stage_a.collision import DROP, HEAD, OBSTACLE, CollisionLane
+from engine.types import Urgency
+from maxsight_app.measure import collide
+
+
+def lane() -> CollisionLane:
+    return CollisionLane(CameraModel(), CollisionConfig(enabled=True))
+
+
+def walk(scene, lane_=None):
+    """[(t, hazards, truth)] for every frame of the scene."""
+    lane_ = lane_ or lane()
+    return [(t, lane_.update(img, t), truth) for t, img, truth in collide.frames(scene)]
+
+
+def test_a_wall_approached_head_on_is_warned_in_time():
+    scene = collide.make_scene("wall", 0)
+    out = walk(scene)
+    hits = [(truth[0].ttc_s, h) for t, hs, truth in out for h in hs
+            if h.label in (OBSTACLE, HEAD) and collide._overlaps(h.box, truth[0].box)]
+    assert hits, "the wall was never warned of"
+    assert max(ttc for ttc, _ in hits) >= collide.WARN_BEFORE_S
+    near = [h for ttc, h in hits if ttc < 1.5]
+    assert near and all(h.in_path and h.clock in (11, 12, 1) for h in near)
+    assert any(h.urgency >= Urgency.WARNING for h in near)
+    # Its time to contact is roughly right where it matters.
+    errs = [abs(h.ttc_s - ttc) for ttc, h in hits if ttc < 3.0]
+    assert np.median(errs) < 1.0
+
+
+def test_walking_past_a_wall_at_one_side_is_not_warned():
+    scene = collide.make_scene("beside_wall", 0)
+    assert not scene.obstacles[0].in_path
+    said = [h for _, hs, _ in walk(scene) for h in hs]
+    assert said == []
+
+
+def test_a_camera_that_does_not_move_gives_nothing():
+    scene = collide.make_scene("wall", 1, static=True)
+    said = [h for _, hs, _ in walk(scene) for h in hs]
+    assert said == []
+
+
+def test_a_covered_camera_gives_no_obstacle_and_the_quality_notice_says_so():
+    rng = np.random.default_rng(0)
+    ln = lane()
+    said = []
+    for i in range(40):
+        img = np.clip(30 + rng.normal(0, 1.5, (240, 320, 3)), 0, 255).astype(np.uint8)
+        said += ln.update(img, i / 10)
+        assert quality.measure(img).covered
+    assert said == []
+
+
+def test_a_drop_off_across_the_path_is_said_before_the_edge():
+    scene = collide.make_scene("dropoff", 0)
+    out = walk(scene)
+    drops = [(truth[0].ttc_s, h) for _, hs, truth in out for h in hs if h.label == DROP]
+    assert drops, "the drop-off was never said"
+    assert max(ttc for ttc, _ in drops) >= collide.WARN_BEFORE_S
+
+
+def test_a_confirmed_track_keeps_its_class_name():
+    """A region covered by a confirmed track's box is the detectors' to name: the lane says nothing there."""
+    from engine.types import Track
+    scene = collide.make_scene("wall", 0)
+    ln = lane()
+    said = []
+    for t, img, truth in collide.frames(scene):
+        h, w = img.shape[:2]
+        track = Track(7, 13, "bench", (0.0, 0.0, float(w), float(h)), 0.9, 10, 10, 0, True, (0.0, 0.0), 0.3, 2.0)
+        said += ln.update(img, t, (track,))
+    assert [h for h in said if h.label != DROP] == []
+
+
+def test_the_config_is_checked():
+    with pytest.raises(ValueError, match="collision.flow"):
+        EngineConfig(collision=CollisionConfig(flow="slow")).with_()
+    with pytest.raises(ValueError, match="collision.ttc_s"):
+        EngineConfig(collision=CollisionConfig(ttc_s=0.1)).with_()
+
+
+def test_scenes_are_deterministic_and_know_their_truth():
+    a, ta = collide.render(collide.make_scene("pole", 3), 1.0)
+    b, tb = collide.render(collide.make_scene("pole", 3), 1.0)
+    assert np.array_equal(a, b) and ta == tb
+    assert collide.make_scene("pole", 3).split == "test" and collide.make_scene("pole", 4).split == "dev"
+    scene = collide.make_scene("wall", 2)
+    first, last = ta, None
+    for t, _, truth in collide.frames(scene):
+        last = truth
+    assert last[0].distance_m < 1.0 and last[0].box is not None
+
+
+def test_the_lane_speaks_through_the_cue_policy_like_any_hazard():
+    """One road: a wall warned by the lane is said by the same cue policy, in words a person can use."""
+    from engine.types import FrameQuality, FrameResult
+    from maxsight_app.cues.policy import CuePolicy
+    from maxsight_app.profile.schema import Profile
+    scene = collide.make_scene("wall", 0)
+    policy, prefs, said = CuePolicy(), Profile(), []
+    ln = lane()
+    for t, img, truth in collide.frames(scene):
+        hs = ln.update(img, t)
+        r = FrameResult(frame_index=int(t * 10), timestamp=t, image_size=(img.shape[1], img.shape[0]), detections=(),
+                        tracks=(), hazards=hs, quality=quality.measure(img), uncertainty=0.1)
+        said += [(truth[0].ttc_s, c) for c in policy.decide(r, prefs, t)]
+    words = [c.text for _, c in said]
+    assert any(w.startswith(("Warning, obstacle", "obstacle")) for w in words), words
+    assert max(ttc for ttc, _ in said) >= collide.WARN_BEFORE_S
+    assert len(said) <= 4, words         # dedupe and cooldown hold: a wall is not a stream of cues
+
+
+def test_the_pipeline_runs_the_lane_when_it_is_on(installed_models):
+    """Stage A with the lane on: its hazards join the detectors' in FrameResult, its cost is timed;
+    with it off (the default) nothing of it runs."""
+    from engine.models.detectors import build
+    from engine.pipeline import Pipeline
+    from engine.types import Frame
+    from tests.fakes.detectors import ScriptedDetector
+    spec = installed_models.get("nanodet")
+    blind = ScriptedDetector(build(spec, installed_models, threads=1), lambda i: [])
+    on = Pipeline(EngineConfig(detector="nanodet", threads=1, collision=CollisionConfig(enabled=True)),
+                  installed_models, detector=blind)
+    off = Pipeline(EngineConfig(detector="nanodet", threads=1), installed_models, detector=blind)
+    assert off.collision is None
+    labels, timed = set(), []
+    for i, (t, img, truth) in enumerate(collide.frames(collide.make_scene("wall", 0))):
+        r = on.step(Frame(i, t, img))
+        labels |= {h.label for h in r.hazards}
+        timed.append("collision" in r.timings_ms)
+        assert not off.step(Frame(i, t, img)).hazards
+    assert OBSTACLE in labels and all(timed)
