@@ -113,7 +113,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.environ.get("OUT"), help="output folder ($OUT when set)")
     ap.add_argument("--config", default=str(ROOT / "configs" / "joint_nanodet.yaml"))
-    ap.add_argument("--resume", default=None, help="checkpoint to continue from (default: OUT/last.pt, then runs/joint_nanodet/last.pt)")
+    ap.add_argument("--resume", default=None, help="checkpoint to continue from (default: WORK/last.pt, OUT/last.pt, "
+                    "runs/joint_nanodet/last.pt, runs/joint_nanodet/joint_weights.pt, the first that exists)")
+    ap.add_argument("--work", default=None, help="where last.pt (weights + optimizer, ~45 MB) is kept (default: OUT); OUT "
+                    "always gets joint_weights.pt (weights only, 15 MB, resumable with a fresh optimizer)")
     ap.add_argument("--nanodet", default=None, help="nanodet.json (TF.js graph; default: the user cache)")
     ap.add_argument("--device", default=None, choices=("auto", "cpu", "cuda"))
     ap.add_argument("--batch", type=int, default=None)
@@ -141,9 +144,12 @@ def main() -> int:
     cfg = J.load_config(args.config, over)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    work = Path(args.work) if args.work else out
+    work.mkdir(parents=True, exist_ok=True)
     resume = args.resume
     if resume is None:
-        for cand in (out / "last.pt", ROOT / "runs" / "joint_nanodet" / "last.pt"):
+        for cand in (work / "last.pt", out / "last.pt", ROOT / "runs" / "joint_nanodet" / "last.pt",
+                     ROOT / "runs" / "joint_nanodet" / "joint_weights.pt"):
             if cand.is_file():
                 resume = str(cand)
                 break
@@ -151,7 +157,7 @@ def main() -> int:
     summary: dict = {"config": args.config, "overrides": over, "resumed_from": resume, "torch": torch.__version__,
                      "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() and cfg.device != "cpu" else "cpu",
                      "threads": torch.get_num_threads()}
-    trainer = J.JointTrainer(cfg, out_dir=out, resume=resume)
+    trainer = J.JointTrainer(cfg, out_dir=work, resume=resume)
     step0 = trainer.step
     r = trainer.run(max_iters=args.iters, max_seconds=args.max_minutes * 60)
     summary["train"] = {"from_step": step0, "to_step": r.step, "iterations": r.iterations, "batch": cfg.batch,
@@ -159,6 +165,12 @@ def main() -> int:
                         "images_per_s": round(cfg.batch / max(r.seconds_per_iter, 1e-9), 2),
                         "first_loss": r.first_loss, "last_loss": r.last_loss, "stopped_by": r.stopped_by,
                         "schedule_iters": cfg.iters}
+    trainer.save_weights(out / "joint_weights.pt")
+    if work.resolve() != out.resolve():
+        for name in ("config.json", "curve.csv", "curve.png"):
+            if (work / name).is_file():
+                shutil.copy2(work / name, out / name)
+    summary["notes"] = trainer.notes
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     dev = trainer.device
     student, teacher = trainer.model.eval(), trainer.teacher.eval()

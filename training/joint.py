@@ -321,15 +321,27 @@ class JointTrainer:
         if list(data["labels"]) != self.labels:
             raise ckpt.CheckpointError(f"{path} was trained for the classes {data['labels'][80:]}, this config names {self.labels[80:]}")
         self.model.load_state_dict(data["model"])
-        self.opt.load_state_dict(data["optimizer"])
-        torch.set_rng_state(data["rng"])
         self.step, self.curve = int(data["step"]), list(data.get("curve", []))
-        self.notes.append(f"resumed from {path} at step {self.step}")
+        if "optimizer" in data:
+            self.opt.load_state_dict(data["optimizer"])
+            torch.set_rng_state(data["rng"])
+            self.notes.append(f"resumed from {path} at step {self.step}")
+        else:                                                        # save_weights(): weights only
+            self.notes.append(f"resumed from the weights in {path} at step {self.step}; the optimizer starts afresh")
 
     def save(self, name: str = "last.pt") -> Path:
         path = self.out / name
         ckpt.write(path, self.state())
         return path
+
+    def save_weights(self, path: Path) -> Path:
+        """Weights, step, config, labels and curve without the optimizer (a third of last.pt's
+        size: 15 MB), which resume (optimizer afresh), model_from and export read."""
+        state = self.state()
+        for k in ("optimizer", "rng"):
+            state.pop(k)
+        ckpt.write(Path(path), state)
+        return Path(path)
 
     def lr_at(self, step: int) -> float:
         c = self.cfg

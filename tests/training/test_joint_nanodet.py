@@ -54,3 +54,9 @@ def test_a_few_steps_keep_the_old_classes_and_resume(cfg, tmp_path):
     for a, b in zip(again.model.state_dict().values(), tr.model.state_dict().values()):
         assert torch.equal(a, b)
     assert again.run(max_iters=1).step == 3
+    w = again.save_weights(tmp_path / "w" / "joint_weights.pt")          # what a GPU run hands back
+    net, _, labels = J.model_from(w)
+    assert labels[-1] == "stair_up" and all(torch.equal(a, b) for a, b in zip(net.state_dict().values(),
+                                                                                again.model.state_dict().values()))
+    third = J.JointTrainer(cfg, out_dir=tmp_path / "w", resume=w, progress=False)
+    assert third.step == 3 and "afresh" in third.notes[-1]
