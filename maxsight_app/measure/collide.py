@@ -483,10 +483,29 @@ class SceneResult:
     false_onsets: int             # lane hazards (new ids) matching nothing in the path
     ttc_errors: list[float]       # |estimated - true| where the true TTC < TTC_TRUTH_MAX_S
     lane_ms: list[float]
+    false_cues: int = 0           # cues the default profile's cue policy said about those false hazards
 
 
 def _overlaps(a, b) -> bool:
     return b is not None and min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+
+class _Listener:
+    """The default profile's cue policy over the lane's hazards: what a user would hear (dedupe,
+    cooldown and budget included). Only hazard cues are kept: (track id, words)."""
+
+    def __init__(self) -> None:
+        from maxsight_app.cues.policy import CuePolicy
+        from maxsight_app.profile.schema import Profile
+        self.policy, self.prefs, self.said = CuePolicy(), Profile(), []
+
+    def hear(self, t: float, img: np.ndarray, hazards) -> None:
+        from engine.stage_a import quality
+        from engine.types import FrameResult
+        from maxsight_app.cues.types import CueKind
+        r = FrameResult(frame_index=int(round(t * 100)), timestamp=t, image_size=(img.shape[1], img.shape[0]), detections=(),
+                        tracks=(), hazards=tuple(hazards), quality=quality.measure(img), uncertainty=0.0)
+        self.said += [(c.track_id, c.text) for c in self.policy.decide(r, self.prefs, t) if c.kind is CueKind.HAZARD]
 
 
 def run_scene(scene: Scene, make_lane, cached: list | None = None) -> SceneResult:
@@ -494,6 +513,7 @@ def run_scene(scene: Scene, make_lane, cached: list | None = None) -> SceneResul
     import time
     from engine.stage_a.collision import DROP
     lane = make_lane()
+    listener = _Listener()
     ob = scene.obstacles[0]
     path_kind = scene.kind in PATH_KINDS
     drop_kind = scene.kind in DROP_KINDS
@@ -509,6 +529,7 @@ def run_scene(scene: Scene, make_lane, cached: list | None = None) -> SceneResul
         t0 = time.perf_counter()
         hazards = lane.update(img, t)
         ms.append((time.perf_counter() - t0) * 1e3)
+        listener.hear(t, img, hazards)
         tr = truth[0]
         for h in hazards:
             if drop_kind:
@@ -526,25 +547,29 @@ def run_scene(scene: Scene, make_lane, cached: list | None = None) -> SceneResul
             seen_ids.add(h.track_id)
     false_ids -= matched_ids
     warned = None if scene.kind in PASS_KINDS else warned_ttc is not None
+    false_cues = sum(tid in false_ids for tid, _ in listener.said)
     return SceneResult(scene.name, scene.kind, scene.split, ob.band, ob.size, ob.texture, n, n / FPS, warned,
-                       warned_ttc, len(false_ids), errs, ms)
+                       warned_ttc, len(false_ids), errs, ms, false_cues)
 
 
 def run_null(name: str, source, fps: float, make_lane, limit_s: float | None = None) -> dict:
     """A real clip where nothing is on a collision course: every lane hazard (new id) is a nuisance."""
     import time
     lane = make_lane()
+    listener = _Listener()
     ids: set[int] = set()
     n, last_t, ms = 0, 0.0, []
     for t, img in read_walk(source, fps or 10.0, limit_s):
         t0 = time.perf_counter()
-        for h in lane.update(img, t):
-            ids.add(h.track_id)
+        hazards = lane.update(img, t)
         ms.append((time.perf_counter() - t0) * 1e3)
+        ids |= {h.track_id for h in hazards}
+        listener.hear(t, img, hazards)
         n, last_t = n + 1, t
     dur = last_t + (1.0 / fps if fps else 0.1)
     return {"name": name, "frames": n, "duration_s": round(dur, 2), "false_onsets": len(ids),
-            "per_minute": round(len(ids) / dur * 60, 2) if dur > 0 else 0.0}
+            "per_minute": round(len(ids) / dur * 60, 2) if dur > 0 else 0.0, "false_cues": len(listener.said),
+            "said": [w for _, w in listener.said][:20]}
 
 
 def summarise(results: list[SceneResult], nulls: list[dict]) -> dict:
@@ -575,6 +600,8 @@ def summarise(results: list[SceneResult], nulls: list[dict]) -> dict:
                             "p90": round(float(np.percentile(errs, 90)), 2) if errs else None},
             "drop_ttc_error_s": {"n": len(derrs), "median": round(float(np.median(derrs)), 2) if derrs else None},
             "synthetic_false_onsets": fa, "synthetic_minutes": round(minutes, 2),
+            "synthetic_false_cues": sum(r.false_cues for r in rs),
+            "synthetic_false_cues_per_minute": round(sum(r.false_cues for r in rs) / minutes, 2) if minutes else None,
             "synthetic_false_per_minute": round(fa / minutes, 2) if minutes else None,
             "beside_false_onsets": sum(r.false_onsets for r in rs if r.kind in PASS_KINDS),
             "beside_scenes": sum(r.kind in PASS_KINDS for r in rs),
@@ -582,8 +609,10 @@ def summarise(results: list[SceneResult], nulls: list[dict]) -> dict:
     if nulls:
         mins = sum(n["duration_s"] for n in nulls) / 60
         k = sum(n["false_onsets"] for n in nulls)
+        cues = sum(n.get("false_cues", 0) for n in nulls)
         out["null_walks"] = {"clips": nulls, "false_onsets": k, "minutes": round(mins, 2),
-                             "per_minute": round(k / mins, 2) if mins else None}
+                             "per_minute": round(k / mins, 2) if mins else None, "false_cues": cues,
+                             "false_cues_per_minute": round(cues / mins, 2) if mins else None}
     ms = [m for r in results for m in r.lane_ms[1:]]
     if ms:
         out["lane_ms"] = {"median": round(float(np.median(ms)), 2), "p95": round(float(np.percentile(ms, 95)), 2),
@@ -679,12 +708,13 @@ def table(result: dict) -> str:
                   f"{d['ttc_error_s']['median']} s, p90 {d['ttc_error_s']['p90']} s (n={d['ttc_error_s']['n']})",
                   f"  false onsets on rendered walks: {d['synthetic_false_onsets']} in {d['synthetic_minutes']} min "
                   f"({d['synthetic_false_per_minute']}/min; walking past a wall or pole: {d['beside_false_onsets']} in "
-                  f"{d['beside_scenes']} scenes)"]
+                  f"{d['beside_scenes']} scenes); said by the cue policy (default profile): "
+                  f"{d['synthetic_false_cues']} ({d['synthetic_false_cues_per_minute']}/min)"]
     n = result.get("null_walks")
     if n:
         lines.append(f"null walks (real video, nothing on a collision course): {n['false_onsets']} false onsets in "
-                     f"{n['minutes']} min = {n['per_minute']}/min")
-        lines += [f"  {x['name']}: {x['false_onsets']} in {x['duration_s']} s" for x in n["clips"]]
+                     f"{n['minutes']} min = {n['per_minute']}/min; said: {n['false_cues']} = {n['false_cues_per_minute']}/min")
+        lines += [f"  {x['name']}: {x['false_onsets']} in {x['duration_s']} s, said {x['false_cues']}" for x in n["clips"]]
     if "lane_ms" in result:
         m = result["lane_ms"]
         lines.append(f"lane cost: median {m['median']} ms, p95 {m['p95']} ms per frame ({m['frames']} frames, this machine, "
