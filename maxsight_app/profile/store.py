@@ -37,6 +37,7 @@ import logging
 import os
 import secrets
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -190,20 +191,34 @@ class ProfileStore:
                     side.rename(Path(str(self.recovered_to) + suffix))
             log.warning("The profile database %s was damaged; it was moved to %s and a new one started. "
                         "Restore a JSON export with `maxsight profile import FILE`.", self.path, self.recovered_to)
-        try:
-            conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout_s, check_same_thread=False)
-            self._db = sqlite_utils.Database(conn)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")   # durable at checkpoints, never corrupt (WAL)
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
-            self._repair()
-            self._age_out()
-        except sqlite3.OperationalError as exc:
-            if _busy(exc):
-                raise ProfileError(f"the profile database {self.path} is busy (another MaxSight is writing to it); "
-                                   "try again in a moment") from None
-            raise ProfileError(f"cannot open the profile database {self.path}: {exc}") from None
+        # SQLite waits busy_timeout_s for a lock, but some conflicts it reports at once (switching an
+        # old file to WAL while another process opens it, a read that must become a write after
+        # another process wrote): three MaxSights opening one old file on a busy machine failed so.
+        # Such an open is tried again from the start until busy_timeout_s has passed.
+        deadline, pause = time.monotonic() + self.busy_timeout_s, 0.05
+        while True:
+            conn = None
+            try:
+                conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout_s, check_same_thread=False)
+                self._db = sqlite_utils.Database(conn)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")   # durable at checkpoints, never corrupt (WAL)
+                self._db.execute("PRAGMA foreign_keys=ON")
+                self._migrate()
+                self._repair()
+                self._age_out()
+                return
+            except sqlite3.OperationalError as exc:
+                if conn is not None:
+                    conn.close()
+                if _busy(exc) and time.monotonic() < deadline:
+                    time.sleep(pause)
+                    pause = min(1.0, pause * 2)
+                    continue
+                if _busy(exc):
+                    raise ProfileError(f"the profile database {self.path} is busy (another MaxSight is writing to it); "
+                                       "try again in a moment") from None
+                raise ProfileError(f"cannot open the profile database {self.path}: {exc}") from None
 
     def _healthy(self) -> bool:
         """False only when SQLite says the file is malformed; busy is not damaged."""
