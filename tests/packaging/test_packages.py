@@ -274,7 +274,11 @@ def test_bundle_set_up_is_finished_with_enter_alone_under_x(built, video, tmp_pa
                 session.key("Return")           # on the models step, Return waits until they are checked
                 time.sleep(1.0)
         n = len(STEPS)
-        assert titles == [f"MaxSight set-up: {TITLES[s]} (step {i + 1} of {n})" for i, s in enumerate(STEPS)]
+        # With no sound device (CI) the set-up offers no voice step: MaxSight's own voice cannot be heard.
+        from maxsight_app.doctor import check_sound_output
+        no_sound = check_sound_output().status != "ok"
+        assert titles == [f"MaxSight set-up: {TITLES[s]} (step {i + 1} of {n})" for i, s in enumerate(STEPS)
+                          if not (s == "voice" and no_sound)]
         wait_for(lambda: _first_run_done(tmp_path / "data" / "profiles.db"), 10, "first_run_done being saved")
         assert session.active_window_name() == "MaxSight" and app.poll() is None
         fetched = [f for f in (tmp_path / "cache").rglob("*") if f.is_file() and f.suffix in (".onnx", ".data", ".pth")]
