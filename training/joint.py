@@ -148,9 +148,6 @@ class JointBatches(torch.utils.data.Dataset):
         self.source, self.seed = source, seed
         self.aug = Augmenter(aug_cfg, size, 8, train=True)
 
-    def keys(self, step: int, batch: int) -> list[tuple[int, int]]:
-        return [(step, j) for j in range(batch)]
-
     def index(self, step: int, batch: int) -> np.ndarray:
         rng = np.random.default_rng([self.seed, step])
         return rng.choice(len(self.source), size=batch, replace=batch > len(self.source))

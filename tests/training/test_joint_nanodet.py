@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.models.registry import models_dir
 from engine.samples import sample_frames
 
 
