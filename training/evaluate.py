@@ -240,6 +240,17 @@ def label_ids_by_name(labels: list[str], coco: CocoSet) -> list[int]:
     return [by_name.get(n, -1) for n in labels]
 
 
+def model_label_ids(labels_setting: str, coco: CocoSet) -> list[int]:
+    """A model's classes as category ids of this set. A label map (e.g. "coco80") carries COCO's own
+    ids; a model with its own list of names (a trained model's sidecar JSON: ids 1..K in its order)
+    is matched by name, since its 1..K mean nothing in a COCO file (the joint NanoDet scored 5.1 mAP
+    against its 31.1 when its ids were taken as COCO's)."""
+    from engine.models.registry import load_labels
+    labels, ids = load_labels(labels_setting)
+    own_list = labels_setting.endswith(".json") and ids == list(range(1, len(labels) + 1))
+    return label_ids_by_name(labels, coco) if own_list else ids
+
+
 def open_eval_set(paths, split: str) -> tuple[CocoSet, list[int]]:
     """(set, image ids of the split) from a COCO folder or YOLO-layout folder(s), layout detected."""
     from training.data import DataError, dataset_layout, split_ids

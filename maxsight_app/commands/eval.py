@@ -164,9 +164,8 @@ def add_parser(sub) -> None:
 
 def cmd_detect(args) -> int:
     from engine.models.detectors import build
-    from engine.models.registry import load_labels
     from maxsight_app.compose import make_registry
-    from training.evaluate import CocoSet, evaluate_detector
+    from training.evaluate import CocoSet, evaluate_detector, model_label_ids
     if args.json:
         check_outputs({"--json": Path(args.json)}, {})
     reg = make_registry()
@@ -187,8 +186,8 @@ def cmd_detect(args) -> int:
     rows = []
     for name in args.detector or DETECTORS:
         spec = reg.get(name)
-        _, label_ids = load_labels(spec.labels)
-        row = evaluate_detector(build(spec, reg, threads=args.threads), coco, label_ids, limit=args.limit, image_ids=ids)
+        row = evaluate_detector(build(spec, reg, threads=args.threads), coco, model_label_ids(spec.labels, coco),
+                                limit=args.limit, image_ids=ids)
         row["model"] = Path(row["model"]).name if spec.family.startswith("maxsight") else row["model"]
         rows.append(row)
     lines = [f"Detection on {coco.root.name} ({args.split}): {rows[0]['images']} images, {rows[0]['boxes']} boxes "
