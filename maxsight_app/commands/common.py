@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from engine.config import CameraModel, EngineConfig, Tier, verify
+from engine.config import CameraModel, CollisionConfig, EngineConfig, Tier, verify
 
 
 class CommandError(Exception):
@@ -31,6 +31,9 @@ def engine_options(parser, tier_default: str | None = None) -> None:
     parser.add_argument("--access", default=ACCESS_MODEL, metavar="MODEL|off",
                         help=f"door, handle and stairs detector run beside the COCO one, five times a second "
                              f"(default {ACCESS_MODEL}; off to leave it out)")
+    parser.add_argument("--collision", choices=("on", "off"), default="off",
+                        help="warn of whatever is in the way, named or not, from image motion (an experiment, off by "
+                             "default: about 4 false warnings a minute on rendered walks; docs/measurements/issue23.md)")
     default = tier_default or EngineConfig.tier.value
     parser.add_argument("--tier", default=default, choices=[t.value for t in Tier],
                         help=f"what runs besides Stage A (default {default}; T0: nothing; T1 sounds, T2 + captions, "
@@ -44,7 +47,8 @@ def engine_config(args) -> EngineConfig:
     access = getattr(args, "access", ACCESS_MODEL)
     return verify(EngineConfig(detector=args.detector, threads=args.threads, device=args.device, tier=Tier(args.tier),
                                camera=CameraModel(hfov_deg=args.hfov, height_m=args.camera_height, tilt_deg=args.tilt),
-                               access="" if access in ("off", "none", "") else access))
+                               access="" if access in ("off", "none", "") else access,
+                               collision=CollisionConfig(enabled=getattr(args, "collision", "off") == "on")))
 
 
 def open_profile(name: str | None):

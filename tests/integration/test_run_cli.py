@@ -104,3 +104,18 @@ def test_bench_stage_a_writes_json(tmp_path, eval_data, installed_models):
     assert row["gflops"] > 1 and row["floor_ms"] > 0 and row["inference_over_floor"] > 0
     assert set(row["median_ms"]) >= {"decode", "preprocess", "inference", "postprocess", "tracking", "geometry"}
     assert "infer/floor" in r.stdout
+
+
+def test_collision_lane_is_off_unless_asked(tmp_path, installed_models):
+    """--collision on runs the class-agnostic lane (its own timing step in every result); without it
+    the lane is not run. The shipped sample clip: no evaluation data needed."""
+    from engine.samples import sample_video
+    for flag, want in ((["--collision", "on"], True), ([], False)):
+        out = tmp_path / f"r{len(flag)}.jsonl"
+        r = _maxsight(["run", "--source", str(sample_video()), "--headless", "--tier", "T0", "--max-frames", "6",
+                       "--quiet", "--out", str(out), *flag], tmp_path)
+        assert r.returncode == 0, r.stderr
+        lines = [json.loads(x) for x in out.read_text().splitlines()]
+        assert len(lines) == 6 and all(("collision" in x["timings_ms"]) is want for x in lines)
+    bad = _maxsight(["run", "--source", str(sample_video()), "--headless", "--collision", "maybe"], tmp_path)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
