@@ -97,7 +97,7 @@ def cmd_run(args) -> int:
         raise CommandError(f"--audio-out: {sink.error}")
     print(summary_table(summary))
     if out:
-        print(f"  results: {out} ({summary['frames']} lines)")
+        print(f"  results: {out} ({summary['lines']} lines)")
     if audio_out:
         print(f"  what a user would have heard: {audio_out} (+ {audio_out.with_suffix('.json').name})")
     if summary["ended_early"]:
@@ -207,9 +207,12 @@ def run(session: Session, feed: Feed, out_path: Path | None, progress: bool = Tr
                             for c, ms in zip(tick.cues, tick.latency_ms)]
             if tick.guidance is not None:
                 line["find"] = tick.guidance.to_json()
+            if not a_frame:
+                line["end_of_file"] = True      # Stage B's late answers on the last frame's index, no new picture
             try:
                 out.write(json.dumps(line) + "\n")
                 out.flush()
+                stats["lines"] += 1
             except OSError as exc:
                 raise CommandError(f"cannot write --out {out_path} ({why_not_written(exc)}) after "
                                    f"{feed.stats.frames} frames; the run was stopped and nothing was kept there") from None
@@ -254,6 +257,7 @@ def run(session: Session, feed: Feed, out_path: Path | None, progress: bool = Tr
     return {
         "source": source.description,
         "frames": frames,
+        "lines": stats["lines"],                 # written to --out: the frames, and an end-of-file line when Stage B owed one
         "dropped": feed.stats.dropped,
         "ended_early": feed.stats.ended_early,
         "wall_s": wall,

@@ -119,3 +119,32 @@ def test_collision_lane_is_off_unless_asked(tmp_path, installed_models):
         assert len(lines) == 6 and all(("collision" in x["timings_ms"]) is want for x in lines)
     bad = _maxsight(["run", "--source", str(sample_video()), "--headless", "--collision", "maybe"], tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_a_file_that_ends_before_its_captions_still_gets_them(tmp_path, installed_models):
+    """A 4 s clip of the shipped video with a spoken sentence: the caption worker is still loading when the file
+    ends, so its captions come in the end-of-file line (marked, on the last frame's index, no new
+    picture), and the summary counts the lines the file really has."""
+    from engine.samples import sample_video
+    from maxsight_app.measure.media import resample, video_with_sound
+    from maxsight_app.outputs.speech import SpeechSynth, Voice
+    from maxsight_app.outputs.tones import SAMPLE_RATE
+    synth = SpeechSynth(Voice(rate_wpm=180))
+    if synth.check():
+        pytest.skip(synth.check())
+    import numpy as np
+    speech = resample(synth.render("Good morning, the bus is here."), SAMPLE_RATE)[:int(2.5 * 16000)]
+    sound = np.concatenate([speech, np.zeros(4 * 16000 - len(speech), np.float32)])    # then silence: a whole sentence
+    clip = video_with_sound(sample_video(), sound, tmp_path / "talk.mp4", seconds=4.0)
+    out = tmp_path / "r.jsonl"
+    r = _maxsight(["run", "--source", str(clip), "--headless", "--tier", "T2", "--access", "off", "--out", str(out)], tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert f"({len(lines)} lines)" in r.stdout
+    assert any(x["captions"] for x in lines), "the sentence was never captioned (lost when the file ended)"
+    ends = [i for i, x in enumerate(lines) if x.get("end_of_file")]
+    assert ends in ([], [len(lines) - 1])                  # at most one, the last (none if nothing was owed)
+    if ends:
+        end = lines[-1]
+        assert end["frame"] == lines[-2]["frame"] and end["hazards"] == [] and (end["captions"] or end["sounds"] or end["texts"])
