@@ -23,6 +23,14 @@ Rules:
     after the track's own last cue) inherits what was said, unless it is more urgent;
   * one urgent cue at a time: while a warning or danger is being heard (1.5 s), another is said
     only when it is more urgent, 30% nearer, or over 30 degrees away;
+  * "Stop!" is said once: the same thing is not told "Stop!" again for STOP_REPEAT_S, however
+    much nearer it comes (on the dev approach clips a person closing in got "Stop! 5.5 metres"
+    and "Stop! 2.5 metres" two seconds apart, under two track ids: the second told a stopping
+    walker nothing new and was the cue that overloaded the scene). The same thing: the same track,
+    or the same words (or "something") within 30 degrees at a distance it could have come to since
+    (STOP_SAME_DIST of the distance said, plus the fastest its kind closes in); another object in
+    the same direction that could not be it (a second person 2.5 metres nearer 0.2 s later) still
+    gets its own "Stop!";
   * in a busy scene, three or more new cautions of one kind become one sentence ("3 people, 11
     o'clock, nearest 4 metres"), or, of mixed kinds, one sentence for the lot ("3 things, nearest
     dog, 2 o'clock, 2 metres"); warnings and dangers are never grouped: the one that matters
@@ -38,6 +46,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, replace
 
+from engine.stage_a import urgency as urgency_rules
 from engine.stage_a.quality import DARK_MEAN
 from engine.types import FrameResult, Hazard, Urgency, Zone
 from maxsight_app.cues import conditions as cond
@@ -69,6 +78,9 @@ RISE_GAP_S = 1.0          # a track's rise to warning waits this long after its 
 NEWS_GAP_S = 2.5          # nearer zone, or starting to approach: this long
 NEARER = 0.7              # ... unless the new one is this much nearer
 OTHER_SIDE_DEG = 30.0     # ... or this far round
+STOP_REPEAT_S = 4.0       # "Stop!" about the same thing is said once in this long
+STOP_SAME_DIST = 0.2      # distance noise between two estimates of one object
+CLOSING_MAX = {"vehicle": 15.0, "other": 3.0}   # m/s: how fast a thing of this kind can come nearer
 _ZONE_RANK = {Zone.FAR: 0, Zone.MEDIUM: 1, Zone.NEAR: 2}
 SIGN_BEARERS = frozenset({"door"})
 SIGN_FRESH_S = 6.0         # text is read every 3 s at most: two readings old is still the same door
@@ -134,6 +146,7 @@ class CuePolicy:
         self._names = hearing.NameAlert()
         self.reasons: dict[int, str] = {}            # track -> what the last decide() did with it, and why
         self._dangers: list[float] = []              # when dangers were said: cautions make room for them
+        self._stops: list[tuple[float, int, str, float, float]] = []   # "Stop!" said: (t, track, kind, bearing, distance)
 
     # -- every frame ---------------------------------------------------------------------------
     def decide(self, result: FrameResult, prefs: Profile, now: float) -> list[Cue]:
@@ -145,6 +158,7 @@ class CuePolicy:
         self._dangers = [t for t in self._dangers if now - t < RATE_WINDOW_S]
         self._recent = [r for r in self._recent if now - r[0] < prefs.cooldown_s]
         self._urgent = [u for u in self._urgent if now - u[0] < URGENT_GAP_S]
+        self._stops = [s for s in self._stops if now - s[0] < STOP_REPEAT_S]
         snoozed = now < self._snooze_until
         cues: list[Cue] = []
         q_text = self._sustained_quality(result, prefs)
@@ -253,6 +267,10 @@ class CuePolicy:
             if h.urgency >= Urgency.WARNING and self._urgent_lane_busy(h, now):
                 why[h.track_id] = "not said: another urgent cue is still being heard"
                 continue                     # one urgent cue at a time; the nearest gets through
+            if h.urgency == Urgency.DANGER and self._stopped_for(h, prefs, now):
+                why[h.track_id] = "not said: \"Stop!\" was just said about it"
+                self._remember(h, prefs, now, urgent=False)
+                continue
             danger = h.urgency == Urgency.DANGER
             if not danger:
                 extra = WARNING_EXTRA if h.urgency == Urgency.WARNING else 0
@@ -285,11 +303,28 @@ class CuePolicy:
                 return line.text
         return None
 
-    def _remember(self, h: Hazard, prefs: Profile, now: float) -> None:
+    def _remember(self, h: Hazard, prefs: Profile, now: float, urgent: bool = True) -> None:
+        """What was said (or, urgent=False, what a cue already said stands for) about a track."""
         self._said[h.track_id] = _Said(h.zone, h.urgency, h.approaching, now)
+        if not urgent:
+            return
         self._recent.append((now, _kind(h, prefs), h.bearing_deg, h.distance_m, h.urgency, h.track_id))
         if h.urgency >= Urgency.WARNING:
             self._urgent.append((now, h.urgency, h.bearing_deg, h.distance_m))
+        if h.urgency == Urgency.DANGER:
+            self._stops.append((now, h.track_id, _kind(h, prefs), h.bearing_deg, h.distance_m))
+
+    def _stopped_for(self, h: Hazard, prefs: Profile, now: float) -> bool:
+        """Was "Stop!" said about this thing in the last STOP_REPEAT_S? (See the rule above.)"""
+        kind = _kind(h, prefs)
+        fast = CLOSING_MAX["vehicle" if h.label in urgency_rules.MOVING_RISK or kind == "something" else "other"]
+        for t, track, k, bearing, dist in self._stops:
+            if track == h.track_id:
+                return True
+            if ((k == kind or "something" in (k, kind)) and abs(bearing - h.bearing_deg) <= OTHER_SIDE_DEG
+                    and abs(dist - h.distance_m) <= STOP_SAME_DIST * dist + fast * (now - t)):
+                return True
+        return False
 
     def _covered(self, h: Hazard, prefs: Profile, now: float) -> bool:
         """Was this object just spoken for under another track id (the tracker split or re-found
@@ -366,6 +401,7 @@ class CuePolicy:
         self._named.clear()
         self._recent.clear()
         self._urgent.clear()
+        self._stops.clear()
         self._quality.clear()
         self._latest = None
         self._latest_texts, self._latest_texts_t = (), -1e9

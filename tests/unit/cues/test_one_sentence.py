@@ -105,3 +105,29 @@ def test_a_busy_scene_of_mixed_kinds_is_one_sentence():
     f2 = FrameResult(frame_index=1, timestamp=0.1, image_size=(640, 480), detections=(), tracks=(), hazards=tuple(scene),
                      quality=GOOD, uncertainty=0.1)
     assert p.decide(f2, prefs, 0.1) == []                     # each of them was said in it
+
+
+def test_stop_is_said_once_however_near_it_comes():
+    # a person closing at 1.5 m/s from 8 m: "Stop!" once; the walker told to stop needs no second
+    # "Stop!" two seconds later because it is nearer (issue 22: the cue that overloaded dense clips)
+    said = _urgent_cues(_walk(8.0, 1.5, until=0.5))
+    stops = [c.text for _, c in said if c.urgency == Urgency.DANGER]
+    assert len(stops) == 1, [c.text for _, c in said]
+
+
+def test_another_thing_in_the_same_direction_still_gets_its_stop():
+    p, prefs = CuePolicy(), Profile()
+    person = _person(2.0, 2.0)
+    car_pos = geometry.Position(clock=12, bearing_deg=5.0, distance_m=4.0, zone=geometry.zone_for(4.0), distance_sigma_m=0.1,
+                                bounded=False)
+    level, prio = urgency.assess("car", car_pos, True, 1.0)
+    car = Hazard(track_id=2, class_id=2, label="car", box=(100, 100, 200, 200), clock=12, bearing_deg=5.0, distance_m=4.0,
+                 zone=car_pos.zone, approaching=True, ttc_s=1.0, urgency=level, priority=prio, score=0.8, in_path=True)
+    f0 = FrameResult(frame_index=0, timestamp=0.0, image_size=(640, 480), detections=(), tracks=(), hazards=(person,),
+                     quality=GOOD, uncertainty=0.1)
+    f1 = FrameResult(frame_index=20, timestamp=2.0, image_size=(640, 480), detections=(), tracks=(), hazards=(person, car),
+                     quality=GOOD, uncertainty=0.1)
+    first = [c.text for c in p.decide(f0, prefs, 0.0)]
+    second = [c.text for c in p.decide(f1, prefs, 2.0)]
+    assert first and first[0].startswith("Stop! person")
+    assert second == ["Stop! car, straight ahead, 4 metres"], second
