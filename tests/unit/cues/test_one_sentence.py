@@ -131,3 +131,25 @@ def test_another_thing_in_the_same_direction_still_gets_its_stop():
     second = [c.text for c in p.decide(f1, prefs, 2.0)]
     assert first and first[0].startswith("Stop! person")
     assert second == ["Stop! car, straight ahead, 4 metres"], second
+
+
+def _person_at(tid: int, d: float, t: float, ttc: float = 1.0) -> FrameResult:
+    pos = geometry.Position(clock=12, bearing_deg=0.0, distance_m=d, zone=geometry.zone_for(d), distance_sigma_m=0.1,
+                            bounded=False)
+    level, prio = urgency.assess("person", pos, True, ttc)
+    h = Hazard(track_id=tid, class_id=0, label="person", box=(300, 100, 340, 300), clock=12, bearing_deg=0.0, distance_m=d,
+               zone=pos.zone, approaching=True, ttc_s=ttc, urgency=level, priority=prio, score=0.8, in_path=True)
+    return FrameResult(frame_index=int(t * 10), timestamp=t, image_size=(640, 480), detections=(), tracks=(), hazards=(h,),
+                       quality=GOOD, uncertainty=0.1)
+
+
+def test_the_same_person_under_a_new_track_id_is_not_stopped_twice_but_a_nearer_one_is():
+    p, prefs = CuePolicy(), Profile()
+    assert p.decide(_person_at(1, 5.5, 0.0), prefs, 0.0)[0].text.startswith("Stop! person")
+    # 2 s later at 2.5 m under another id: a person can close 3 m in 2 s, so it is the same one
+    assert p.decide(_person_at(2, 2.5, 2.0), prefs, 2.0) == []
+    # another person 2.5 m nearer than a "Stop!" 0.2 s ago cannot be the one said: it gets its own
+    q = CuePolicy()
+    q.decide(_person_at(1, 6.0, 0.0), prefs, 0.0)
+    said = q.decide(_person_at(2, 3.5, 0.2), prefs, 0.2)
+    assert [c.text for c in said] == ["Stop! person, straight ahead, 3.5 metres"]
