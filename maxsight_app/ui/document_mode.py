@@ -179,30 +179,30 @@ class DocumentMode(QtWidgets.QDialog):
         super().done(result)
 
 
-def open_for(window) -> DocumentMode | None:
-    """The main window's hook (Ctrl+D): one document dialog at a time, fed by the engine's frames."""
-    dlg = getattr(window, "document_dialog", None)
-    if dlg is not None:
-        dlg.raise_()
-        dlg.activateWindow()
-        return dlg
-    worker, runtime = getattr(window, "worker", None), getattr(window, "runtime", None)
-    if worker is None or runtime is None:
-        window._say("Document mode needs the camera and the text reader, which are not running.")
-        return None
-    if "ocr" not in runtime.stage_b_tasks:          # the runtime's answer, not the scheduler's internals
-        window._say("Document mode needs the text reader, which is off at this tier.")
-        return None
+class DocumentController:
+    """The main window's hook (Ctrl+D): one document dialog at a time, fed by the engine's frames.
+    It talks to the window only through its WindowPort (ui/window_port.py)."""
 
-    def engine_call(fn):
-        if worker.running:
-            worker.call(fn)
-        else:
-            fn(runtime)
-    dlg = DocumentMode(window._say, engine_call, parent=window, hint=getattr(window, "_hint", None),
-                       leaving=getattr(window, "stop_speech", lambda: None))
-    worker.frameReady.connect(dlg.on_frame)
-    dlg.destroyed.connect(lambda *_: setattr(window, "document_dialog", None))
-    window.document_dialog = dlg
-    dlg.open()
-    return dlg
+    def __init__(self, port):
+        self.port = port
+        self.dialog: DocumentMode | None = None
+
+    def open(self) -> DocumentMode | None:
+        if self.dialog is not None:
+            self.dialog.raise_()
+            self.dialog.activateWindow()
+            return self.dialog
+        eng = self.port.engine()
+        if eng.worker is None or eng.runtime is None:
+            self.port.say("Document mode needs the camera and the text reader, which are not running.")
+            return None
+        if "ocr" not in eng.runtime.stage_b_tasks:          # the runtime's answer, not the scheduler's internals
+            self.port.say("Document mode needs the text reader, which is off at this tier.")
+            return None
+        dlg = DocumentMode(self.port.say, eng.call, parent=self.port.widget, hint=self.port.hint,
+                           leaving=self.port.stop_speech)
+        eng.worker.frameReady.connect(dlg.on_frame)
+        dlg.destroyed.connect(lambda *_: setattr(self, "dialog", None))
+        self.dialog = dlg
+        dlg.open()
+        return dlg

@@ -137,10 +137,11 @@ class FindChooser(QtWidgets.QDialog):
 
 
 class FindController:
-    """The window's side of find mode: the chooser, starting and stopping, the status line."""
+    """The window's side of find mode: the chooser, starting and stopping, the status line. It talks
+    to the window only through its WindowPort (ui/window_port.py)."""
 
-    def __init__(self, window):
-        self.window = window
+    def __init__(self, port):
+        self.port = port
         self.target: FindTarget | None = None
         self.dialog: FindChooser | None = None
         self._listening = False
@@ -150,16 +151,15 @@ class FindController:
         return self.target is not None
 
     def _personal(self) -> list[str]:
-        w = self.window
         try:
-            return sorted(set(w.store.personal_items(w.user_id).values()))
+            return self.port.personal_items()
         except Exception:  # noqa: BLE001 - the chooser still offers everything else
             log.exception("reading the personal objects failed")
             return []
 
     def check(self, text: str, personal: list[str] | None = None) -> FindTarget:
         target = resolve(text, self._personal() if personal is None else personal)
-        rt = self.window.runtime
+        rt = self.port.engine().runtime
         if rt is not None:
             reason = why_not(target, seeable_labels(rt.pipeline), "recognition" in rt.stage_b_tasks)
             if reason:
@@ -174,17 +174,16 @@ class FindController:
             self.choose()
 
     def choose(self) -> FindChooser | None:
-        if self.window.session is None:
-            self.window._say("Find mode needs the engine, which is not running.")
+        if self.port.engine().session is None:
+            self.port.say("Find mode needs the engine, which is not running.")
             return None
         if self.dialog is not None:
             self.dialog.raise_()
             self.dialog.activateWindow()
             return self.dialog
         personal = self._personal()
-        ann = self.window.announcer
-        dlg = FindChooser(choices(personal), lambda text: self.check(text, personal), self.window,
-                          announce=lambda text, assertive=False: ann.say(text, kind="urgent" if assertive else "reply"))
+        dlg = FindChooser(choices(personal), lambda text: self.check(text, personal), self.port.widget,
+                          announce=self.port.announce)
         dlg.chosen.connect(self.start)
         dlg.destroyed.connect(lambda *_: setattr(self, "dialog", None))
         self.dialog = dlg
@@ -198,51 +197,49 @@ class FindController:
             target = self.check(text)
         except ValueError as exc:
             message = sentence(f"find {text}: {exc}")
-            self.window.status.show_message(message)
-            self.window._say(message)
+            self.port.show_message(message)
+            self.port.say(message)
             return False
         self.start(target)
         return True
 
     def start(self, target: FindTarget) -> None:
-        w = self.window
+        eng = self.port.engine()
         self.target = target
-        if w.worker is not None and w.worker.running:
-            w.worker.start_find(target)
-        elif w.session is not None:
-            w.session.start_find(target)
-        w.status.show_find(f"Finding: {target.shown}")
-        w._say(f"Finding {target.shown}. Press F or Escape to stop.")
-        if w.worker is not None and not self._listening:
-            w.worker.frameReady.connect(self._on_frame)
+        if eng.running:
+            eng.worker.start_find(target)
+        elif eng.session is not None:
+            eng.session.start_find(target)
+        self.port.show_find(f"Finding: {target.shown}")
+        self.port.say(f"Finding {target.shown}. Press F or Escape to stop.")
+        if eng.worker is not None and not self._listening:
+            eng.worker.frameReady.connect(self._on_frame)
             self._listening = True
 
     def _on_frame(self, view) -> None:
         """The target followed is outlined on the picture (as the object 'This is my…' takes is)."""
         g = getattr(view, "guidance", None)
-        if not self.active or self.window.teach_dialog is not None:
+        if not self.active or self.port.teaching:
             return
-        box = tuple(v * view.scale for v in g.hazard.box) if g is not None and g.in_view and g.hazard else None
-        if box != self.window.preview.marked:
-            self.window.preview.mark(box)
+        self.port.mark(tuple(v * view.scale for v in g.hazard.box) if g is not None and g.in_view and g.hazard else None)
 
     def stop(self) -> bool:
         """Stop find mode; False when it was not running."""
         if not self.active:
             return False
-        w = self.window
+        eng = self.port.engine()
         self.target = None
-        if w.worker is not None and w.worker.running:
-            w.worker.stop_find()
-        elif w.session is not None:
-            w.session.stop_find()
-        w.status.clear_find()
-        if w.teach_dialog is None:
-            w.preview.mark(None)
-        w._say("Find mode off.")
+        if eng.running:
+            eng.worker.stop_find()
+        elif eng.session is not None:
+            eng.session.stop_find()
+        self.port.clear_find()
+        if not self.port.teaching:
+            self.port.mark(None)
+        self.port.say("Find mode off.")
         return True
 
     def escape(self) -> None:
         """Escape: stop all speech, and find mode when it runs (said after the silence)."""
-        self.window.request("stop")
+        self.port.request("stop")
         self.stop()

@@ -1,13 +1,14 @@
 """The window's Help menu: the set-up assistant (ui/first_run.py), each of its steps again, and the
 system check (the same report as `maxsight doctor`, from maxsight_app/doctor.py).
 
-Installed by one call from the main window, so its file stays about the window itself."""
+Installed by one call from the main window (with its WindowPort), so its file stays about the
+window itself."""
 from __future__ import annotations
 
 import logging
 import threading
 
-from maxsight_app.ui.first_run import REDO_STEPS, TITLES, WizardVoice, open_first_run
+from maxsight_app.ui.first_run import REDO_STEPS, TITLES
 from maxsight_app.ui.qt import QObject, Qt, QtGui, QtWidgets, Signal
 
 log = logging.getLogger(__name__)
@@ -96,34 +97,35 @@ class DoctorDialog(QtWidgets.QDialog):
         self._thread.join(timeout_s)
 
 
-def install_help_menu(window) -> QtWidgets.QMenu:
-    """Help: Set-up assistant…, Set up again (one step), System check…"""
-    menu = window.menuBar().addMenu("&Help")
-    window.help_actions = {}
+def install_help_menu(port) -> dict[str, QtGui.QAction]:
+    """Help: Set-up assistant…, Set up again (one step), System check…; returns its actions by key.
+    It talks to the window only through its WindowPort (ui/window_port.py)."""
+    parent = port.widget
+    menu = parent.menuBar().addMenu("&Help")
+    actions: dict[str, QtGui.QAction] = {}
 
     def add(key, handler, parent_menu=menu, shortcut=None, label=None):
-        act = QtGui.QAction(label, window)
+        act = QtGui.QAction(label, parent)
         if shortcut:
             act.setShortcut(QtGui.QKeySequence(shortcut))
             act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            window.addAction(act)
+            parent.addAction(act)
         act.triggered.connect(lambda _checked=False: handler())
         parent_menu.addAction(act)
-        window.help_actions[key] = act
+        actions[key] = act
         return act
 
-    add("setup", lambda: open_first_run(window), shortcut=HELP_KEYS["setup"][0], label=HELP_KEYS["setup"][1])
+    add("setup", lambda: port.open_setup(), shortcut=HELP_KEYS["setup"][0], label=HELP_KEYS["setup"][1])
     again = menu.addMenu("Set up &again")
     for step in REDO_STEPS:
-        add(f"setup:{step}", lambda s=step: open_first_run(window, only=s), parent_menu=again, label=TITLES[step] + "…")
-    add("doctor", lambda: open_doctor(window), shortcut=HELP_KEYS["doctor"][0], label=HELP_KEYS["doctor"][1])
-    return menu
+        add(f"setup:{step}", lambda s=step: port.open_setup(only=s), parent_menu=again, label=TITLES[step] + "…")
+    add("doctor", lambda: open_doctor(port), shortcut=HELP_KEYS["doctor"][0], label=HELP_KEYS["doctor"][1])
+    return actions
 
 
-def open_doctor(window, **kw) -> DoctorDialog:
-    voice = WizardVoice.for_window(window)
-    dlg = DoctorDialog(window, say=lambda text: voice.say(text, interrupt=False), **kw)
+def open_doctor(port, **kw) -> DoctorDialog:
+    voice = port.voice()
+    dlg = DoctorDialog(port.widget, say=lambda text: voice.say(text, interrupt=False), **kw)
     dlg.destroyed.connect(lambda *_: voice.close())
-    window.doctor_dialog = dlg
     dlg.open()
     return dlg

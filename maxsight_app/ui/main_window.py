@@ -84,14 +84,18 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings_dialog: SettingsDialog | None = None
         self.therapist = None
         self.teach_dialog = None
+        from maxsight_app.ui.document_mode import DocumentController
         from maxsight_app.ui.find_mode import FindController
-        self.find_mode = FindController(self)       # F: find mode (ui/find_mode.py)
+        from maxsight_app.ui.window_port import WindowPort
+        self.port = WindowPort(self)                # all the helpers below may use of this window
+        self.find_mode = FindController(self.port)  # F: find mode (ui/find_mode.py)
+        self.document_mode = DocumentController(self.port)   # Ctrl+D (ui/document_mode.py)
         self.file_dialog: QtWidgets.QFileDialog | None = None
         self._build_ui()
         self.announcer = Announcer(self, self.status.said, method=announcer_method)
         speak_choices(self, self.announcer.reply, [self.source_box, self.profile_box])     # arrowing is heard
         from maxsight_app.ui.help import install_help_menu
-        install_help_menu(self)         # Help: set-up assistant, each step again, system check (ui/help.py)
+        self.help_actions = install_help_menu(self.port)   # Help: set-up assistant, each step again, system check (ui/help.py)
         self._bridge = _AlertBridge()
         self._bridge.alert.connect(self._on_alert)
         self.runtime: Runtime | None = None
@@ -632,8 +636,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return list(self._lags)
 
     def open_document(self):
-        from maxsight_app.ui.document_mode import open_for      # document mode (Ctrl+D), its own module
-        return open_for(self)
+        return self.document_mode.open()
 
     # -- "this is my…" --------------------------------------------------------------------------
     def open_teach(self):

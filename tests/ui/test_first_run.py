@@ -234,6 +234,9 @@ def test_help_menu_redoes_one_step_and_shows_the_system_check(qtbot, window_stor
     assert menus[-1] == "&Help"
     assert {"setup", "doctor", "setup:camera", "setup:speaker", "setup:models"} <= set(win.help_actions)
     assert win.help_actions["doctor"].shortcut().toString() == "F1"
+    assert win.find_mode.port is win.port and win.document_mode.port is win.port    # one port for the helpers
+    eng = win.port.engine()
+    assert eng.worker is win.worker and eng.session is win.session and eng.runtime is win.runtime
     window_store.set_preference(1, "first_run_done", True)
     win.help_actions["setup:verbosity"].trigger()
     wiz = win.first_run
@@ -243,7 +246,7 @@ def test_help_menu_redoes_one_step_and_shows_the_system_check(qtbot, window_stor
     wiz.next_button.click()
     assert window_store.profile(1).verbosity is Verbosity.DANGER_ONLY
     assert win.session.profile.verbosity is Verbosity.DANGER_ONLY           # reached the running session live
-    dlg = open_doctor(win)
+    dlg = open_doctor(win.port)
     dlg.wait()
     qtbot.waitUntil(lambda: dlg.report is not None, timeout=10000)
     text = dlg.text.toPlainText()

@@ -149,3 +149,41 @@ def _cycles(package: str) -> list[list[str]]:
 @pytest.mark.parametrize("package", PACKAGES)
 def test_no_import_circles(package):
     assert _cycles(package) == []
+
+
+WINDOW_HELPERS = ("maxsight_app/ui/find_mode.py", "maxsight_app/ui/document_mode.py", "maxsight_app/ui/help.py")
+
+
+def _is_window(node: ast.AST) -> bool:
+    """`window` or `self.window`."""
+    return ((isinstance(node, ast.Name) and node.id == "window")
+            or (isinstance(node, ast.Attribute) and node.attr == "window" and isinstance(node.value, ast.Name)))
+
+
+def _window_reaches(path: Path) -> list[str]:
+    """Where a helper reaches into the main window: an attribute of `window` or `self.window`, a
+    getattr/setattr on it, or an import of the window's module."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    bad = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and _is_window(node.value):
+            bad.append(f"{path.name}:{node.lineno} window.{node.attr}")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "setattr")
+              and node.args and _is_window(node.args[0])):
+            bad.append(f"{path.name}:{node.lineno} {node.func.id}(window, ...)")
+    if path.is_relative_to(ROOT):
+        bad += [f"{path.name}:{line} imports {mod}" for line, mod in _imports(path) if mod == "maxsight_app.ui.main_window"]
+    return bad
+
+
+@pytest.mark.parametrize("helper", WINDOW_HELPERS)
+def test_window_helpers_talk_through_the_port_only(helper):
+    # find mode, document mode and Help use the window through ui/window_port.py alone
+    assert _window_reaches(ROOT / helper) == []
+
+
+def test_the_port_rule_sees_a_reach(tmp_path):
+    bad = tmp_path / "helper.py"
+    bad.write_text("def f(window):\n    window._say('x')\n    return getattr(window, 'worker', None)\n\n"
+                   "class C:\n    def g(self):\n        self.window.status.show_message('x')\n")
+    assert len(_window_reaches(bad)) == 3
