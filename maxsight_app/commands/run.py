@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from engine.types import Urgency
+from maxsight_app.cues.types import Cue, CueKind, Priority
 from maxsight_app.capture.feed import Feed
 from maxsight_app.commands.common import CommandError, check_outputs, engine_config, engine_options, note, open_profile
 from maxsight_app.compose import build_runtime, make_registry
@@ -161,6 +162,8 @@ def run(session: Session, feed: Feed, out_path: Path | None, progress: bool = Tr
     worst: Counter = Counter()
     find: Counter = Counter()
     findability: list[float] = []
+    problems: list[str] = []               # every problem the run met, in order, each once
+    last_problems: frozenset[str] = frozenset()
     # --out is written beside itself under a temporary name and renamed when the run ends (or is
     # stopped: its lines are whole); a write error removes it, so no truncated file is left.
     partial = temp_for(out_path) if out_path else None
@@ -175,8 +178,17 @@ def run(session: Session, feed: Feed, out_path: Path | None, progress: bool = Tr
 
     def take(tick, a_frame: bool = True) -> None:
         """One result's line, counts and checks (a_frame: False for the end-of-file line)."""
-        nonlocal seen
+        nonlocal seen, last_problems
         result = tick.result
+        # A problem (a Stage B worker that crashed, restarted or hung; a model that failed) is told
+        # once when it appears, as the window does: one line here, and said when the run speaks.
+        for text in result.problems:
+            if text not in last_problems:
+                note(text)
+                session.say(Cue(text, CueKind.SYSTEM, Priority.NEXT, Urgency.SAFE, result.timestamp))
+                if text not in problems:
+                    problems.append(text)
+        last_problems = frozenset(result.problems)
         stats["cues"] += len(tick.cues)
         stats["sounds"] += len(result.sounds)
         stats["captions"] += len(result.captions)
@@ -269,6 +281,7 @@ def run(session: Session, feed: Feed, out_path: Path | None, progress: bool = Tr
         "model": session.pipeline.detector.name,
         "device": getattr(session.pipeline, "runs_on", session.pipeline.device),
         "cues": stats["cues"],
+        "problems": problems,
         "stage_b": {"sounds": stats["sounds"], "captions": stats["captions"], "texts_read": stats["texts"]},
         "find": None if session.find is None else {
             "target": session.find.target.shown, **{k: find[k] for k in ("frames", "in_view", "found", "lost", "chime",
@@ -297,6 +310,8 @@ def summary_table(s: dict) -> str:
                      f"findability median {fd}")
     lines.append("  frames by most urgent hazard: " + ", ".join(f"{u} {s['frames_by_worst_urgency'].get(u, 0)}"
                                                             for u in ("danger", "warning", "caution", "safe")))
+    for text in s.get("problems") or ():
+        lines.append(f"  problem: {text}")
     if s.get("ended_early"):
         lines.append(f"  ended early: {s['ended_early']}")
     return "\n".join(lines)
