@@ -44,6 +44,7 @@ FINISH_S = 120.0           # at the end of a file, how long Stage B's last answe
 AUDIO_TASKS = {"sounds": SoundJob, "captions": CaptionJob}     # task -> its job type
 AUDIO_RATE = 16000
 OCR_EVERY_S = 3.0          # opportunistic reading, when the decision point allows
+WATCH_OCR_EVERY_S = 1.0    # ... while the user watches for a word (the cadence `eval watch-for` measures)
 RECOGNISE_EVERY_S = 2.0    # personal objects: crops of confirmed tracks, advisory only
 RECOGNISE_MAX = 4
 UNCERTAIN = 0.7
@@ -94,6 +95,7 @@ class Pipeline:
         self._audio_backlog: dict[str, list] = {t: [] for t in AUDIO_TASKS}
         self._text_asked = False
         self._last_ocr_t = -1e9
+        self._ocr_every = OCR_EVERY_S
         self._last_recognise_t = -1e9
         self.audio_dropped_s = 0.0
         self.document: PageCapture | None = None       # document mode: finds the page, picks the frame
@@ -146,6 +148,11 @@ class Pipeline:
             self.collision.reset()
         self.smoother = UrgencySmoother()
 
+    def watch_text(self, on: bool) -> None:
+        """Read text more often (every WATCH_OCR_EVERY_S) while the user watches for a word; still
+        only when the decision point allows and no reading is waiting, so Stage A never waits."""
+        self._ocr_every = WATCH_OCR_EVERY_S if on else OCR_EVERY_S
+
     def request_text(self) -> bool:
         """'Read text now': the next frame goes to the text reader ahead of the schedule. False when
         this build has no text reader running."""
@@ -191,7 +198,7 @@ class Pipeline:
             assert audio.sample_rate == AUDIO_RATE, f"Stage B takes {AUDIO_RATE} Hz audio, got {audio.sample_rate} Hz"
         self._send_audio(audio.samples if audio is not None else None, frame.timestamp)
         if "ocr" in self.stage_b.specs and self.stage_b.pending_for("ocr") == 0:
-            due = frame.timestamp - self._last_ocr_t >= OCR_EVERY_S and skipped is None and self.document is None
+            due = frame.timestamp - self._last_ocr_t >= self._ocr_every and skipped is None and self.document is None
             if self._text_asked or due:      # asked for: even an uncertain frame is worth a try
                 if self.stage_b.submit("ocr", TextJob(frame.image, frame.timestamp, self._text_asked), t=frame.timestamp):
                     self._last_ocr_t, self._text_asked = frame.timestamp, False

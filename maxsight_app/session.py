@@ -21,6 +21,7 @@ from engine.pipeline import Pipeline
 from engine.types import AudioChunk, Frame, FrameResult, Urgency
 from maxsight_app.cues.policy import CuePolicy
 from maxsight_app.cues.types import Cue, CueKind, Priority
+from maxsight_app.cues.watch import WatchFor
 from maxsight_app.find import FindMode, FindTarget, Guidance
 from maxsight_app.profile.schema import Profile
 
@@ -53,6 +54,7 @@ class Session:
         self._epoch = 0.0                  # media time = _epoch + the video's own time
         self._restarted = False
         self.near_misses = None            # a NearMissRecorder (maxsight_app/nearmiss.py): the opt-in log
+        self.watch: WatchFor | None = None  # the words the user watches for (cues/watch.py)
 
     def media_time(self) -> float:
         return self._epoch + self._frame_t + (time.perf_counter() - self._frame_wall)
@@ -88,6 +90,7 @@ class Session:
             target = self.find.s.track_id
             cues = [c for c in cues if not (c.kind is CueKind.HAZARD and c.urgency <= Urgency.CAUTION
                                             and target is not None and (c.track_id == target or target in c.group))]
+        cues += self._watched(result)
         latencies = [self._emit(c) for c in cues]
         if guidance is not None:             # find's words after the policy's: hazards are said first
             for c in guidance.cues:
@@ -106,8 +109,25 @@ class Session:
             return None
         if result.sounds:
             self.recent_sounds = (self.recent_sounds + list(result.sounds))[-5:]
-        cues = self.policy.decide(result, self.profile, self.media_time())
+        cues = self.policy.decide(result, self.profile, self.media_time()) + self._watched(result)
         return Tick(result, cues, [self._emit(c) for c in cues])
+
+    def start_watch(self, words) -> tuple[str, ...]:
+        """Watch for these words (a comma-separated string or a list; ValueError in one sentence
+        for bad ones): said once per sighting, with a rising earcon from where they were read; the
+        text reader reads more often meanwhile. No words: watching stops."""
+        watch = WatchFor(words) if words else None
+        self.watch = watch if watch is not None and watch.words else None
+        if hasattr(self.pipeline, "watch_text"):
+            self.pipeline.watch_text(self.watch is not None)
+        return self.watch.words if self.watch is not None else ()
+
+    def _watched(self, result: FrameResult) -> list[Cue]:
+        if self.watch is None or not result.texts:
+            return []
+        return [Cue(s.words(), CueKind.WATCH, Priority.NEXT, Urgency.SAFE, result.timestamp, label=s.word,
+                    bearing_deg=s.bearing_deg, clock=s.clock)
+                for s in self.watch.update(result.texts, self.media_time())]
 
     def start_find(self, target: FindTarget) -> None:
         """Look for `target` from the next frame on (a search already running is replaced)."""

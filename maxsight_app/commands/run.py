@@ -39,6 +39,8 @@ def add_parser(sub) -> None:
     r.add_argument("--profile", help="user profile to use (default: 'default')")
     r.add_argument("--find", metavar="WHAT", help="find mode: guide to WHAT by a spatial tone and speech (an object such as "
                                                  "cup, door, stairs, or one of your own taught objects)")
+    r.add_argument("--watch-for", metavar="WORDS", help="watch for these words or numbers, comma-separated (\"75, Gate C3\"): "
+                                                        "said once each time the text reader sees one, with where it is")
     engine_options(r)
     r.set_defaults(func=cmd_run)
 
@@ -55,6 +57,7 @@ def cmd_run(args) -> int:
                    "the --audio-out timings file": audio_out.with_suffix(".json") if audio_out else None},
                   {"--source": Path(args.source)})
     target = find_target(args) if getattr(args, "find", None) else None       # words checked before anything loads
+    watch = watch_words(args)
     from maxsight_app.capture.video import open_source
     source = open_source(args.source)
     try:
@@ -71,6 +74,13 @@ def cmd_run(args) -> int:
             rt.close()
             raise CommandError(f"--find {args.find}: {reason}")
         rt.session.start_find(target)
+    if watch:
+        if "ocr" not in rt.stage_b_tasks:
+            source.close()
+            rt.close()
+            raise CommandError(f"--watch-for needs the text reader, which is off at tier {rt.config.tier.value}; "
+                               "use --tier T3 or T4")
+        rt.session.start_watch(watch)
     if not args.quiet:
         from tqdm import tqdm
 
@@ -122,6 +132,17 @@ def make_runtime(args, audio_out: Path | None = None):
                          near_miss_log=(store.path, uid))
 
 
+def watch_words(args) -> tuple[str, ...]:
+    """--watch-for WORDS, checked (CommandError, one sentence, for a bad word)."""
+    from maxsight_app.cues.watch import parse_words
+    if getattr(args, "watch_for", None) is None:
+        return ()
+    try:
+        return parse_words(args.watch_for)
+    except ValueError as exc:
+        raise CommandError(f"--watch-for: {exc}") from None
+
+
 def find_target(args):
     """--find WHAT as a target (the profile's own objects included): CommandError (one sentence)
     for words that name nothing to find."""
@@ -161,6 +182,7 @@ def run(session: Session, feed: Feed, out_path: Path | None, progress: bool = Tr
     seen: set[int] = set()
     worst: Counter = Counter()
     find: Counter = Counter()
+    watched: Counter = Counter()           # watched-for word -> sightings said
     findability: list[float] = []
     problems: list[str] = []               # every problem the run met, in order, each once
     last_problems: frozenset[str] = frozenset()
@@ -193,6 +215,9 @@ def run(session: Session, feed: Feed, out_path: Path | None, progress: bool = Tr
         stats["sounds"] += len(result.sounds)
         stats["captions"] += len(result.captions)
         stats["texts"] += len(result.texts)
+        for c in tick.cues:
+            if c.kind is CueKind.WATCH:
+                watched[c.label] += 1
         for k, v in result.timings_ms.items():
             if k in steps:
                 steps[k].add(v)
@@ -282,6 +307,7 @@ def run(session: Session, feed: Feed, out_path: Path | None, progress: bool = Tr
         "device": getattr(session.pipeline, "runs_on", session.pipeline.device),
         "cues": stats["cues"],
         "problems": problems,
+        "watch_for": None if session.watch is None else {w: watched[w] for w in session.watch.words},
         "stage_b": {"sounds": stats["sounds"], "captions": stats["captions"], "texts_read": stats["texts"]},
         "find": None if session.find is None else {
             "target": session.find.target.shown, **{k: find[k] for k in ("frames", "in_view", "found", "lost", "chime",
@@ -310,6 +336,8 @@ def summary_table(s: dict) -> str:
                      f"findability median {fd}")
     lines.append("  frames by most urgent hazard: " + ", ".join(f"{u} {s['frames_by_worst_urgency'].get(u, 0)}"
                                                             for u in ("danger", "warning", "caution", "safe")))
+    if s.get("watch_for") is not None:
+        lines.append("  watched for: " + ", ".join(f"{w!r} seen {n} time{'s' if n != 1 else ''}" for w, n in s["watch_for"].items()))
     for text in s.get("problems") or ():
         lines.append(f"  problem: {text}")
     if s.get("ended_early"):

@@ -30,6 +30,7 @@ class CueKind(enum.Enum):
     OWN = "own"               # one of the user's own objects or places, recognised (Stage B)
     SYSTEM = "system"         # snooze / stop confirmations, notices
     FIND = "find"             # find mode: "door found, 2 o'clock", "lost it", "it is there but low in contrast"
+    WATCH = "watch"           # a word the user watches for was read: "75, 11 o'clock" (cues/watch.py)
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,20 @@ def pan_gains(bearing_deg: float) -> tuple[float, float, float]:
     return left, right, itd
 
 
+WATCH_NOTES_HZ = (660.0, 990.0)     # a rising fifth: unlike any hazard earcon (those fall or repeat one pitch)
+WATCH_NOTE_S = 0.09
+
+
+def render_watch_earcon(bearing_deg: float, volume: float = 0.8, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The earcon of a watched-for word seen (cues/watch.py): two rising notes from its direction."""
+    n = int(WATCH_NOTE_S * sample_rate)
+    t = np.arange(n) / sample_rate
+    env = np.minimum(1.0, np.minimum(t, WATCH_NOTE_S - t) / 0.008)
+    mono = np.concatenate([np.sin(2 * np.pi * f * t) * env for f in WATCH_NOTES_HZ]).astype(np.float32)
+    left, right, _ = pan_gains(bearing_deg)
+    return np.stack([mono * left, mono * right], 1).astype(np.float32) * float(volume)
+
+
 def render_earcon(urgency: Urgency, bearing_deg: float, distance_m: float, volume: float = 0.8,
                   sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     f = pitch_for(distance_m)
