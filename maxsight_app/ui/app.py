@@ -26,9 +26,9 @@ def run_app(store, user_id, registry, config: EngineConfig, source: str | None, 
     window.show()
     if find:
         window.find_mode.start_words(find)      # `maxsight run --source FILE --find door`
-    from maxsight_app.ui.first_run import needs_first_run, open_first_run
+    from maxsight_app.ui.first_run import needs_first_run
     if needs_first_run(store, user_id):
-        open_first_run(window)           # spoken, keyboard-only; sets first_run_done when finished or skipped
+        window.setup.open()              # spoken, keyboard-only; sets first_run_done when finished or skipped
     code = app.exec()
     window.shutdown()
     return code

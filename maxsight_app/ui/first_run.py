@@ -91,33 +91,34 @@ class WizardVoice:
         self._close()
 
     @classmethod
-    def for_window(cls, window) -> "WizardVoice":
+    def for_window(cls, port) -> "WizardVoice":
         """Through the window's session when its engine is built (own voice, screen reader, screen,
         as the profile says), else through compose.build_voice's outputs plus the window's announcer:
-        the set-up must speak before any model is installed."""
+        the set-up must speak before any model is installed. `port`: the window's WindowPort."""
         from maxsight_app.compose import build_voice
         own: dict[str, list] = {}
 
         def outputs() -> list:
-            if window.session is not None:
-                return list(window.session.outputs)
+            session = port.engine().session
+            if session is not None:
+                return list(session.outputs)
             if "list" not in own:
-                own["list"], _ = build_voice(window.store.profile(window.user_id), announcer=window.announcer,
-                                             screen_reader=window.screen_reader)
+                own["list"], _ = build_voice(port.profile(), announcer=port.announcer, screen_reader=port.screen_reader)
             return own["list"]
 
         def emit(cue: Cue) -> None:
-            if window.session is not None and window.worker is not None and window.worker.running:
-                window.worker.request_cue(cue)
-            elif window.session is not None:
-                window.session.say(cue)
+            eng = port.engine()
+            if eng.session is not None and eng.running:
+                eng.worker.request_cue(cue)
+            elif eng.session is not None:
+                eng.session.say(cue)
             else:
                 for o in outputs():
                     o.emit(cue)
 
         def each_but_announcer(outs, cue: Cue) -> None:
             for o in list(outs):
-                if o is window.announcer:
+                if o is port.announcer:
                     continue
                 try:
                     o.emit(cue)
@@ -125,8 +126,9 @@ class WizardVoice:
                     log.exception("output %s failed", getattr(o, "name", o))
 
         def emit_own(cue: Cue) -> None:
-            if window.session is not None and window.worker is not None and window.worker.running:
-                window.worker.call(lambda rt: each_but_announcer(rt.session.outputs, cue))
+            eng = port.engine()
+            if eng.session is not None and eng.running:
+                eng.worker.call(lambda rt: each_but_announcer(rt.session.outputs, cue))
             else:
                 each_but_announcer(outputs(), cue)
 
@@ -139,7 +141,7 @@ class WizardVoice:
 
         def close() -> None:
             for o in own.pop("list", []):
-                if o is not window.announcer:
+                if o is not port.announcer:
                     o.close()
 
         return cls(emit, cancel, refresh=close, close=close, emit_own=emit_own)
@@ -647,29 +649,35 @@ class FirstRunWizard(QtWidgets.QDialog):
             t.join(timeout_s)
 
 
-def open_first_run(window, only: str | None = None, **kw) -> FirstRunWizard:
-    """The set-up over the main window, speaking through its outputs; profile changes reach the
-    window live. A file picker the window opened (no camera) is closed first: one dialog at a time;
-    the whole set-up pauses what is playing until it closes."""
-    if getattr(window, "file_dialog", None) is not None:
-        window.file_dialog.close()
-    existing = getattr(window, "first_run", None)
-    if existing is not None:
-        try:
-            existing.raise_()
-            existing.activateWindow()
-            return existing
-        except RuntimeError:             # deleted by Qt
-            pass
-    wiz = FirstRunWizard(window.store, window.user_id, WizardVoice.for_window(window), window, only=only,
-                         on_profile=window.apply_profile, **kw)
-    wiz.destroyed.connect(lambda *_: setattr(window, "first_run", None))
-    worker = getattr(window, "worker", None)
-    if worker is not None and only is None:
-        # Cues would talk over the set-up: what is playing waits (a paused worker still speaks for it).
-        was_paused = worker.paused
-        worker.set_paused(True)
-        wiz.finished.connect(lambda *_: window.worker is not None and window.worker.set_paused(was_paused))
-    window.first_run = wiz
-    wiz.open()
-    return wiz
+class SetupController:
+    """The window's side of the set-up (Ctrl+Shift+S, Help, the first start): one wizard at a time
+    over the main window, speaking through its outputs; profile changes reach the window live. A
+    file picker the window opened (no camera) is closed first; the whole set-up pauses what is
+    playing until it closes. It talks to the window only through its WindowPort."""
+
+    def __init__(self, port):
+        self.port = port
+        self.wizard: FirstRunWizard | None = None
+
+    def open(self, only: str | None = None, **kw) -> FirstRunWizard:
+        self.port.close_file_dialog()
+        if self.wizard is not None:
+            try:
+                self.wizard.raise_()
+                self.wizard.activateWindow()
+                return self.wizard
+            except RuntimeError:             # deleted by Qt
+                self.wizard = None
+        store, user_id = self.port.profile_store()
+        wiz = FirstRunWizard(store, user_id, WizardVoice.for_window(self.port), self.port.widget, only=only,
+                             on_profile=self.port.apply_profile, **kw)
+        wiz.destroyed.connect(lambda *_: setattr(self, "wizard", None))
+        worker = self.port.engine().worker
+        if worker is not None and only is None:
+            # Cues would talk over the set-up: what is playing waits (a paused worker still speaks for it).
+            was_paused = worker.paused
+            worker.set_paused(True)
+            wiz.finished.connect(lambda *_: (w := self.port.engine().worker) is not None and w.set_paused(was_paused))
+        self.wizard = wiz
+        wiz.open()
+        return wiz

@@ -90,6 +90,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.port = WindowPort(self)                # all the helpers below may use of this window
         self.find_mode = FindController(self.port)  # F: find mode (ui/find_mode.py)
         self.document_mode = DocumentController(self.port)   # Ctrl+D (ui/document_mode.py)
+        from maxsight_app.ui.first_run import SetupController
+        self.setup = SetupController(self.port)     # the set-up assistant (ui/first_run.py)
         self.file_dialog: QtWidgets.QFileDialog | None = None
         self._build_ui()
         self.announcer = Announcer(self, self.status.said, method=announcer_method)
@@ -630,6 +632,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self._lags = (self._lags + [max(0, elapsed - self.lag_timer.interval())])[-100:]
         if len(self._lags) >= 10:
             self.status.set_metric("lag", f"UI lag p95 {np.percentile(self._lags, 95):.0f} ms")
+
+    @property
+    def first_run(self):
+        """The set-up wizard open over the window, or None."""
+        return self.setup.wizard
 
     @property
     def ui_lags_ms(self) -> list[float]:

@@ -94,12 +94,36 @@ class WindowPort:
         w = self._w
         return sorted(set(w.store.personal_items(w.user_id).values()))
 
-    # -- the set-up assistant (ui/first_run.py, which is the window's own) ------------------------------
+    def profile_store(self):
+        """(ProfileStore, user id) of the user the window serves."""
+        return self._w.store, self._w.user_id
+
+    def profile(self):
+        store, uid = self.profile_store()
+        return store.profile(uid)
+
+    def apply_profile(self) -> None:
+        """The profile changed: the window and the running engine take it up."""
+        self._w.apply_profile()
+
+    @property
+    def announcer(self):
+        """The window's screen-reader output (for a helper that must not say a thing twice)."""
+        return self._w.announcer
+
+    @property
+    def screen_reader(self) -> bool:
+        return self._w.screen_reader
+
+    def close_file_dialog(self) -> None:
+        if self._w.file_dialog is not None:
+            self._w.file_dialog.close()
+
+    # -- the set-up assistant (ui/first_run.py) -----------------------------------------------------------
     def open_setup(self, only: str | None = None):
-        from maxsight_app.ui.first_run import open_first_run
-        return open_first_run(self._w, only=only)
+        return self._w.setup.open(only=only)
 
     def voice(self):
         """A voice for a dialog that speaks while the engine may not run (the set-up's own)."""
         from maxsight_app.ui.first_run import WizardVoice
-        return WizardVoice.for_window(self._w)
+        return WizardVoice.for_window(self)

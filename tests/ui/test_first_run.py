@@ -257,24 +257,22 @@ def test_help_menu_redoes_one_step_and_shows_the_system_check(qtbot, window_stor
 
 
 def test_the_whole_set_up_pauses_the_video_until_it_closes(qtbot, window_store, window_models, eval_data):
-    from maxsight_app.ui.first_run import open_first_run
     from tests.ui.helpers import make_window
     spy = SpyOutput()
     win = make_window(qtbot, window_store, window_models, spy,
                       source=str(eval_data / "videos_walking_driving" / "opencv_vtest.avi"))
-    wiz = open_first_run(win, model_task=lambda tarball, progress: [])
+    wiz = win.setup.open(model_task=lambda tarball, progress: [])
     assert win.worker.paused
     qtbot.waitUntil(lambda: any("Welcome to MaxSight" in c.text for c in spy.cues), timeout=10000)   # spoken while paused
     wiz.reject()
     qtbot.waitUntil(lambda: not win.worker.paused, timeout=3000)
-    one = open_first_run(win, only="camera", model_task=lambda tarball, progress: [])
+    one = win.setup.open(only="camera", model_task=lambda tarball, progress: [])
     assert not win.worker.paused                   # one step again from the Help menu leaves it playing
     one.reject()
     win.shutdown()
 
 
 def test_the_set_up_speaks_before_any_model_is_installed(qtbot, window_store, tmp_path, monkeypatch):
-    from maxsight_app.ui.first_run import open_first_run
     from maxsight_app.ui.main_window import MainWindow
     monkeypatch.setenv("MAXSIGHT_CACHE", str(tmp_path / "empty-cache"))
     monkeypatch.delenv("MAXSIGHT_BUNDLED_MODELS", raising=False)
@@ -284,7 +282,7 @@ def test_the_set_up_speaks_before_any_model_is_installed(qtbot, window_store, tm
     win.show()
     qtbot.waitExposed(win)
     assert win.session is None                                # no detector: the engine could not be built
-    wiz = open_first_run(win, model_task=lambda tarball, progress: [])
+    wiz = win.setup.open(model_task=lambda tarball, progress: [])
     assert wiz.isVisible() and wiz.heading.text() == "Welcome to MaxSight"     # Orca reads the dialog as it opens
     wiz.reject()
     qtbot.waitUntil(lambda: any("Set-up skipped" in text for _, text, _ in win.announcer.history), timeout=5000)
