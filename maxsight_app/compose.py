@@ -206,8 +206,17 @@ def build_runtime(profile: Profile, config: EngineConfig, *, registry: Registry 
         notes += out_notes
     else:
         session.outputs = list(rt.extra_outputs)
+    notes += _watch_notes(rt, profile)
     rt.new_notes(notes)
     return rt
+
+
+def _watch_notes(rt: Runtime, profile: Profile) -> list[str]:
+    """Words to watch for with no text reader to see them: said, never silently ignored."""
+    if profile.watch_for and "ocr" not in rt.stage_b_tasks:
+        return [f"Watching for {profile.watch_for} needs the text reader, which is off at this tier "
+                f"(T3 or T4 runs it)."]
+    return []
 
 
 def apply_profile(rt: Runtime, profile: Profile, with_outputs: bool = True) -> list[str]:
@@ -230,6 +239,8 @@ def apply_profile(rt: Runtime, profile: Profile, with_outputs: bool = True) -> l
         for task in ("captions", "recognition"):                            # on, off, or another user's index
             if specs.get(task) != rt.stage_b.specs.get(task):
                 rt.stage_b.set_task(task, specs.get(task))
+    if profile.watch_for != old.watch_for:
+        notes += _watch_notes(rt, profile)
     return rt.new_notes(notes)
 
 

@@ -55,6 +55,8 @@ class Session:
         self._restarted = False
         self.near_misses = None            # a NearMissRecorder (maxsight_app/nearmiss.py): the opt-in log
         self.watch: WatchFor | None = None  # the words the user watches for (cues/watch.py)
+        self._watch_asked = False          # start_watch was called (--watch-for): it wins over the profile's words
+        self._watch_pref = ""              # the profile's watch_for the watch was last set from
 
     def media_time(self) -> float:
         return self._epoch + self._frame_t + (time.perf_counter() - self._frame_wall)
@@ -75,6 +77,9 @@ class Session:
             if new_source is not None:
                 new_source()
         self._frame_t, self._frame_wall = frame.timestamp, time.perf_counter()
+        if not self._watch_asked and self.profile.watch_for != self._watch_pref:    # the preference changed
+            self._watch_pref = self.profile.watch_for
+            self._set_watch(self.profile.watch_for)
         result = self.pipeline.step(frame, audio)
         if result.sounds:
             self.recent_sounds = (self.recent_sounds + list(result.sounds))[-5:]
@@ -114,8 +119,13 @@ class Session:
 
     def start_watch(self, words) -> tuple[str, ...]:
         """Watch for these words (a comma-separated string or a list; ValueError in one sentence
-        for bad ones): said once per sighting, with a rising earcon from where they were read; the
-        text reader reads more often meanwhile. No words: watching stops."""
+        for bad ones) instead of the profile's watch_for: said once per sighting, with a rising
+        earcon from where they were read; the text reader reads more often meanwhile. No words:
+        watching stops."""
+        self._watch_asked = True
+        return self._set_watch(words)
+
+    def _set_watch(self, words) -> tuple[str, ...]:
         watch = WatchFor(words) if words else None
         self.watch = watch if watch is not None and watch.words else None
         if hasattr(self.pipeline, "watch_text"):

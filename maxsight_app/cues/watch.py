@@ -20,9 +20,10 @@ import re
 from dataclasses import dataclass
 
 from engine.types import TextRead
+from maxsight_app.profile.schema import MAX_WATCH_WORD as MAX_WORD  # noqa: F401 - the rules' numbers, read here too
+from maxsight_app.profile.schema import MAX_WATCH_WORDS as MAX_WORDS  # noqa: F401
+from maxsight_app.profile.schema import watch_words as parse_words  # the words' rules live with the preference
 
-MAX_WORD = 40
-MAX_WORDS = 10
 MIN_SEEN = 2                 # frames that must agree on the reading (the text reader's several-frame vote)
 SIGHTING_GAP_S = 5.0         # unseen this long, the next match is a new sighting
 
@@ -43,27 +44,6 @@ def _pieces(text: str) -> list[str]:
     for tok in re.findall(r"[0-9A-Za-z]+", text):
         out += [p.lower() for p in _CASE_BREAK.split(tok) if p]
     return out
-
-
-def parse_words(value) -> tuple[str, ...]:
-    """The user's words (a comma-separated string or a list) -> the words to watch for, as typed.
-    ValueError in one sentence for an empty word, one longer than MAX_WORD characters, one with no
-    letter or digit, or more than MAX_WORDS."""
-    items = value.split(",") if isinstance(value, str) else list(value)
-    out: list[str] = []
-    for raw in items:
-        w = " ".join(str(raw).split())
-        if not w:
-            raise ValueError("a word to watch for is empty: type a word or number, e.g. 75 or Gate C3")
-        if len(w) > MAX_WORD:
-            raise ValueError(f"'{w[:20]}...' is {len(w)} characters long: a word to watch for can be at most {MAX_WORD}")
-        if not _tokens(w):
-            raise ValueError(f"{w!r} holds no letter or digit to look for")
-        if w.lower() not in (o.lower() for o in out):
-            out.append(w)
-    if len(out) > MAX_WORDS:
-        raise ValueError(f"at most {MAX_WORDS} words can be watched for at once, got {len(out)}")
-    return tuple(out)
 
 
 def _one_edit(a: str, b: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -108,6 +109,9 @@ class Profile:
                                doc="environmental sounds to show, comma-separated")
     name_alert: str = pref("", label="Alert me when someone says",
                            doc="your name or other words, comma-separated; captions must be on")
+    watch_for: str = pref("", label="Watch for these words",
+                          doc="words or numbers to watch for, comma-separated (75, Gate C3): said with where they are "
+                              "when the text reader sees one (tier T3 or T4)")
     near_miss_log: bool = pref(False, label="Keep a near-miss log",
                                doc="keep each warning and danger said (time, words, distance, a small picture) on this "
                                    "machine for an instructor to replay")
@@ -256,7 +260,37 @@ def validate(name: str, value):
         raise ValueError(f"{name}: must be between {p.low:g} and {p.high:g}; got {value!r}")
     if kind is str and len(value) > 500:
         raise ValueError(f"{name}: at most 500 characters")
+    if name == "watch_for":
+        try:
+            return ", ".join(watch_words(value)) if value.strip() else ""
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
     return value
+
+
+MAX_WATCH_WORD = 40
+MAX_WATCH_WORDS = 10
+
+
+def watch_words(value) -> tuple[str, ...]:
+    """The words to watch for (a comma-separated string or a list), as typed, without repeats.
+    ValueError in one sentence for an empty word, one longer than MAX_WATCH_WORD characters, one
+    with no letter or digit, or more than MAX_WATCH_WORDS (maxsight_app/cues/watch.py matches them)."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    out: list[str] = []
+    for raw in items:
+        w = " ".join(str(raw).split())
+        if not w:
+            raise ValueError("a word to watch for is empty: type a word or number, e.g. 75 or Gate C3")
+        if len(w) > MAX_WATCH_WORD:
+            raise ValueError(f"'{w[:20]}...' is {len(w)} characters long: a word to watch for can be at most {MAX_WATCH_WORD}")
+        if not re.search(r"[0-9A-Za-z]", w):
+            raise ValueError(f"{w!r} holds no letter or digit to look for")
+        if w.lower() not in (o.lower() for o in out):
+            out.append(w)
+    if len(out) > MAX_WATCH_WORDS:
+        raise ValueError(f"at most {MAX_WATCH_WORDS} words can be watched for at once, got {len(out)}")
+    return tuple(out)
 
 
 def to_stored(name: str, value):

@@ -25,6 +25,7 @@ Schema history:
       embeddings as float32 bytes with their dimension)
   v7  near_miss_log, near_miss_days, near_miss_max; near_misses (the opt-in log of warnings and
       dangers said, and find mode's findings with their findability: typed columns and a small JPEG)
+  v8  watch_for (the words the user watches for: "75, Gate C3")
 Each step names the columns it adds: a step must never pick up columns added by later ones.
 """
 from __future__ import annotations
@@ -49,13 +50,14 @@ from maxsight_app.profile.schema import CLASS_WEIGHT_RANGE, MAX_SOUND_NAME, PREF
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 BUSY_TIMEOUT_S = 10.0
 _V2_COLUMNS = ("voice", "speech", "earcons", "tone_volume", "haptic", "haptic_port", "haptic_strength", "screen_alerts",
                "captions", "cooldown_s", "max_unsolicited", "hedge_below", "vision_condition", "vision_severity", "hearing")
 _V3_COLUMNS = ("text_scale", "high_contrast", "sound_alerts")
 _V6_COLUMNS = ("speech_output", "name_alert", "first_run_done")
 _V7_COLUMNS = ("near_miss_log", "near_miss_days", "near_miss_max")
+_V8_COLUMNS = ("watch_for",)
 MAX_IMPORT_USERS = 1000
 MAX_NAME = 100
 
@@ -162,7 +164,11 @@ def _to_v7(db: sqlite_utils.Database) -> None:
     db["near_misses"].create_index(["user_id", "at"], if_not_exists=True)
 
 
-MIGRATIONS = {1: _to_v1, 2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5, 6: _to_v6, 7: _to_v7}
+def _to_v8(db: sqlite_utils.Database) -> None:
+    _add_pref_columns(db, _V8_COLUMNS)
+
+
+MIGRATIONS = {1: _to_v1, 2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5, 6: _to_v6, 7: _to_v7, 8: _to_v8}
 
 
 class ProfileStore:

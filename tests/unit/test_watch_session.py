@@ -65,3 +65,43 @@ def test_the_command_line_refuses_bad_words_and_a_tier_without_the_reader():
     r = maxsight("run", "--source", str(sample_video()), "--headless", "--quiet", "--max-frames", "3", "--tier", "T0",
                  "--watch-for", "75")
     assert r.returncode != 0 and "needs the text reader" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_watch_for_preference_is_checked_and_kept_tidy():
+    import pytest
+
+    from maxsight_app.profile.schema import Profile
+    assert Profile(watch_for=" 75 ,Gate  C3, 75").watch_for == "75, Gate C3"
+    assert Profile(watch_for="  ").watch_for == ""
+    with pytest.raises(ValueError, match="^watch_for: .*empty"):
+        Profile.from_values({"watch_for": "75,,C3"})
+
+
+def test_the_session_follows_the_profiles_words_until_told_otherwise():
+    from dataclasses import replace
+
+    from maxsight_app.profile.schema import Profile
+    spy = SpyOutput()
+    s = Session(ScriptedPipeline(_scene), outputs=[spy], profile=Profile(watch_for="Airport"))
+    image = np.zeros((8, 8, 3), np.uint8)
+    for i in range(25):
+        s.handle(Frame(i, i / 10, image))
+    assert [c.text for c in spy.cues if c.kind is CueKind.WATCH] == ["Airport, 11 o'clock"]
+    s.profile = replace(s.profile, watch_for="75")                   # changed in Settings: the next frame follows
+    s.handle(Frame(25, 2.5, image))
+    assert s.watch.words == ("75",)
+    s.start_watch("Gate C3")                                          # --watch-for wins over the profile
+    s.profile = replace(s.profile, watch_for="Pharmacy")
+    s.handle(Frame(26, 2.6, image))
+    assert s.watch.words == ("Gate C3",)
+
+
+def test_words_to_watch_for_with_no_text_reader_are_said_not_ignored():
+    from types import SimpleNamespace
+
+    from maxsight_app.compose import _watch_notes
+    from maxsight_app.profile.schema import Profile
+    [note] = _watch_notes(SimpleNamespace(stage_b_tasks=("sounds",)), Profile(watch_for="75"))
+    assert "needs the text reader" in note and "75" in note
+    assert _watch_notes(SimpleNamespace(stage_b_tasks=("ocr",)), Profile(watch_for="75")) == []
+    assert _watch_notes(SimpleNamespace(stage_b_tasks=()), Profile()) == []
