@@ -39,7 +39,10 @@ Rules:
     handle on the right, sign: Exit");
   * poor pictures (dark, blurred, covered) for most of the last 1.5 s give "I can't see well",
     never silence that sounds like all clear; one blurred frame is not worth a cue; nothing here
-    ever says "all clear".
+    ever says "all clear";
+  * opt-in (the profile's watching_tick): a soft tick, no words, after TICK_EVERY_S with nothing
+    said, while the picture is good and nothing is in the path within MEDIUM_M: "still watching,
+    nothing in your path". A poor picture, anything in the path, or snooze stops it.
 """
 from __future__ import annotations
 
@@ -47,6 +50,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 
 from engine.stage_a import urgency as urgency_rules
+from engine.stage_a.geometry import MEDIUM_M
 from engine.stage_a.quality import DARK_MEAN
 from engine.types import FrameResult, Hazard, Urgency, Zone
 from maxsight_app.cues import conditions as cond
@@ -85,6 +89,7 @@ _ZONE_RANK = {Zone.FAR: 0, Zone.MEDIUM: 1, Zone.NEAR: 2}
 SIGN_BEARERS = frozenset({"door"})
 SIGN_FRESH_S = 6.0         # text is read every 3 s at most: two readings old is still the same door
 SIGN_MAX_CHARS = 30
+TICK_EVERY_S = 4.0         # the "still watching" tick, after this long with nothing said
 
 
 @dataclass
@@ -146,6 +151,7 @@ class CuePolicy:
         self._names = hearing.NameAlert()
         self.reasons: dict[int, str] = {}            # track -> what the last decide() did with it, and why
         self._dangers: list[float] = []              # when dangers were said: cautions make room for them
+        self._quiet_since: float | None = None        # the last cue or tick (the watching tick counts from it)
         self._stops: list[tuple[float, int, str, float, float]] = []   # "Stop!" said: (t, track, kind, bearing, distance)
 
     # -- every frame ---------------------------------------------------------------------------
@@ -208,7 +214,21 @@ class CuePolicy:
         cues.sort(key=lambda c: -int(c.priority))
         if cues:
             self._last = cues[0]
-        return cues
+        tick = self._tick(result, prefs, now, snoozed, bool(cues))
+        return cues + ([tick] if tick is not None else [])
+
+    def _tick(self, result: FrameResult, prefs: Profile, now: float, snoozed: bool, said: bool) -> Cue | None:
+        """The opt-in "still watching, nothing in your path" tick (see the rules above); never
+        when the picture is poor, something is in the path, or anything else was just said."""
+        clear = (not snoozed and quality_words(result, prefs) is None
+                 and not any(h.urgency >= Urgency.WARNING or (h.in_path and h.distance_m <= MEDIUM_M) for h in result.hazards))
+        if said or not clear or not prefs.watching_tick or self._quiet_since is None:
+            self._quiet_since = now
+            return None
+        if now - self._quiet_since < TICK_EVERY_S:
+            return None
+        self._quiet_since = now
+        return Cue("", CueKind.TICK, Priority.NORMAL, Urgency.SAFE, result.timestamp)
 
     def _hazard_cues(self, result: FrameResult, prefs: Profile, now: float, snoozed: bool) -> list[Cue]:
         c, sev = prefs.vision_condition, prefs.vision_severity
@@ -402,6 +422,7 @@ class CuePolicy:
         self._recent.clear()
         self._urgent.clear()
         self._stops.clear()
+        self._quiet_since = None
         self._quality.clear()
         self._latest = None
         self._latest_texts, self._latest_texts_t = (), -1e9

@@ -31,6 +31,7 @@ class CueKind(enum.Enum):
     SYSTEM = "system"         # snooze / stop confirmations, notices
     FIND = "find"             # find mode: "door found, 2 o'clock", "lost it", "it is there but low in contrast"
     WATCH = "watch"           # a word the user watches for was read: "75, 11 o'clock" (cues/watch.py)
+    TICK = "tick"             # "still watching, nothing in your path": a soft click, no words (opt-in)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import numpy as np
 
 from maxsight_app.cues.types import Cue, CueKind, Priority
 from maxsight_app.outputs.speech import SpeechSynth
-from maxsight_app.outputs.tones import SAMPLE_RATE, render_earcon, render_watch_earcon
+from maxsight_app.outputs.tones import SAMPLE_RATE, render_earcon, render_tick, render_watch_earcon
 
 log = logging.getLogger(__name__)
 # Between the earcon and the first word: at 60 ms the earcon's tail could mask the first word (the
@@ -38,6 +38,8 @@ class SoundOutput:
             parts += [render_earcon(cue.urgency, cue.bearing_deg, cue.distance_m, self.volume), _GAP]
         elif self.earcons and cue.kind is CueKind.WATCH and cue.bearing_deg is not None:
             parts += [render_watch_earcon(cue.bearing_deg, self.volume), _GAP]
+        elif cue.kind is CueKind.TICK:          # asked for on its own (the profile's watching_tick)
+            parts.append(render_tick(self.volume))
         if self.speech and cue.text:
             mono = self.synth.render(cue.text, rate_factor)
             parts.append(np.stack([mono, mono], 1))

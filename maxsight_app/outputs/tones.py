@@ -59,6 +59,19 @@ def pan_gains(bearing_deg: float) -> tuple[float, float, float]:
     return left, right, itd
 
 
+TICK_HZ = 1800.0
+TICK_S = 0.02
+
+
+def render_tick(volume: float = 0.8, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The quiet "still watching" tick: a 20 ms click from straight ahead, a quarter as loud as an
+    earcon, so it is felt more than heard and never taken for a hazard."""
+    n = int(TICK_S * sample_rate)
+    t = np.arange(n) / sample_rate
+    mono = (np.sin(2 * np.pi * TICK_HZ * t) * np.exp(-t / 0.004)).astype(np.float32) * 0.25 * float(volume)
+    return np.stack([mono, mono], 1)
+
+
 WATCH_NOTES_HZ = (660.0, 990.0)     # a rising fifth: unlike any hazard earcon (those fall or repeat one pitch)
 WATCH_NOTE_S = 0.09
 

@@ -109,6 +109,9 @@ class Profile:
                                doc="environmental sounds to show, comma-separated")
     name_alert: str = pref("", label="Alert me when someone says",
                            doc="your name or other words, comma-separated; captions must be on")
+    watching_tick: bool = pref(False, label="Quiet tick while the way is clear",
+                               doc="a soft tick every few seconds that means MaxSight is still watching and nothing "
+                                   "is in your path")
     watch_for: str = pref("", label="Watch for these words",
                           doc="words or numbers to watch for, comma-separated (75, Gate C3): said with where they are "
                               "when the text reader sees one (tier T3 or T4)")

@@ -25,7 +25,7 @@ Schema history:
       embeddings as float32 bytes with their dimension)
   v7  near_miss_log, near_miss_days, near_miss_max; near_misses (the opt-in log of warnings and
       dangers said, and find mode's findings with their findability: typed columns and a small JPEG)
-  v8  watch_for (the words the user watches for: "75, Gate C3")
+  v8  watch_for (the words the user watches for: "75, Gate C3"), watching_tick (the quiet tick)
 Each step names the columns it adds: a step must never pick up columns added by later ones.
 """
 from __future__ import annotations
@@ -57,7 +57,7 @@ _V2_COLUMNS = ("voice", "speech", "earcons", "tone_volume", "haptic", "haptic_po
 _V3_COLUMNS = ("text_scale", "high_contrast", "sound_alerts")
 _V6_COLUMNS = ("speech_output", "name_alert", "first_run_done")
 _V7_COLUMNS = ("near_miss_log", "near_miss_days", "near_miss_max")
-_V8_COLUMNS = ("watch_for",)
+_V8_COLUMNS = ("watch_for", "watching_tick")
 MAX_IMPORT_USERS = 1000
 MAX_NAME = 100
 

@@ -335,6 +335,11 @@ class FirstRunWizard(QtWidgets.QDialog):
         for v, words in VERBOSITY_WORDS.items():
             self.verbosity_box.addItem(words, v.value)
         self.verbosity_box.setCurrentIndex(self.verbosity_box.findData(self.store.profile(self.user_id).verbosity.value))
+        # Silence never means "clear": an optional soft tick that does (off unless chosen).
+        self.tick_box = QtWidgets.QCheckBox("A quiet &tick every few seconds while nothing is in your path")
+        self.tick_box.setAccessibleName("Quiet tick while the way is clear")
+        self.tick_box.setChecked(self.store.profile(self.user_id).watching_tick)
+        page.layout().addWidget(self.tick_box)
 
     def _page_condition(self, page) -> None:
         p = self.store.profile(self.user_id)
@@ -545,11 +550,12 @@ class FirstRunWizard(QtWidgets.QDialog):
         self.results["voice"] = f"{self.voice_box.currentText()}, {self.rate_box.value()} words a minute"
 
     def _enter_verbosity(self) -> str:
-        return "Choose how much MaxSight says when you have not asked, with the arrow keys. Press Enter to keep it."
+        return ("Choose how much MaxSight says when you have not asked, with the arrow keys. Press Enter to keep it. "
+                "Tab reaches a choice of a quiet tick every few seconds while nothing is in your path.")
 
     def _save_verbosity(self) -> None:
-        self._save({"verbosity": self.verbosity_box.currentData()})
-        self.results["verbosity"] = self.verbosity_box.currentText()
+        self._save({"verbosity": self.verbosity_box.currentData(), "watching_tick": self.tick_box.isChecked()})
+        self.results["verbosity"] = self.verbosity_box.currentText() + (", with the quiet tick" if self.tick_box.isChecked() else "")
 
     def _enter_condition(self) -> str:
         return ("Optional. If you have a vision condition, choose it with the arrow keys: MaxSight then mentions things "

@@ -243,8 +243,11 @@ def test_help_menu_redoes_one_step_and_shows_the_system_check(qtbot, window_stor
     assert wiz is not None and wiz.steps == ("verbosity",)
     qtbot.waitUntil(lambda: any("How much MaxSight says" in c.text for c in spy.cues), timeout=5000)
     wiz.verbosity_box.setCurrentIndex(0)
+    assert not wiz.tick_box.isChecked()                                    # the quiet tick is off unless chosen
+    wiz.tick_box.setChecked(True)
     wiz.next_button.click()
     assert window_store.profile(1).verbosity is Verbosity.DANGER_ONLY
+    assert window_store.profile(1).watching_tick is True
     assert win.session.profile.verbosity is Verbosity.DANGER_ONLY           # reached the running session live
     dlg = open_doctor(win.port)
     dlg.wait()
