@@ -35,6 +35,8 @@ Rules:
     o'clock, nearest 4 metres"), or, of mixed kinds, one sentence for the lot ("3 things, nearest
     dog, 2 o'clock, 2 metres"); warnings and dangers are never grouped: the one that matters
     keeps its own cue;
+  * cautions do not trickle in one per frame: a new caution within CAUTION_GAP_S of the last one
+    waits, and when the gap is over the waiting ones (two or more) are one sentence;
   * a door says the side of its handle and a sign Stage B read on it ("door, 1 o'clock, 3 metres,
     handle on the right, sign: Exit");
   * poor pictures (dark, blurred, covered) for most of the last 1.5 s give "I can't see well",
@@ -89,6 +91,7 @@ _ZONE_RANK = {Zone.FAR: 0, Zone.MEDIUM: 1, Zone.NEAR: 2}
 SIGN_BEARERS = frozenset({"door"})
 SIGN_FRESH_S = 6.0         # text is read every 3 s at most: two readings old is still the same door
 SIGN_MAX_CHARS = 30
+CAUTION_GAP_S = 1.0        # a new caution this soon after another waits, and those waiting are one sentence
 TICK_EVERY_S = 4.0         # the "still watching" tick, after this long with nothing said
 
 
@@ -151,6 +154,8 @@ class CuePolicy:
         self._names = hearing.NameAlert()
         self.reasons: dict[int, str] = {}            # track -> what the last decide() did with it, and why
         self._dangers: list[float] = []              # when dangers were said: cautions make room for them
+        self._last_caution_t = -1e9                  # when a caution (or a group of them) was last said
+        self._held: set[int] = set()                 # cautions waiting for the caution gap, to be said together
         self._quiet_since: float | None = None        # the last cue or tick (the watching tick counts from it)
         self._stops: list[tuple[float, int, str, float, float]] = []   # "Stop!" said: (t, track, kind, bearing, distance)
 
@@ -257,7 +262,9 @@ class CuePolicy:
         groups = self._groups([h for h in wanted if h.urgency <= Urgency.CAUTION], prefs)
         grouped = {h.track_id for members in groups for h in members}
         rest = [h for h in wanted if h.urgency <= Urgency.CAUTION and h.track_id not in grouped]
-        if not groups and len(rest) >= GROUP_MIN:
+        self._held &= {h.track_id for h in rest}
+        gap_over = now - self._last_caution_t >= CAUTION_GAP_S
+        if not groups and (len(rest) >= GROUP_MIN or (gap_over and len(rest) >= 2 and self._held)):
             groups, grouped = [rest], {h.track_id for h in rest}      # a busy scene of mixed kinds: one sentence
         new_normal = 0
         for members in groups:
@@ -266,6 +273,8 @@ class CuePolicy:
                 break
             new_normal += 1
             self._unsolicited.append(now)
+            self._last_caution_t = now
+            self._held -= {h.track_id for h in members}
             near = min(members, key=lambda h: h.distance_m)
             if len({_kind(h, prefs) for h in members}) == 1:
                 text = group_phrase(members, prefs.units)
@@ -297,6 +306,13 @@ class CuePolicy:
                 if (h.urgency < Urgency.WARNING and new_normal >= 1) or not self._room(prefs, extra):
                     why[h.track_id] = "not said: over the cue budget (rate limit)"
                     continue
+                if h.urgency < Urgency.WARNING and not gap_over:
+                    self._held.add(h.track_id)
+                    why[h.track_id] = "not said yet: a caution was just said; it waits to be said with others"
+                    continue
+                if h.urgency < Urgency.WARNING:
+                    self._last_caution_t = now
+                    self._held.discard(h.track_id)
                 new_normal += h.urgency < Urgency.WARNING
                 self._unsolicited.append(now)
             else:
@@ -423,6 +439,8 @@ class CuePolicy:
         self._urgent.clear()
         self._stops.clear()
         self._quiet_since = None
+        self._last_caution_t = -1e9
+        self._held.clear()
         self._quality.clear()
         self._latest = None
         self._latest_texts, self._latest_texts_t = (), -1e9

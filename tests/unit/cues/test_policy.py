@@ -162,11 +162,13 @@ def test_preferences_are_checked():
 def test_a_busy_caution_scene_cannot_hide_a_warning():
     p, prefs = CuePolicy(), Profile()
     cautions = [hz(i, kind, d=2.8, clock=c) for i, (kind, c) in enumerate((("person", 12), ("bench", 10), ("dog", 2)), 1)]
-    # budget used by cautions, coming into view one by one (three at once would be one sentence)
-    said = run(p, prefs, [frame(t / 10, *cautions[:t + 1]) for t in range(5)])
-    assert len(said) == 3
-    said = run(p, prefs, [frame(0.5 + t / 10, *cautions, hz(9, "bicycle", d=4.0, urgency=Urgency.WARNING, approaching=True)) for t in range(3)])
-    assert [c.track_id for _, c in said] == [9]
+    # cautions coming into view one by one: the first is said, the two that follow within a second
+    # wait and are then one sentence (issue 22: cautions must not trickle in one per frame)
+    said = run(p, prefs, [frame(t / 10, *cautions[:t + 1]) for t in range(11)])
+    assert [c.text for _, c in said] == ["person, straight ahead, 3 metres", "2 things, nearest bench, 10 o'clock, 3 metres"]
+    said = run(p, prefs, [frame(1.1 + t / 10, *cautions, hz(9, "bicycle", d=4.0, urgency=Urgency.WARNING, approaching=True))
+                          for t in range(3)])
+    assert [c.track_id for _, c in said] == [9]                                # the warning is never held
 
 
 def _sound(label, t=0.0):
