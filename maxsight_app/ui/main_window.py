@@ -444,9 +444,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.worker.call(others)
 
     def _text_reader_on(self) -> bool:
-        """What Pipeline.request_text checks, read here (no waiting on the engine thread)."""
-        sb = getattr(self.session.pipeline, "stage_b", None) if self.session is not None else None
-        return sb is not None and "ocr" in sb.specs and "ocr" not in sb.status.disabled
+        """Is the text reader running? From the last frame's Stage B report (FrameResult is the one
+        channel from the engine), before the first frame from the runtime's tasks; read here, with
+        no waiting on the engine thread."""
+        report = self.last_view.result.stage_b if self.last_view is not None else None
+        if report is not None:
+            return "ocr" in report.tasks and "ocr" not in report.disabled
+        return self.runtime is not None and "ocr" in self.runtime.stage_b_tasks
 
     def stop_speech(self) -> None:
         """Stop what is being said and drop what waits (Esc)."""

@@ -188,3 +188,13 @@ def test_the_port_rule_sees_a_reach(tmp_path):
     bad.write_text("def f(window):\n    window._say('x')\n    return getattr(window, 'worker', None)\n\n"
                    "class C:\n    def g(self):\n        self.window.status.show_message('x')\n")
     assert len(_window_reaches(bad)) == 3
+
+
+def test_the_window_reads_stage_b_only_from_the_frame_result():
+    # issue 25: FrameResult is the one channel from the engine; the UI never reads the scheduler's
+    # own state (its specs, or its status: problems, disabled tasks)
+    import re
+    reach = re.compile(r"\.specs\b|\bstatus\.(disabled|problems|restarts)\b|stage_b\.status\b")
+    bad = [f"{p.name}:{i}: {line.strip()}" for p in sorted((ROOT / "maxsight_app" / "ui").glob("*.py"))
+           for i, line in enumerate(p.read_text().splitlines(), 1) if reach.search(line)]
+    assert bad == []
