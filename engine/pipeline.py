@@ -147,6 +147,9 @@ class Pipeline:
         if self.collision is not None:
             self.collision.reset()
         self.smoother = UrgencySmoother()
+        # The source's clock starts again: readings timed on the old clock would wait for it to
+        # catch up (after a replay of a 90 s file, no opportunistic reading for 90 s).
+        self._last_ocr_t = self._last_recognise_t = -1e9
 
     def watch_text(self, on: bool) -> None:
         """Read text more often (every WATCH_OCR_EVERY_S) while the user watches for a word; still

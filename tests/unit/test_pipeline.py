@@ -122,3 +122,38 @@ def test_a_file_that_ends_before_stage_b_answers_still_gets_the_answer(installed
         assert sched.pending == 0 and pipe.finish(end, timeout_s=5) is None
     finally:
         sched.close()
+
+
+def test_reading_text_follows_the_video_clock_through_a_replay(installed_models, monkeypatch):
+    """Opportunistic reading every OCR_EVERY_S (every WATCH_OCR_EVERY_S while a word is watched for)
+    on the source's own clock; reset() (a replay, a new source) starts it again at once. Before,
+    a replayed 90 s file got no reading for 90 s. Jobs are taken, not run: what is measured is
+    when the pipeline asks."""
+    import os
+
+    from engine.pipeline import WATCH_OCR_EVERY_S
+    from engine.samples import sample_frames
+    from engine.stage_b.scheduler import ProcessorSpec, StageBScheduler
+    from engine.types import Frame
+    from tests.fakes.detectors import ScriptedDetector
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))    # a quiet machine: the decision point allows reading
+    sched = StageBScheduler({"ocr": ProcessorSpec("tests.fakes.stage_b:echo")})
+    asked: list[float] = []
+    sched.submit = lambda task, job, t=0.0: task == "ocr" and not asked.append(t)
+    try:
+        pipe = Pipeline(EngineConfig(detector="nanodet"), installed_models, stage_b=sched,
+                        detector=ScriptedDetector(None, lambda i: [], labels=["person"]))
+        pipe.watch_text(True)
+        image = sample_frames(1)[0]
+
+        def play(seconds):
+            for i in range(int(seconds * 10)):
+                pipe.step(Frame(i, i / 10, image))
+        play(3.5)
+        first = list(asked)
+        pipe.reset()
+        play(0.5)
+    finally:
+        sched.close()
+    assert first[0] == 0.0 and all(b - a >= WATCH_OCR_EVERY_S - 1e-9 for a, b in zip(first, first[1:])) and len(first) >= 3
+    assert asked[len(first):][:1] == [0.0]                     # read again at once on the new clock
