@@ -96,6 +96,8 @@ class Session:
             cues = [c for c in cues if not (c.kind is CueKind.HAZARD and c.urgency <= Urgency.CAUTION
                                             and target is not None and (c.track_id == target or target in c.group))]
         cues += self._watched(result)
+        if guidance is not None and guidance.cues or len(cues) > 1:
+            cues = [c for c in cues if c.kind is not CueKind.TICK]      # something is said: no "nothing to say" tick
         latencies = [self._emit(c) for c in cues]
         if guidance is not None:             # find's words after the policy's: hazards are said first
             for c in guidance.cues:
@@ -115,6 +117,7 @@ class Session:
         if result.sounds:
             self.recent_sounds = (self.recent_sounds + list(result.sounds))[-5:]
         cues = self.policy.decide(result, self.profile, self.media_time()) + self._watched(result)
+        cues = [c for c in cues if c.kind is not CueKind.TICK]   # the file ended: nothing is being watched
         return Tick(result, cues, [self._emit(c) for c in cues])
 
     def start_watch(self, words) -> tuple[str, ...]:
@@ -159,6 +162,9 @@ class Session:
                 log.exception("guidance tone on %s failed", getattr(out, "name", out))
 
     def _emit(self, cue: Cue) -> float:
+        spoke = getattr(self.policy, "spoke", None)
+        if spoke is not None and cue.kind is not CueKind.TICK and cue.text:
+            spoke(self.media_time())          # the watching tick counts its quiet from what was said
         for out in self.outputs:
             try:
                 if cue.interrupt and not cue.text:

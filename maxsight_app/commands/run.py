@@ -211,7 +211,7 @@ def run(session: Session, feed: Feed, out_path: Path | None, progress: bool = Tr
                 if text not in problems:
                     problems.append(text)
         last_problems = frozenset(result.problems)
-        stats["cues"] += len(tick.cues)
+        stats["cues"] += sum(c.kind is not CueKind.TICK for c in tick.cues)
         stats["sounds"] += len(result.sounds)
         stats["captions"] += len(result.captions)
         stats["texts"] += len(result.texts)

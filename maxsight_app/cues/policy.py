@@ -26,17 +26,19 @@ Rules:
   * "Stop!" is said once: the same thing is not told "Stop!" again for STOP_REPEAT_S, however
     much nearer it comes (on the dev approach clips a person closing in got "Stop! 5.5 metres"
     and "Stop! 2.5 metres" two seconds apart, under two track ids: the second told a stopping
-    walker nothing new and was the cue that overloaded the scene). The same thing: the same track,
-    or the same words (or "something") within 30 degrees at a distance it could have come to since
-    (STOP_SAME_DIST of the distance said, plus the fastest its kind closes in); another object in
-    the same direction that could not be it (a second person 2.5 metres nearer 0.2 s later) still
-    gets its own "Stop!";
+    walker nothing new and was the cue that overloaded the scene); after that it is news as any
+    track's is (a nearer zone, or the cooldown), counted from the "Stop!". The same thing: the same
+    track, or the same words (or "something") within 30 degrees, no farther than it was and no
+    nearer than it could have come since (_stopped_at); another object in the same direction that
+    could not be it (a second person 2.5 metres nearer 0.2 s later, a second car behind the first)
+    still gets its own "Stop!";
   * in a busy scene, three or more new cautions of one kind become one sentence ("3 people, 11
     o'clock, nearest 4 metres"), or, of mixed kinds, one sentence for the lot ("3 things, nearest
     dog, 2 o'clock, 2 metres"); warnings and dangers are never grouped: the one that matters
     keeps its own cue;
   * cautions do not trickle in one per frame: a new caution within CAUTION_GAP_S of the last one
-    waits, and when the gap is over the waiting ones (two or more) are one sentence;
+    waits, and when the gap is over the waiting ones (two or more) are one sentence (a group of
+    three or more arriving at once is said without waiting: it is already one sentence);
   * a door says the side of its handle and a sign Stage B read on it ("door, 1 o'clock, 3 metres,
     handle on the right, sign: Exit");
   * poor pictures (dark, blurred, covered) for most of the last 1.5 s give "I can't see well",
@@ -93,6 +95,7 @@ SIGN_FRESH_S = 6.0         # text is read every 3 s at most: two readings old is
 SIGN_MAX_CHARS = 30
 CAUTION_GAP_S = 1.0        # a new caution this soon after another waits, and those waiting are one sentence
 TICK_EVERY_S = 4.0         # the "still watching" tick, after this long with nothing said
+TICK_MAX_UNCERTAINTY = 0.7  # ... and only while Stage A is sure of its frame (the decision point's own bound)
 
 
 @dataclass
@@ -157,7 +160,7 @@ class CuePolicy:
         self._last_caution_t = -1e9                  # when a caution (or a group of them) was last said
         self._held: set[int] = set()                 # cautions waiting for the caution gap, to be said together
         self._quiet_since: float | None = None        # the last cue or tick (the watching tick counts from it)
-        self._stops: list[tuple[float, int, str, float, float]] = []   # "Stop!" said: (t, track, kind, bearing, distance)
+        self._stops: list[tuple] = []                # "Stop!" said: (t, track, kind, label, bearing, distance)
 
     # -- every frame ---------------------------------------------------------------------------
     def decide(self, result: FrameResult, prefs: Profile, now: float) -> list[Cue]:
@@ -222,11 +225,16 @@ class CuePolicy:
         tick = self._tick(result, prefs, now, snoozed, bool(cues))
         return cues + ([tick] if tick is not None else [])
 
+    def spoke(self, now: float) -> None:
+        """Something was said that did not come from decide() (a watched-for word, find mode's
+        words, an answer): the watching tick counts its quiet from here."""
+        self._quiet_since = now
+
     def _tick(self, result: FrameResult, prefs: Profile, now: float, snoozed: bool, said: bool) -> Cue | None:
         """The opt-in "still watching, nothing in your path" tick (see the rules above); never
         when the picture is poor, something is in the path, or anything else was just said."""
-        clear = (not snoozed and quality_words(result, prefs) is None
-                 and not any(h.urgency >= Urgency.WARNING or (h.in_path and h.distance_m <= MEDIUM_M) for h in result.hazards))
+        clear = (not snoozed and quality_words(result, prefs) is None and not result.problems
+                 and result.uncertainty < TICK_MAX_UNCERTAINTY and not any(h.urgency >= Urgency.WARNING or (h.in_path and h.distance_m <= MEDIUM_M) for h in result.hazards))
         if said or not clear or not prefs.watching_tick or self._quiet_since is None:
             self._quiet_since = now
             return None
@@ -276,7 +284,11 @@ class CuePolicy:
             self._last_caution_t = now
             self._held -= {h.track_id for h in members}
             near = min(members, key=lambda h: h.distance_m)
-            if len({_kind(h, prefs) for h in members}) == 1:
+            kinds = {_kind(h, prefs) for h in members}
+            if kinds == {"something"}:        # unsure of every one: never a class guessed from a label
+                text = (f"{len(members)} things, {clock_words(near.clock)}, nearest "
+                        f"{distance_words(near.distance_m, prefs.units)}")
+            elif len(kinds) == 1:
                 text = group_phrase(members, prefs.units)
             else:
                 text = (f"{len(members)} things, nearest {_kind(near, prefs)}, {clock_words(near.clock)}, "
@@ -296,9 +308,10 @@ class CuePolicy:
             if h.urgency >= Urgency.WARNING and self._urgent_lane_busy(h, now):
                 why[h.track_id] = "not said: another urgent cue is still being heard"
                 continue                     # one urgent cue at a time; the nearest gets through
-            if h.urgency == Urgency.DANGER and self._stopped_for(h, prefs, now):
+            stop_t = self._stopped_at(h, prefs, now) if h.urgency == Urgency.DANGER else None
+            if stop_t is not None:
                 why[h.track_id] = "not said: \"Stop!\" was just said about it"
-                self._remember(h, prefs, now, urgent=False)
+                self._remember(h, prefs, stop_t, urgent=False)     # as if said then: its own time starts there
                 continue
             danger = h.urgency == Urgency.DANGER
             if not danger:
@@ -348,19 +361,24 @@ class CuePolicy:
         if h.urgency >= Urgency.WARNING:
             self._urgent.append((now, h.urgency, h.bearing_deg, h.distance_m))
         if h.urgency == Urgency.DANGER:
-            self._stops.append((now, h.track_id, _kind(h, prefs), h.bearing_deg, h.distance_m))
+            self._stops.append((now, h.track_id, _kind(h, prefs), h.label, h.bearing_deg, h.distance_m))
 
-    def _stopped_for(self, h: Hazard, prefs: Profile, now: float) -> bool:
-        """Was "Stop!" said about this thing in the last STOP_REPEAT_S? (See the rule above.)"""
+    def _stopped_at(self, h: Hazard, prefs: Profile, now: float) -> float | None:
+        """When "Stop!" was said about this thing in the last STOP_REPEAT_S, or None. The same thing:
+        the same track, or the same words (or "something" on one side) within OTHER_SIDE_DEG, no
+        farther than it was (an approaching thing does not recede) and no nearer than it could have
+        come since, at the closing speed of the kind that was named (a person's when neither was)."""
         kind = _kind(h, prefs)
-        fast = CLOSING_MAX["vehicle" if h.label in urgency_rules.MOVING_RISK or kind == "something" else "other"]
-        for t, track, k, bearing, dist in self._stops:
+        for t, track, k, label, bearing, dist in self._stops:
             if track == h.track_id:
-                return True
-            if ((k == kind or "something" in (k, kind)) and abs(bearing - h.bearing_deg) <= OTHER_SIDE_DEG
-                    and abs(dist - h.distance_m) <= STOP_SAME_DIST * dist + fast * (now - t)):
-                return True
-        return False
+                return t
+            if not (k == kind or "something" in (k, kind)) or abs(bearing - h.bearing_deg) > OTHER_SIDE_DEG:
+                continue
+            named = {lb for lb, words in ((label, k), (h.label, kind)) if words != "something"}
+            fast = CLOSING_MAX["vehicle" if named & urgency_rules.MOVING_RISK else "other"]
+            if dist * (1 - STOP_SAME_DIST) - fast * (now - t) <= h.distance_m <= dist * (1 + STOP_SAME_DIST):
+                return t
+        return None
 
     def _covered(self, h: Hazard, prefs: Profile, now: float) -> bool:
         """Was this object just spoken for under another track id (the tracker split or re-found

@@ -153,3 +153,29 @@ def test_the_same_person_under_a_new_track_id_is_not_stopped_twice_but_a_nearer_
     q.decide(_person_at(1, 6.0, 0.0), prefs, 0.0)
     said = q.decide(_person_at(2, 3.5, 0.2), prefs, 0.2)
     assert [c.text for c in said] == ["Stop! person, straight ahead, 3.5 metres"]
+
+
+def _car_at(tid: int, d: float, t: float) -> FrameResult:
+    pos = geometry.Position(clock=12, bearing_deg=0.0, distance_m=d, zone=geometry.zone_for(d), distance_sigma_m=0.1,
+                            bounded=False)
+    level, prio = urgency.assess("car", pos, True, 1.0)
+    h = Hazard(track_id=tid, class_id=2, label="car", box=(300, 100, 340, 300), clock=12, bearing_deg=0.0, distance_m=d,
+               zone=pos.zone, approaching=True, ttc_s=1.0, urgency=level, priority=prio, score=0.8, in_path=True)
+    return FrameResult(frame_index=int(t * 10), timestamp=t, image_size=(640, 480), detections=(), tracks=(), hazards=(h,),
+                       quality=GOOD, uncertainty=0.1)
+
+
+def test_a_second_car_behind_the_first_gets_its_own_stop():
+    p, prefs = CuePolicy(), Profile()
+    assert p.decide(_car_at(1, 4.0, 0.0), prefs, 0.0)[0].text.startswith("Stop! car")
+    # 2 s later a car 10 m away: farther than the one said, so not it (an approaching car does not recede)
+    assert [c.text for c in p.decide(_car_at(2, 10.0, 2.0), prefs, 2.0)] == ["Stop! car, straight ahead, 10 metres"]
+
+
+def test_after_a_held_stop_the_track_is_news_again_from_the_stops_own_time():
+    p, prefs = CuePolicy(), Profile()
+    p.decide(_person_at(1, 5.5, 0.0), prefs, 0.0)
+    assert p.decide(_person_at(2, 2.5, 2.0), prefs, 2.0) == []                 # the same person: held
+    assert p.decide(_person_at(2, 2.0, 7.0), prefs, 7.0) == []                 # within the cooldown of the Stop
+    again = p.decide(_person_at(2, 1.5, 8.1), prefs, 8.1)                       # the cooldown counts from 0.0, not 2.0
+    assert [c.text for c in again] == ["Stop! person, straight ahead, 1.5 metres"]

@@ -235,3 +235,11 @@ def test_one_urgent_cue_at_a_time_unless_nearer_or_elsewhere():
     assert len(said) == 1                                                    # another side: said
     said = run(p, prefs, [frame(2.5, *cars)])
     assert len(said) == 1                                                    # once heard, the next one
+
+
+def test_unsure_things_in_a_group_are_never_named_by_a_guess():
+    p, prefs = CuePolicy(), Profile()
+    unsure = [hz(1, "dog", d=2.0, clock=12, score=0.3), hz(2, "person", d=2.5, clock=11, score=0.3),
+              hz(3, "cat", d=2.8, clock=1, score=0.3)]
+    said = [c.text for _, c in run(p, prefs, [frame(0.0, *unsure)])]
+    assert said == ["3 things, straight ahead, nearest 2 metres"]

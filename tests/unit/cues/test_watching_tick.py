@@ -46,3 +46,29 @@ def test_the_tick_is_a_soft_sound_and_no_words():
             return np.zeros(0, np.float32)
     clip = SoundOutput(None, Silent(), earcons=False, speech=False).render(tick)
     assert 0 < len(clip) < 0.05 * 16000 * 3 and float(np.abs(clip).max()) < 0.3
+
+
+def test_no_tick_while_the_detector_is_failing_or_unsure():
+    prefs = Profile(watching_tick=True)
+    failing = [replace(frame(t / 10), problems=("detector failed: model file damaged",), uncertainty=1.0) for t in range(130)]
+    assert _ticks(failing, prefs) == []
+    unsure = [replace(frame(t / 10), uncertainty=0.9) for t in range(130)]
+    assert _ticks(unsure, prefs) == []
+
+
+def test_no_tick_in_a_frame_where_a_watched_word_is_said():
+    from engine.types import Frame, TextRead
+    from maxsight_app.outputs.base import SpyOutput
+    from maxsight_app.session import Session
+    from tests.unit.test_session_clock import ScriptedPipeline
+
+    sign = TextRead("BUS 75", 0.9, ((10, 10), (60, 10), (60, 30), (10, 30)), 12, 0.0, seen=2)
+
+    def scene(t):
+        return replace(frame(t), texts=(sign,) if t >= 4.0 else ())
+    spy = SpyOutput()
+    s = Session(ScriptedPipeline(scene), outputs=[spy], profile=Profile(watching_tick=True, watch_for="75"))
+    for i in range(45):
+        s.handle(Frame(i, i / 10, np.zeros((8, 8, 3), np.uint8)))
+    kinds = [c.kind for c in spy.cues]
+    assert CueKind.WATCH in kinds and CueKind.TICK not in kinds       # the word at 4.0 s took the tick's place
