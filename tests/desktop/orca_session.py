@@ -31,9 +31,11 @@ from tests.desktop.keyboard import Run, drive, playing
 from tests.desktop.xsession import SYSTEM_PYTHON, XSession, missing_tools, wait_for
 
 URGENT = re.compile(r"^(Warning|Danger)\b|^Stop!")
-# The words of each key's own answer, where they are known; W, R and D answer with what is around.
+# The words of each key's own answer, where they are known; W and R answer with what is around
+# (any notification raised after the key that is not a warning or danger).
 ANSWER_WORDS = {"p": re.compile(r"Paused|Resumed"), "s": re.compile(r"Quiet for"),
-                "t": re.compile(r"Reading|[Tt]ext|text reader"), "w": None, "r": None, "d": None}
+                "t": re.compile(r"Reading|[Tt]ext|text reader"), "d": re.compile(r"I see|I have not seen|I can't see|I don't see"),
+                "w": None, "r": None}
 ANSWERED_KEYS = set(ANSWER_WORDS)
 ANSWER_WITHIN_S = 5.0
 KEY_TARGET_S = 0.5
