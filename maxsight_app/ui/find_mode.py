@@ -14,15 +14,31 @@ are shown only when nothing starts with it."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Callable
 
 from maxsight_app.find import FindTarget, choices, resolve, seeable_labels, why_not
+from maxsight_app.profile.schema import watch_words
 from maxsight_app.cues.phrasing import sentence
 from maxsight_app.ui.qt import QtCore, Qt, QtWidgets, Signal
 
 log = logging.getLogger(__name__)
 
-HOW = "Type what to find, or choose it below with the arrow keys. Enter finds it, Escape cancels."
+HOW = ("Type what to find, or choose it below with the arrow keys; or type watch for and words, such as watch "
+       "for 75, to hear them when they are read. Enter finds it, Escape cancels.")
+WATCH_FOR = "watch for"            # typed first: the words after it are watched for (cues/watch.py), not found
+STOP_WATCHING = "stop watching"
+WATCH_ITEM = "watch for…"          # the list's entry for it: choosing it puts "watch for " in the field
+
+
+@dataclass(frozen=True)
+class WatchWords:
+    """What the chooser returns for "watch for 75, Gate C3" (no words: stop watching)."""
+    words: tuple[str, ...]
+
+    @property
+    def shown(self) -> str:
+        return " and ".join(", ".join(self.words).rsplit(", ", 1))
 
 
 class FindChooser(QtWidgets.QDialog):
@@ -125,6 +141,11 @@ class FindChooser(QtWidgets.QDialog):
         self._choose(typed or (item.text() if item is not None else ""))
 
     def _choose(self, text: str) -> None:
+        if text == WATCH_ITEM:                   # chosen from the list: the words are typed after it
+            self.field.setText(WATCH_FOR + " ")
+            self.field.setFocus()
+            self.announce("Type the words to watch for after watch for, then press Enter.", True)
+            return
         try:
             target = self.check(text)
         except ValueError as exc:
@@ -157,7 +178,19 @@ class FindController:
             log.exception("reading the personal objects failed")
             return []
 
-    def check(self, text: str, personal: list[str] | None = None) -> FindTarget:
+    def check(self, text: str, personal: list[str] | None = None) -> FindTarget | WatchWords:
+        said = " ".join(str(text).split())
+        if said.lower() == STOP_WATCHING:
+            return WatchWords(())
+        if said.lower().startswith(WATCH_FOR) and said[len(WATCH_FOR):len(WATCH_FOR) + 1] in ("", " ", ":"):
+            rest = said[len(WATCH_FOR):].strip(" :")
+            if not rest:
+                raise ValueError("type what to watch for after watch for, for example: watch for 75, Gate C3")
+            words = watch_words(rest)
+            rt = self.port.engine().runtime
+            if rt is not None and "ocr" not in rt.stage_b_tasks:
+                raise ValueError("watching for words needs the text reader, which is off at this tier (T3 or T4 runs it)")
+            return WatchWords(words)
         target = resolve(text, self._personal() if personal is None else personal)
         rt = self.port.engine().runtime
         if rt is not None:
@@ -182,7 +215,7 @@ class FindController:
             self.dialog.activateWindow()
             return self.dialog
         personal = self._personal()
-        dlg = FindChooser(choices(personal), lambda text: self.check(text, personal), self.port.widget,
+        dlg = FindChooser(choices(personal) + [WATCH_ITEM], lambda text: self.check(text, personal), self.port.widget,
                           announce=self.port.announce)
         dlg.chosen.connect(self.start)
         dlg.destroyed.connect(lambda *_: setattr(self, "dialog", None))
@@ -203,8 +236,18 @@ class FindController:
         self.start(target)
         return True
 
-    def start(self, target: FindTarget) -> None:
+    def start(self, target: FindTarget | WatchWords) -> None:
         eng = self.port.engine()
+        if isinstance(target, WatchWords):             # watching goes on beside find mode, on the engine's thread
+            eng.call(lambda rt: rt.session.start_watch(target.words))
+            if target.words:
+                self.port.show_message(f"Watching for: {', '.join(target.words)}")
+                self.port.say(f"Watching for {target.shown}: I will say where when I read it. Type stop watching in "
+                              f"Find to stop.")
+            else:
+                self.port.show_message("Not watching for words")
+                self.port.say("Stopped watching for words.")
+            return
         self.target = target
         if eng.running:
             eng.worker.start_find(target)

@@ -155,3 +155,24 @@ def test_the_instructions_are_said_once_and_typing_c_chooses_what_starts_with_c(
         dlg.reject()
     finally:
         w.shutdown()
+
+
+def test_watch_for_in_the_chooser_needs_the_text_reader(qtbot, store, installed_models):
+    """Typed in Find's chooser, "watch for 75" is refused in one sentence when the text reader does
+    not run (this window has no Stage B), and the chooser stays open; its list offers "watch for…",
+    which puts the words' start in the field."""
+    from engine.samples import sample_video
+    from maxsight_app.ui.find_mode import WATCH_ITEM
+    w = make_window(qtbot, store, installed_models, SpyOutput(), source=str(sample_video()))
+    qtbot.waitUntil(lambda: w.worker.running and w.last_view is not None, timeout=60000)
+    qtbot.keyClick(w, Qt.Key.Key_F)
+    dlg = w.find_mode.dialog
+    assert WATCH_ITEM in [dlg.list.item(i).text() for i in range(dlg.list.count())]
+    qtbot.keyClicks(dlg.field, "watch for 75")
+    qtbot.keyClick(dlg.field, Qt.Key.Key_Return)
+    assert dlg.isVisible() and "needs the text reader" in dlg.message.text()
+    dlg.field.clear()
+    dlg._choose(WATCH_ITEM)
+    assert dlg.field.text() == "watch for " and dlg.isVisible()
+    dlg.reject()
+    w.shutdown()

@@ -55,3 +55,26 @@ def test_document_mode_without_an_engine_says_so_once(qtbot):
     assert doc.open() is None and doc.dialog is None
     assert port.said == ["Document mode needs the camera and the text reader, which are not running."]
 
+
+
+def test_find_chooser_words_watch_for_a_word_or_stop_watching(qtbot):
+    from maxsight_app.ui.find_mode import WatchWords
+    parent = QtWidgets.QMainWindow()
+    qtbot.addWidget(parent)
+    port = StandInPort(parent)
+    find = FindController(port)
+    assert find.check("Watch for 75,  Gate C3") == WatchWords(("75", "Gate C3"))
+    assert find.check("watch for: Pharmacy") == WatchWords(("Pharmacy",))
+    assert find.check("stop watching") == WatchWords(())
+    for bad in ("watch for", "watch for ,,"):
+        try:
+            find.check(bad)
+        except ValueError as exc:
+            assert "\n" not in str(exc) and "watch" in str(exc)          # one sentence
+        else:
+            raise AssertionError(f"{bad!r} was accepted")
+    find.start(WatchWords(("75", "Gate C3")))
+    assert port.said[-1].startswith("Watching for 75 and Gate C3: ") and port.shown[-1] == "Watching for: 75, Gate C3"
+    assert not find.active                                     # find mode itself is not started
+    find.start(WatchWords(()))
+    assert port.said[-1] == "Stopped watching for words."
