@@ -40,6 +40,7 @@ ANSWERED_KEYS = set(ANSWER_WORDS)
 ANSWER_WITHIN_S = 5.0
 KEY_TARGET_S = 0.5
 STALE_S = 2.0
+CLOCK_SLACK_S = 0.25   # the listener's event stamp can come after Orca's log stamp of the same words
 
 
 def _day_seconds(epoch: float) -> float:
@@ -72,8 +73,8 @@ def analyse(said, events: list[dict], presses: list[tuple[float, str]]) -> dict:
     urgent, delays = [], []
     for e in notes:
         t0 = _day_seconds(e["t"])
-        heard = [t - t0 for t, text in spoken_text if e["name"] and e["name"] in text and t >= t0 - 0.05]
-        delay = round(min(heard), 3) if heard else None
+        heard = [t - t0 for t, text in spoken_text if e["name"] and e["name"] in text and t >= t0 - CLOCK_SLACK_S]
+        delay = round(max(0.0, min(heard)), 3) if heard else None
         if delay is not None:
             delays.append((e["name"], delay))
         if URGENT.match(e["name"] or ""):
@@ -86,8 +87,9 @@ def analyse(said, events: list[dict], presses: list[tuple[float, str]]) -> dict:
         t0 = _day_seconds(epoch)
         # The answer is a notification the window raised after the key (not one queued before it,
         # and not a warning or danger), as Orca spoke it.
+        # (R repeats the last cue, a warning or danger included)
         raised = {e["name"] for e in notes if e["name"] and t0 - 0.02 <= _day_seconds(e["t"]) <= t0 + ANSWER_WITHIN_S
-                  and not URGENT.match(e["name"])}
+                  and (key == "r" or not URGENT.match(e["name"]))}
         words = ANSWER_WORDS[key]
         after = [(t - t0, text) for t, text in spoken_text
                  if t0 <= t <= t0 + ANSWER_WITHIN_S and any(n in text for n in raised)

@@ -202,7 +202,8 @@ def test_text_size_shortcut_scales_and_persists(qtbot, store, installed_models, 
     before, button_before = w.hazards.font().pointSizeF(), w.start_button.font().pointSizeF()
     qtbot.keyClick(w, Qt.Key.Key_Plus, Qt.KeyboardModifier.ControlModifier)
     assert store.preferences(1)["text_scale"] == pytest.approx(1.15)
-    assert w.hazards.font().pointSizeF() == pytest.approx(before * 1.15, rel=0.02)
+    assert "Text size 115%." in w.captions.text()                                  # the key's answer, at once
+    qtbot.waitUntil(lambda: w.hazards.font().pointSizeF() == pytest.approx(before * 1.15, rel=0.02), timeout=5000)
     assert w.start_button.font().pointSizeF() == pytest.approx(button_before * 1.15, rel=0.02)   # every widget, not the lists only
     qtbot.keyClick(w, Qt.Key.Key_H, Qt.KeyboardModifier.ControlModifier)
     assert store.preferences(1)["high_contrast"] is True
