@@ -233,9 +233,12 @@ class CuePolicy:
     def _tick(self, result: FrameResult, prefs: Profile, now: float, snoozed: bool, said: bool) -> Cue | None:
         """The opt-in "still watching, nothing in your path" tick (see the rules above); never
         when the picture is poor, something is in the path, or anything else was just said."""
+        if not prefs.watching_tick:         # off (the default): nothing to work out on every frame
+            self._quiet_since = now
+            return None
         clear = (not snoozed and quality_words(result, prefs) is None and not result.problems
                  and result.uncertainty < TICK_MAX_UNCERTAINTY and not any(h.urgency >= Urgency.WARNING or (h.in_path and h.distance_m <= MEDIUM_M) for h in result.hazards))
-        if said or not clear or not prefs.watching_tick or self._quiet_since is None:
+        if said or not clear or self._quiet_since is None:
             self._quiet_since = now
             return None
         if now - self._quiet_since < TICK_EVERY_S:

