@@ -17,11 +17,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from engine.config import CameraModel
 from engine.pipeline import Pipeline
 from engine.types import AudioChunk, Frame, FrameResult, Urgency
 from maxsight_app.cues.policy import CuePolicy
 from maxsight_app.cues.types import Cue, CueKind, Priority
-from maxsight_app.cues.watch import WatchFor
+from maxsight_app.cues.watch import WatchFor, text_distance
 from maxsight_app.find import FindMode, FindTarget, Guidance
 from maxsight_app.profile.schema import Profile
 
@@ -138,9 +139,14 @@ class Session:
     def _watched(self, result: FrameResult) -> list[Cue]:
         if self.watch is None or not result.texts:
             return []
-        return [Cue(s.words(), CueKind.WATCH, Priority.NEXT, Urgency.SAFE, result.timestamp, label=s.word,
-                    bearing_deg=s.bearing_deg, clock=s.clock)
-                for s in self.watch.update(result.texts, self.media_time())]
+        camera = getattr(getattr(self.pipeline, "config", None), "camera", None) or CameraModel()
+        focal = camera.focal_px(result.image_size[0])
+
+        def where(read):
+            return text_distance(read, result.hazards, focal)
+        return [Cue(s.words(self.profile.units), CueKind.WATCH, Priority.NEXT, Urgency.SAFE, result.timestamp, label=s.word,
+                    bearing_deg=s.bearing_deg, clock=s.clock, distance_m=s.distance_m)
+                for s in self.watch.update(result.texts, self.media_time(), where)]
 
     def start_find(self, target: FindTarget) -> None:
         """Look for `target` from the next frame on (a search already running is replaced)."""

@@ -11,7 +11,9 @@ Matching forgives what a sign reader gets slightly wrong and nothing that change
   ("Pharmcy" for "Pharmacy"); shorter words must be read exactly.
 
 A sighting starts when a voted reading (seen on at least MIN_SEEN frames) matches and ends when no
-reading has matched for SIGHTING_GAP_S; the word is said once per sighting.
+reading has matched for SIGHTING_GAP_S; the word is said once per sighting, with its clock direction
+and distance ("75, 11 o'clock, 8 metres"): the distance of the tracked object the text is on (a bus,
+a door), else a rough one from the text's height ("about 12 metres", see text_distance).
 
 Pure functions and one small state per word; no I/O."""
 from __future__ import annotations
@@ -19,13 +21,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from engine.types import TextRead
+from engine.types import Hazard, TextRead
 from maxsight_app.profile.schema import MAX_WATCH_WORD as MAX_WORD  # noqa: F401 - the rules' numbers, read here too
 from maxsight_app.profile.schema import MAX_WATCH_WORDS as MAX_WORDS  # noqa: F401
 from maxsight_app.profile.schema import watch_words as parse_words  # the words' rules live with the preference
 
 MIN_SEEN = 2                 # frames that must agree on the reading (the text reader's several-frame vote)
 SIGHTING_GAP_S = 5.0         # unseen this long, the next match is a new sighting
+# A line of text on a sign, bus or door is taken to be this tall when nothing tracked holds it: a bus's
+# route number is ~0.2-0.25 m, a gate's or shop's letters 0.1-0.3 m, so the distance may be off by up
+# to 2x either way; it is said as "about", and not at all beyond TEXT_DISTANCE_MAX_M.
+SIGN_TEXT_M = 0.15
+TEXT_DISTANCE_MAX_M = 30.0
 
 
 def _tokens(text: str) -> list[str]:
@@ -85,6 +92,26 @@ def matches(word: str, text: str) -> bool:
     return False
 
 
+def text_distance(read: TextRead, hazards: tuple[Hazard, ...], focal_px: float) -> tuple[float | None, bool]:
+    """(metres, rough) for a reading: the distance of the smallest tracked object whose box holds the
+    text's centre (rough False), else focal_px * SIGN_TEXT_M / the line's height in pixels (rough
+    True), or None when that is beyond TEXT_DISTANCE_MAX_M or the box is empty."""
+    xs = [p[0] for p in read.box]
+    ys = [p[1] for p in read.box]
+    if not xs:
+        return None, True
+    cx, cy = sum(xs) / len(xs), sum(ys) / len(ys)
+    holders = [h for h in hazards if h.box[0] <= cx <= h.box[2] and h.box[1] <= cy <= h.box[3]]
+    if holders:
+        h = min(holders, key=lambda h: (h.box[2] - h.box[0]) * (h.box[3] - h.box[1]))
+        return h.distance_m, False
+    height = max(ys) - min(ys)
+    if height <= 1:
+        return None, True
+    d = focal_px * SIGN_TEXT_M / height
+    return (d if d <= TEXT_DISTANCE_MAX_M else None), True
+
+
 @dataclass(frozen=True)
 class Sighting:
     word: str                 # as the user typed it
@@ -92,10 +119,17 @@ class Sighting:
     clock: int
     bearing_deg: float
     t: float
+    distance_m: float | None = None    # None: not known
+    rough: bool = True                 # from the text's height alone, not from an object it is on
 
-    def words(self) -> str:
-        from maxsight_app.cues.phrasing import clock_words
-        return f"{self.word}, {clock_words(self.clock)}"
+    def words(self, units=None) -> str:
+        from maxsight_app.cues.phrasing import clock_words, distance_words
+        from maxsight_app.profile.schema import Units
+        text = f"{self.word}, {clock_words(self.clock)}"
+        if self.distance_m is None:
+            return text
+        far = distance_words(self.distance_m, units or Units.METRES)
+        return f"{text}, {'about ' if self.rough else ''}{far}"
 
 
 class WatchFor:
@@ -107,7 +141,8 @@ class WatchFor:
         self.min_seen, self.gap_s = min_seen, gap_s
         self._last: dict[str, float] = {}
 
-    def update(self, reads: list[TextRead] | tuple[TextRead, ...], t: float) -> list[Sighting]:
+    def update(self, reads: list[TextRead] | tuple[TextRead, ...], t: float, where=None) -> list[Sighting]:
+        """where(read) -> (metres or None, rough): how far the reading is (text_distance), if known."""
         out = []
         for w in self.words:
             hit = next((r for r in reads if r.seen >= self.min_seen and matches(w, r.text)), None)
@@ -115,6 +150,7 @@ class WatchFor:
                 continue
             last = self._last.get(w)
             if last is None or t - last > self.gap_s or t < last:
-                out.append(Sighting(w, hit.text, hit.clock, hit.bearing_deg, t))
+                d, rough = where(hit) if where is not None else (None, True)
+                out.append(Sighting(w, hit.text, hit.clock, hit.bearing_deg, t, d, rough))
             self._last[w] = t
         return out

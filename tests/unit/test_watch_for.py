@@ -43,6 +43,29 @@ def test_said_once_per_sighting_after_the_vote():
     assert sorted(s.word for s in both) == ["75", "Gate C3"]
 
 
+def _bus(distance_m: float, box=(300.0, 100.0, 600.0, 400.0)):
+    from engine.types import Hazard, Urgency, Zone
+    return Hazard(track_id=4, class_id=5, label="bus", box=box, clock=11, bearing_deg=-30.0, distance_m=distance_m,
+                  zone=Zone.FAR, approaching=False, ttc_s=None, urgency=Urgency.SAFE, priority=0, score=0.8, in_path=False)
+
+
+def test_the_distance_is_the_objects_the_text_is_on_else_rough_from_its_height():
+    from maxsight_app.cues.watch import text_distance
+    focal = 554.3                                               # 640 px wide, 60 degrees
+    on_bus = TextRead("75", 0.9, ((400, 150), (460, 150), (460, 180), (400, 180)), 11, -30.0, seen=2)
+    assert text_distance(on_bus, (_bus(8.2),), focal) == (8.2, False)
+    # Nothing tracked holds it: 0.15 m of text 20 px tall is ~4 m; 2 px tall is too far to say.
+    sign = TextRead("Gate C3", 0.9, ((10, 10), (90, 10), (90, 30), (10, 30)), 10, -40.0, seen=2)
+    d, rough = text_distance(sign, (_bus(8.2),), focal)
+    assert rough and 3.5 < d < 4.7
+    tiny = TextRead("Gate C3", 0.9, ((10, 10), (30, 10), (30, 12), (10, 12)), 10, -40.0, seen=2)
+    assert text_distance(tiny, (), focal) == (None, True)
+    # Said with the clock direction and the distance; "about" when only the text's height says it.
+    w = WatchFor("75, Gate C3")
+    said = w.update([on_bus, sign], 1.0, lambda r: text_distance(r, (_bus(8.2),), focal))
+    assert sorted(s.words() for s in said) == ["75, 11 o'clock, 8 metres", "Gate C3, 10 o'clock, about 4 metres"]
+
+
 @pytest.mark.parametrize("value,msg", [
     ("", "empty"), ("75,,Gate", "empty"), ("x" * 41, "at most 40"), ("!!", "no letter or digit"),
     (",".join(str(i) for i in range(11)), "at most 10"),

@@ -37,7 +37,8 @@ def test_a_watched_word_is_said_once_per_sighting_with_its_direction():
     for i in range(120):
         s.handle(Frame(i, i / 10, image))
     watched = [c for c in spy.cues if c.kind is CueKind.WATCH]
-    assert [c.text for c in watched] == ["75, 11 o'clock", "75, 11 o'clock"]       # two sightings; never "175"
+    # Two sightings, never "175"; the distance from the text's height (20 px), as nothing tracked holds it.
+    assert [c.text for c in watched] == ["75, 11 o'clock, about 4 metres"] * 2
     assert watched[0].bearing_deg == -30.0 and watched[0].label == "75"
     s.start_watch("")                                   # no words: watching stops
     assert s.watch is None
@@ -86,7 +87,7 @@ def test_the_session_follows_the_profiles_words_until_told_otherwise():
     image = np.zeros((8, 8, 3), np.uint8)
     for i in range(25):
         s.handle(Frame(i, i / 10, image))
-    assert [c.text for c in spy.cues if c.kind is CueKind.WATCH] == ["Airport, 11 o'clock"]
+    assert [c.text for c in spy.cues if c.kind is CueKind.WATCH] == ["Airport, 11 o'clock, about 4 metres"]
     s.profile = replace(s.profile, watch_for="75")                   # changed in Settings: the next frame follows
     s.handle(Frame(25, 2.5, image))
     assert s.watch.words == ("75",)
