@@ -17,10 +17,13 @@ device). It hands each cue to the platform accessibility API:
 
 Four kinds of message, by what happens when the screen reader is still busy:
   * urgent (warnings and dangers): out at once (a screen reader interrupts itself for it);
-  * replies (the answer to a key: P, T, W, D, R, F5): out at once unless a warning or danger is
-    still being read, then right after it; a newer reply replaces one still waiting (stale answers
-    are dropped), and the text read for T is dropped when it comes ANSWER_STALE_S after the key
-    (`asked`; it came 31 s late under load);
+  * replies (the answer to a key: P, T, W, D, R, F5): out at once. A screen reader stops speaking
+    at every key press (Orca's presentationInterrupt; NVDA and JAWS alike), so a warning being read
+    when the key came is cut by the key itself and holding the answer back would only leave silence
+    (P waited 1.3 s so in the 30-minute Orca run). Only a warning or danger raised after the key
+    (the text read for T comes seconds later) is read to its end first. A newer reply replaces one
+    still waiting (stale answers are dropped), and the text read for T is dropped when it comes
+    ANSWER_STALE_S after the key (`asked`; it came 31 s late under load);
   * notices ("The video has ended"): in turn, after what is being read; at most MAX_NOTICES wait;
   * guidance (cautions, find mode, framing hints, "I can't see well"): in turn, but dropped when it
     has waited GUIDANCE_STALE_S (old directions are worse than none); at most MAX_GUIDANCE wait,
@@ -156,6 +159,7 @@ class Announcer(QObject):
         self._busy_until = 0.0           # the screen reader is reading the last message until then
         self._asked: dict[CueKind, float] = {}
         self._urgent_until = 0.0         # ... a warning or danger, until then
+        self._urgent_sent = -1e18        # when that warning or danger went out
         self._timer = QtCore.QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._flush)
@@ -179,12 +183,14 @@ class Announcer(QObject):
     def emit(self, cue: Cue) -> None:
         if not cue.text:
             return
+        posted = self.clock()
         if cue.kind is CueKind.TEXT:
             asked = self._asked.get(CueKind.TEXT)
-            if asked is None or self.clock() - asked > ANSWER_STALE_S:
+            if asked is None or posted - asked > ANSWER_STALE_S:
                 self.dropped.emit(cue.text, "stale")     # (any thread: a queued signal to the GUI thread)
                 return
-        self._post.emit(spoken_text(cue), message_kind(cue), self.clock())
+            posted = asked               # a reply is dated by its key (see _reply_free)
+        self._post.emit(spoken_text(cue), message_kind(cue), posted)
 
     def asked(self, kind: CueKind) -> None:
         """The user pressed the key whose answer is a cue of this kind (T: CueKind.TEXT), now."""
@@ -215,7 +221,7 @@ class Announcer(QObject):
         now = self.clock()
         if kind == URGENT:
             self._send(text, True, now)
-        elif kind == REPLY and now >= self._urgent_until:
+        elif kind == REPLY and self._reply_free(posted, now):
             self._discard(lambda k: k == REPLY, "replaced")
             self._send(text, False, now)
         else:
@@ -227,6 +233,11 @@ class Announcer(QObject):
                 self._waiting.append((text, kind, posted))
                 self._trim(kind, MAX_GUIDANCE if kind == GUIDANCE else MAX_NOTICES)
         self._flush()
+
+    def _reply_free(self, key_t: float, now: float) -> bool:
+        """May a reply to a key pressed at key_t go out now? Yes unless a warning or danger that went
+        out after the key is still being read (one read before the key was cut by the key press)."""
+        return now >= self._urgent_until or key_t >= self._urgent_sent
 
     def _discard(self, which, why: str) -> None:
         keep = []
@@ -255,8 +266,8 @@ class Announcer(QObject):
         if not self._waiting:
             self._timer.stop()
             return
-        text, kind, _ = self._waiting[0]
-        free = self._urgent_until if kind == REPLY else self._busy_until
+        text, kind, posted = self._waiting[0]
+        free = (now if self._reply_free(posted, now) else self._urgent_until) if kind == REPLY else self._busy_until
         if free > now:
             self._timer.start(int((free - now) * 1000) + 1)
             return
@@ -286,6 +297,7 @@ class Announcer(QObject):
         self._busy_until = now + said
         if assertive:
             self._urgent_until = now + said
+            self._urgent_sent = now
         self.history = (self.history + [(now, text, assertive)])[-200:]
         if self.method == "notification":
             lab = self._label_for(now)
