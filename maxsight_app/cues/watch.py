@@ -10,8 +10,10 @@ Matching forgives what a sign reader gets slightly wrong and nothing that change
 - in a word of 6 or more letters (and no digits), one letter may be wrong, missing or extra
   ("Pharmcy" for "Pharmacy"); shorter words must be read exactly.
 
-A sighting starts when a voted reading (seen on at least MIN_SEEN frames) matches and ends when no
-reading has matched for SIGHTING_GAP_S; the word is said once per sighting, with its clock direction
+A sighting starts when a voted reading (seen on at least MIN_SEEN frames) matches, or when one sure
+reading (score at least SURE_READ) holds the word exactly (no letter forgiven: the vote is there for
+readings the reader is unsure of, and waiting for it costs a second read), and ends when no reading
+has matched for SIGHTING_GAP_S; the word is said once per sighting, with its clock direction
 and distance ("75, 11 o'clock, 8 metres"): the distance of the tracked object the text is on (a bus,
 a door), else a rough one from the text's height ("about 12 metres", see text_distance).
 
@@ -27,6 +29,7 @@ from maxsight_app.profile.schema import MAX_WATCH_WORDS as MAX_WORDS  # noqa: F4
 from maxsight_app.profile.schema import watch_words as parse_words  # the words' rules live with the preference
 
 MIN_SEEN = 2                 # frames that must agree on the reading (the text reader's several-frame vote)
+SURE_READ = 0.9              # ... unless one reading this sure holds the word exactly (fitted on the dev half)
 SIGHTING_GAP_S = 5.0         # unseen this long, the next match is a new sighting
 # A line of text on a sign, bus or door is taken to be this tall when nothing tracked holds it: a bus's
 # route number is ~0.2-0.25 m, a gate's or shop's letters 0.1-0.3 m, so the distance may be off by up
@@ -67,16 +70,16 @@ def _one_edit(a: str, b: str) -> bool:
     return a[i:] == b[i + 1:]
 
 
-def _close(span: str, word: str) -> bool:
+def _close(span: str, word: str, exact: bool = False) -> bool:
     if span == word:
         return True
-    if len(word) < 6 or any(c.isdigit() for c in word + span):
+    if exact or len(word) < 6 or any(c.isdigit() for c in word + span):
         return False
     return _one_edit(span, word)
 
 
-def matches(word: str, text: str) -> bool:
-    """Whether the watched word is in this reading (see the module's rules)."""
+def matches(word: str, text: str, exact: bool = False) -> bool:
+    """Whether the watched word is in this reading (see the module's rules); exact: no letter forgiven."""
     want = "".join(_tokens(word))
     toks = _pieces(text)
     if not want or not toks:
@@ -87,7 +90,7 @@ def matches(word: str, text: str) -> bool:
             span += toks[j]
             if len(span) > len(want) + 1:
                 break
-            if _close(span, want):
+            if _close(span, want, exact):
                 return True
     return False
 
@@ -136,16 +139,18 @@ class WatchFor:
     """The words watched for and when each was last seen; `update` takes the text reader's voted
     readings at time t and returns the new sightings (each word once per sighting)."""
 
-    def __init__(self, words, min_seen: int = MIN_SEEN, gap_s: float = SIGHTING_GAP_S):
+    def __init__(self, words, min_seen: int = MIN_SEEN, gap_s: float = SIGHTING_GAP_S, sure_read: float | None = SURE_READ):
         self.words = parse_words(words) if words else ()
         self.min_seen, self.gap_s = min_seen, gap_s
+        self.sure_read = 2.0 if sure_read is None else sure_read      # None: always wait for the vote
         self._last: dict[str, float] = {}
 
     def update(self, reads: list[TextRead] | tuple[TextRead, ...], t: float, where=None) -> list[Sighting]:
         """where(read) -> (metres or None, rough): how far the reading is (text_distance), if known."""
         out = []
         for w in self.words:
-            hit = next((r for r in reads if r.seen >= self.min_seen and matches(w, r.text)), None)
+            hit = next((r for r in reads if (r.seen >= self.min_seen and matches(w, r.text))
+                        or (r.score >= self.sure_read and matches(w, r.text, exact=True))), None)
             if hit is None:
                 continue
             last = self._last.get(w)

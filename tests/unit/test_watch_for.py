@@ -27,13 +27,24 @@ def test_what_does_not_match(word, text):
     assert not matches(word, text)
 
 
-def _read(text: str, seen: int = 2, clock: int = 11) -> TextRead:
-    return TextRead(text, 0.9, ((0, 0), (10, 0), (10, 5), (0, 5)), clock, -30.0, seen=seen)
+def _read(text: str, seen: int = 2, clock: int = 11, score: float = 0.8) -> TextRead:
+    return TextRead(text, score, ((0, 0), (10, 0), (10, 5), (0, 5)), clock, -30.0, seen=seen)
+
+
+def test_one_sure_exact_reading_is_enough_an_unsure_or_forgiven_one_waits_for_the_vote():
+    from maxsight_app.cues.watch import SURE_READ
+    w = WatchFor("75, Pharmacy")
+    assert w.update([_read("75", seen=1, score=SURE_READ - 0.05)], 0.0) == []       # unsure: one frame is not enough
+    assert w.update([_read("Pharmcy", seen=1, score=0.99)], 0.0) == []              # a letter forgiven: the vote decides
+    assert w.update([_read("15", seen=1, score=0.99)], 0.0) == []                   # never a different digit
+    assert [s.word for s in w.update([_read("Bus 75", seen=1, score=SURE_READ)], 0.5)] == ["75"]
+    assert [s.word for s in w.update([_read("Pharmcy", seen=2)], 1.0)] == ["Pharmacy"]
+    assert WatchFor("75", sure_read=None).update([_read("75", seen=1, score=0.99)], 0.0) == []   # vote only
 
 
 def test_said_once_per_sighting_after_the_vote():
     w = WatchFor("75, Gate C3")
-    assert w.update([_read("75", seen=1)], 0.0) == []                  # one frame is not enough
+    assert w.update([_read("75", seen=1)], 0.0) == []                  # one unsure frame is not enough
     first = w.update([_read("75")], 0.5)
     assert [s.word for s in first] == ["75"] and first[0].words() == "75, 11 o'clock"
     assert w.update([_read("75")], 1.0) == [] and w.update([], 3.0) == [] and w.update([_read("75")], 4.0) == []
