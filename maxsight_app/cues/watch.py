@@ -95,24 +95,45 @@ def matches(word: str, text: str, exact: bool = False) -> bool:
     return False
 
 
+TEXT_INSIDE = 0.8            # this share of the text's box inside an object's box: the text is on it
+DISAGREE = 3.0               # ... unless the two distances disagree by more than this factor (a sign behind a car)
+
+
+def _line_height(box) -> float:
+    """The text line's height in pixels: the shorter side of its (possibly tilted) box."""
+    import math
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = box
+    along = (math.hypot(x1 - x0, y1 - y0) + math.hypot(x2 - x3, y2 - y3)) / 2
+    across = (math.hypot(x3 - x0, y3 - y0) + math.hypot(x2 - x1, y2 - y1)) / 2
+    return min(along, across)
+
+
 def text_distance(read: TextRead, hazards: tuple[Hazard, ...], focal_px: float) -> tuple[float | None, bool]:
-    """(metres, rough) for a reading: the distance of the smallest tracked object whose box holds the
-    text's centre (rough False), else focal_px * SIGN_TEXT_M / the line's height in pixels (rough
-    True), or None when that is beyond TEXT_DISTANCE_MAX_M or the box is empty."""
+    """(metres, rough) for a reading: the distance of the smallest tracked object whose box holds
+    most of the text (rough False) when that agrees within DISAGREE with the text's own size, else
+    focal_px * SIGN_TEXT_M / the line's height in pixels (rough True), or None when that is beyond
+    TEXT_DISTANCE_MAX_M or the box is degenerate."""
+    if len(read.box) != 4:
+        return None, True
+    height = _line_height(read.box)
+    own = focal_px * SIGN_TEXT_M / height if height > 1 else None
     xs = [p[0] for p in read.box]
     ys = [p[1] for p in read.box]
-    if not xs:
-        return None, True
-    cx, cy = sum(xs) / len(xs), sum(ys) / len(ys)
-    holders = [h for h in hazards if h.box[0] <= cx <= h.box[2] and h.box[1] <= cy <= h.box[3]]
+    tx1, ty1, tx2, ty2 = min(xs), min(ys), max(xs), max(ys)
+    area = max((tx2 - tx1) * (ty2 - ty1), 1e-9)
+
+    def inside(h) -> float:
+        iw = min(tx2, h.box[2]) - max(tx1, h.box[0])
+        ih = min(ty2, h.box[3]) - max(ty1, h.box[1])
+        return iw * ih / area if iw > 0 and ih > 0 else 0.0
+    holders = [h for h in hazards if inside(h) >= TEXT_INSIDE]
     if holders:
         h = min(holders, key=lambda h: (h.box[2] - h.box[0]) * (h.box[3] - h.box[1]))
-        return h.distance_m, False
-    height = max(ys) - min(ys)
-    if height <= 1:
+        if own is None or 1 / DISAGREE <= h.distance_m / own <= DISAGREE:
+            return h.distance_m, False
+    if own is None or own > TEXT_DISTANCE_MAX_M:
         return None, True
-    d = focal_px * SIGN_TEXT_M / height
-    return (d if d <= TEXT_DISTANCE_MAX_M else None), True
+    return own, True
 
 
 @dataclass(frozen=True)
@@ -131,7 +152,8 @@ class Sighting:
         text = f"{self.word}, {clock_words(self.clock)}"
         if self.distance_m is None:
             return text
-        far = distance_words(self.distance_m, units or Units.METRES)
+        d = max(1.0, round(self.distance_m)) if self.rough else self.distance_m    # no half metres for a guess
+        far = distance_words(d, units or Units.METRES)
         return f"{text}, {'about ' if self.rough else ''}{far}"
 
 

@@ -17,11 +17,13 @@ device). It hands each cue to the platform accessibility API:
 
 Four kinds of message, by what happens when the screen reader is still busy:
   * urgent (warnings and dangers): out at once (a screen reader interrupts itself for it);
-  * replies (the answer to a key: P, T, W, D, R, F5): out at once. A screen reader stops speaking
-    at every key press (Orca's presentationInterrupt; NVDA and JAWS alike), so a warning being read
-    when the key came is cut by the key itself and holding the answer back would only leave silence
-    (P waited 1.3 s so in the 30-minute Orca run). Only a warning or danger raised after the key
-    (the text read for T comes seconds later) is read to its end first. A newer reply replaces one
+  * replies (the answer to a key: P, T, W, D, R, F5): out at once unless a warning or danger is
+    still being read, then right after it. But a screen reader stops speaking at every key press
+    (Orca 43's KeyboardEvent._present calls presentationInterrupt; NVDA and JAWS alike), so once a
+    key was pressed more than CUT_GRACE_S after the warning went out (time for the screen reader to
+    have started it), the warning was cut by the key and holding replies back would only leave
+    silence (P's answer waited 1.3 s so in the 30-minute Orca run). The announcer watches the
+    application's key presses for this (a mouse click does not count). A newer reply replaces one
     still waiting (stale answers are dropped), and the text read for T is dropped when it comes
     ANSWER_STALE_S after the key (`asked`; it came 31 s late under load);
   * notices ("The video has ended"): in turn, after what is being read; at most MAX_NOTICES wait;
@@ -60,7 +62,9 @@ MAX_GUIDANCE = 2
 MAX_NOTICES = 4
 MAX_LABELS = 12                 # notification labels at most (then the one free longest is reused)
 ANSWER_STALE_S = 10.0           # the text read for T that comes later than this after T is no answer any more
+CUT_GRACE_S = 0.5               # a key this long after a warning went out cut it (Orca started it within 0.12 s)
 
+_KEY_EVENTS = (QtCore.QEvent.Type.KeyPress, QtCore.QEvent.Type.ShortcutOverride)
 URGENT, REPLY, NOTICE, GUIDANCE = "urgent", "reply", "notice", "guidance"
 MESSAGE_KINDS = (URGENT, REPLY, NOTICE, GUIDANCE)
 
@@ -160,6 +164,10 @@ class Announcer(QObject):
         self._asked: dict[CueKind, float] = {}
         self._urgent_until = 0.0         # ... a warning or danger, until then
         self._urgent_sent = -1e18        # when that warning or danger went out
+        self._last_key = -1e18           # the user's last key press (the screen reader stopped speaking then)
+        app = QtCore.QCoreApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
         self._timer = QtCore.QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._flush)
@@ -183,14 +191,12 @@ class Announcer(QObject):
     def emit(self, cue: Cue) -> None:
         if not cue.text:
             return
-        posted = self.clock()
         if cue.kind is CueKind.TEXT:
             asked = self._asked.get(CueKind.TEXT)
-            if asked is None or posted - asked > ANSWER_STALE_S:
+            if asked is None or self.clock() - asked > ANSWER_STALE_S:
                 self.dropped.emit(cue.text, "stale")     # (any thread: a queued signal to the GUI thread)
                 return
-            posted = asked               # a reply is dated by its key (see _reply_free)
-        self._post.emit(spoken_text(cue), message_kind(cue), posted)
+        self._post.emit(spoken_text(cue), message_kind(cue), self.clock())
 
     def asked(self, kind: CueKind) -> None:
         """The user pressed the key whose answer is a cue of this kind (T: CueKind.TEXT), now."""
@@ -221,7 +227,7 @@ class Announcer(QObject):
         now = self.clock()
         if kind == URGENT:
             self._send(text, True, now)
-        elif kind == REPLY and self._reply_free(posted, now):
+        elif kind == REPLY and self._reply_free(now):
             self._discard(lambda k: k == REPLY, "replaced")
             self._send(text, False, now)
         else:
@@ -234,10 +240,23 @@ class Announcer(QObject):
                 self._trim(kind, MAX_GUIDANCE if kind == GUIDANCE else MAX_NOTICES)
         self._flush()
 
-    def _reply_free(self, key_t: float, now: float) -> bool:
-        """May a reply to a key pressed at key_t go out now? Yes unless a warning or danger that went
-        out after the key is still being read (one read before the key was cut by the key press)."""
-        return now >= self._urgent_until or key_t >= self._urgent_sent
+    def key_pressed(self) -> None:
+        """The user pressed a key (the event filter calls this): the screen reader stopped speaking,
+        so a reply waiting for a warning to be read may go now."""
+        self._last_key = self.clock()
+        if self._waiting and self._waiting[0][1] == REPLY:
+            self._flush()
+
+    def eventFilter(self, obj, event) -> bool:
+        # A shortcut's key never arrives as a KeyPress, only as its ShortcutOverride.
+        if event.type() in _KEY_EVENTS:
+            self.key_pressed()
+        return False
+
+    def _reply_free(self, now: float) -> bool:
+        """May a reply go out now? Yes unless a warning or danger is still being read and no key
+        has cut it since (see the module docstring)."""
+        return now >= self._urgent_until or self._last_key > self._urgent_sent + CUT_GRACE_S
 
     def _discard(self, which, why: str) -> None:
         keep = []
@@ -266,8 +285,8 @@ class Announcer(QObject):
         if not self._waiting:
             self._timer.stop()
             return
-        text, kind, posted = self._waiting[0]
-        free = (now if self._reply_free(posted, now) else self._urgent_until) if kind == REPLY else self._busy_until
+        text, kind, _ = self._waiting[0]
+        free = (now if self._reply_free(now) else self._urgent_until) if kind == REPLY else self._busy_until
         if free > now:
             self._timer.start(int((free - now) * 1000) + 1)
             return

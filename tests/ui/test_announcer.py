@@ -7,13 +7,14 @@ import threading
 import time
 
 import pytest
+from PySide6 import QtTest
 
 from engine.types import Urgency
 from maxsight_app.cues.types import Cue, CueKind, Priority
 from maxsight_app.outputs.base import SpyOutput
 from maxsight_app.profile.store import ProfileStore
 from maxsight_app.ui.announcer import Announcer, ScreenReaderProbe, _orca_running, screen_reader_running, spoken_text
-from maxsight_app.ui.qt import QAccessible, QtWidgets
+from maxsight_app.ui.qt import QAccessible, QtCore, QtWidgets
 from maxsight_app.ui.status import REFRESH_S, StatusStrip
 
 
@@ -215,6 +216,7 @@ def test_stale_guidance_is_dropped_and_replies_go_first(qtbot, clocked):
     a, clock = clocked
     dropped = []
     a.dropped.connect(lambda text, why: dropped.append((text, why)))
+    a.key_pressed()
     a.asked(CueKind.TEXT)                            # T
     clock.t += 0.5
     a.emit(danger())                                 # raised after the key: read to its end first
@@ -238,18 +240,41 @@ def test_stale_guidance_is_dropped_and_replies_go_first(qtbot, clocked):
 def test_a_key_pressed_while_a_warning_is_read_is_answered_at_once(qtbot, clocked):
     """The screen reader stopped reading the warning at the key press: P's "Paused" (and W's
     answer) go out at once, not after the warning's reading time (1.3 s late in the Orca run);
-    a notice still waits for the warning."""
+    a notice still waits for the warning. A key within CUT_GRACE_S of the warning (the screen
+    reader may not have started it) or a mouse click does not cut it: the reply waits."""
+    from maxsight_app.ui.announcer import CUT_GRACE_S
     a, clock = clocked
+    dropped = []
+    a.dropped.connect(lambda text, why: dropped.append((text, why)))
     a.emit(danger())
     qtbot.waitUntil(lambda: len(a.history) == 1, timeout=5000)
-    clock.t += 0.4
+    clock.t += CUT_GRACE_S / 2
+    a.key_pressed()                                  # too soon after the warning went out
+    a.reply("Resumed.")
+    qtbot.waitUntil(lambda: a.waiting == [("Resumed.", "reply")], timeout=5000)
+    clock.t += CUT_GRACE_S
+    QtTest.QTest.keyClick(a.host, QtCore.Qt.Key.Key_P)     # a real key press, seen by the announcer's filter:
+    assert [h[1] for h in a.history[1:]] == ["Resumed."]    # ... it cut the warning, the waiting answer goes
     a.say("The video has ended.")
     a.reply("Paused. Press P to resume.")
     a.emit(Cue("what's around: a chair", CueKind.SUMMARY, Priority.NEXT, Urgency.SAFE, 0.0))
-    qtbot.waitUntil(lambda: len(a.history) == 3, timeout=5000)
-    assert [h[1] for h in a.history[1:]] == ["Paused. Press P to resume.", "what's around: a chair"]
-    assert a.history[1][0] == a.history[2][0] == clock.t          # no wait
-    assert a.waiting == [("The video has ended.", "notice")]
+    qtbot.waitUntil(lambda: len(a.history) == 4, timeout=5000)
+    assert [h[1] for h in a.history[1:]] == ["Resumed.", "Paused. Press P to resume.", "what's around: a chair"]
+    assert a.history[1][0] == a.history[2][0] == a.history[3][0] == clock.t          # no wait
+    assert a.waiting == [("The video has ended.", "notice")] and dropped == []
+
+
+def test_a_click_does_not_cut_a_warning(qtbot, clocked):
+    a, clock = clocked
+    a.emit(danger())
+    qtbot.waitUntil(lambda: len(a.history) == 1, timeout=5000)
+    clock.t += 1.0
+    QtTest.QTest.mouseClick(a.host, QtCore.Qt.MouseButton.LeftButton)
+    a.reply("Paused. Press P to resume.")
+    qtbot.waitUntil(lambda: a.waiting == [("Paused. Press P to resume.", "reply")], timeout=5000)
+    clock.t += 3.0                                   # the danger was read
+    qtbot.waitUntil(lambda: len(a.history) == 2, timeout=10000)
+    assert a.history[1][1] == "Paused. Press P to resume."
 
 
 def test_a_reply_is_not_held_up_by_a_notice_being_read(qtbot, clocked):

@@ -71,10 +71,23 @@ def test_the_distance_is_the_objects_the_text_is_on_else_rough_from_its_height()
     assert rough and 3.5 < d < 4.7
     tiny = TextRead("Gate C3", 0.9, ((10, 10), (30, 10), (30, 12), (10, 12)), 10, -40.0, seen=2)
     assert text_distance(tiny, (), focal) == (None, True)
+    # A tilted line is as far as a level one: its height is the box's short side, not its extent.
+    import math
+    a = math.radians(20)
+    c, s_ = math.cos(a) * 80, math.sin(a) * 80
+    tilted = TextRead("Gate C3", 0.9, ((10, 10), (10 + c, 10 + s_), (10 + c - 20 * math.sin(a), 10 + s_ + 20 * math.cos(a)),
+                                       (10 - 20 * math.sin(a), 10 + 20 * math.cos(a))), 10, -40.0, seen=2)
+    assert abs(text_distance(tilted, (), focal)[0] - d) < 0.05
+    # A sign far behind a tracked car (the text-size distance disagrees 3x or more): not the car's distance.
+    behind = TextRead("EXIT", 0.9, ((400, 150), (412, 150), (412, 153), (400, 153)), 11, -30.0, seen=2)
+    far, rough = text_distance(behind, (_bus(8.2),), focal)
+    assert rough and 27 < far < 28.5                               # 0.15 m in 3 px, not the bus's 8.2 m
     # Said with the clock direction and the distance; "about" when only the text's height says it.
     w = WatchFor("75, Gate C3")
     said = w.update([on_bus, sign], 1.0, lambda r: text_distance(r, (_bus(8.2),), focal))
     assert sorted(s.words() for s in said) == ["75, 11 o'clock, 8 metres", "Gate C3, 10 o'clock, about 4 metres"]
+    from maxsight_app.profile.schema import Units
+    assert [s.words(Units.FEET) for s in said if s.word == "Gate C3"] == ["Gate C3, 10 o'clock, about 13 feet"]
 
 
 @pytest.mark.parametrize("value,msg", [
