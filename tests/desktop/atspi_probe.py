@@ -59,9 +59,12 @@ def node(acc, depth=0, recurse=True, max_children=400):
     if recurse:
         kids = []
         for i in range(min(acc.childCount, max_children)):
-            c = acc.getChildAtIndex(i)
-            if c is not None:
-                kids.append(node(c, depth + 1, recurse, max_children))
+            try:
+                c = acc.getChildAtIndex(i)
+                if c is not None:
+                    kids.append(node(c, depth + 1, recurse, max_children))
+            except Exception:  # noqa: BLE001 - a live window: a row or notification went away while it was read
+                continue
         d["children"] = kids
     return d
 
