@@ -28,7 +28,7 @@ def _missing(msg: str):
 @pytest.fixture(scope="session")
 def eval_data():
     d = eval_data_dir()
-    if not d.is_dir():
+    if not d.is_dir() or not any(d.iterdir()):        # an empty folder holds no data either
         _missing(f"evaluation data not found at {d}; set MAXSIGHT_EVAL_DATA")
     return d
 
