@@ -61,6 +61,10 @@ class ModelSpec:
     pinned: tuple[tuple[str, str], ...] = ()
     # INT8 copies: the fp32 model this one is quantised from at install time (install/quantize.py).
     quantized_from: str = ""
+    # Classes judged on the frame and its mirror image together, merged by weighted box fusion at
+    # flip_iou (engine/models/detectors/flip.py); none: one view.
+    flip_classes: tuple[str, ...] = ()
+    flip_iou: float = 0.45
 
     @property
     def fetched(self) -> bool:

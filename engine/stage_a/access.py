@@ -5,9 +5,14 @@ trained by the toolkit on the accessibility photos) runs beside the COCO detecto
 every `every_s` seconds (0.2 s: five times a second, what stairs need at walking pace; at 10 fps
 that is every other frame), so Stage A stays inside the frame interval. Its detections feed a
 tracker of their own, whose ids start at FIRST_ID so they never collide with the COCO tracker's;
-between runs the last tracks stand (at most every_s old). A door's handle is not announced by
-itself: it becomes the door's detail ("handle on the right"), which is what a hand reaching for
-the door needs.
+between runs the last tracks stand (at most every_s old). A model that judges stairs on the frame
+and its mirror image (engine/models/detectors/flip.py) runs the plain view when it is due, merged
+with the mirror view run on the frame after the previous plain view (0.1 s before at 10 fps), so no
+frame pays for two inferences (Stage A's p95 stays what one view costs) and doors are tracked on
+the same frames as before. The first frame of a source (or the first after a stall) runs both
+views. Under 10 fps the mirror view takes a frame the plain view was due on, so stairs are then
+looked at half as often. A door's handle is not announced by itself: it becomes the door's detail
+("handle on the right"), which is what a hand reaching for the door needs.
 """
 from __future__ import annotations
 
@@ -15,7 +20,8 @@ import logging
 import time
 
 from engine.config import TrackerConfig
-from engine.models.detectors import Detector
+from engine.models.detectors import Detector, RawDetections
+from engine.models.detectors.flip import FlipAveraged
 from engine.stage_a.tracking import Tracker
 from engine.types import Detection, Frame, Hazard, Track
 
@@ -40,10 +46,15 @@ class AccessLane:
         self._last_t: float | None = None
         self._tracks: tuple[Track, ...] = ()
         self._failed = False
+        # A two-view model's last mirror view (and when it was made), and whether the next frame owes one.
+        self._mirror: RawDetections | None = None
+        self._mirror_t = 0.0
+        self._mirror_due = False
 
     def reset(self) -> None:
         self.tracker.reset()
         self._last_t, self._tracks = None, ()
+        self._mirror, self._mirror_due = None, False
 
     def due(self, t: float) -> bool:
         # A small tolerance: a 10 fps source's timestamps 0.1999... apart still count as 0.2 s.
@@ -52,15 +63,33 @@ class AccessLane:
     def run(self, frame: Frame, timings: dict | None = None) -> tuple[tuple[Detection, ...], tuple[Track, ...], str | None]:
         """Detections made now (empty between runs), the access tracks, and a problem sentence when
         the detector failed (tracks then coast, as the COCO lane's do)."""
-        if not self.due(frame.timestamp):
-            return (), self._tracks, None
+        two_views = isinstance(self.detector, FlipAveraged)
         if self._last_t is not None and frame.timestamp < self._last_t:
             self.reset()                      # the source started again
-        self._last_t = frame.timestamp
         t0 = time.perf_counter()
         problem = None
+        mirror_frame = two_views and self._mirror_due
         try:
-            raw = self.detector.detect_raw(frame.image, min_score=self.keep_score)
+            if mirror_frame:
+                # The frame after a plain view: the mirror view, kept for the next plain view.
+                self._mirror_due = False
+                self._mirror = self.detector.detect_mirrored(frame.image, min_score=self.keep_score)
+                self._mirror_t = frame.timestamp
+                self._add_time(timings, t0)
+                return (), self._tracks, None
+            if not self.due(frame.timestamp):
+                return (), self._tracks, None
+            self._last_t = frame.timestamp
+            if not two_views:
+                raw = self.detector.detect_raw(frame.image, min_score=self.keep_score)
+            else:
+                # With no mirror view yet, or one older than two runs (it saw another scene), this
+                # frame runs both views: only the first frame of a source, or after a stall.
+                plain = self.detector.detect_plain(frame.image, min_score=self.keep_score)
+                fresh = self._mirror is not None and frame.timestamp - self._mirror_t <= 2 * self.every_s
+                mirrored = self._mirror if fresh else self.detector.detect_mirrored(frame.image, min_score=self.keep_score)
+                raw = self.detector.merge(plain, mirrored, self.keep_score)
+                self._mirror_due = True
             detections = self.detector.to_detections(raw)
             self._failed = False
         except Exception as exc:  # noqa: BLE001 - Stage A must answer for every frame
@@ -68,10 +97,17 @@ class AccessLane:
                 log.exception("the door and stairs detector failed; Stage A continues without it this frame")
             self._failed = True
             detections, problem = (), f"door and stairs detector failed: {exc}"
+            if mirror_frame:                  # not a run of its own: the tracks wait for the next plain view
+                self._mirror = None
+                return (), self._tracks, problem
         self._tracks = self.tracker.update(detections, frame.timestamp, frame.size)
+        self._add_time(timings, t0)
+        return detections, self._tracks, problem
+
+    @staticmethod
+    def _add_time(timings: dict | None, t0: float) -> None:
         if timings is not None:
             timings["access"] = timings.get("access", 0.0) + (time.perf_counter() - t0) * 1e3
-        return detections, self._tracks, problem
 
 
 def handle_side(door: Hazard | Track, tracks: tuple[Track, ...]) -> str | None:

@@ -20,7 +20,8 @@ def evidence_gap(label: str, pos: geometry.Position, sure: bool, ttc: float | No
     """Why a warning or danger about this track would not be worth believing, or None when the
     evidence holds. Such a track is said as a caution (never dropped):
       * its class group's precision at its operating point was under 60% on the dev half
-        (calibration `no_warnings`: the door and stairs detector's stairs, for one);
+        (calibration `no_warnings`; the door and stairs detector's stairs were, until judged on a
+        mirror view too);
       * its class is unsure (the detector keeps changing its mind), unless it is closing in fast
         (time to contact under CLOSING_TTC_S): near and growing is said, as "something";
       * its size says near but its bottom meets the floor far off (a poster, a reflection, a

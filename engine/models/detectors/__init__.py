@@ -97,14 +97,21 @@ def families(registry: Registry) -> dict:
 
 def build(spec: ModelSpec, registry: Registry, threads: int = 2, device: str = "cpu") -> Detector:
     """A runnable detector for `spec`, through the family table (families()). Model files are
-    checked against their recorded hashes first (registry.verified_path)."""
+    checked against their recorded hashes first (registry.verified_path). A spec with flip_classes
+    judges those classes on the frame and its mirror image (detectors/flip.py)."""
     table = families(registry)
     if spec.family not in table:
         if spec.family == "maxsight-checkpoint":
             raise ModelError("running a training checkpoint needs torch (scripts/setup.sh --training); or export it with "
                              "`maxsight export`, which runs on ONNX Runtime")
         raise ModelError(f"model {spec.name!r} is not a detector (family {spec.family!r})")
-    return table[spec.family](spec, registry, threads, device)
+    detector = table[spec.family](spec, registry, threads, device)
+    if spec.flip_classes:
+        # flip.py builds on this module, as the family modules do: loaded the same way (BUILTIN_MODULES).
+        import importlib
+        flip = importlib.import_module("engine.models.detectors.flip")
+        detector = flip.FlipAveraged(detector, spec.flip_iou, spec.flip_classes)
+    return detector
 
 
 def labels_for(spec: ModelSpec) -> list[str]:
