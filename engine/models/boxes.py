@@ -73,12 +73,15 @@ def nms_per_class(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, io
 
 
 def weighted_box_fusion(lists: list[tuple[np.ndarray, np.ndarray, np.ndarray]], iou_thr: float = 0.7,
-                        weights: list[float] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                        weights: list[float] | None = None,
+                        per_model: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weighted box fusion (Solovyev et al. 2019) over several detectors' (boxes, scores, classes).
 
     Boxes of one class that overlap above iou_thr are averaged, weighted by score; the fused score
     is the mean score over all models, so a box only one model saw is down-weighted rather than
-    dropped. Returns fused (boxes [K, 4], scores [K], classes [K])."""
+    dropped. With per_model, each model's members are averaged first and the fused score is the
+    mean of those over all models (a model with no member gives 0): two boxes from one model are
+    still one model's word. Returns fused (boxes [K, 4], scores [K], classes [K])."""
     n_models = len(lists)
     weights = weights or [1.0] * n_models
     all_b, all_s, all_c, all_m = [], [], [], []
@@ -89,7 +92,7 @@ def weighted_box_fusion(lists: list[tuple[np.ndarray, np.ndarray, np.ndarray]], 
         all_m.append(np.full(len(b), m))
     if not any(len(b) for b in all_b):
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
-    B, S, C = np.concatenate(all_b), np.concatenate(all_s), np.concatenate(all_c)
+    B, S, C, M = np.concatenate(all_b), np.concatenate(all_s), np.concatenate(all_c), np.concatenate(all_m)
     out_b, out_s, out_c = [], [], []
     for cls in np.unique(C):
         idx = np.where(C == cls)[0]
@@ -109,7 +112,10 @@ def weighted_box_fusion(lists: list[tuple[np.ndarray, np.ndarray, np.ndarray]], 
             fused.append(B[i].copy())
         for members, box in zip(clusters, fused):
             sc = S[members]
-            score = sc.mean() * min(len(members), n_models) / sum(weights)
+            if per_model:
+                score = sum(sc[M[members] == m].mean() for m in np.unique(M[members])) / sum(weights)
+            else:
+                score = sc.mean() * min(len(members), n_models) / sum(weights)
             out_b.append(box)
             out_s.append(score)
             out_c.append(cls)

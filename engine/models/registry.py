@@ -81,9 +81,8 @@ def default_registry(include_user: bool = True) -> Registry:
         input_size=416,
         preprocessing="letterbox 416, BGR, (x - [103.53, 116.28, 123.675]) / [57.375, 57.12, 58.395], NCHW",
         birth_score=0.50, keep_score=0.25,
-        # Every class judged on the frame and its mirror image too (detectors/flip.py): on the COCO
-        # dev half, with its calibration refitted, precision 88% -> 92% and more hazards found.
-        flip_classes=("*",),
+        # One view: the mirror view (detectors/flip.py) raised precision on the COCO halves but
+        # cost approaching hazards their cue within 1 s (docs/measurements/issue22.md).
         licence="Apache-2.0 (NanoDet), MIT (TF.js wrapper)",
     ))
     reg.register(ModelSpec(

@@ -9,9 +9,9 @@ between runs the last tracks stand (at most every_s old). A model that judges st
 and its mirror image (engine/models/detectors/flip.py) runs the plain view when it is due, merged
 with the mirror view run on the frame after the previous plain view (0.1 s before at 10 fps), so no
 frame pays for two inferences (Stage A's p95 stays what one view costs) and doors are tracked on
-the same frames as before. The first frame of a source (or the first after a stall) runs both
-views. Under 10 fps the mirror view takes a frame the plain view was due on, so stairs are then
-looked at half as often. A door's handle is not announced by itself: it becomes the door's detail
+the same frames as before. The mirror view only takes a frame the plain view is not due on: the
+first frame of a source, the first after a stall, and every run when frames come every_s or more
+apart (5 fps and slower) run both views on one frame. A door's handle is not announced by itself: it becomes the door's detail
 ("handle on the right"), which is what a hand reaching for the door needs.
 """
 from __future__ import annotations
@@ -48,7 +48,7 @@ class AccessLane:
         self._failed = False
         # A two-view model's last mirror view (and when it was made), and whether the next frame owes one.
         self._mirror: RawDetections | None = None
-        self._mirror_t = 0.0
+        self._mirror_t, self._mirror_shape = 0.0, None
         self._mirror_due = False
 
     def reset(self) -> None:
@@ -66,28 +66,32 @@ class AccessLane:
         two_views = isinstance(self.detector, FlipAveraged)
         if self._last_t is not None and frame.timestamp < self._last_t:
             self.reset()                      # the source started again
+        due = self.due(frame.timestamp)
         t0 = time.perf_counter()
         problem = None
-        mirror_frame = two_views and self._mirror_due
+        mirror_frame = two_views and self._mirror_due and not due
         try:
             if mirror_frame:
                 # The frame after a plain view: the mirror view, kept for the next plain view.
                 self._mirror_due = False
                 self._mirror = self.detector.detect_mirrored(frame.image, min_score=self.keep_score)
-                self._mirror_t = frame.timestamp
+                self._mirror_t, self._mirror_shape = frame.timestamp, frame.image.shape
                 self._add_time(timings, t0)
                 return (), self._tracks, None
-            if not self.due(frame.timestamp):
+            if not due:
                 return (), self._tracks, None
             self._last_t = frame.timestamp
             if not two_views:
                 raw = self.detector.detect_raw(frame.image, min_score=self.keep_score)
             else:
-                # With no mirror view yet, or one older than two runs (it saw another scene), this
-                # frame runs both views: only the first frame of a source, or after a stall.
+                # With no mirror view made since the last plain view (a source's first frame, a
+                # stall, frames further apart than every_s), or one older than every_s or of
+                # another frame size, this frame runs both views.
                 plain = self.detector.detect_plain(frame.image, min_score=self.keep_score)
-                fresh = self._mirror is not None and frame.timestamp - self._mirror_t <= 2 * self.every_s
+                fresh = (self._mirror is not None and frame.timestamp - self._mirror_t <= self.every_s + 1e-3
+                         and self._mirror_shape == frame.image.shape)
                 mirrored = self._mirror if fresh else self.detector.detect_mirrored(frame.image, min_score=self.keep_score)
+                self._mirror = None
                 raw = self.detector.merge(plain, mirrored, self.keep_score)
                 self._mirror_due = True
             detections = self.detector.to_detections(raw)

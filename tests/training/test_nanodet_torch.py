@@ -33,13 +33,6 @@ def test_torch_nanodet_matches_the_installed_onnx_model(nanodet, frames):
     assert p["top100_agreement"] == 1.0, p
 
 
-def one_view(spec):
-    """The app's NanoDet also looks at the mirror image (detectors/flip.py); the torch model is
-    compared with the ONNX model itself, one view."""
-    from dataclasses import replace
-    return replace(spec, flip_classes=())
-
-
 def test_torch_detector_gives_the_apps_detections(nanodet, frames, installed_models):
     """Through the engine's own letterbox, decoding and NMS, the torch model detects what the app's
     ONNX NanoDet detects: same classes, scores within 1e-3, boxes within 0.05 px."""
@@ -47,7 +40,7 @@ def test_torch_detector_gives_the_apps_detections(nanodet, frames, installed_mod
     from engine.models.spec import load_labels
     from training.joint import torch_detector
     det = torch_detector(nanodet, load_labels("coco80")[0], "nanodet-torch")
-    app = build(one_view(installed_models.get("nanodet")), installed_models, threads=2)
+    app = build(installed_models.get("nanodet"), installed_models, threads=2)
     total = 0
     for f in frames:
         a, b = app.detect_raw(f, min_score=0.3), det.detect_raw(f, min_score=0.3)
@@ -104,7 +97,7 @@ def test_the_export_runs_in_the_app(nanodet, frames, tmp_path, installed_models)
     spec = spec_from_path(tmp_path / "joint.onnx")
     det = build(spec, installed_models, threads=2)
     assert det.labels[-1] == "stair_up" and len(det.labels) == 86
-    app = build(one_view(installed_models.get("nanodet")), installed_models, threads=2)
+    app = build(installed_models.get("nanodet"), installed_models, threads=2)
     for f in frames[1:]:
         a, b = app.detect_raw(f, min_score=0.3), det.detect_raw(f, min_score=0.3)
         assert np.array_equal(a.classes, b.classes), (a.classes, b.classes)
