@@ -151,7 +151,7 @@ def default_registry(include_user: bool = True) -> Registry:
                         "trained by MaxSight; assets/models/access_detector/MODEL_CARD.md)",
             licence="trained by MaxSight on DoorDetect (no licence file: research and evaluation use) and a Roboflow stairs "
                     "export (CC BY 4.0)",
-            # Stairs are judged on the frame and its mirror image: a third fewer false stairs
+            # Stairs are judged on the frame and its mirror image: about half as many false stairs
             # (detectors/flip.py; chosen on the val-dev halves).
             flip_classes=("stair_down", "stair_up"),
         ))

@@ -6,13 +6,13 @@ every `every_s` seconds (0.2 s: five times a second, what stairs need at walking
 that is every other frame), so Stage A stays inside the frame interval. Its detections feed a
 tracker of their own, whose ids start at FIRST_ID so they never collide with the COCO tracker's;
 between runs the last tracks stand (at most every_s old). A model that judges stairs on the frame
-and its mirror image (engine/models/detectors/flip.py) runs the plain view when it is due, merged
-with the mirror view run on the frame after the previous plain view (0.1 s before at 10 fps), so no
-frame pays for two inferences (Stage A's p95 stays what one view costs) and doors are tracked on
-the same frames as before. The mirror view only takes a frame the plain view is not due on: the
-first frame of a source, the first after a stall, and every run when frames come every_s or more
-apart (5 fps and slower) run both views on one frame. A door's handle is not announced by itself: it becomes the door's detail
-("handle on the right"), which is what a hand reaching for the door needs.
+and its mirror image (engine/models/detectors/flip.py) runs its plain view when it is due, merged
+with the mirror view it ran on the frame after the previous plain view (0.1 s before at 10 fps):
+no frame runs the model twice, and doors are tracked on the same frames as before. Both views run
+on one frame only when no fresh mirror view is there: a source's first frame, the first after a
+stall, and every run when frames come every_s or more apart (5 fps and slower). A door's handle
+is not announced by itself: it becomes the door's detail ("handle on the right"), which is what a
+hand reaching for the door needs.
 """
 from __future__ import annotations
 
