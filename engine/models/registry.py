@@ -109,9 +109,8 @@ def default_registry(include_user: bool = True) -> Registry:
     ))
     for base in ("nanodet", "centernet"):
         fp32 = reg.get(base)
-        # The INT8 copies are the fast choice: one view, with their own calibration.
         reg.register(replace(fp32, name=f"{base}-int8", description=fp32.description.split(",")[0] + ", INT8 (made at install)",
-                             onnx_file=f"{base}-int8.onnx", sources=(), quantized_from=base, flip_classes=()))
+                             onnx_file=f"{base}-int8.onnx", sources=(), quantized_from=base))
     reg.register(ModelSpec(
         name="fused-int8",
         family="fused",

@@ -35,14 +35,12 @@ def mirror_boxes(boxes: np.ndarray, width: int) -> np.ndarray:
 
 
 class FlipAveraged(Detector):
-    """`inner` on the image and on its left-right mirror; `classes` (label names, or "*" for every
-    class) are fused across the two views at `iou`, every other class is the plain view's."""
+    """`inner` on the image and on its left-right mirror; `classes` (label names) are fused across
+    the two views at `iou`, every other class is the plain view's."""
 
     def __init__(self, inner: Detector, iou: float, classes: tuple[str, ...]):
         if not 0.0 < iou < 1.0:
             raise ValueError(f"the mirror view's fusion IoU must be between 0 and 1, got {iou}")
-        if tuple(classes) == ("*",):
-            classes = tuple(inner.labels)
         unknown = sorted(set(classes) - set(inner.labels))
         if not classes or unknown:
             raise ValueError(f"the mirror view needs classes of the model {inner.name}; it has no {', '.join(unknown)}")

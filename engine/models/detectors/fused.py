@@ -50,11 +50,9 @@ FAMILY = "fused"
 
 
 def make(spec, registry, threads: int, device: str) -> FusedDetector:
-    """Members run side by side when each can have a thread of its own. Each member runs on one
-    view: the other member is the fused detector's second opinion (no mirror view)."""
-    from dataclasses import replace
+    """Members run side by side when each can have a thread of its own."""
     from engine.models.detectors import build, labels_for
     concurrent = threads >= len(spec.parts)
     part_threads = threads // len(spec.parts) if concurrent else threads
-    parts = [build(replace(registry.get(p), flip_classes=()), registry, part_threads, device) for p in spec.parts]
+    parts = [build(registry.get(p), registry, part_threads, device) for p in spec.parts]
     return FusedDetector(spec, parts, labels_for(spec), concurrent=concurrent)
