@@ -82,6 +82,7 @@ class _TrackState:
     hits: int = 1
     misses: int = 0
     history: deque = field(default_factory=lambda: deque(maxlen=90))  # (t, ln size) of matched boxes
+    widths: deque = field(default_factory=lambda: deque(maxlen=90))   # (t, ln width) while no side is cut
     growth: float = 0.0
     ttc: float | None = None
     evidence: float = 0.0          # sum of matched scores (how sure we are something is there)
@@ -204,8 +205,7 @@ class Tracker:
             st = _TrackState(self._next_id, d.class_id, d.label, _Kalman(np.array(d.box)), d.score, t, t,
                              evidence=d.score, peak=d.score, votes=dict(self._votes.get(id(d), {d.label: (d.class_id, d.score)})))
             st.confirmed = self._confirmable(st, np.array(d.box), area)
-            if not self._cut_by_edge(np.array(d.box)):
-                st.history.append((t, _log_size(np.array(d.box))))
+            self._remember_size(st, np.array(d.box), t)
             self._tracks.append(st)
             self._next_id += 1
         # Unconfirmed tracks missed twice go at once: isolated weak detections never surface.
@@ -294,18 +294,37 @@ class Tracker:
         tr.label, tr.class_id = best, tr.votes[best][0]
         if not tr.confirmed:
             tr.confirmed = self._confirmable(tr, box, area)
+        self._remember_size(tr, box, t)
+        tr.growth, tr.ttc = self._approach_of(tr, t)
+
+    def _remember_size(self, tr: _TrackState, box: np.ndarray, t: float) -> None:
         # A box cut by the frame edge grows as the object walks into view, not because it is
-        # coming closer: such boxes do not feed the approach estimate.
+        # coming closer: such boxes do not feed the size history. Its width still does while
+        # neither side is cut: near things run off the top and bottom of the picture first (the
+        # lowest row is 2.4 m ahead for a chest camera), and their width still scales as 1/distance.
         if not self._cut_by_edge(box):
             tr.history.append((t, _log_size(box)))
+        if not self._cut_sides(box):
+            tr.widths.append((t, math.log(max(float(box[2] - box[0]), 1.0))))
+
+    def _approach_of(self, tr: _TrackState, t: float) -> tuple[float, float | None]:
+        """From the whole box while it is in view; from its width once only its top or bottom is
+        cut (a chair 1.2 m ahead, a fridge being walked up to)."""
         window = [p for p in tr.history if t - p[0] <= self.cfg.growth_window_s]
-        tr.growth, tr.ttc = _approach(window, t)
+        if len(window) >= 4 or self._frame_size is None:
+            return _approach(window, t)
+        return _approach([p for p in tr.widths if t - p[0] <= self.cfg.growth_window_s], t)
 
     def _cut_by_edge(self, box: np.ndarray, margin: float = 3.0) -> bool:
         if self._frame_size is None:
             return False
         w, h = self._frame_size
         return box[0] <= margin or box[1] <= margin or box[2] >= w - margin or box[3] >= h - margin
+
+    def _cut_sides(self, box: np.ndarray, margin: float = 3.0) -> bool:
+        if self._frame_size is None:
+            return False
+        return box[0] <= margin or box[2] >= self._frame_size[0] - margin
 
     def _snapshot(self, tr: _TrackState) -> Track:
         box = tr.kf.box()

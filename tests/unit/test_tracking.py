@@ -152,6 +152,29 @@ def test_object_walking_into_view_is_not_approaching():
     assert tracks[0].ttc_s is None
 
 
+def chair_cut_at_the_bottom(distance_m: float, jitter: float = 1.0):
+    """A chair near enough that its legs are below the picture: only its width is whole."""
+    w = F * 0.5 / distance_m * jitter
+    return (320.0 - w / 2, 480.0 - F * 0.9 / distance_m, 320.0 + w / 2, 480.0)
+
+
+def test_a_near_thing_cut_by_the_bottom_of_the_picture_approaches_by_its_width():
+    """Walked up to at 1.2 m/s from 2 m: the top and bottom are cut, the width still tells its
+    time to contact; standing still in front of it (box jitter only), no time to contact."""
+    walk = Tracker(TrackerConfig(), birth_score=0.5, keep_score=0.25)
+    for i in range(12):
+        t = i / FPS
+        d = 2.0 - 1.2 * t
+        tracks = walk.update((det(chair_cut_at_the_bottom(d, 1.0 + 0.02 * math.sin(i * 2.3)), "chair", 56),), t,
+                             frame_size=(640, 480))
+    assert tracks[0].ttc_s == pytest.approx(d / 1.2, rel=0.3)
+    still = Tracker(TrackerConfig(), birth_score=0.5, keep_score=0.25)
+    for i in range(30):
+        tracks = still.update((det(chair_cut_at_the_bottom(1.2, 1.0 + 0.02 * math.sin(i * 2.3)), "chair", 56),), i / FPS,
+                              frame_size=(640, 480))
+    assert tracks[0].ttc_s is None
+
+
 def test_one_person_boxed_twice_is_one_track_and_keeps_its_approach():
     """Per-class NMS at 0.6 keeps a looser second box of one person (IoU 0.59, the tight box almost
     all inside it). One track must stay, the older, so its approach history is not lost when the

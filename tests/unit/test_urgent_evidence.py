@@ -79,9 +79,10 @@ def _near_in_path_box(d=1.2):
 
 
 def test_an_unsure_class_is_a_caution_unless_closing_fast():
-    sure = hazards.from_tracks((_track(_near_in_path_box(), label="chair"),), W, H, CAM)[0]
-    assert sure.urgency == Urgency.WARNING                     # an obstacle within 1.5 m in the path
-    unsure = hazards.from_tracks((_track(_near_in_path_box(), label="chair", share=0.5, alternatives=("person",)),),
+    # walked up to slowly (time to contact 5 s): an obstacle within 1.5 m in the path, a warning
+    sure = hazards.from_tracks((_track(_near_in_path_box(), label="chair", ttc=5.0),), W, H, CAM)[0]
+    assert sure.urgency == Urgency.WARNING
+    unsure = hazards.from_tracks((_track(_near_in_path_box(), label="chair", share=0.5, alternatives=("person",), ttc=5.0),),
                                  W, H, CAM)[0]
     assert unsure.urgency == Urgency.CAUTION and not unsure.sure
     closing = hazards.from_tracks((_track(_near_in_path_box(), label="chair", share=0.5, alternatives=("person",), ttc=1.0),),
@@ -138,7 +139,9 @@ def test_a_weak_far_guess_is_not_listed_until_it_comes_near_or_closes_in():
     closing = Track(**{**_track(box, ttc=2.5).__dict__, "score": 0.35})
     assert len(hazards.from_tracks((closing,), W, H, CAM, report_score=birth)) == 1
     near = Track(**{**_track(_near_in_path_box(), label="chair").__dict__, "score": 0.35})
-    assert hazards.from_tracks((near,), W, H, CAM, report_score=birth)[0].urgency == Urgency.WARNING
+    assert hazards.from_tracks((near,), W, H, CAM, report_score=birth)[0].urgency == Urgency.CAUTION   # listed
+    walked_to = Track(**{**_track(_near_in_path_box(), label="chair", ttc=5.0).__dict__, "score": 0.35})
+    assert hazards.from_tracks((walked_to,), W, H, CAM, report_score=birth)[0].urgency == Urgency.WARNING
 
 
 def test_an_approach_survives_a_dropout_and_an_id_switch():
