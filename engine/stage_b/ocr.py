@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from engine.stage_b import unsmear
 from engine.stage_b.captions import edit_distance
 from engine.types import TextRead, TextWord
 
@@ -42,6 +43,7 @@ class ReadOptions:
     box_thresh: float          # DB box score a line needs
     min_score: float = MIN_SCORE   # recogniser confidence a line needs
     gap_spaces: bool = False   # put a space wherever the ink shows a word gap the recogniser ran over
+    unsmear: bool = True       # undo a clear sideways smear (a pan) first: engine/stage_b/unsmear.py
 
     def __post_init__(self) -> None:
         if not 320 <= self.det_side <= 2048:
@@ -55,7 +57,7 @@ ASKED = ReadOptions(det_side=1080, box_thresh=0.4)
 # A flattened page: print is larger and cleaner than scene text, so the plain detection size is
 # enough (1080 broke 32 px print into pieces), and word gaps are measured in the ink, because the
 # recogniser runs small print together ("MondaytoFriday").
-DOCUMENT = ReadOptions(det_side=736, box_thresh=0.5, gap_spaces=True)
+DOCUMENT = ReadOptions(det_side=736, box_thresh=0.5, gap_spaces=True, unsmear=False)   # it waits for a steady frame
 MAX_SIDE = 2000                # larger pictures are shrunk first (as the wheel does)
 MIN_SIDE = 32                  # a picture smaller than this holds nothing to read
 
@@ -177,6 +179,8 @@ class TextReader:
         if max(h, w) > MAX_SIDE:
             scale = MAX_SIDE / max(h, w)
             image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        if options.unsmear:
+            image, _ = unsmear.steady(image)
         eng = self.engine
         det = eng.text_det
         det.limit_side_len, det.limit_type = options.det_side, "min"
