@@ -8,7 +8,11 @@ Matching forgives what a sign reader gets slightly wrong and nothing that change
 - the match must sit on word boundaries of the reading: "75" is not seen in "175" or "750";
 - digits must match exactly: a misread 7 for 1 ("15" for "75") is not a match;
 - in a word of 6 or more letters (and no digits), one letter may be wrong, missing or extra
-  ("Pharmcy" for "Pharmacy"); shorter words must be read exactly.
+  ("Pharmcy" for "Pharmacy"); shorter words must be read exactly;
+- a word of RUN_ON_MIN or more letters (no digits) is seen at the start or end of a longer run of
+  letters with at least RUN_ON_REST letters left over: "finest" in "FairPricefinest", a lost space
+  the case does not show, or "Galaxy" in "GALAXYNOTE" ("Station" is not seen in "Stationery": too
+  little is left over to be a word).
 
 A sighting starts when a voted reading (seen on at least MIN_SEEN frames) matches, or when one sure
 reading (score at least SURE_READ) holds the word exactly (no letter forgiven: the vote is there for
@@ -31,6 +35,9 @@ from maxsight_app.profile.schema import watch_words as parse_words  # the words'
 MIN_SEEN = 2                 # frames that must agree on the reading (the text reader's several-frame vote)
 SURE_READ = 0.9              # ... unless one reading this sure holds the word exactly (fitted on the dev half)
 SIGHTING_GAP_S = 5.0         # unseen this long, the next match is a new sighting
+RUN_ON_MIN = 5               # a word this long may be run into another by the reader...
+RUN_ON_REST = 4              # ...when the rest of the run is at least this long (a word, not an ending:
+                             # "Station" is not seen in "Stationery")
 # A line of text on a sign, bus or door is taken to be this tall when nothing tracked holds it: a bus's
 # route number is ~0.2-0.25 m, a gate's or shop's letters 0.1-0.3 m, so the distance may be off by up
 # to 2x either way; it is said as "about", and not at all beyond TEXT_DISTANCE_MAX_M.
@@ -92,6 +99,9 @@ def matches(word: str, text: str, exact: bool = False) -> bool:
                 break
             if _close(span, want, exact):
                 return True
+    if len(want) >= RUN_ON_MIN and want.isalpha():
+        return any(p.isalpha() and len(p) - len(want) >= RUN_ON_REST and (p.startswith(want) or p.endswith(want))
+                   for p in toks)
     return False
 
 

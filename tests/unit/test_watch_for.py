@@ -13,6 +13,7 @@ from maxsight_app.cues.watch import WatchFor, matches, parse_words
     ("75", "75"), ("75", "Route 75 City Centre"), ("Gate C3", "GATE C3"), ("Gate C3", "GateC3"),
     ("Gate C3", "gate-c3 ->"), ("Pharmacy", "PHARMACY"), ("Pharmacy", "Pharmcy"), ("Pharmacy", "Pharmacy's"),
     ("Main Street", "MAINSTREET"), ("Galaxy", "GALAXYNote"), ("Note", "GALAXYNote"), ("Exit", "GateExit"),
+    ("finest", "FairPricefinest"), ("Galaxy", "GALAXYNOTE"), ("Market", "MARKETPLACE"),   # a space lost, case or not
 ])
 def test_forgiving_matches(word, text):
     assert matches(word, text)
@@ -21,7 +22,8 @@ def test_forgiving_matches(word, text):
 @pytest.mark.parametrize("word,text", [
     ("75", "15"), ("75", "175"), ("75", "750"), ("75", "75A"), ("Gate C3", "Gate C8"), ("Gate C3", "Gate"),
     ("Exit", "Exlt"), ("Pharmacy", "Phrmcy"), ("C3", "C30"), ("Platform 12", "Platform 17"), ("75", ""),
-    ("Galaxy", "GALAXYNOTE"), ("Gate", "Gatehouse"), ("75", "Bus75A"),
+    ("Gate", "Gatehouse"), ("75", "Bus75A"), ("Station", "Stationery"), ("Marina", "Marinara"),
+    ("Pharmacy", "Pharmacyxx"), ("Galaxy", "NOTEGALAXYS"), ("finest", "finestra"),
 ])
 def test_what_does_not_match(word, text):
     assert not matches(word, text)
