@@ -84,6 +84,11 @@ class Track:
     ttc_s: float | None       # time to contact from growth, when approaching
     class_share: float = 1.0  # share of the track's class vote its label holds (1 = the detector never wavered)
     alternatives: tuple[str, ...] = ()   # other classes holding at least a fifth of the vote
+    # Not seen getting nearer: its size (or its width while the picture cuts its top or bottom)
+    # held over the growth window, or too young to tell while both its sides are in view. False
+    # when it grows, or when it is cut at a side (it can never be measured). Only a thing within
+    # reach that is not closing may be said as a caution rather than a warning.
+    not_closing: bool = False
 
     def __post_init__(self) -> None:
         # The tracker decides `confirmed` from numpy sums: keep it a Python bool, or JSON lines fail.

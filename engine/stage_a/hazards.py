@@ -49,8 +49,9 @@ def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: Came
                 report_score=None) -> tuple[Hazard, ...]:
     """warns(label) -> bool: may this class raise warnings (the calibration's per-class verdict).
     report_score(label, area fraction) -> score: a track whose box is not near (10% of the frame or
-    less), that is not approaching and is no more than a caution is reported only when its score
-    reaches this (the calibrated birth score): a track confirmed from many weak detections (summed
+    less), that is not approaching, not within reach in the path and is no more than a caution is
+    reported only when its score reaches this (the calibrated birth score): a track confirmed from
+    many weak detections (summed
     evidence) is kept, and said once it comes near or closes in, but a weak far guess is not a
     hazard to list (on the dev half such reports were right 3 times in 9)."""
     out = []
@@ -65,11 +66,13 @@ def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: Came
             ttc = smoother.bridge(tr.track_id, ttc, tr.box, tr.label, t)     # dropouts and id switches
         approaching = ttc is not None
         sure = tr.class_share >= SURE_SHARE
-        level, priority = urgency.assess(tr.label, pos, approaching, ttc, () if sure else tr.alternatives)
+        level, priority = urgency.assess(tr.label, pos, approaching, ttc, () if sure else tr.alternatives,
+                                         not_closing=tr.not_closing)
         if level >= Urgency.WARNING and evidence_gap(tr.label, pos, sure, ttc, warns) is not None:
             priority -= 10 * (int(level) - int(Urgency.CAUTION))
             level = Urgency.CAUTION
-        if report_score is not None and level <= Urgency.CAUTION and not approaching:
+        within_reach = pos.distance_m <= urgency.REACH_M and urgency.in_path(pos)
+        if report_score is not None and level <= Urgency.CAUTION and not approaching and not within_reach:
             frac = (tr.box[2] - tr.box[0]) * (tr.box[3] - tr.box[1]) / float(width * height)
             if frac <= REPORT_NEAR_AREA and tr.score < report_score(tr.label, frac):
                 continue

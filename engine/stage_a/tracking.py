@@ -83,6 +83,7 @@ class _TrackState:
     misses: int = 0
     history: deque = field(default_factory=lambda: deque(maxlen=90))  # (t, ln size) of matched boxes
     widths: deque = field(default_factory=lambda: deque(maxlen=90))   # (t, ln width) while no side is cut
+    not_closing: bool = False      # not seen getting nearer (see Tracker._not_closing)
     growth: float = 0.0
     ttc: float | None = None
     evidence: float = 0.0          # sum of matched scores (how sure we are something is there)
@@ -104,6 +105,11 @@ NEAR_EVIDENCE = 0.9
 EVIDENCE = 1.8
 NEAR_AREA = 0.10
 FAR_AREA = 0.01
+
+
+def _measurable(points: list[tuple[float, float]]) -> bool:
+    """Enough of a history for _approach to judge: 4 sizes over at least 0.25 s."""
+    return len(points) >= 4 and points[-1][0] - points[0][0] >= 0.25
 
 
 def _approach(points: list[tuple[float, float]], now: float) -> tuple[float, float | None]:
@@ -171,7 +177,8 @@ class Tracker:
         return pairs, [i for i in range(len(tracks)) if i not in mt], [j for j in range(len(dets)) if j not in md]
 
     def update(self, detections: tuple[Detection, ...], t: float, frame_size: tuple[int, int] | None = None) -> tuple[Track, ...]:
-        """frame_size (width, height) lets growth ignore boxes cut by the frame edge."""
+        """frame_size (width, height) lets growth ignore boxes cut by the frame edge (their width
+        still tells a standstill while only the top or bottom is cut: Track.not_closing)."""
         self._frame_size = frame_size
         dt = 1 / 30 if self._last_t is None else max(t - self._last_t, 1e-3)
         self._last_t = t
@@ -295,25 +302,35 @@ class Tracker:
         if not tr.confirmed:
             tr.confirmed = self._confirmable(tr, box, area)
         self._remember_size(tr, box, t)
-        tr.growth, tr.ttc = self._approach_of(tr, t)
+        window = [p for p in tr.history if t - p[0] <= self.cfg.growth_window_s]
+        tr.growth, tr.ttc = _approach(window, t)
+        tr.not_closing = self._not_closing(tr, window, t)
 
     def _remember_size(self, tr: _TrackState, box: np.ndarray, t: float) -> None:
         # A box cut by the frame edge grows as the object walks into view, not because it is
-        # coming closer: such boxes do not feed the size history. Its width still does while
-        # neither side is cut: near things run off the top and bottom of the picture first (the
-        # lowest row is 2.4 m ahead for a chest camera), and their width still scales as 1/distance.
+        # coming closer: such boxes do not feed the size history (nor the time to contact). Its
+        # width is kept while neither side is cut, to tell that a near thing is NOT getting nearer:
+        # near things run off the top and bottom of the picture first (the lowest row is 2.4 m
+        # ahead for a chest camera).
         if not self._cut_by_edge(box):
             tr.history.append((t, _log_size(box)))
         if not self._cut_sides(box):
             tr.widths.append((t, math.log(max(float(box[2] - box[0]), 1.0))))
 
-    def _approach_of(self, tr: _TrackState, t: float) -> tuple[float, float | None]:
-        """From the whole box while it is in view; from its width once only its top or bottom is
-        cut (a chair 1.2 m ahead, a fridge being walked up to)."""
-        window = [p for p in tr.history if t - p[0] <= self.cfg.growth_window_s]
-        if len(window) >= 4 or self._frame_size is None:
-            return _approach(window, t)
-        return _approach([p for p in tr.widths if t - p[0] <= self.cfg.growth_window_s], t)
+    def _not_closing(self, tr: _TrackState, window: list, t: float) -> bool:
+        """Not seen getting nearer over the growth window: by the whole box, else by the width
+        while only the top or bottom is cut, else (a new track, both sides in view) not yet. A box
+        cut at a side now can never be measured: False. The width never gives a time to contact
+        (a person turning to face the camera widens; that is no "Stop!"), it only tells standstill."""
+        if _measurable(window):
+            return tr.growth <= self.cfg.approach_growth
+        if not tr.widths or tr.widths[-1][0] != t:
+            return False                   # a side is cut now
+        widths = [p for p in tr.widths if t - p[0] <= self.cfg.growth_window_s]
+        if not _measurable(widths):
+            return True                    # too new to tell: a caution until it is seen to grow
+        growth, _ = _approach(widths, t)
+        return growth <= self.cfg.approach_growth
 
     def _cut_by_edge(self, box: np.ndarray, margin: float = 3.0) -> bool:
         if self._frame_size is None:
@@ -337,7 +354,7 @@ class Tracker:
                      box=tuple(float(v) for v in box), score=float(tr.score), age=tr.age, hits=tr.hits,
                      misses=tr.misses, confirmed=tr.confirmed,
                      velocity=(float(tr.kf.x[4]), float(tr.kf.x[5])), growth_rate=float(tr.growth), ttc_s=ttc,
-                     class_share=float(share), alternatives=others)
+                     class_share=float(share), alternatives=others, not_closing=tr.not_closing)
 
 
 CROSS_CLASS_IOU = 0.5

@@ -6,8 +6,9 @@ The rules, in order (the highest level reached wins):
            to contact under 1.5 s;
   warning  a vehicle approaching at any distance up to 15 m; a person, dog or bicycle
            approaching within 5 m, or in the walking path with time to contact under 3 s;
-           any obstacle within 1.5 m in the walking path that the user is closing on (it
-           approaches); standing still in front of it (a fridge, a chair at a desk), a caution;
+           any obstacle within 1.5 m in the walking path, unless the tracker has not seen it
+           getting nearer (`not_closing`: standing at the fridge, at a desk with a chair in
+           front): then a caution, said once;
   caution  anything near (<= 3 m); a parked vehicle within 8 m; a traffic light or stop sign
            within 15 m (worth knowing at a crossing); anything approaching within 10 m, or a
            vehicle approaching within 30 m (further away, approach is not yet the user's concern);
@@ -15,7 +16,7 @@ The rules, in order (the highest level reached wins):
 Things that cannot move (a chair, a bench, a table) only "approach" because the user walks toward
 them: their time to contact is the user's own pace, so for them distance and path decide, never
 the time to contact (on synthetic walks into a furnished room, time to contact made every chair a
-danger).
+danger); only a thing not seen getting nearer is lowered, within reach, to a caution.
 Doors and stairs (the access detector, engine/stage_a/access.py) have rules of their own:
   stairs going down: danger within 1.5 m ahead (or ahead and running off the bottom of the
            picture, so nearer than can be measured), warning within 3 m ahead, caution when near
@@ -54,13 +55,13 @@ def in_path(position: Position) -> bool:
 
 
 def assess(label: str, position: Position, approaching: bool, ttc_s: float | None,
-           alternatives: tuple[str, ...] = ()) -> tuple[Urgency, float]:
+           alternatives: tuple[str, ...] = (), not_closing: bool = False) -> tuple[Urgency, float]:
     """Urgency and priority. A class outside HAZARD_CLASSES (a cup, a laptop, a tie) is never more
     than safe: it is listed, not announced. When the class is not sure, `alternatives` holds the
     other classes the detector gave it: the object is judged as the most urgent of them, never
     less because the class is unsure (a person from behind, sometimes called a cat, is a person)."""
     if alternatives:
-        return max(assess(a, position, approaching, ttc_s) for a in (label, *alternatives))
+        return max(assess(a, position, approaching, ttc_s, not_closing=not_closing) for a in (label, *alternatives))
     d = position.distance_m
     level = Urgency.SAFE
     if label in (STAIRS_DOWN, STAIRS_UP, "door") or label in INFORMATION:
@@ -83,11 +84,10 @@ def assess(label: str, position: Position, approaching: bool, ttc_s: float | Non
         if d <= 10.0 or (label in VEHICLES and d <= 30.0):
             bump(Urgency.CAUTION)
     if d <= REACH_M and in_path(position):
-        # Nothing is closing: a warning here would be said, and repeated, at someone standing at
+        # Not getting nearer: a warning here would be said, and repeated, at someone standing at
         # their fridge (on the door photos' val-dev half, 11 of the 12 false warnings on 77 calm
-        # photos). Once the user walks, the box grows (its width, when the picture cuts its top or
-        # bottom), the track has a time to contact, and it is a warning.
-        bump(Urgency.WARNING if approaching else Urgency.CAUTION)
+        # photos). Growing, or cut at a side so it cannot be measured: a warning.
+        bump(Urgency.CAUTION if not_closing and not approaching else Urgency.WARNING)
     if d <= NEAR_M:
         bump(Urgency.CAUTION)
     if label in VEHICLES and d <= 8.0:

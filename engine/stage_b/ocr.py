@@ -155,6 +155,32 @@ def gap_spaces(crop: np.ndarray, text: str, char_cols: list[int], columns: float
     return "".join(out_t), out_c
 
 
+def better_lines(first: list, second: list, overlap: float = 0.3) -> list:
+    """Lines of two readings of one picture: a line of the second replaces the lines of the first
+    it overlaps (IoU of their upright boxes at least `overlap`) when it scores higher than all of
+    them, and is added when it overlaps none."""
+    def upright(box):
+        b = np.asarray(box, np.float32)
+        return b[:, 0].min(), b[:, 1].min(), b[:, 0].max(), b[:, 1].max()
+
+    def iou(a, b):
+        (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = upright(a), upright(b)
+        iw, ih = min(ax1, bx1) - max(ax0, bx0), min(ay1, by1) - max(ay0, by0)
+        if iw <= 0 or ih <= 0:
+            return 0.0
+        inter = iw * ih
+        return inter / ((ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter)
+    out = list(first)
+    for line in second:
+        hit = [k for k, old in enumerate(out) if iou(old[0], line[0]) >= overlap]
+        if not hit:
+            out.append(line)
+        elif all(line[2] > out[k][2] for k in hit):
+            out[hit[0]] = line
+            out = [old for k, old in enumerate(out) if k not in hit[1:]]
+    return out
+
+
 class TextReader:
     def __init__(self, hfov_deg: float = 60.0, threads: int = 1):
         self.engine = _engine(threads)
@@ -170,7 +196,7 @@ class TextReader:
 
     def lines(self, image: np.ndarray, options: ReadOptions = BACKGROUND) -> list[tuple[np.ndarray, str, float, tuple]]:
         """[H, W, 3] BGR -> (box [4, 2] in image pixels, text, score, words) per line found, in the
-        detector's order."""
+        detector's order (then the lines only the unsmeared picture gave)."""
         image = check_image(image)
         h, w = image.shape[:2]
         if min(h, w) < MIN_SIDE:
@@ -179,8 +205,16 @@ class TextReader:
         if max(h, w) > MAX_SIDE:
             scale = MAX_SIDE / max(h, w)
             image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        out = self._lines(image, scale, options)
         if options.unsmear:
-            image, _ = unsmear.steady(image)
+            # Large sharp letters of even stroke width look like a smear to the cepstrum too, so
+            # the picture as it is is always read, and the unsmeared one only adds or betters lines.
+            fixed, smear = unsmear.steady(image)
+            if smear is not None:
+                out = better_lines(out, self._lines(fixed, scale, options))
+        return out
+
+    def _lines(self, image: np.ndarray, scale: float, options: ReadOptions) -> list[tuple[np.ndarray, str, float, tuple]]:
         eng = self.engine
         det = eng.text_det
         det.limit_side_len, det.limit_type = options.det_side, "min"

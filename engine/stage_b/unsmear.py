@@ -46,7 +46,7 @@ def smear_length(gray: np.ndarray) -> int | None:
 
 def unsmear(image: np.ndarray, length: int, nsr: float = NOISE_TO_SIGNAL) -> np.ndarray:
     """[H, W, 3] or [H, W] uint8 -> the same, with a sideways box of `length` px undone."""
-    if length < 2:
+    if length < 2 or length >= image.shape[1]:
         return image
     w = image.shape[1]
     n = w + 2 * length

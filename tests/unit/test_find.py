@@ -146,15 +146,11 @@ def test_found_again_after_lost_it():
 
 
 def test_hazards_are_said_the_same_with_find_mode_on_and_before_its_words():
-    def chair(i):                                             # walked up to, within 1.5 m in the path: a warning
-        return (W / 2 - 100 - 4 * i, 100, W / 2 + 100 + 4 * i, H)
-    script = [[(box_at(-20), DOOR)]] * 4 + [[(box_at(-20), DOOR), (chair(i), CHAIR)] for i in range(16)]
+    chair = (0, 100, W, H)        # within 1.5 m in the path, cut at both sides (its standstill cannot be measured): a warning
+    script = [[(box_at(-20), DOOR)]] * 4 + [[(box_at(-20), DOOR), (chair, CHAIR)]] * 16
     on, off = Run(script).play(), Run(script, target=None).play()
     hazards_on, hazards_off = on.said(CueKind.HAZARD), off.said(CueKind.HAZARD)
-    # the same words, each within a frame of the same time
-    assert [s for _, s in hazards_on] == [s for _, s in hazards_off], (hazards_on, hazards_off)
-    assert all(abs(a - b) <= 1.01 / FPS for (a, _), (b, _) in zip(hazards_on, hazards_off)), (hazards_on, hazards_off)
-    assert any(s.startswith("Warning, chair") for _, s in hazards_on), hazards_on
+    assert hazards_on == hazards_off and any(s.startswith("Warning, chair") for _, s in hazards_on), hazards_on
     assert any(c.urgency >= Urgency.WARNING for c in on.spy.cues)
     for tick in on.ticks:                                    # within a frame the policy's cues go first
         kinds = [c.kind for c in tick.cues]

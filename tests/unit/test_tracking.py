@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from engine.config import TrackerConfig
@@ -158,21 +159,23 @@ def chair_cut_at_the_bottom(distance_m: float, jitter: float = 1.0):
     return (320.0 - w / 2, 480.0 - F * 0.9 / distance_m, 320.0 + w / 2, 480.0)
 
 
-def test_a_near_thing_cut_by_the_bottom_of_the_picture_approaches_by_its_width():
-    """Walked up to at 1.2 m/s from 2 m: the top and bottom are cut, the width still tells its
-    time to contact; standing still in front of it (box jitter only), no time to contact."""
-    walk = Tracker(TrackerConfig(), birth_score=0.5, keep_score=0.25)
-    for i in range(12):
-        t = i / FPS
-        d = 2.0 - 1.2 * t
-        tracks = walk.update((det(chair_cut_at_the_bottom(d, 1.0 + 0.02 * math.sin(i * 2.3)), "chair", 56),), t,
-                             frame_size=(640, 480))
-    assert tracks[0].ttc_s == pytest.approx(d / 1.2, rel=0.3)
-    still = Tracker(TrackerConfig(), birth_score=0.5, keep_score=0.25)
-    for i in range(30):
-        tracks = still.update((det(chair_cut_at_the_bottom(1.2, 1.0 + 0.02 * math.sin(i * 2.3)), "chair", 56),), i / FPS,
-                              frame_size=(640, 480))
-    assert tracks[0].ttc_s is None
+def test_a_near_thing_cut_by_the_bottom_of_the_picture_is_not_closing_only_while_its_width_holds():
+    """Its whole box is never in view, so it has no time to contact; its width tells whether it
+    holds still (standing at a desk) or grows (walked up to; a person turning to face the camera
+    grows too: not_closing is False, and nothing more: no time to contact, so no "Stop!")."""
+    def run(boxes, frame_size=(640, 480)):
+        tr = Tracker(TrackerConfig(), birth_score=0.5, keep_score=0.25)
+        return [tr.update((det(b, "chair", 56),), i / FPS, frame_size=frame_size)[0] for i, b in enumerate(boxes)]
+    jitter = [1.0 + 0.02 * math.sin(i * 2.3) for i in range(30)]
+    held = run([chair_cut_at_the_bottom(1.2, j) for j in jitter])
+    assert held[1].not_closing                       # too new to tell: not seen closing
+    assert held[-1].not_closing and held[-1].ttc_s is None
+    walked = run([chair_cut_at_the_bottom(2.0 - 1.2 * i / FPS, jitter[i]) for i in range(12)])
+    assert not walked[-1].not_closing and all(t.ttc_s is None for t in walked)
+    turning = run([(320 - w / 2, 100.0, 320 + w / 2, 480.0) for w in np.linspace(180, 300, 12)])
+    assert not turning[-1].not_closing and turning[-1].ttc_s is None
+    wide = run([(0.0, 100.0, 640.0, 480.0)] * 20)     # cut at both sides: never measured, never "not closing"
+    assert not any(t.not_closing for t in wide)
 
 
 def test_one_person_boxed_twice_is_one_track_and_keeps_its_approach():

@@ -24,11 +24,13 @@ def test_imminent_vehicle_is_danger():
     assert urgency.assess("bicycle", pos(3.5), approaching=True, ttc_s=5.0)[0] == Urgency.DANGER
 
 
-def test_obstacle_in_path_warns_when_closing_and_beside_path_only_cautions():
-    assert urgency.assess("chair", pos(1.2, bearing=3.0), True, 1.5)[0] == Urgency.WARNING
-    # standing still in front of it (a chair at a desk, the fridge): nothing is closing, a caution
-    assert urgency.assess("chair", pos(1.2, bearing=3.0), False, None)[0] == Urgency.CAUTION
-    assert urgency.assess("refrigerator", pos(1.0, bearing=0.0), False, None)[0] == Urgency.CAUTION
+def test_obstacle_in_path_warns_and_beside_path_only_cautions():
+    assert urgency.assess("chair", pos(1.2, bearing=3.0), False, None)[0] == Urgency.WARNING
+    # measured as not getting nearer (standing at a desk, at the fridge): a caution
+    assert urgency.assess("chair", pos(1.2, bearing=3.0), False, None, not_closing=True)[0] == Urgency.CAUTION
+    assert urgency.assess("refrigerator", pos(1.0, bearing=0.0), False, None, not_closing=True)[0] == Urgency.CAUTION
+    # an unsure class judged as its most urgent alternative keeps the standstill
+    assert urgency.assess("chair", pos(1.2), False, None, alternatives=("bench",), not_closing=True)[0] == Urgency.CAUTION
     assert urgency.assess("chair", pos(1.2, bearing=28.0), False, None)[0] == Urgency.CAUTION
 
 

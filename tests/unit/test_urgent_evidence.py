@@ -23,9 +23,10 @@ def _bottom_at(d: float) -> float:
     return H / 2 + F * math.tan(math.atan(CAM.height_m / d) - math.radians(CAM.tilt_deg))
 
 
-def _track(box, label="person", share=1.0, alternatives=(), ttc=None, tid=1):
+def _track(box, label="person", share=1.0, alternatives=(), ttc=None, tid=1, not_closing=False):
     return Track(track_id=tid, class_id=0, label=label, box=box, score=0.8, age=5, hits=5, misses=0, confirmed=True,
-                 velocity=(0.0, 0.0), growth_rate=0.5 if ttc else 0.0, ttc_s=ttc, class_share=share, alternatives=alternatives)
+                 velocity=(0.0, 0.0), growth_rate=0.5 if ttc else 0.0, ttc_s=ttc, class_share=share, alternatives=alternatives,
+                 not_closing=not_closing)
 
 
 def _poster_box(label="dog", printed_m=0.4, at_m=1.0, bottom_above_floor_m=1.1):
@@ -79,10 +80,9 @@ def _near_in_path_box(d=1.2):
 
 
 def test_an_unsure_class_is_a_caution_unless_closing_fast():
-    # walked up to slowly (time to contact 5 s): an obstacle within 1.5 m in the path, a warning
-    sure = hazards.from_tracks((_track(_near_in_path_box(), label="chair", ttc=5.0),), W, H, CAM)[0]
-    assert sure.urgency == Urgency.WARNING
-    unsure = hazards.from_tracks((_track(_near_in_path_box(), label="chair", share=0.5, alternatives=("person",), ttc=5.0),),
+    sure = hazards.from_tracks((_track(_near_in_path_box(), label="chair"),), W, H, CAM)[0]
+    assert sure.urgency == Urgency.WARNING                     # an obstacle within 1.5 m in the path
+    unsure = hazards.from_tracks((_track(_near_in_path_box(), label="chair", share=0.5, alternatives=("person",)),),
                                  W, H, CAM)[0]
     assert unsure.urgency == Urgency.CAUTION and not unsure.sure
     closing = hazards.from_tracks((_track(_near_in_path_box(), label="chair", share=0.5, alternatives=("person",), ttc=1.0),),
@@ -139,9 +139,15 @@ def test_a_weak_far_guess_is_not_listed_until_it_comes_near_or_closes_in():
     closing = Track(**{**_track(box, ttc=2.5).__dict__, "score": 0.35})
     assert len(hazards.from_tracks((closing,), W, H, CAM, report_score=birth)) == 1
     near = Track(**{**_track(_near_in_path_box(), label="chair").__dict__, "score": 0.35})
-    assert hazards.from_tracks((near,), W, H, CAM, report_score=birth)[0].urgency == Urgency.CAUTION   # listed
-    walked_to = Track(**{**_track(_near_in_path_box(), label="chair", ttc=5.0).__dict__, "score": 0.35})
-    assert hazards.from_tracks((walked_to,), W, H, CAM, report_score=birth)[0].urgency == Urgency.WARNING
+    assert hazards.from_tracks((near,), W, H, CAM, report_score=birth)[0].urgency == Urgency.WARNING
+    # stood still in front of, it is a caution, and still listed however weak (within reach)
+    still = Track(**{**_track(_near_in_path_box(), label="chair", not_closing=True).__dict__, "score": 0.35})
+    assert hazards.from_tracks((still,), W, H, CAM, report_score=birth)[0].urgency == Urgency.CAUTION
+
+
+def test_within_reach_and_measured_still_is_a_caution_else_a_warning():
+    assert hazards.from_tracks((_track(_near_in_path_box(), label="chair", not_closing=True),), W, H, CAM)[0].urgency == Urgency.CAUTION
+    assert hazards.from_tracks((_track(_near_in_path_box(), label="chair"),), W, H, CAM)[0].urgency == Urgency.WARNING
 
 
 def test_an_approach_survives_a_dropout_and_an_id_switch():
