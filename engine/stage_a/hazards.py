@@ -51,9 +51,8 @@ def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: Came
     report_score(label, area fraction) -> score: a track whose box is not near (10% of the frame or
     less), that is not approaching, not within reach in the path and is no more than a caution is
     reported only when its score reaches this (the calibrated birth score): a track confirmed from
-    many weak detections (summed
-    evidence) is kept, and said once it comes near or closes in, but a weak far guess is not a
-    hazard to list (on the dev half such reports were right 3 times in 9)."""
+    many weak detections (summed evidence) is kept, and said once it comes near or closes in, but a
+    weak far guess is not a hazard to list (on the dev half such reports were right 3 times in 9)."""
     out = []
     for tr in tracks:
         if not tr.confirmed:
