@@ -335,8 +335,7 @@ class Tracker:
     def _cut_by_edge(self, box: np.ndarray, margin: float = 3.0) -> bool:
         if self._frame_size is None:
             return False
-        w, h = self._frame_size
-        return box[0] <= margin or box[1] <= margin or box[2] >= w - margin or box[3] >= h - margin
+        return self._cut_sides(box, margin) or box[1] <= margin or box[3] >= self._frame_size[1] - margin
 
     def _cut_sides(self, box: np.ndarray, margin: float = 3.0) -> bool:
         if self._frame_size is None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from engine.models.boxes import iou_matrix
 from engine.stage_b import unsmear
 from engine.stage_b.captions import edit_distance
 from engine.types import TextRead, TextWord
@@ -159,20 +160,13 @@ def better_lines(first: list, second: list, overlap: float = 0.3) -> list:
     """Lines of two readings of one picture: a line of the second replaces the lines of the first
     it overlaps (IoU of their upright boxes at least `overlap`) when it scores higher than all of
     them, and is added when it overlaps none."""
-    def upright(box):
-        b = np.asarray(box, np.float32)
-        return b[:, 0].min(), b[:, 1].min(), b[:, 0].max(), b[:, 1].max()
-
-    def iou(a, b):
-        (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = upright(a), upright(b)
-        iw, ih = min(ax1, bx1) - max(ax0, bx0), min(ay1, by1) - max(ay0, by0)
-        if iw <= 0 or ih <= 0:
-            return 0.0
-        inter = iw * ih
-        return inter / ((ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter)
+    def upright(line):
+        b = np.asarray(line[0], np.float32)
+        return [b[:, 0].min(), b[:, 1].min(), b[:, 0].max(), b[:, 1].max()]
     out = list(first)
     for line in second:
-        hit = [k for k, old in enumerate(out) if iou(old[0], line[0]) >= overlap]
+        iou = iou_matrix(np.float32([upright(old) for old in out]).reshape(-1, 4), np.float32([upright(line)]))[:, 0]
+        hit = [k for k in range(len(out)) if iou[k] >= overlap]
         if not hit:
             out.append(line)
         elif all(line[2] > out[k][2] for k in hit):
