@@ -31,6 +31,7 @@ from engine.models.registry import ModelError, Registry
 from engine.stage_a import hazards as hazard_rules
 from engine.stage_a.access import AccessLane, with_details
 from engine.stage_a.collision import CollisionLane
+from engine.stage_a.stillness import PictureStillness
 from engine.stage_a import quality
 from engine.stage_a.tracking import Tracker
 from engine.stage_a.urgency import UrgencySmoother
@@ -90,6 +91,7 @@ class Pipeline:
         self.tracker = Tracker(config.tracker, birth_score=self.calibration.birth, keep_score=spec.keep_score)
         self.keep_score = spec.keep_score
         self.smoother = UrgencySmoother()
+        self.stillness = PictureStillness()
         self._detector_failed = False
         self.stage_b = stage_b            # a StageBScheduler, or None for Stage A only (tier T0)
         self._audio_backlog: dict[str, list] = {t: [] for t in AUDIO_TASKS}
@@ -147,6 +149,7 @@ class Pipeline:
         if self.collision is not None:
             self.collision.reset()
         self.smoother = UrgencySmoother()
+        self.stillness.reset()
         # The source's clock starts again: readings timed on the old clock would wait for it to
         # catch up (after a replay of a 90 s file, no opportunistic reading for 90 s).
         self._last_ocr_t = self._last_recognise_t = -1e9
@@ -312,8 +315,10 @@ class Pipeline:
             detections, tracks = detections + access_dets, tracks + access_tracks
             problems = problems + ((problem,) if problem else ())
             t3 += time.perf_counter() - t_access      # tracking time stays the COCO tracker's
+        self.stillness.push(frame.image, frame.timestamp)
         hazards = hazard_rules.from_tracks(tracks, width, height, self.config.camera, self.smoother, frame.timestamp,
-                                           warns=self._warns, report_score=self._report_score)
+                                           warns=self._warns, report_score=self._report_score,
+                                           still=self.stillness.box_still)
         if self.access is not None:
             hazards = with_details(hazards, tracks)
         if self.collision is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from engine.config import CameraModel
 from engine.stage_a import geometry, urgency
+from engine.stage_a.tracking import cut_at_side
 from engine.types import Hazard, Track, Urgency
 
 # Fastest plausible closing speed (m/s) between the object and a walking user, by class.
@@ -46,13 +47,16 @@ REPORT_NEAR_AREA = 0.10     # as the tracker's and the calibration's "near" box
 
 def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: CameraModel,
                 smoother: urgency.UrgencySmoother | None = None, t: float = 0.0, warns=None,
-                report_score=None) -> tuple[Hazard, ...]:
+                report_score=None, still=None) -> tuple[Hazard, ...]:
     """warns(label) -> bool: may this class raise warnings (the calibration's per-class verdict).
     report_score(label, area fraction) -> score: a track whose box is not near (10% of the frame or
     less), that is not approaching, not within reach in the path and is no more than a caution is
     reported only when its score reaches this (the calibrated birth score): a track confirmed from
     many weak detections (summed evidence) is kept, and said once it comes near or closes in, but a
-    weak far guess is not a hazard to list (on the dev half such reports were right 3 times in 9)."""
+    weak far guess is not a hazard to list (on the dev half such reports were right 3 times in 9).
+    still(box) -> bool: did the picture, and this box in it, hold still (stage_a/stillness.py)? A
+    thing within reach in the path that is cut at a side cannot be sized (Track.not_closing is
+    False); when its picture held still, it is not getting nearer."""
     out = []
     for tr in tracks:
         if not tr.confirmed:
@@ -65,12 +69,14 @@ def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: Came
             ttc = smoother.bridge(tr.track_id, ttc, tr.box, tr.label, t)     # dropouts and id switches
         approaching = ttc is not None
         sure = tr.class_share >= SURE_SHARE
+        within_reach = pos.distance_m <= urgency.REACH_M and urgency.in_path(pos)
+        not_closing = tr.not_closing or (still is not None and within_reach and not approaching
+                                         and cut_at_side(tr.box, (width, height)) and still(tr.box))
         level, priority = urgency.assess(tr.label, pos, approaching, ttc, () if sure else tr.alternatives,
-                                         not_closing=tr.not_closing)
+                                         not_closing=not_closing)
         if level >= Urgency.WARNING and evidence_gap(tr.label, pos, sure, ttc, warns) is not None:
             priority -= 10 * (int(level) - int(Urgency.CAUTION))
             level = Urgency.CAUTION
-        within_reach = pos.distance_m <= urgency.REACH_M and urgency.in_path(pos)
         if report_score is not None and level <= Urgency.CAUTION and not approaching and not within_reach:
             frac = (tr.box[2] - tr.box[0]) * (tr.box[3] - tr.box[1]) / float(width * height)
             if frac <= REPORT_NEAR_AREA and tr.score < report_score(tr.label, frac):

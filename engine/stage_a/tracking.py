@@ -34,6 +34,14 @@ from engine.models.boxes import iou_matrix
 from engine.types import Detection, Track
 
 
+EDGE_MARGIN_PX = 3.0       # a box this near an edge of the picture is cut there
+
+
+def cut_at_side(box, frame_size: tuple[int, int], margin: float = EDGE_MARGIN_PX) -> bool:
+    """Cut by the left or right edge of a picture frame_size (width, height) big."""
+    return box[0] <= margin or box[2] >= frame_size[0] - margin
+
+
 class _Kalman:
     """State [cx, cy, w, h, vcx, vcy, vw, vh]; measurements [cx, cy, w, h]. Noise scales with size."""
 
@@ -332,15 +340,13 @@ class Tracker:
         growth, _ = _approach(widths, t)
         return growth <= self.cfg.approach_growth
 
-    def _cut_by_edge(self, box: np.ndarray, margin: float = 3.0) -> bool:
+    def _cut_by_edge(self, box: np.ndarray, margin: float = EDGE_MARGIN_PX) -> bool:
         if self._frame_size is None:
             return False
         return self._cut_sides(box, margin) or box[1] <= margin or box[3] >= self._frame_size[1] - margin
 
-    def _cut_sides(self, box: np.ndarray, margin: float = 3.0) -> bool:
-        if self._frame_size is None:
-            return False
-        return box[0] <= margin or box[2] >= self._frame_size[0] - margin
+    def _cut_sides(self, box: np.ndarray, margin: float = EDGE_MARGIN_PX) -> bool:
+        return self._frame_size is not None and cut_at_side(box, self._frame_size, margin)
 
     def _snapshot(self, tr: _TrackState) -> Track:
         box = tr.kf.box()

@@ -150,6 +150,27 @@ def test_within_reach_and_measured_still_is_a_caution_else_a_warning():
     assert hazards.from_tracks((_track(_near_in_path_box(), label="chair"),), W, H, CAM)[0].urgency == Urgency.WARNING
 
 
+def test_within_reach_cut_at_a_side_is_a_caution_only_when_its_picture_held_still():
+    """A chair 1.3 m ahead cut at the left side cannot be sized (not_closing False): the picture's
+    stillness decides. Still: a caution; moving, or approaching, or not within reach: untouched,
+    and the (costly) stillness test is not asked for what is not within reach."""
+    asked = []
+
+    def still(box):
+        asked.append(box)
+        return True
+    cut = (0, 100, 480, H)             # 1.3 m ahead, in the path, cut at the left side and the bottom
+    assert hazards.from_tracks((_track(cut, label="chair"),), W, H, CAM, still=still)[0].urgency == Urgency.CAUTION
+    assert hazards.from_tracks((_track(cut, label="chair"),), W, H, CAM, still=lambda box: False)[0].urgency == Urgency.WARNING
+    assert hazards.from_tracks((_track(cut, label="chair"),), W, H, CAM)[0].urgency == Urgency.WARNING
+    asked.clear()
+    approaching = hazards.from_tracks((_track(cut, label="person", ttc=1.0),), W, H, CAM, still=still)[0]
+    assert approaching.urgency == Urgency.DANGER and not asked
+    far = _bottom_at(4.0)
+    hazards.from_tracks((_track((0, far - 80, 120, far), label="chair"),), W, H, CAM, still=still)
+    assert not asked
+
+
 def test_an_approach_survives_a_dropout_and_an_id_switch():
     """A person closing in whose time to contact drops out for a frame keeps it (counted down);
     a new id on the same box takes over the lost track's approach and level."""
