@@ -56,7 +56,8 @@ def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: Came
     weak far guess is not a hazard to list (on the dev half such reports were right 3 times in 9).
     still(box) -> bool: did the picture, and this box in it, hold still (stage_a/stillness.py)? A
     thing within reach in the path that is cut at a side cannot be sized (Track.not_closing is
-    False); when its picture held still, it is not getting nearer."""
+    False); when it cannot move by itself (urgency.OBSTACLES) and its picture held still, it is not
+    getting nearer."""
     out = []
     for tr in tracks:
         if not tr.confirmed:
@@ -70,7 +71,9 @@ def from_tracks(tracks: tuple[Track, ...], width: int, height: int, camera: Came
         approaching = ttc is not None
         sure = tr.class_share >= SURE_SHARE
         within_reach = pos.distance_m <= urgency.REACH_M and urgency.in_path(pos)
+        # Only what cannot move by itself: a person or a dog cut at a side may be coming at a still user.
         not_closing = tr.not_closing or (still is not None and within_reach and not approaching
+                                         and all(c in urgency.OBSTACLES for c in (tr.label, *([] if sure else tr.alternatives)))
                                          and cut_at_side(tr.box, (width, height)) and still(tr.box))
         level, priority = urgency.assess(tr.label, pos, approaching, ttc, () if sure else tr.alternatives,
                                          not_closing=not_closing)
