@@ -65,7 +65,7 @@ class CollisionConfig:
     ttc_s: float = 3.0              # a region closer than this in time is on a collision course
     persist_frames: int = 3         # ...for this many frames running
     persist_ground_frames: int = 7  # ...or this many below the horizon, over the floor (fitted on dev)
-    min_region_windows: int = 2     # a region on course must span at least this many windows (fitted on dev)
+    min_region_windows: int = 3     # a region on course must span at least this many windows (fitted on dev)
     smoothing: float = 0.4          # share of the last frame's expansion kept in this frame's (0 = none)
     corridor_half_m: float = 0.45   # half the walking corridor's width
     head_top_m: float = 2.1         # the corridor's top; above this nothing is in the way
@@ -74,6 +74,8 @@ class CollisionConfig:
     floor_ratio: float = 1.5        # ...and stretching down the picture less than this times across (floor: 2)
     min_expansion: float = 0.05     # 1/s on top of the floor's
     min_texture: float = 6.0        # mean gradient across (down) a window its stretch across (down) needs to mean something
+    min_parallax: float = 0.03      # below the horizon, a window must stand up from the floor (about its height
+                                    # above the floor over its depth, from plane plus parallax; 0 = not asked; fitted on dev)
     min_speed_mps: float = 0.3      # the lane speaks only while the walker moves
     max_speed_mps: float = 2.5
     speed_smoothing_s: float = 0.6
@@ -142,4 +144,6 @@ def verify(cfg: EngineConfig) -> EngineConfig:
         raise ValueError(f"collision.persist_frames must be between 1 and 30, got {k.persist_frames}")
     if not 0.1 <= k.corridor_half_m <= 2.0:
         raise ValueError(f"collision.corridor_half_m must be between 0.1 and 2 metres, got {k.corridor_half_m}")
+    if not 0.0 <= k.min_parallax <= 1.0:
+        raise ValueError(f"collision.min_parallax must be between 0 (not asked) and 1, got {k.min_parallax}")
     return cfg

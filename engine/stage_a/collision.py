@@ -19,7 +19,11 @@ ago. Then:
     spoils e_x, a board lower than a window e_y); below it e_x only (e_y is the floor's and the bob's);
   * a window is on a collision course when its TTC is under ttc_s; below the horizon it must stretch
     across floor_margin times faster than the floor at its row and down less than floor_ratio times
-    across; it is not a wall alongside the walk (e_x = 2 e_y there, and depth from e_y puts it outside
+    across, and stand up from the floor (plane plus parallax: the floor's homography from the old
+    frame to this one is fitted, RANSAC, to the flow over the lower picture; what it leaves of a
+    window's motion, along the line from the heading point, over the floor's own motion there, is
+    about the window's height above the floor over its depth; it must reach min_parallax. Flow
+    errors over plain floor stretch like looming, but leave no parallax); it is not a wall alongside the walk (e_x = 2 e_y there, and depth from e_y puts it outside
     the corridor); it has texture across (down) for its stretch across (down) to mean something; and
     its 3D point (depth from the looming and the speed) is inside the walking corridor (half-width
     corridor_half_m, from the floor to head_top_m);
@@ -65,6 +69,7 @@ ID_BASE = 1_000_000           # the lane's hazard ids, apart from the tracker's
 CLASS_ID = -1                 # no COCO class
 BLOCK = 16                    # block size (px at the working width); a window is n x n blocks
 MAX_DT = 0.5                  # frames further apart than this restart the flow
+PARALLAX_FIT_PX = 1.0         # the floor homography's RANSAC tolerance (px at the working width)
 
 
 @dataclass
@@ -211,6 +216,10 @@ class CollisionLane:
         depth = np.maximum(speed * ct / np.maximum(e, 1e-3) - speed * span / 2, 0.05)   # along the optical axis
         lateral = depth * np.maximum(np.abs(cx)[None, :] - half, 0) / f          # the window's nearest edge
         above_floor = cam.height_m - depth * (cy[:, None] * ct / f + st)
+        if cfg.min_parallax > 0:
+            q = self._parallax(rate * span, k * span, horizon, nb)
+            if q is not None:
+                floorlike |= below & (q < cfg.min_parallax)
         candidate = (textured & (ttc < cfg.ttc_s) & ~floorlike & ~sidelike
                      & (e > cfg.floor_margin * floor + cfg.min_expansion)
                      & (lateral <= cfg.corridor_half_m) & (above_floor >= -0.2) & (above_floor <= cfg.head_top_m))
@@ -244,6 +253,41 @@ class CollisionLane:
                 hazards.append(self._drop_hazard(drop, size, t))
         hazards.sort(key=lambda h: (-int(h.urgency), -h.priority))
         return tuple(hazards)
+
+    def _parallax(self, move, step, horizon, nb):
+        """Per window, how far it stands up from the floor (plane plus parallax): the floor's
+        homography from the old frame to this one is fitted to the flow over the lower picture; what
+        is left of a window's motion, along the line from the heading point, over what the floor
+        itself moves there times `step` (walking step / camera height), is about its height above
+        the floor over its depth (0 on the floor, more the nearer and taller). None without a fit."""
+        height, width = move.shape[:2]
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        e = (width / 2.0, height / 2.0 + horizon)                    # the heading point (image coords)
+        rows = ys[:, 0] > e[1] + 2 * BLOCK
+        if step <= 1e-4 or rows.sum() < 2 * BLOCK:
+            return None
+        sel = (slice(None, None, 8), slice(None, None, 8))
+        low = np.zeros_like(ys, bool)
+        low[rows] = True
+        pick = low[sel].ravel()
+        src = np.stack([xs[sel].ravel(), ys[sel].ravel()], 1)[pick]
+        dst = src + move[sel].reshape(-1, 2)[pick]
+        if len(src) < 20:
+            return None
+        hom, inl = cv2.findHomography(src, dst, cv2.RANSAC, PARALLAX_FIT_PX)
+        if hom is None or inl.sum() < 0.3 * len(src):
+            return None
+        pts = np.stack([xs, ys], -1).reshape(-1, 1, 2)
+        floor_to = cv2.perspectiveTransform(pts, hom).reshape(height, width, 2)
+        rest = np.stack([xs, ys], -1) + move - floor_to                 # parallax (px)
+        rx, ry = xs - e[0], ys - e[1]
+        dist = np.maximum(np.hypot(rx, ry), 1.0)
+        radial = (rest[..., 0] * rx + rest[..., 1] * ry) / dist
+        stack = np.stack([radial, dist], -1).astype(np.float32)
+        blocks = cv2.resize(stack, (width // BLOCK, height // BLOCK), interpolation=cv2.INTER_AREA)
+        r, c = blocks.shape[0] - nb + 1, blocks.shape[1] - nb + 1
+        win = sum(blocks[i:i + r, j:j + c] for i in range(nb) for j in range(nb)) / (nb * nb)
+        return win[..., 0] / np.maximum(win[..., 1] * step, 1e-3)
 
     def _regions_to_hazards(self, persisted, ttc, e, above_floor, cx, cy, half, width, height, size, speed, t) -> list[Hazard]:
         cfg, cam = self.config, self.camera

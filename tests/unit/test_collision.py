@@ -96,6 +96,39 @@ def test_the_config_is_checked():
         EngineConfig(collision=CollisionConfig(flow="slow")).with_()
     with pytest.raises(ValueError, match="collision.ttc_s"):
         EngineConfig(collision=CollisionConfig(ttc_s=0.1)).with_()
+    with pytest.raises(ValueError, match="collision.min_parallax"):
+        EngineConfig(collision=CollisionConfig(min_parallax=-0.1)).with_()
+
+
+def _floor_motion(width=320, height=240, step=0.1, horizon=-20.0):
+    """The displacement of every pixel of a floor seen by a camera 1.3 m high walking forward by
+    step x 1.3 m: a homography (image coordinates, camera tilted so the horizon is `horizon` px
+    above the centre), plus a 0.3 px wobble (the flow's own errors)."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    e = np.array([width / 2, height / 2 + horizon], np.float32)
+    below = np.maximum(ys - e[1], 1.0)                               # rows below the horizon
+    g = step * below / 230.0                                         # the step over the floor's depth there
+    move = np.stack([xs - e[0], ys - e[1]], -1) * (g / (1 - g))[..., None]
+    rng = np.random.default_rng(0)
+    return move + rng.normal(0, 0.3, move.shape).astype(np.float32), e
+
+
+def test_the_floor_has_no_parallax_and_a_box_standing_on_it_has():
+    """Plane plus parallax: what moves as the floor does leaves nothing after the floor's
+    homography; a box 0.4 m high standing on it moves more (it is nearer than the floor behind it
+    in the picture) and stands out where it is (its height over its depth, about 0.16 at its top)."""
+    move, e = _floor_motion()
+    q = lane()._parallax(move, 0.1, -20.0, 2)
+    assert q is not None and np.abs(np.median(q[6:])) < 0.01
+    boxed = move.copy()
+    ys, xs = np.mgrid[0:240, 0:320].astype(np.float32)
+    box = (slice(150, 200), slice(140, 200))
+    d = np.stack([xs[box] - e[0], ys[box] - e[1]], -1)
+    boxed[box] += d * 0.1 * 0.16                                     # parallax: (p - e) x step x height / depth
+    q2 = lane()._parallax(boxed, 0.1, -20.0, 2)
+    rows, cols = (150 + 200) // 2 // 16 - 1, (140 + 200) // 2 // 16 - 1
+    assert q2[rows, cols] > 2 * CollisionConfig().min_parallax
+    assert np.abs(np.median(q2[-2:, :4])) < 0.01                     # the floor beside it stays flat
 
 
 def test_scenes_are_deterministic_and_know_their_truth():
