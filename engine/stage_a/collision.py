@@ -24,8 +24,9 @@ ago. Then:
     window's motion, along the line from the heading point, over the floor's own motion there, is
     about the window's height above the floor over its depth; it must reach min_parallax. Flow
     errors over plain floor stretch like looming, but leave no parallax); it is not a wall
-    alongside the walk (e_x = 2 e_y there, and depth from e_y puts it outside the corridor); it has texture across (down) for its stretch across (down) to mean something; and
-    its 3D point (depth from the looming and the speed) is inside the walking corridor (half-width
+    alongside the walk (e_x = 2 e_y there, and depth from e_y puts it outside the corridor); it
+    has texture across (down) for its stretch across (down) to mean something; and its 3D point
+    (depth from the looming and the speed) is inside the walking corridor (half-width
     corridor_half_m, from the floor to head_top_m);
   * windows on course for persist_frames frames running (persist_ground_frames over the floor, where
     the flow's errors look most like looming), outside the boxes of confirmed tracks (a detected
