@@ -100,6 +100,7 @@ class CollisionLane:
         self._count: np.ndarray | None = None
         self._ex: np.ndarray | None = None
         self._ey: np.ndarray | None = None
+        self._grid: np.ndarray | None = None               # [2, rows, cols] pixel coordinates
         self._regions: list[tuple[int, tuple[float, float, float, float]]] = []   # (id, box) last frame
         self._next_id = ID_BASE
         self._drop: tuple[float, float, int, int] | None = None    # (distance m, time seen, id, frames seen)
@@ -262,7 +263,9 @@ class CollisionLane:
         itself moves there times `step` (walking step / camera height), is about its height above
         the floor over its depth (0 on the floor, more the nearer and taller). None without a fit."""
         height, width = move.shape[:2]
-        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        if self._grid is None or self._grid.shape[1:] != (height, width):
+            self._grid = np.mgrid[0:height, 0:width].astype(np.float32)    # pixel coordinates, made once
+        ys, xs = self._grid
         e = (width / 2.0, height / 2.0 + horizon)                    # the heading point (image coords)
         rows = ys[:, 0] > e[1] + 2 * BLOCK
         if step <= 1e-4 or rows.sum() < 2 * BLOCK:

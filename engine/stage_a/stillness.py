@@ -56,9 +56,11 @@ _LK = dict(winSize=(15, 15), maxLevel=2, criteria=(cv2.TERM_CRITERIA_EPS | cv2.T
 class _Fit:
     """The picture's motion from the reference frame to now."""
 
-    def __init__(self, hom: np.ndarray, before: np.ndarray, fits: np.ndarray, after: np.ndarray, tolerance: float):
+    def __init__(self, hom: np.ndarray, before: np.ndarray, moved: np.ndarray, fits: np.ndarray, after: np.ndarray,
+                 tolerance: float):
         self.hom = hom              # reference -> now
         self.before = before        # every corner found in the reference frame (N, 2)
+        self.moved = moved          # where the homography puts each of them now
         self.fits = fits            # followed, checked back, and within FIT_PX of the homography
         self.after = after          # where each was followed to (meaningful where fits)
         self.tolerance = tolerance  # |ln scale| allowed for this reference's age
@@ -111,7 +113,7 @@ class PictureStillness:
         scale = self._frames[-1][2]
         x0, y0, x1, y1 = (float(v) * scale for v in box)
         # where the picture's motion puts each old corner now: the corners of what is in the box now
-        now = _map(fit.hom, fit.before)
+        now = fit.moved
         inside = (now[:, 0] >= x0) & (now[:, 0] <= x1) & (now[:, 1] >= y0) & (now[:, 1] <= y1)
         if int(inside.sum()) < MIN_BOX_POINTS or float(fit.fits[inside].mean()) < MIN_BOX_FIT_SHARE:
             return False
@@ -144,12 +146,13 @@ class PictureStillness:
         hom, _ = cv2.findHomography(before[followed], after[followed], cv2.RANSAC, FIT_PX)
         if hom is None:
             return None
-        fits = followed & (np.linalg.norm(_map(hom, before) - after, axis=1) <= FIT_PX)
+        moved = _map(hom, before)
+        fits = followed & (np.linalg.norm(moved - after, axis=1) <= FIT_PX)
         h, w = old.shape[:2]
         tolerance = max(MIN_SCALE_TOL, MAX_SCALE_RATE * (t1 - t0))
         if fits.sum() < MIN_FIT_SHARE * followed.sum() or _scale_change(hom, (0.0, 0.0, float(w), float(h))) > tolerance:
             return None
-        self._fit = _Fit(hom, before, fits, after, tolerance)
+        self._fit = _Fit(hom, before, moved, fits, after, tolerance)
         return self._fit
 
     def _reference(self) -> tuple | None:
