@@ -86,6 +86,25 @@ class CollisionConfig:
     drop_carry_s: float = 3.0       # an edge out of sight below the picture is kept this long
 
 
+# The collision lane's two operating points, both fitted on the dev half of `maxsight eval collide`'s
+# rendered walks (docs/measurements/issue23.md): "fewer" (the defaults) is the most obstacles warned at
+# <= 1 false onset a minute; "more" is the first point warning 90% of them, at more false onsets.
+COLLISION_SENSITIVITY = {
+    "fewer": {},
+    "more": {"persist_ground_frames": 5, "min_region_windows": 2},
+}
+
+
+def collision_config(mode: str) -> CollisionConfig:
+    """The lane for "off", "fewer" (false alarms; "on" is the same) or "more" (obstacles warned)."""
+    mode = "fewer" if mode == "on" else mode
+    if mode == "off":
+        return CollisionConfig(enabled=False)
+    if mode not in COLLISION_SENSITIVITY:
+        raise ValueError(f"the collision lane is off, on, fewer or more, got {mode!r}")
+    return replace(CollisionConfig(enabled=True), **COLLISION_SENSITIVITY[mode])
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     detector: str = "nanodet"
@@ -104,6 +123,7 @@ class EngineConfig:
     access: str = ""
     access_every_s: float = 0.2
     collision: CollisionConfig = field(default_factory=CollisionConfig)
+    collision_from_profile: bool = False    # the app's session sets the lane from the user's setting
 
     def with_(self, **changes) -> "EngineConfig":
         return verify(replace(self, **changes))

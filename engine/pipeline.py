@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from engine.config import EngineConfig, verify
+from engine.config import CollisionConfig, EngineConfig, verify
 from engine.device import pick_device
 from engine.models import calibration
 from engine.models.detectors import Detector, build
@@ -153,6 +153,14 @@ class Pipeline:
         # The source's clock starts again: readings timed on the old clock would wait for it to
         # catch up (after a replay of a 90 s file, no opportunistic reading for 90 s).
         self._last_ocr_t = self._last_recognise_t = -1e9
+
+    def set_collision(self, config: CollisionConfig) -> None:
+        """Switch the collision lane on, off or to another operating point (the user's setting),
+        between frames: call it on the thread that calls step()."""
+        if config == self.config.collision:
+            return
+        self.config = replace(self.config, collision=config)
+        self.collision = CollisionLane(self.config.camera, config) if config.enabled else None
 
     def watch_text(self, on: bool) -> None:
         """Read text more often (every WATCH_OCR_EVERY_S) while the user watches for a word; still

@@ -17,7 +17,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from engine.config import CameraModel
+from engine.config import CameraModel, collision_config
 from engine.pipeline import Pipeline
 from engine.types import AudioChunk, Frame, FrameResult, Urgency
 from maxsight_app.cues.policy import CuePolicy
@@ -58,6 +58,9 @@ class Session:
         self.watch: WatchFor | None = None  # the words the user watches for (cues/watch.py)
         self._watch_asked = False          # start_watch was called (--watch-for): it wins over the profile's words
         self._watch_pref = ""              # the profile's watch_for the watch was last set from
+        # The collision lane follows the profile's obstacle_warnings unless the command line chose it.
+        self._collision_follows = getattr(getattr(pipeline, "config", None), "collision_from_profile", False)
+        self._collision_pref = None        # the setting the lane was last set from
 
     def media_time(self) -> float:
         return self._epoch + self._frame_t + (time.perf_counter() - self._frame_wall)
@@ -81,6 +84,9 @@ class Session:
         if not self._watch_asked and self.profile.watch_for != self._watch_pref:    # the preference changed
             self._watch_pref = self.profile.watch_for
             self._set_watch(self.profile.watch_for)
+        if self._collision_follows and self.profile.obstacle_warnings is not self._collision_pref:
+            self._collision_pref = self.profile.obstacle_warnings
+            self.pipeline.set_collision(collision_config(self._collision_pref.value))
         result = self.pipeline.step(frame, audio)
         if result.sounds:
             self.recent_sounds = (self.recent_sounds + list(result.sounds))[-5:]

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from engine.config import CameraModel, CollisionConfig, EngineConfig, Tier, verify
+from engine.config import CameraModel, EngineConfig, Tier, collision_config, verify
 
 
 class CommandError(Exception):
@@ -31,9 +31,11 @@ def engine_options(parser, tier_default: str | None = None) -> None:
     parser.add_argument("--access", default=ACCESS_MODEL, metavar="MODEL|off",
                         help=f"door, handle and stairs detector run beside the COCO one, five times a second "
                              f"(default {ACCESS_MODEL}; off to leave it out)")
-    parser.add_argument("--collision", choices=("on", "off"), default="off",
-                        help="warn of whatever is in the way, named or not, from image motion (an experiment, off by "
-                             "default: about 4 false warnings a minute on rendered walks; docs/measurements/issue23.md)")
+    parser.add_argument("--collision", choices=("off", "on", "fewer", "more"), default=None,
+                        help="warn of whatever is in the way, named or not, from image motion (an experiment; default: "
+                             "the profile's setting, off unless chosen). on = fewer: the fewest false alarms (rendered "
+                             "walks: 65-80%% of obstacles warned, under 1 false onset a minute); more: about 90%% "
+                             "warned, more false onsets; docs/measurements/issue23.md")
     default = tier_default or EngineConfig.tier.value
     parser.add_argument("--tier", default=default, choices=[t.value for t in Tier],
                         help=f"what runs besides Stage A (default {default}; T0: nothing; T1 sounds, T2 + captions, "
@@ -48,7 +50,8 @@ def engine_config(args) -> EngineConfig:
     return verify(EngineConfig(detector=args.detector, threads=args.threads, device=args.device, tier=Tier(args.tier),
                                camera=CameraModel(hfov_deg=args.hfov, height_m=args.camera_height, tilt_deg=args.tilt),
                                access="" if access in ("off", "none", "") else access,
-                               collision=CollisionConfig(enabled=getattr(args, "collision", "off") == "on")))
+                               collision=collision_config(getattr(args, "collision", None) or "off"),
+                               collision_from_profile=getattr(args, "collision", None) is None))
 
 
 def open_profile(name: str | None):

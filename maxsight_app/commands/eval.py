@@ -155,6 +155,8 @@ def add_parser(sub) -> None:
     co = ev.add_parser("collide", help="the class-agnostic collision lane on rendered walks (dev and test by seed) "
                                        "and real null walks: warned before contact, drop-offs, false onsets, TTC error")
     co.add_argument("--per-kind", type=int, default=4, help="scenes of each kind per split (default 4)")
+    co.add_argument("--sensitivity", choices=("fewer", "more"), default="fewer",
+                    help="the lane's operating point: fewer false alarms (the default) or more obstacles warned")
     co.add_argument("--fit", action="store_true", help="fit the lane's thresholds on the dev half first (slower)")
     co.add_argument("--no-null", action="store_true", help="leave out the real null walks")
     co.add_argument("--null-limit", type=float, default=90.0, help="seconds of each null-walk video (default 90)")
@@ -566,17 +568,17 @@ def cmd_find(args) -> int:
 
 
 def cmd_collide(args) -> int:
-    """The collision lane against rendered truth (maxsight_app/measure/collide.py), with the
-    engine's CollisionConfig unless --fit fits it on the dev half."""
+    """The collision lane against rendered truth (maxsight_app/measure/collide.py), at the operating
+    point --sensitivity names unless --fit fits it on the dev half."""
     import logging
 
-    from engine.config import CollisionConfig
+    from engine.config import collision_config
     from maxsight_app.measure import collide
     if args.json:
         check_outputs({"--json": Path(args.json)}, {})
     if not 1 <= args.per_kind <= 50:
         raise ValueError(f"--per-kind must be between 1 and 50, got {args.per_kind}")
     log = logging.getLogger(__name__)
-    result = collide.evaluate(args.per_kind, CollisionConfig(enabled=True), do_fit=args.fit,
+    result = collide.evaluate(args.per_kind, collision_config(args.sensitivity), do_fit=args.fit,
                               null_limit_s=args.null_limit, nulls=not args.no_null, log=log.info)
     return report(collide.table(result), result, args.json)

@@ -26,6 +26,7 @@ Schema history:
   v7  near_miss_log, near_miss_days, near_miss_max; near_misses (the opt-in log of warnings and
       dangers said, and find mode's findings with their findability: typed columns and a small JPEG)
   v8  watch_for (the words the user watches for: "75, Gate C3"), watching_tick (the quiet tick)
+  v9  obstacle_warnings (the collision lane: off, fewer false alarms or more obstacles)
 Each step names the columns it adds: a step must never pick up columns added by later ones.
 """
 from __future__ import annotations
@@ -50,7 +51,7 @@ from maxsight_app.profile.schema import CLASS_WEIGHT_RANGE, MAX_SOUND_NAME, PREF
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 BUSY_TIMEOUT_S = 10.0
 _V2_COLUMNS = ("voice", "speech", "earcons", "tone_volume", "haptic", "haptic_port", "haptic_strength", "screen_alerts",
                "captions", "cooldown_s", "max_unsolicited", "hedge_below", "vision_condition", "vision_severity", "hearing")
@@ -58,6 +59,7 @@ _V3_COLUMNS = ("text_scale", "high_contrast", "sound_alerts")
 _V6_COLUMNS = ("speech_output", "name_alert", "first_run_done")
 _V7_COLUMNS = ("near_miss_log", "near_miss_days", "near_miss_max")
 _V8_COLUMNS = ("watch_for", "watching_tick")
+_V9_COLUMNS = ("obstacle_warnings",)
 MAX_IMPORT_USERS = 1000
 MAX_NAME = 100
 
@@ -168,7 +170,11 @@ def _to_v8(db: sqlite_utils.Database) -> None:
     _add_pref_columns(db, _V8_COLUMNS)
 
 
-MIGRATIONS = {1: _to_v1, 2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5, 6: _to_v6, 7: _to_v7, 8: _to_v8}
+def _to_v9(db: sqlite_utils.Database) -> None:
+    _add_pref_columns(db, _V9_COLUMNS)
+
+
+MIGRATIONS = {1: _to_v1, 2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5, 6: _to_v6, 7: _to_v7, 8: _to_v8, 9: _to_v9}
 
 
 class ProfileStore:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from maxsight_app.profile.schema import VISION_CONDITIONS, Hearing, SpeechOutput, Units, Verbosity
+from maxsight_app.profile.schema import VISION_CONDITIONS, Hearing, ObstacleWarnings, SpeechOutput, Units, Verbosity
 
 CONDITION_NAMES = {
     "none": "None",
@@ -31,6 +31,8 @@ CHOICE_WORDS = {
     SpeechOutput.AUTO: "Automatic: my screen reader when one runs", SpeechOutput.OWN_VOICE: "MaxSight's own voice",
     SpeechOutput.SCREEN_READER: "My screen reader", SpeechOutput.BOTH: "Both",
     Hearing.TYPICAL: "Typical", Hearing.HARD_OF_HEARING: "Hard of hearing", Hearing.DEAF: "Deaf",
+    ObstacleWarnings.OFF: "Off", ObstacleWarnings.FEWER: "On, fewer false alarms",
+    ObstacleWarnings.MORE: "On, more obstacles found",
 }
 
 

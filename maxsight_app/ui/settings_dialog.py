@@ -19,7 +19,7 @@ from maxsight_app.ui.qt import Qt, QtWidgets, Signal
 GROUPS = {
     "Speech and sound": ("speech", "speech_output", "voice", "speech_rate", "volume", "earcons", "tone_volume"),
     "What is said": ("verbosity", "units", "cooldown_s", "max_unsolicited", "hedge_below", "watching_tick",
-                     "watch_for"),
+                     "obstacle_warnings", "watch_for"),
     "Vibration": ("haptic", "haptic_port", "haptic_strength"),
     "Seeing and hearing": ("vision_condition", "vision_severity", "hearing", "screen_alerts", "captions", "name_alert",
                            "text_scale", "high_contrast"),

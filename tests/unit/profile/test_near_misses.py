@@ -96,7 +96,7 @@ def test_migrates_a_v6_file(tmp_path):
     db["preferences"].insert({"user_id": 1, "verbosity": "brief", "units": "feet", "speech_rate": 220, "volume": 0.5})
     db.conn.close()
     s = ProfileStore(path)
-    assert s.version() == SCHEMA_VERSION == 8
+    assert s.version() == SCHEMA_VERSION == 9
     prefs = s.preferences(1)
     assert (prefs["verbosity"], prefs["units"], prefs["near_miss_log"], prefs["near_miss_days"]) == ("brief", "feet", False, 30)
     assert s.near_misses(1) == []

@@ -36,15 +36,16 @@ def test_migrates_a_v1_file_keeping_the_users_choices(tmp_path):
     path = tmp_path / "profiles.db"
     v1_file(path)
     store = ProfileStore(path)
-    assert store.version() == SCHEMA_VERSION == 8
+    assert store.version() == SCHEMA_VERSION == 9
     uid = store.find_user("Grace")
     prefs = store.preferences(uid)
     assert (prefs["verbosity"], prefs["units"], prefs["speech_rate"], prefs["volume"]) == ("brief", "feet", 220, 0.5)
     assert prefs["hearing"] == "typical" and prefs["earcons"] is True          # v2 columns got defaults
     assert prefs["text_scale"] == 1.0 and prefs["high_contrast"] is False      # v3 columns too
+    assert prefs["obstacle_warnings"] == "off"                                  # v9: the collision lane stays off
     store.set_class_weight(uid, "dog", 0.5)                                     # new tables exist
     store.close()
-    assert ProfileStore(path).version() == 8                                    # reopening is a no-op
+    assert ProfileStore(path).version() == SCHEMA_VERSION                       # reopening is a no-op
 
 
 def test_each_migration_adds_only_its_own_columns(tmp_path):

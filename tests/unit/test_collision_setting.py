@@ -1,0 +1,83 @@
+"""The collision lane's setting: its two operating points, the command line's choice, and the
+profile's obstacle_warnings followed live by a running session (the real pipeline and lane)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from engine.config import COLLISION_SENSITIVITY, CollisionConfig, EngineConfig, collision_config
+from engine.pipeline import Pipeline
+from engine.types import Frame
+from maxsight_app.cli import build_parser
+from maxsight_app.commands.common import engine_config
+from maxsight_app.profile.schema import ObstacleWarnings, Profile
+from maxsight_app.profile.store import ProfileStore
+from maxsight_app.session import Session
+
+
+def test_operating_points():
+    assert collision_config("off").enabled is False
+    assert collision_config("on") == collision_config("fewer") == CollisionConfig(enabled=True)
+    more = collision_config("more")
+    assert more.enabled and more != collision_config("fewer")
+    assert {k: getattr(more, k) for k in COLLISION_SENSITIVITY["more"]} == COLLISION_SENSITIVITY["more"]
+    with pytest.raises(ValueError, match="off, on, fewer or more"):
+        collision_config("loud")
+
+
+@pytest.mark.parametrize("argv, enabled, from_profile", [
+    ([], False, True),                       # not given: the profile decides, off until the session sets it
+    (["--collision", "off"], False, False),
+    (["--collision", "on"], True, False),
+    (["--collision", "more"], True, False),
+])
+def test_command_line(argv, enabled, from_profile):
+    args = build_parser().parse_args(["run", "--source", "clip.mp4", "--headless", *argv])
+    cfg = engine_config(args)
+    assert cfg.collision.enabled is enabled and cfg.collision_from_profile is from_profile
+    if argv[-1:] == ["more"]:
+        assert cfg.collision == collision_config("more")
+
+
+def _frames(n: int, start: int = 0):
+    rng = np.random.default_rng(start)
+    for i in range(start, start + n):
+        yield Frame(i, i / 10, rng.integers(0, 255, (240, 320, 3), dtype=np.uint8))
+
+
+def test_session_follows_the_profile_live(installed_models):
+    pipe = Pipeline(EngineConfig(detector="nanodet", threads=1, device="cpu", access="", collision_from_profile=True),
+                    installed_models)
+    session = Session(pipe, profile=Profile())
+    seen = []
+    for i, want in enumerate((ObstacleWarnings.OFF, ObstacleWarnings.MORE, ObstacleWarnings.FEWER, ObstacleWarnings.OFF)):
+        session.profile = replace(session.profile, obstacle_warnings=want)
+        results = [session.handle(f).result for f in _frames(3, 3 * i)]
+        timed = [("collision" in r.timings_ms) for r in results]
+        seen.append((pipe.collision.config if pipe.collision is not None else None, timed))
+    assert seen[0] == (None, [False] * 3)
+    assert seen[1] == (collision_config("more"), [True] * 3)
+    assert seen[2] == (collision_config("fewer"), [True] * 3)
+    assert seen[3] == (None, [False] * 3)
+
+
+def test_the_command_line_choice_wins_over_the_profile(installed_models):
+    pipe = Pipeline(EngineConfig(detector="nanodet", threads=1, device="cpu", access="", collision=collision_config("on")),
+                    installed_models)
+    session = Session(pipe, profile=Profile(obstacle_warnings=ObstacleWarnings.OFF))
+    for f in _frames(2):
+        session.handle(f)
+    assert pipe.collision is not None and pipe.collision.config == collision_config("fewer")
+
+
+def test_the_setting_is_kept_in_the_profile(tmp_path):
+    store = ProfileStore(tmp_path / "profiles.db")
+    uid = store.create_user("Ada")
+    assert store.profile(uid).obstacle_warnings is ObstacleWarnings.OFF
+    store.set_preference(uid, "obstacle_warnings", "more")
+    assert store.profile(uid).obstacle_warnings is ObstacleWarnings.MORE
+    with pytest.raises(Exception, match="obstacle_warnings"):
+        store.set_preference(uid, "obstacle_warnings", "always")
+    store.close()
