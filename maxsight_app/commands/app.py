@@ -10,7 +10,7 @@ def cmd_app(args) -> int:
         raise CommandError("no display was found for the window; start a desktop session, or process a video without "
                            "a window: maxsight run --source FILE --headless")
     from maxsight_app.compose import make_registry
-    cfg = engine_config(args)
+    cfg = engine_config(args, follow_profile=True)
     store, uid = open_profile(getattr(args, "profile", None))
     try:
         return run_app(store, uid, make_registry(), cfg, getattr(args, "source", None), find=getattr(args, "find", None))

@@ -33,7 +33,8 @@ def engine_options(parser, tier_default: str | None = None) -> None:
                              f"(default {ACCESS_MODEL}; off to leave it out)")
     parser.add_argument("--collision", choices=("off", "on", "fewer", "more"), default=None,
                         help="warn of whatever is in the way, named or not, from image motion (an experiment; default: "
-                             "the profile's setting, off unless chosen). on = fewer: the fewest false alarms (rendered "
+                             "the profile's setting in the window and `run`, off in evaluations and the soak). on = "
+                             "fewer: the fewest false alarms (rendered "
                              "walks: 65-80%% of obstacles warned, under 1 false onset a minute); more: about 90%% "
                              "warned, more false onsets; docs/measurements/issue23.md")
     default = tier_default or EngineConfig.tier.value
@@ -45,13 +46,16 @@ def engine_options(parser, tier_default: str | None = None) -> None:
 ACCESS_MODEL = "access"     # MaxSight's own door and stairs detector (assets/models/access_detector)
 
 
-def engine_config(args) -> EngineConfig:
+def engine_config(args, follow_profile: bool = False) -> EngineConfig:
+    """The engine the options ask for. follow_profile: the window and `run`, where the collision
+    lane follows the user's setting unless --collision chose it; evaluations and the soak keep it
+    off unless --collision asks, so a setting picked once in the app never changes their numbers."""
     access = getattr(args, "access", ACCESS_MODEL)
     return verify(EngineConfig(detector=args.detector, threads=args.threads, device=args.device, tier=Tier(args.tier),
                                camera=CameraModel(hfov_deg=args.hfov, height_m=args.camera_height, tilt_deg=args.tilt),
                                access="" if access in ("off", "none", "") else access,
                                collision=collision_config(getattr(args, "collision", None) or "off"),
-                               collision_from_profile=getattr(args, "collision", None) is None))
+                               collision_from_profile=follow_profile and getattr(args, "collision", None) is None))
 
 
 def open_profile(name: str | None):

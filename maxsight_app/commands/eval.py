@@ -578,6 +578,8 @@ def cmd_collide(args) -> int:
         check_outputs({"--json": Path(args.json)}, {})
     if not 1 <= args.per_kind <= 50:
         raise ValueError(f"--per-kind must be between 1 and 50, got {args.per_kind}")
+    if args.fit and args.sensitivity != "fewer":
+        raise ValueError("--fit chooses the lane's operating point itself; leave out --sensitivity")
     log = logging.getLogger(__name__)
     result = collide.evaluate(args.per_kind, collision_config(args.sensitivity), do_fit=args.fit,
                               null_limit_s=args.null_limit, nulls=not args.no_null, log=log.info)

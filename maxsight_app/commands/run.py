@@ -121,7 +121,7 @@ def make_runtime(args, audio_out: Path | None = None):
     """The runtime a headless run uses: the profile's and the options' choices, through the
     composition root the window uses too."""
     from maxsight_app.personal_objects import index_path
-    cfg = engine_config(args)
+    cfg = engine_config(args, follow_profile=True)
     store, uid = open_profile(args.profile)
     try:
         profile, personal = store.profile(uid), index_path(store, uid)

@@ -108,15 +108,21 @@ def test_bench_stage_a_writes_json(tmp_path, eval_data, installed_models):
 
 def test_collision_lane_is_off_unless_asked(tmp_path, installed_models):
     """--collision on runs the class-agnostic lane (its own timing step in every result); without it
-    the lane is not run. The shipped sample clip: no evaluation data needed."""
+    the profile's setting decides (off in a new profile; "more" in one that chose it), and
+    --collision off wins over that. The shipped sample clip: no evaluation data needed."""
     from engine.samples import sample_video
-    for flag, want in ((["--collision", "on"], True), ([], False)):
-        out = tmp_path / f"r{len(flag)}.jsonl"
+    env = {"MAXSIGHT_DATA": str(tmp_path / "data")}        # this test's own profiles, whatever the machine has
+    for step in (["create", "Ada"], ["set", "Ada", "obstacle_warnings", "more"]):
+        r = _maxsight(["profile", *step], tmp_path, env)
+        assert r.returncode == 0, r.stderr
+    for n, (flag, want) in enumerate(((["--collision", "on"], True), ([], False),
+                                      (["--profile", "Ada"], True), (["--profile", "Ada", "--collision", "off"], False))):
+        out = tmp_path / f"r{n}.jsonl"
         r = _maxsight(["run", "--source", str(sample_video()), "--headless", "--tier", "T0", "--max-frames", "6",
-                       "--quiet", "--out", str(out), *flag], tmp_path)
+                       "--quiet", "--out", str(out), *flag], tmp_path, env)
         assert r.returncode == 0, r.stderr
         lines = [json.loads(x) for x in out.read_text().splitlines()]
-        assert len(lines) == 6 and all(("collision" in x["timings_ms"]) is want for x in lines)
+        assert len(lines) == 6 and all(("collision" in x["timings_ms"]) is want for x in lines), flag
     bad = _maxsight(["run", "--source", str(sample_video()), "--headless", "--collision", "maybe"], tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 

@@ -35,10 +35,19 @@ def test_operating_points():
 ])
 def test_command_line(argv, enabled, from_profile):
     args = build_parser().parse_args(["run", "--source", "clip.mp4", "--headless", *argv])
-    cfg = engine_config(args)
+    cfg = engine_config(args, follow_profile=True)
     assert cfg.collision.enabled is enabled and cfg.collision_from_profile is from_profile
     if argv[-1:] == ["more"]:
         assert cfg.collision == collision_config("more")
+
+
+@pytest.mark.parametrize("argv", [["eval", "safety"], ["eval", "cues"], ["soak"]])
+def test_evaluations_never_follow_the_profile(argv):
+    """A setting picked once in the app must not change what an evaluation or the soak measures."""
+    cfg = engine_config(build_parser().parse_args(argv))
+    assert cfg.collision.enabled is False and cfg.collision_from_profile is False
+    cfg = engine_config(build_parser().parse_args([*argv, "--collision", "more"]))
+    assert cfg.collision == collision_config("more") and cfg.collision_from_profile is False
 
 
 def _frames(n: int, start: int = 0):
@@ -54,8 +63,12 @@ def test_session_follows_the_profile_live(installed_models):
     seen = []
     for i, want in enumerate((ObstacleWarnings.OFF, ObstacleWarnings.MORE, ObstacleWarnings.FEWER, ObstacleWarnings.OFF)):
         session.profile = replace(session.profile, obstacle_warnings=want)
-        results = [session.handle(f).result for f in _frames(3, 3 * i)]
-        timed = [("collision" in r.timings_ms) for r in results]
+        lanes, timed = [], []
+        for f in _frames(3, 3 * i):
+            timed.append("collision" in session.handle(f).result.timings_ms)
+            lanes.append(pipe.collision)
+        # While the setting stays, it is one lane from frame to frame (its evidence builds up).
+        assert all(lane is lanes[0] for lane in lanes)
         seen.append((pipe.collision.config if pipe.collision is not None else None, timed))
     assert seen[0] == (None, [False] * 3)
     assert seen[1] == (collision_config("more"), [True] * 3)
