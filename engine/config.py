@@ -66,6 +66,7 @@ class CollisionConfig:
     persist_frames: int = 3         # ...for this many frames running
     persist_ground_frames: int = 7  # ...or this many below the horizon, over the floor (fitted on dev)
     min_region_windows: int = 3     # a region on course must span at least this many windows (fitted on dev)
+    side_band: float = 0.15         # a new region wholly in this share of the picture at either side is passing by
     smoothing: float = 0.4          # share of the last frame's expansion kept in this frame's (0 = none)
     corridor_half_m: float = 0.45   # half the walking corridor's width
     head_top_m: float = 2.1         # the corridor's top; above this nothing is in the way

@@ -319,15 +319,21 @@ class CollisionLane:
                     label = HEAD
             regions.append(((x1, y1, x2, y2), ttc_r, label))
         out, kept = [], []
+        band = cfg.side_band * size[0]
         for box, ttc_r, label in regions:
             tid = self._match(box)
+            if tid is None and (box[2] <= band or box[0] >= size[0] - band):
+                # Wholly at a side of the picture and not seen before: in the corridor only within
+                # about a metre, so something passing by (a wall alongside), or too late to help.
+                continue
+            tid = tid if tid is not None else self._new_id()
             kept.append((tid, box))
             dist = max(0.3, ttc_r * max(speed, cfg.min_speed_mps))
             out.append(self._hazard(tid, label, box, size, dist, ttc_r, 1.0))
         self._regions = kept
         return out
 
-    def _match(self, box) -> int:
+    def _match(self, box) -> int | None:
         best, best_iou = None, 0.1
         for tid, b in self._regions:
             ix = max(0.0, min(box[2], b[2]) - max(box[0], b[0]))
@@ -337,9 +343,6 @@ class CollisionLane:
             iou = inter / union if union > 0 else 0.0
             if iou > best_iou:
                 best, best_iou = tid, iou
-        if best is None:
-            best = self._next_id
-            self._next_id += 1
         return best
 
     def _hazard(self, tid, label, box, size, dist, ttc, score) -> Hazard:

@@ -53,6 +53,31 @@ def test_walking_past_a_wall_at_one_side_is_not_warned():
     assert said == []
 
 
+def test_a_new_region_at_a_side_of_the_picture_is_passing_by_but_one_followed_there_is_kept():
+    """Something first on course wholly in the outer 15% of the picture is in the corridor only
+    within about a metre: a wall alongside (or too late to help). What the lane already followed
+    from nearer the middle stays reported when it reaches the side."""
+    lane_ = lane()
+    rows, cols = 14, 19
+    cx = (np.arange(cols, dtype=np.float32) + 1) * 16 - 160
+    cy = (np.arange(rows, dtype=np.float32) + 1) * 16 - 120
+    ttc = np.full((rows, cols), 1.0, np.float32)
+    e = np.full((rows, cols), 1.0, np.float32)
+    above = np.full((rows, cols), 1.0, np.float32)
+
+    def regions(persisted):
+        return lane_._regions_to_hazards(persisted, ttc, e, above, cx, cy, 16, 320, 240, (320, 240), 1.2, 0.0)
+    side = np.zeros((rows, cols), bool)
+    side[2:5, 0:2] = True                               # x 0-48 of 320: wholly at the left side
+    assert regions(side) == []
+    middle = np.zeros((rows, cols), bool)
+    middle[2:5, 1:4] = True                             # x 16-80: reaches in from the side
+    first = regions(middle)
+    assert len(first) == 1
+    later = regions(side)                               # the same thing, now at the side
+    assert len(later) == 1 and later[0].track_id == first[0].track_id
+
+
 def test_a_camera_that_does_not_move_gives_nothing():
     scene = collide.make_scene("wall", 1, static=True)
     said = [h for _, hs, _ in walk(scene) for h in hs]
