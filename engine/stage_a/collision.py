@@ -30,8 +30,9 @@ ago. Then:
     corridor_half_m, from the floor to head_top_m);
   * windows on course for persist_frames frames running (persist_ground_frames over the floor, where
     the flow's errors look most like looming), outside the boxes of confirmed tracks (a detected
-    object keeps its class name), are grouped into regions of at least min_region_windows; each is a
-    Hazard: "obstacle", or "at head height" when all of it is above head_band_m with something farther
+    object keeps its class name), are grouped into regions of at least min_region_windows (a new one
+    wholly in the outer side_band of the picture is passing by: in the corridor it would be within
+    about a metre); each is a Hazard: "obstacle", or "at head height" when all of it is above head_band_m with something farther
     beneath it (the cane does not find it), with its bearing, distance (TTC x speed) and TTC;
   * the floor ending (drop_off): across the corridor, the floor's stretch holds up to a row and
     everything above it (below the horizon) stretches far more slowly than the floor there would (a
