@@ -32,8 +32,9 @@ ago. Then:
     the flow's errors look most like looming), outside the boxes of confirmed tracks (a detected
     object keeps its class name), are grouped into regions of at least min_region_windows (a new one
     wholly in the outer side_band of the picture is passing by: in the corridor it would be within
-    about a metre); each is a Hazard: "obstacle", or "at head height" when all of it is above head_band_m with something farther
-    beneath it (the cane does not find it), with its bearing, distance (TTC x speed) and TTC;
+    about a metre); each is a Hazard: "obstacle", or "at head height" when all of it is above
+    head_band_m with something farther beneath it (the cane does not find it), with its bearing,
+    distance (TTC x speed) and TTC;
   * the floor ending (drop_off): across the corridor, the floor's stretch holds up to a row and
     everything above it (below the horizon) stretches far more slowly than the floor there would (a
     lower floor is farther): "drop-off" at the distance of that row. Once seen, the edge is carried
