@@ -64,9 +64,10 @@ class CollisionConfig:
     window_blocks: int = 2          # expansion is fitted over windows of this many 16 px blocks a side
     ttc_s: float = 3.0              # a region closer than this in time is on a collision course
     persist_frames: int = 3         # ...for this many frames running
-    persist_ground_frames: int = 7  # ...or this many below the horizon, over the floor (fitted on dev)
-    min_region_windows: int = 3     # a region on course must span at least this many windows (fitted on dev)
+    persist_ground_frames: int = 5  # ...or this many below the horizon, over the floor (fitted on dev)
+    min_region_windows: int = 2     # a region on course must span at least this many windows (fitted on dev)
     side_band: float = 0.15         # a new region wholly in this share of the picture at either side is passing by
+    min_new_ttc_s: float = 0.5      # a new region nearer in time than this is not reported (too late to help)
     smoothing: float = 0.4          # share of the last frame's expansion kept in this frame's (0 = none)
     corridor_half_m: float = 0.45   # half the walking corridor's width
     head_top_m: float = 2.1         # the corridor's top; above this nothing is in the way
@@ -87,18 +88,19 @@ class CollisionConfig:
     drop_carry_s: float = 3.0       # an edge out of sight below the picture is kept this long
 
 
-# The collision lane's two operating points, both fitted on the dev half of `maxsight eval collide`'s
-# rendered walks (docs/measurements/issue23.md): "fewer" (the defaults) is the most obstacles warned at
-# <= 1 false onset a minute; "more" is the first point warning 90% of them, at more false onsets.
+# The collision lane's two operating points on the dev half of `maxsight eval collide`'s rendered
+# walks (docs/measurements/issue23.md): "more" (the defaults, what --collision on means) is what the
+# fit chose, the most obstacles warned at <= 1 false onset a minute; "fewer" is the frontier's point
+# below it, fewer false onsets for fewer obstacles warned.
 COLLISION_SENSITIVITY = {
-    "fewer": {},
-    "more": {"persist_ground_frames": 5, "min_region_windows": 2},
+    "fewer": {"persist_ground_frames": 7, "min_region_windows": 3},
+    "more": {},
 }
 
 
 def collision_config(mode: str) -> CollisionConfig:
-    """The lane for "off", "fewer" (false alarms; "on" is the same) or "more" (obstacles warned)."""
-    mode = "fewer" if mode == "on" else mode
+    """The lane for "off", "fewer" (false alarms) or "more" (obstacles warned; "on" is the same)."""
+    mode = "more" if mode == "on" else mode
     if mode == "off":
         return CollisionConfig(enabled=False)
     if mode not in COLLISION_SENSITIVITY:
@@ -167,4 +169,8 @@ def verify(cfg: EngineConfig) -> EngineConfig:
         raise ValueError(f"collision.corridor_half_m must be between 0.1 and 2 metres, got {k.corridor_half_m}")
     if not 0.0 <= k.min_parallax <= 1.0:
         raise ValueError(f"collision.min_parallax must be between 0 (not asked) and 1, got {k.min_parallax}")
+    if not 0.0 <= k.side_band < 0.5:
+        raise ValueError(f"collision.side_band must be between 0 (none) and 0.5 of the picture, got {k.side_band}")
+    if not 0.0 <= k.min_new_ttc_s <= k.ttc_s:
+        raise ValueError(f"collision.min_new_ttc_s must be between 0 and collision.ttc_s ({k.ttc_s} s), got {k.min_new_ttc_s}")
     return cfg

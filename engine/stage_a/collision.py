@@ -324,7 +324,7 @@ class CollisionLane:
         band = cfg.side_band * size[0]
         for box, ttc_r, label in regions:
             tid = self._match(box)
-            if tid is None and (box[2] <= band or box[0] >= size[0] - band):
+            if tid is None and (box[2] <= band or box[0] >= size[0] - band or ttc_r < cfg.min_new_ttc_s):
                 # Wholly at a side of the picture and not seen before: in the corridor only within
                 # about a metre, so something passing by (a wall alongside), or too late to help.
                 continue

@@ -155,8 +155,9 @@ def add_parser(sub) -> None:
     co = ev.add_parser("collide", help="the class-agnostic collision lane on rendered walks (dev and test by seed) "
                                        "and real null walks: warned before contact, drop-offs, false onsets, TTC error")
     co.add_argument("--per-kind", type=int, default=4, help="scenes of each kind per split (default 4)")
-    co.add_argument("--sensitivity", choices=("fewer", "more"), default="fewer",
-                    help="the lane's operating point: fewer false alarms (the default) or more obstacles warned")
+    co.add_argument("--sensitivity", choices=("fewer", "more"), default=None,
+                    help="the lane's operating point: more obstacles warned (the default, what the fit chose) or "
+                         "fewer false alarms")
     co.add_argument("--fit", action="store_true", help="fit the lane's thresholds on the dev half first (slower)")
     co.add_argument("--no-null", action="store_true", help="leave out the real null walks")
     co.add_argument("--null-limit", type=float, default=90.0, help="seconds of each null-walk video (default 90)")
@@ -578,9 +579,9 @@ def cmd_collide(args) -> int:
         check_outputs({"--json": Path(args.json)}, {})
     if not 1 <= args.per_kind <= 50:
         raise ValueError(f"--per-kind must be between 1 and 50, got {args.per_kind}")
-    if args.fit and args.sensitivity != "fewer":
+    if args.fit and args.sensitivity is not None:
         raise ValueError("--fit chooses the lane's operating point itself; leave out --sensitivity")
     log = logging.getLogger(__name__)
-    result = collide.evaluate(args.per_kind, collision_config(args.sensitivity), do_fit=args.fit,
+    result = collide.evaluate(args.per_kind, collision_config(args.sensitivity or "on"), do_fit=args.fit,
                               null_limit_s=args.null_limit, nulls=not args.no_null, log=log.info)
     return report(collide.table(result), result, args.json)

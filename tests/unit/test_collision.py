@@ -53,28 +53,46 @@ def test_walking_past_a_wall_at_one_side_is_not_warned():
     assert said == []
 
 
+ROWS, COLS = 14, 19          # the lane's window grid at 320 x 240
+
+
+def regions_of(lane_: CollisionLane, persisted: np.ndarray, ttc_s: float = 1.0):
+    """The hazards the lane makes of these on-course windows (all at one time to contact)."""
+    cx = (np.arange(COLS, dtype=np.float32) + 1) * 16 - 160
+    cy = (np.arange(ROWS, dtype=np.float32) + 1) * 16 - 120
+    ones = np.ones((ROWS, COLS), np.float32)
+    return lane_._regions_to_hazards(persisted, ttc_s * ones, ones, ones, cx, cy, 16, 320, 240, (320, 240), 1.2, 0.0)
+
+
+def windows(rows: slice, cols: slice) -> np.ndarray:
+    out = np.zeros((ROWS, COLS), bool)
+    out[rows, cols] = True
+    return out
+
+
 def test_a_new_region_at_a_side_of_the_picture_is_passing_by_but_one_followed_there_is_kept():
     """Something first on course wholly in the outer 15% of the picture is in the corridor only
     within about a metre: a wall alongside (or too late to help). What the lane already followed
     from nearer the middle stays reported when it reaches the side."""
     lane_ = lane()
-    rows, cols = 14, 19
-    cx = (np.arange(cols, dtype=np.float32) + 1) * 16 - 160
-    cy = (np.arange(rows, dtype=np.float32) + 1) * 16 - 120
-    ttc = np.full((rows, cols), 1.0, np.float32)
-    e = np.full((rows, cols), 1.0, np.float32)
-    above = np.full((rows, cols), 1.0, np.float32)
-
-    def regions(persisted):
-        return lane_._regions_to_hazards(persisted, ttc, e, above, cx, cy, 16, 320, 240, (320, 240), 1.2, 0.0)
-    side = np.zeros((rows, cols), bool)
-    side[2:5, 0:2] = True                               # x 0-48 of 320: wholly at the left side
-    assert regions(side) == []
-    middle = np.zeros((rows, cols), bool)
-    middle[2:5, 1:4] = True                             # x 16-80: reaches in from the side
-    first = regions(middle)
+    side = windows(slice(2, 5), slice(0, 2))            # x 0-48 of 320: wholly at the left side
+    assert regions_of(lane_, side) == []
+    first = regions_of(lane_, windows(slice(2, 5), slice(1, 4)))    # x 16-80: reaches in from the side
     assert len(first) == 1
-    later = regions(side)                               # the same thing, now at the side
+    later = regions_of(lane_, side)                     # the same thing, now at the side
+    assert len(later) == 1 and later[0].track_id == first[0].track_id
+
+
+def test_a_new_region_already_about_to_be_hit_is_not_started_but_one_followed_is_kept():
+    """A region first on course under min_new_ttc_s (0.5 s) from contact is too late for any cue to
+    help; at the bottom of the picture it is usually the floor's flow at its largest. What the lane
+    already followed keeps being reported as it comes that near."""
+    lane_ = lane()
+    region = windows(slice(10, 13), slice(8, 11))
+    assert regions_of(lane_, region, ttc_s=0.4) == []
+    first = regions_of(lane_, region, ttc_s=1.2)
+    assert len(first) == 1
+    later = regions_of(lane_, region, ttc_s=0.4)
     assert len(later) == 1 and later[0].track_id == first[0].track_id
 
 
@@ -123,6 +141,10 @@ def test_the_config_is_checked():
         EngineConfig(collision=CollisionConfig(ttc_s=0.1)).with_()
     with pytest.raises(ValueError, match="collision.min_parallax"):
         EngineConfig(collision=CollisionConfig(min_parallax=-0.1)).with_()
+    with pytest.raises(ValueError, match="collision.side_band"):
+        EngineConfig(collision=CollisionConfig(side_band=0.5)).with_()
+    with pytest.raises(ValueError, match="collision.min_new_ttc_s"):
+        EngineConfig(collision=CollisionConfig(min_new_ttc_s=5.0)).with_()
 
 
 def _floor_motion(width=320, height=240, step=0.1, horizon=-20.0):

@@ -19,10 +19,10 @@ from maxsight_app.session import Session
 
 def test_operating_points():
     assert collision_config("off").enabled is False
-    assert collision_config("on") == collision_config("fewer") == CollisionConfig(enabled=True)
-    more = collision_config("more")
-    assert more.enabled and more != collision_config("fewer")
-    assert {k: getattr(more, k) for k in COLLISION_SENSITIVITY["more"]} == COLLISION_SENSITIVITY["more"]
+    assert collision_config("on") == collision_config("more") == CollisionConfig(enabled=True)
+    fewer = collision_config("fewer")
+    assert fewer.enabled and fewer != collision_config("more")
+    assert {k: getattr(fewer, k) for k in COLLISION_SENSITIVITY["fewer"]} == COLLISION_SENSITIVITY["fewer"]
     with pytest.raises(ValueError, match="off, on, fewer or more"):
         collision_config("loud")
 
@@ -39,6 +39,8 @@ def test_command_line(argv, enabled, from_profile):
     assert cfg.collision.enabled is enabled and cfg.collision_from_profile is from_profile
     if argv[-1:] == ["more"]:
         assert cfg.collision == collision_config("more")
+    if argv[-1:] == ["on"]:
+        assert cfg.collision == CollisionConfig(enabled=True)          # what the fit chose
 
 
 @pytest.mark.parametrize("argv", [["eval", "safety"], ["eval", "cues"], ["soak"]])
@@ -82,7 +84,7 @@ def test_the_command_line_choice_wins_over_the_profile(installed_models):
     session = Session(pipe, profile=Profile(obstacle_warnings=ObstacleWarnings.OFF))
     for f in _frames(2):
         session.handle(f)
-    assert pipe.collision is not None and pipe.collision.config == collision_config("fewer")
+    assert pipe.collision is not None and pipe.collision.config == collision_config("more")
 
 
 def test_the_setting_is_kept_in_the_profile(tmp_path):
