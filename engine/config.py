@@ -57,7 +57,7 @@ class TrackerConfig:
 @dataclass(frozen=True)
 class CollisionConfig:
     """The class-agnostic "in your path" lane (engine/stage_a/collision.py)."""
-    enabled: bool = False           # off by default until it meets its false-alarm target (docs/measurements/issue23.md)
+    enabled: bool = False           # off unless chosen: real walks are unmeasured, steps not found (docs/measurements/issue23.md)
     width: int = 320                # flow is measured at this width (px)
     flow: str = "fast"              # OpenCV DIS preset: ultrafast, fast or medium (medium: 4x the cost, no better here)
     baseline_s: float = 0.1         # flow is measured against the frame this long ago (0.3 was no better)
@@ -65,9 +65,11 @@ class CollisionConfig:
     ttc_s: float = 3.0              # a region closer than this in time is on a collision course
     persist_frames: int = 3         # ...for this many frames running
     persist_ground_frames: int = 5  # ...or this many below the horizon, over the floor (fitted on dev)
-    min_region_windows: int = 2     # a region on course must span at least this many windows (fitted on dev)
-    side_band: float = 0.15         # a new region wholly in this share of the picture at either side is passing by
-    min_new_ttc_s: float = 0.5      # a new region nearer in time than this is not reported (too late to help)
+    min_region_windows: int = 3     # a region on course must span at least this many windows (fitted on dev)
+    side_near_m: float = 1.1        # a new region so far to a side that it could be in the corridor only this near
+                                    # is passing by (0 = not asked)
+    min_new_ttc_s: float = 0.5      # a new region wholly in the picture's bottom third, nearer in time than this, is
+                                    # doubted for DOUBT_FRAMES frames (the floor's flow is largest there)
     smoothing: float = 0.4          # share of the last frame's expansion kept in this frame's (0 = none)
     corridor_half_m: float = 0.45   # half the walking corridor's width
     head_top_m: float = 2.1         # the corridor's top; above this nothing is in the way
@@ -89,18 +91,18 @@ class CollisionConfig:
 
 
 # The collision lane's two operating points on the dev half of `maxsight eval collide`'s rendered
-# walks (docs/measurements/issue23.md): "more" (the defaults, what --collision on means) is what the
-# fit chose, the most obstacles warned at <= 1 false onset a minute; "fewer" is the frontier's point
-# below it, fewer false onsets for fewer obstacles warned.
+# walks (docs/measurements/issue23.md): "fewer" (the defaults, what --collision on means) is what the
+# fit chose, the most obstacles warned at <= 1 false onset a minute; "more" is the frontier's next
+# point, 90% of dev obstacles warned at a little over one false onset a minute.
 COLLISION_SENSITIVITY = {
-    "fewer": {"persist_ground_frames": 7, "min_region_windows": 3},
-    "more": {},
+    "fewer": {},
+    "more": {"min_region_windows": 2},
 }
 
 
 def collision_config(mode: str) -> CollisionConfig:
-    """The lane for "off", "fewer" (false alarms) or "more" (obstacles warned; "on" is the same)."""
-    mode = "more" if mode == "on" else mode
+    """The lane for "off", "fewer" (false alarms; "on" is the same) or "more" (obstacles warned)."""
+    mode = "fewer" if mode == "on" else mode
     if mode == "off":
         return CollisionConfig(enabled=False)
     if mode not in COLLISION_SENSITIVITY:
@@ -169,8 +171,8 @@ def verify(cfg: EngineConfig) -> EngineConfig:
         raise ValueError(f"collision.corridor_half_m must be between 0.1 and 2 metres, got {k.corridor_half_m}")
     if not 0.0 <= k.min_parallax <= 1.0:
         raise ValueError(f"collision.min_parallax must be between 0 (not asked) and 1, got {k.min_parallax}")
-    if not 0.0 <= k.side_band < 0.5:
-        raise ValueError(f"collision.side_band must be between 0 (none) and 0.5 of the picture, got {k.side_band}")
+    if not 0.0 <= k.side_near_m <= 5.0:
+        raise ValueError(f"collision.side_near_m must be between 0 (not asked) and 5 metres, got {k.side_near_m}")
     if not 0.0 <= k.min_new_ttc_s <= k.ttc_s:
         raise ValueError(f"collision.min_new_ttc_s must be between 0 and collision.ttc_s ({k.ttc_s} s), got {k.min_new_ttc_s}")
     return cfg

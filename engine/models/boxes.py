@@ -36,6 +36,15 @@ def letterbox(image: np.ndarray, size: int, fill: int = 0) -> tuple[np.ndarray, 
     return canvas, Letterbox(scale=scale, pad_x=px, pad_y=py)
 
 
+def box_iou(a, b) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes, 0 when either is empty."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """[N, 4] x [M, 4] -> [N, M] intersection over union."""
     if len(a) == 0 or len(b) == 0:

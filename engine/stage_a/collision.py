@@ -30,11 +30,13 @@ ago. Then:
     corridor_half_m, from the floor to head_top_m);
   * windows on course for persist_frames frames running (persist_ground_frames over the floor, where
     the flow's errors look most like looming), outside the boxes of confirmed tracks (a detected
-    object keeps its class name), are grouped into regions of at least min_region_windows (a new one
-    wholly in the outer side_band of the picture is passing by: in the corridor it would be within
-    about a metre); each is a Hazard: "obstacle", or "at head height" when all of it is above
-    head_band_m with something farther beneath it (the cane does not find it), with its bearing,
-    distance (TTC x speed) and TTC;
+    object keeps its class name), are grouped into regions of at least min_region_windows. A region
+    the lane reported in the last REGION_MEMORY_S is followed and always said. A new one so far to a
+    side that a thing in the corridor could be there only within side_near_m is passing by (a wall
+    alongside); a new one wholly in the bottom third, under min_new_ttc_s from contact (the floor's
+    flow at its largest), is said once it has held for DOUBT_FRAMES frames. Each is a Hazard:
+    "obstacle", or "at head height" when all of it is above head_band_m with something farther
+    beneath it (the cane does not find it), with its bearing, distance (TTC x speed) and TTC;
   * the floor ending (drop_off): across the corridor, the floor's stretch holds up to a row and
     everything above it (below the horizon) stretches far more slowly than the floor there would (a
     lower floor is farther): "drop-off" at the distance of that row. Once seen, the edge is carried
@@ -61,6 +63,7 @@ import cv2
 import numpy as np
 
 from engine.config import CameraModel, CollisionConfig
+from engine.models.boxes import box_iou
 from engine.stage_a.geometry import clock_from_bearing, zone_for
 from engine.types import Hazard, Track, Urgency
 
@@ -73,6 +76,8 @@ CLASS_ID = -1                 # no COCO class
 BLOCK = 16                    # block size (px at the working width); a window is n x n blocks
 MAX_DT = 0.5                  # frames further apart than this restart the flow
 PARALLAX_FIT_PX = 1.0         # the floor homography's RANSAC tolerance (px at the working width)
+REGION_MEMORY_S = 1.0         # a reported region is still "followed" this long after it was last seen
+DOUBT_FRAMES = 3              # a doubted new region is reported once it has been on course this many frames
 
 
 @dataclass
@@ -103,7 +108,8 @@ class CollisionLane:
         self._ex: np.ndarray | None = None
         self._ey: np.ndarray | None = None
         self._grid: np.ndarray | None = None               # [2, rows, cols] pixel coordinates
-        self._regions: list[tuple[int, tuple[float, float, float, float]]] = []   # (id, box) last frame
+        self._regions: list[tuple[int, tuple[float, float, float, float], float]] = []   # (id, box, last seen) reported
+        self._doubted: list[tuple[tuple[float, float, float, float], int]] = []    # (box, frames) new, held back
         self._next_id = ID_BASE
         self._drop: tuple[float, float, int, int] | None = None    # (distance m, time seen, id, frames seen)
         self._drop_count = 0
@@ -320,32 +326,41 @@ class CollisionLane:
                 if beneath.size == 0 or float(np.median(beneath)) < 0.6 * float(np.median(e[rr, cc])):
                     label = HEAD
             regions.append(((x1, y1, x2, y2), ttc_r, label))
-        out, kept = [], []
-        band = cfg.side_band * size[0]
+        out, taken, doubted = [], set(), []
+        remembered = [r for r in self._regions if t - r[2] <= REGION_MEMORY_S]
         for box, ttc_r, label in regions:
-            tid = self._match(box)
-            if tid is None and (box[2] <= band or box[0] >= size[0] - band or ttc_r < cfg.min_new_ttc_s):
-                # Wholly at a side of the picture and not seen before: in the corridor only within
-                # about a metre, so something passing by (a wall alongside), or too late to help.
-                continue
+            tid = _best_match(box, [(i, b) for i, b, _ in remembered if i not in taken])
+            if tid is None and self._passing_by(box, size):
+                continue             # in the corridor only within about a metre: a wall alongside
+            if tid is None and ttc_r < cfg.min_new_ttc_s and box[1] >= size[1] * 2 / 3:
+                # New, over the floor at the bottom of the picture and about to be hit: most often the
+                # floor's flow at its largest. Said once it has held for DOUBT_FRAMES frames.
+                frames = 1 + max((n for b, n in self._doubted if box_iou(box, b) > 0.1), default=0)
+                if frames < DOUBT_FRAMES:
+                    doubted.append((box, frames))
+                    continue
             tid = tid if tid is not None else self._new_id()
-            kept.append((tid, box))
+            taken.add(tid)
+            remembered = [r for r in remembered if r[0] != tid] + [(tid, box, t)]
             dist = max(0.3, ttc_r * max(speed, cfg.min_speed_mps))
             out.append(self._hazard(tid, label, box, size, dist, ttc_r, 1.0))
-        self._regions = kept
+        self._regions, self._doubted = remembered, doubted
         return out
 
-    def _match(self, box) -> int | None:
-        best, best_iou = None, 0.1
-        for tid, b in self._regions:
-            ix = max(0.0, min(box[2], b[2]) - max(box[0], b[0]))
-            iy = max(0.0, min(box[3], b[3]) - max(box[1], b[1]))
-            inter = ix * iy
-            union = (box[2] - box[0]) * (box[3] - box[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-            iou = inter / union if union > 0 else 0.0
-            if iou > best_iou:
-                best, best_iou = tid, iou
-        return best
+    def _passing_by(self, box, size) -> bool:
+        """Is a region so far to a side that it could be in the walking corridor only within
+        side_near_m (a wall alongside, or too late to help)? From its inner edge's angle, so it
+        holds for any field of view."""
+        cfg = self.config
+        if cfg.side_near_m <= 0:
+            return False
+        mid = size[0] / 2
+        inner = box[2] if box[2] <= mid else box[0] if box[0] >= mid else None
+        if inner is None:
+            return False                          # it reaches the middle of the picture
+        tan = abs(inner - mid) / self.camera.focal_px(size[0])
+        return cfg.corridor_half_m < cfg.side_near_m * tan
+
 
     def _hazard(self, tid, label, box, size, dist, ttc, score) -> Hazard:
         cam = self.camera
@@ -424,3 +439,14 @@ class CollisionLane:
         box = (w * 0.3, h * 0.7, w * 0.7, float(h))
         ttc = dist / max(self.speed_mps, self.config.min_speed_mps)
         return self._hazard(tid, DROP, box, size, dist, ttc, 1.0)
+
+
+def _best_match(box, regions) -> int | None:
+    """The id of the region (id, box) overlapping this box most (IoU over 0.1), or None."""
+    best, best_iou = None, 0.1
+    for tid, b in regions:
+        iou = box_iou(box, b)
+        if iou > best_iou:
+            best, best_iou = tid, iou
+    return best
+

@@ -31,6 +31,7 @@ Priority orders hazards inside a level: closer, sooner and more central first.
 """
 from __future__ import annotations
 
+from engine.models.boxes import box_iou
 from engine.stage_a.geometry import MEDIUM_M, NEAR_M, Position
 from engine.types import Urgency
 
@@ -154,7 +155,7 @@ class UrgencySmoother:
         for lost in self._lost:
             if t - lost[0] > self.BRIDGE_S or lost[3] != label:
                 continue
-            iou = _iou(box, lost[2])
+            iou = box_iou(box, lost[2])
             if iou >= best_iou:
                 best, best_iou = lost, iou
         if best is None:
@@ -196,11 +197,3 @@ class UrgencySmoother:
             self._lost = [x for x in self._lost if t - x[0] <= self.BRIDGE_S]
         self._ttc = {k: v for k, v in self._ttc.items() if k in live}
         self._state = {k: v for k, v in self._state.items() if k in live}
-
-
-def _iou(a, b) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0

@@ -34,8 +34,9 @@ def engine_options(parser, tier_default: str | None = None) -> None:
     parser.add_argument("--collision", choices=("off", "on", "fewer", "more"), default=None,
                         help="warn of whatever is in the way, named or not, from image motion (an experiment; default: "
                              "the profile's setting in the window and `run`, off in evaluations and the soak). on = "
-                             "more: what the fit chose (rendered walks: 90%% of obstacles warned, under 1 false onset "
-                             "a minute); fewer: 65-80%% warned, fewer false onsets; docs/measurements/issue23.md")
+                             "fewer: what the fit chose (rendered walks: 80-85%% of obstacles warned, under 1 false "
+                             "onset a minute); more: about 90%% warned, a little over 1 false onset a minute on dev; "
+                             "docs/measurements/issue23.md")
     default = tier_default or EngineConfig.tier.value
     parser.add_argument("--tier", default=default, choices=[t.value for t in Tier],
                         help=f"what runs besides Stage A (default {default}; T0: nothing; T1 sounds, T2 + captions, "

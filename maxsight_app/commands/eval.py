@@ -156,8 +156,8 @@ def add_parser(sub) -> None:
                                        "and real null walks: warned before contact, drop-offs, false onsets, TTC error")
     co.add_argument("--per-kind", type=int, default=4, help="scenes of each kind per split (default 4)")
     co.add_argument("--sensitivity", choices=("fewer", "more"), default=None,
-                    help="the lane's operating point: more obstacles warned (the default, what the fit chose) or "
-                         "fewer false alarms")
+                    help="the lane's operating point: fewer false alarms (the default, what the fit chose) or "
+                         "more obstacles warned")
     co.add_argument("--fit", action="store_true", help="fit the lane's thresholds on the dev half first (slower)")
     co.add_argument("--no-null", action="store_true", help="leave out the real null walks")
     co.add_argument("--null-limit", type=float, default=90.0, help="seconds of each null-walk video (default 90)")

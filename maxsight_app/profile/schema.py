@@ -123,8 +123,8 @@ class Profile:
     obstacle_warnings: ObstacleWarnings = pref(
         ObstacleWarnings.OFF, label="Warn of anything in my path (experimental)",
         doc="warn of obstacles no detector names (a pole, a box, a board at head height) from how the picture moves "
-            "as you walk: off, more obstacles found (about 90% warned in tests, under one false alarm a minute), or "
-            "fewer false alarms (about 65-80% warned)")
+            "as you walk: off, fewer false alarms (about 80-85% of obstacles warned in tests, under one false alarm "
+            "a minute), or more obstacles found (about 90%, a little over one false alarm a minute)")
     watch_for: str = pref("", label="Watch for these words",
                           doc="words or numbers to watch for, comma-separated (75, Gate C3): said with where they are "
                               "when the text reader sees one (tier T3 or T4)")

@@ -71,29 +71,41 @@ def windows(rows: slice, cols: slice) -> np.ndarray:
 
 
 def test_a_new_region_at_a_side_of_the_picture_is_passing_by_but_one_followed_there_is_kept():
-    """Something first on course wholly in the outer 15% of the picture is in the corridor only
-    within about a metre: a wall alongside (or too late to help). What the lane already followed
-    from nearer the middle stays reported when it reaches the side."""
+    """Something first on course so far to a side that it could be in the corridor only within
+    1.1 m is a wall alongside (or too late to help). What the lane already followed from nearer the
+    middle stays reported when it reaches the side, also after a few frames without it."""
     lane_ = lane()
-    side = windows(slice(2, 5), slice(0, 2))            # x 0-48 of 320: wholly at the left side
+    side = windows(slice(2, 5), slice(0, 1))            # x 0-32 of 320 at 60 degrees: beyond 24 degrees
     assert regions_of(lane_, side) == []
     first = regions_of(lane_, windows(slice(2, 5), slice(1, 4)))    # x 16-80: reaches in from the side
     assert len(first) == 1
+    assert regions_of(lane_, np.zeros((ROWS, COLS), bool)) == []      # a frame without it
     later = regions_of(lane_, side)                     # the same thing, now at the side
     assert len(later) == 1 and later[0].track_id == first[0].track_id
 
 
-def test_a_new_region_already_about_to_be_hit_is_not_started_but_one_followed_is_kept():
-    """A region first on course under min_new_ttc_s (0.5 s) from contact is too late for any cue to
-    help; at the bottom of the picture it is usually the floor's flow at its largest. What the lane
-    already followed keeps being reported as it comes that near."""
+def test_the_side_rule_holds_for_a_narrow_camera():
+    """With a 20-degree camera the outer columns are only 7-10 degrees out: a thing there can be in
+    the corridor 2.5 m ahead, so it is not taken for something passing by."""
+    narrow = CollisionLane(CameraModel(hfov_deg=20.0), CollisionConfig(enabled=True))
+    assert len(regions_of(narrow, windows(slice(2, 5), slice(0, 1)))) == 1
+
+
+def test_a_new_region_at_the_bottom_about_to_be_hit_is_doubted_but_never_silenced():
+    """A new region over the floor at the bottom of the picture, under min_new_ttc_s (0.5 s) from
+    contact, is most often the floor's flow at its largest: it is said once it has held for 3
+    frames. What the lane already followed is said at once as it comes that near."""
     lane_ = lane()
-    region = windows(slice(10, 13), slice(8, 11))
-    assert regions_of(lane_, region, ttc_s=0.4) == []
+    region = windows(slice(10, 13), slice(8, 11))       # the bottom third of the picture
+    said = [regions_of(lane_, region, ttc_s=0.4) for _ in range(3)]
+    assert said[0] == [] and said[1] == [] and len(said[2]) == 1
+    lane_ = lane()
     first = regions_of(lane_, region, ttc_s=1.2)
     assert len(first) == 1
     later = regions_of(lane_, region, ttc_s=0.4)
     assert len(later) == 1 and later[0].track_id == first[0].track_id
+    higher = windows(slice(4, 7), slice(8, 11))         # not at the bottom: said at once
+    assert len(regions_of(lane(), higher, ttc_s=0.4)) == 1
 
 
 def test_a_camera_that_does_not_move_gives_nothing():
@@ -141,8 +153,8 @@ def test_the_config_is_checked():
         EngineConfig(collision=CollisionConfig(ttc_s=0.1)).with_()
     with pytest.raises(ValueError, match="collision.min_parallax"):
         EngineConfig(collision=CollisionConfig(min_parallax=-0.1)).with_()
-    with pytest.raises(ValueError, match="collision.side_band"):
-        EngineConfig(collision=CollisionConfig(side_band=0.5)).with_()
+    with pytest.raises(ValueError, match="collision.side_near_m"):
+        EngineConfig(collision=CollisionConfig(side_near_m=9.0)).with_()
     with pytest.raises(ValueError, match="collision.min_new_ttc_s"):
         EngineConfig(collision=CollisionConfig(min_new_ttc_s=5.0)).with_()
 

@@ -19,10 +19,10 @@ from maxsight_app.session import Session
 
 def test_operating_points():
     assert collision_config("off").enabled is False
-    assert collision_config("on") == collision_config("more") == CollisionConfig(enabled=True)
-    fewer = collision_config("fewer")
-    assert fewer.enabled and fewer != collision_config("more")
-    assert {k: getattr(fewer, k) for k in COLLISION_SENSITIVITY["fewer"]} == COLLISION_SENSITIVITY["fewer"]
+    assert collision_config("on") == collision_config("fewer") == CollisionConfig(enabled=True)
+    more = collision_config("more")
+    assert more.enabled and more != collision_config("fewer")
+    assert {k: getattr(more, k) for k in COLLISION_SENSITIVITY["more"]} == COLLISION_SENSITIVITY["more"]
     with pytest.raises(ValueError, match="off, on, fewer or more"):
         collision_config("loud")
 
@@ -84,7 +84,7 @@ def test_the_command_line_choice_wins_over_the_profile(installed_models):
     session = Session(pipe, profile=Profile(obstacle_warnings=ObstacleWarnings.OFF))
     for f in _frames(2):
         session.handle(f)
-    assert pipe.collision is not None and pipe.collision.config == collision_config("more")
+    assert pipe.collision is not None and pipe.collision.config == collision_config("fewer")
 
 
 def test_the_setting_is_kept_in_the_profile(tmp_path):
