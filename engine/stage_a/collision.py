@@ -361,7 +361,6 @@ class CollisionLane:
         tan = abs(inner - mid) / self.camera.focal_px(size[0])
         return cfg.corridor_half_m < cfg.side_near_m * tan
 
-
     def _hazard(self, tid, label, box, size, dist, ttc, score) -> Hazard:
         cam = self.camera
         cxp = (box[0] + box[2]) / 2
@@ -449,4 +448,3 @@ def _best_match(box, regions) -> int | None:
         if iou > best_iou:
             best, best_iou = tid, iou
     return best
-
