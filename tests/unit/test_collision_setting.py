@@ -96,3 +96,11 @@ def test_the_setting_is_kept_in_the_profile(tmp_path):
     with pytest.raises(Exception, match="obstacle_warnings"):
         store.set_preference(uid, "obstacle_warnings", "always")
     store.close()
+
+
+def test_eval_collide_refuses_a_point_with_fit_in_one_sentence(capsys):
+    """--fit chooses the operating point itself: asking for one as well is refused, not ignored."""
+    from maxsight_app.cli import main
+    assert main(["eval", "collide", "--fit", "--sensitivity", "more", "--no-null"]) == 2
+    err = capsys.readouterr().err
+    assert "leave out --sensitivity" in err and "Traceback" not in err and err.count("\n") == 1
