@@ -63,14 +63,14 @@ class CollisionConfig:
     baseline_s: float = 0.1         # flow is measured against the frame this long ago (0.3 was no better)
     window_blocks: int = 2          # expansion is fitted over windows of this many 16 px blocks a side
     ttc_s: float = 3.0              # a region closer than this in time is on a collision course
-    persist_frames: int = 3         # ...for this many frames running
-    persist_ground_frames: int = 5  # ...or this many below the horizon, over the floor (fitted on dev)
+    persist_s: float = 0.2          # ...for this long running (seconds, not frames: 3 frames at 10 fps)
+    persist_ground_s: float = 0.4   # ...or this long below the horizon, over the floor (fitted on dev: 5 frames at 10 fps)
     min_region_windows: int = 3     # a region on course must span at least this many windows (fitted on dev)
     side_near_m: float = 1.1        # a new region so far to a side that it could be in the corridor only this near
                                     # is passing by (0 = not asked)
     min_new_ttc_s: float = 0.5      # a new region wholly in the picture's bottom third, nearer in time than this, is
-                                    # doubted for DOUBT_FRAMES frames (the floor's flow is largest there)
-    smoothing: float = 0.4          # share of the last frame's expansion kept in this frame's (0 = none)
+                                    # doubted for DOUBT_S (0.2 s; the floor's flow is largest there)
+    smoothing: float = 0.4          # share of the expansion 0.1 s ago kept in this frame's (0 = none)
     corridor_half_m: float = 0.45   # half the walking corridor's width
     head_top_m: float = 2.1         # the corridor's top; above this nothing is in the way
     head_band_m: float = 1.45       # a region wholly above this is "at head height"
@@ -165,8 +165,9 @@ def verify(cfg: EngineConfig) -> EngineConfig:
         raise ValueError(f"collision.flow must be ultrafast, fast or medium, got {k.flow!r}")
     if not 0.5 <= k.ttc_s <= 10:
         raise ValueError(f"collision.ttc_s must be between 0.5 and 10 seconds, got {k.ttc_s}")
-    if not 1 <= k.persist_frames <= 30:
-        raise ValueError(f"collision.persist_frames must be between 1 and 30, got {k.persist_frames}")
+    for name in ("persist_s", "persist_ground_s"):
+        if not 0.0 <= getattr(k, name) <= 3.0:
+            raise ValueError(f"collision.{name} must be between 0 and 3 seconds, got {getattr(k, name)}")
     if not 0.1 <= k.corridor_half_m <= 2.0:
         raise ValueError(f"collision.corridor_half_m must be between 0.1 and 2 metres, got {k.corridor_half_m}")
     if not 0.0 <= k.min_parallax <= 1.0:

@@ -28,13 +28,13 @@ ago. Then:
     has texture across (down) for its stretch across (down) to mean something; and its 3D point
     (depth from the looming and the speed) is inside the walking corridor (half-width
     corridor_half_m, from the floor to head_top_m);
-  * windows on course for persist_frames frames running (persist_ground_frames over the floor, where
+  * windows on course for persist_s running (persist_ground_s over the floor, where
     the flow's errors look most like looming), outside the boxes of confirmed tracks (a detected
     object keeps its class name), are grouped into regions of at least min_region_windows. A region
     the lane reported in the last REGION_MEMORY_S is followed and always said. A new one so far to a
     side that a thing in the corridor could be there only within side_near_m is passing by (a wall
     alongside); a new one wholly in the bottom third, under min_new_ttc_s from contact (the floor's
-    flow at its largest), is said once it has held for DOUBT_FRAMES frames. Each is a Hazard:
+    flow at its largest), is said once it has held for DOUBT_S. Each is a Hazard:
     "obstacle", or "at head height" when all of it is above head_band_m with something farther
     beneath it (the cane does not find it), with its bearing, distance (TTC x speed) and TTC;
   * the floor ending (drop_off): across the corridor, the floor's stretch holds up to a row and
@@ -77,7 +77,10 @@ BLOCK = 16                    # block size (px at the working width); a window i
 MAX_DT = 0.5                  # frames further apart than this restart the flow
 PARALLAX_FIT_PX = 1.0         # the floor homography's RANSAC tolerance (px at the working width)
 REGION_MEMORY_S = 1.0         # a reported region is still "followed" this long after it was last seen
-DOUBT_FRAMES = 3              # a doubted new region is reported once it has been on course this many frames
+DOUBT_S = 0.2                 # a doubted new region is reported once it has been on course this long
+GAP_S = 0.1                   # a run of evidence survives frames missing within this (one sample at 10 fps)
+TIME_TOL_S = 1e-3             # clock rounding: 0.7 - 0.3 is 0.39999999999999997
+NEVER = 1e9                   # "not on course" as a start time (later than any clock)
 
 
 @dataclass
@@ -104,15 +107,17 @@ class CollisionLane:
     def reset(self) -> None:
         self._history: deque = deque()                 # (t, grey) of the frames within baseline_s
         self._k: float | None = None
-        self._count: np.ndarray | None = None
+        self._since: np.ndarray | None = None              # per window: when its run on course began (NEVER: none)
+        self._last_on: np.ndarray | None = None            # per window: when it was last on course
         self._ex: np.ndarray | None = None
         self._ey: np.ndarray | None = None
         self._grid: np.ndarray | None = None               # [2, rows, cols] pixel coordinates
         self._regions: list[tuple[int, tuple[float, float, float, float], float]] = []   # (id, box, last seen) reported
-        self._doubted: list[tuple[tuple[float, float, float, float], int]] = []    # (box, frames) new, held back
+        self._doubted: list[tuple[tuple[float, float, float, float], float, float]] = []  # (box, first, last seen) new, held back
         self._next_id = ID_BASE
-        self._drop: tuple[float, float, int, int] | None = None    # (distance m, time seen, id, frames seen)
-        self._drop_count = 0
+        self._drop: tuple[float, float, int, float] | None = None  # (distance m, time seen, id, first seen)
+        self._drop_since: float | None = None          # when the floor's edge was first seen, this run
+        self._drop_last = -NEVER                           # ...and last seen
         self.last: Windows | None = None
 
     @property
@@ -129,7 +134,7 @@ class CollisionLane:
         hist = self._history
         if hist and (hist[0][1].shape != grey.shape or not 0 < t - hist[-1][0] <= MAX_DT):
             hist.clear()
-            self._count = self._ex = self._ey = None
+            self._since = self._last_on = self._ex = self._ey = None
         dt = t - hist[-1][0] if hist else 0.0
         # Flow against the oldest frame within baseline_s: a longer baseline makes the looming larger
         # against the flow's own errors (measured: see docs/measurements/issue23.md).
@@ -182,8 +187,10 @@ class CollisionLane:
         tex_x, tex_y = win[..., 4] >= cfg.min_texture, win[..., 5] >= cfg.min_texture
         textured = tex_x | tex_y
         if self._ex is not None and self._ex.shape == ex.shape and cfg.smoothing > 0:
-            ex = cfg.smoothing * self._ex + (1 - cfg.smoothing) * ex
-            ey = cfg.smoothing * self._ey + (1 - cfg.smoothing) * ey
+            # The share kept is per 0.1 s, not per frame: the same memory at 10 or 30 frames a second.
+            keep = cfg.smoothing ** (dt / 0.1)
+            ex = keep * self._ex + (1 - keep) * ex
+            ey = keep * self._ey + (1 - keep) * ey
         self._ex, self._ey = ex, ey
         g = ct * (cy[:, None] * ct / f + st) * np.ones_like(ex)      # floor expansion per unit k
         # Forward speed from the floor: the lower windows that look like floor.
@@ -246,15 +253,7 @@ class CollisionLane:
             wy = cy + height / 2
             inside = ((wy[:, None] >= y1) & (wy[:, None] <= y2)) & ((wx[None, :] >= x1) & (wx[None, :] <= x2))
             candidate &= ~inside
-        if self._count is None or self._count.shape != candidate.shape:
-            self._count = np.zeros(candidate.shape, np.int32)
-        # Persistence: on course this frame, and it or a neighbour (the picture drifts a little with
-        # each step) was on course the frames before.
-        before = cv2.dilate(self._count.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
-        self._count = np.where(candidate, before + 1, 0)
-        # Over the floor, where its texture's flow errors look like looming, evidence must last longer.
-        need = np.where(below, cfg.persist_ground_frames, cfg.persist_frames)
-        persisted = candidate & (self._count >= need)
+        persisted = self._persist(candidate, below, t)
         self.last = Windows(ex, ey, textured, floor, candidate, persisted, k)
         hazards = self._regions_to_hazards(persisted, ttc, e, above_floor, cx, cy, half, width, height, size, speed, t)
         if cfg.drop_off:
@@ -301,6 +300,26 @@ class CollisionLane:
         win = sum(blocks[i:i + r, j:j + c] for i in range(nb) for j in range(nb)) / (nb * nb)
         return win[..., 0] / np.maximum(win[..., 1] * step, 1e-3)
 
+    def _persist(self, candidate: np.ndarray, below: np.ndarray, t: float) -> np.ndarray:
+        """The windows on course this frame whose run on course (theirs or a neighbour's: the picture
+        drifts a little with each step) has lasted persist_s, or persist_ground_s over the floor
+        (below), where its texture's flow errors look like looming. In seconds, not frames: a webcam
+        gives the app 15-30 frames a second, the rendered walks 10, and the same evidence must mean
+        the same at each (5 frames are 0.5 s at 10 fps, 0.17 s at 30). For the same reason a run
+        survives frames off course within GAP_S: at 10 fps none, at 30 two (13 frames running at
+        30 fps would be a harder test than 5 at 10)."""
+        cfg = self.config
+        if self._since is None or self._since.shape != candidate.shape:
+            self._since = np.full(candidate.shape, NEVER, np.float64)
+            self._last_on = np.full(candidate.shape, -NEVER, np.float64)
+        alive = t - self._last_on <= GAP_S + TIME_TOL_S
+        runs = np.where(alive, self._since, NEVER)
+        before = cv2.erode(runs, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=NEVER)
+        self._since = np.where(candidate, np.minimum(before, t), runs)
+        self._last_on = np.where(candidate, t, self._last_on)
+        need = np.where(below, cfg.persist_ground_s, cfg.persist_s)
+        return candidate & (t - self._since >= need - TIME_TOL_S)
+
     def _regions_to_hazards(self, persisted, ttc, e, above_floor, cx, cy, half, width, height, size, speed, t) -> list[Hazard]:
         cfg, cam = self.config, self.camera
         n, labels = cv2.connectedComponents(persisted.astype(np.uint8), connectivity=8)
@@ -334,17 +353,20 @@ class CollisionLane:
                 continue             # in the corridor only within about a metre: a wall alongside
             if tid is None and ttc_r < cfg.min_new_ttc_s and box[1] >= size[1] * 2 / 3:
                 # New, over the floor at the bottom of the picture and about to be hit: most often the
-                # floor's flow at its largest. Said once it has held for DOUBT_FRAMES frames.
-                frames = 1 + max((n for b, n in self._doubted if box_iou(box, b) > 0.1), default=0)
-                if frames < DOUBT_FRAMES:
-                    doubted.append((box, frames))
+                # floor's flow at its largest. Said once it has held for DOUBT_S.
+                first = min((t0 for b, t0, last in self._doubted
+                             if box_iou(box, b) > 0.1 and t - last <= GAP_S + TIME_TOL_S), default=t)
+                if t - first < DOUBT_S - TIME_TOL_S:
+                    doubted.append((box, first, t))
                     continue
             tid = tid if tid is not None else self._new_id()
             taken.add(tid)
             remembered = [r for r in remembered if r[0] != tid] + [(tid, box, t)]
             dist = max(0.3, ttc_r * max(speed, cfg.min_speed_mps))
             out.append(self._hazard(tid, label, box, size, dist, ttc_r, 1.0))
-        self._regions, self._doubted = remembered, doubted
+        # Doubted regions not seen this frame are kept within GAP_S (a frame or two missing at 30 fps).
+        self._regions = remembered
+        self._doubted = doubted + [d for d in self._doubted if d[2] < t and t - d[2] <= GAP_S + TIME_TOL_S]
         return out
 
     def _passing_by(self, box, size) -> bool:
@@ -383,7 +405,7 @@ class CollisionLane:
     # -- the floor ending ----------------------------------------------------------------------------
     def _drop_off(self, ex, g, textured, cx, cy, horizon, f, ct, st, speed, k, t, moving):
         """(distance to the edge, m) when the floor breaks off across the corridor this frame and has
-        for drop_frames frames; the edge is carried forward at walking speed for a while after."""
+        for persist_s; the edge is carried forward at walking speed for a while after."""
         cfg, cam = self.config, self.camera
         seen = None
         if moving and k > 0:
@@ -413,12 +435,12 @@ class CollisionLane:
                         seen = rows[i][0]
                         break
         if seen is not None:
-            self._drop_count += 1
-            if self._drop_count >= cfg.persist_frames:
+            if self._drop_since is None or t - self._drop_last > GAP_S + TIME_TOL_S:
+                self._drop_since = t
+            self._drop_last = t
+            if t - self._drop_since >= cfg.persist_s - TIME_TOL_S:
                 tid = self._drop[2] if self._drop is not None else self._new_id()
-                self._drop = (seen, t, tid, self._drop_count)
-        else:
-            self._drop_count = 0
+                self._drop = (seen, t, tid, self._drop_since)
         if self._drop is None:
             return None
         d0, t0, tid, _ = self._drop

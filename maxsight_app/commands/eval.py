@@ -159,6 +159,8 @@ def add_parser(sub) -> None:
                     help="the lane's operating point: fewer false alarms (the default, what the fit chose) or "
                          "more obstacles warned")
     co.add_argument("--fit", action="store_true", help="fit the lane's thresholds on the dev half first (slower)")
+    co.add_argument("--fps", type=float, default=10.0,
+                    help="frames a second of the rendered walks (default 10; a webcam gives the app 15-30)")
     co.add_argument("--no-null", action="store_true", help="leave out the real null walks")
     co.add_argument("--null-limit", type=float, default=90.0, help="seconds of each null-walk video (default 90)")
     co.add_argument("--json", help="also write the results as JSON here")
@@ -579,9 +581,11 @@ def cmd_collide(args) -> int:
         check_outputs({"--json": Path(args.json)}, {})
     if not 1 <= args.per_kind <= 50:
         raise ValueError(f"--per-kind must be between 1 and 50, got {args.per_kind}")
+    if not 5 <= args.fps <= 60:
+        raise ValueError(f"--fps must be between 5 and 60, got {args.fps:g}")
     if args.fit and args.sensitivity is not None:
         raise ValueError("--fit chooses the lane's operating point itself; leave out --sensitivity")
     log = logging.getLogger(__name__)
     result = collide.evaluate(args.per_kind, collision_config(args.sensitivity or "on"), do_fit=args.fit,
-                              null_limit_s=args.null_limit, nulls=not args.no_null, log=log.info)
+                              null_limit_s=args.null_limit, nulls=not args.no_null, log=log.info, fps=args.fps)
     return report(collide.table(result), result, args.json)

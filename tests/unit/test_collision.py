@@ -56,12 +56,12 @@ def test_walking_past_a_wall_at_one_side_is_not_warned():
 ROWS, COLS = 14, 19          # the lane's window grid at 320 x 240
 
 
-def regions_of(lane_: CollisionLane, persisted: np.ndarray, ttc_s: float = 1.0):
-    """The hazards the lane makes of these on-course windows (all at one time to contact)."""
+def regions_of(lane_: CollisionLane, persisted: np.ndarray, ttc_s: float = 1.0, t: float = 0.0):
+    """The hazards the lane makes of these on-course windows (all at one time to contact) at time t."""
     cx = (np.arange(COLS, dtype=np.float32) + 1) * 16 - 160
     cy = (np.arange(ROWS, dtype=np.float32) + 1) * 16 - 120
     ones = np.ones((ROWS, COLS), np.float32)
-    return lane_._regions_to_hazards(persisted, ttc_s * ones, ones, ones, cx, cy, 16, 320, 240, (320, 240), 1.2, 0.0)
+    return lane_._regions_to_hazards(persisted, ttc_s * ones, ones, ones, cx, cy, 16, 320, 240, (320, 240), 1.2, t)
 
 
 def windows(rows: slice, cols: slice) -> np.ndarray:
@@ -93,12 +93,13 @@ def test_the_side_rule_holds_for_a_narrow_camera():
 
 def test_a_new_region_at_the_bottom_about_to_be_hit_is_doubted_but_never_silenced():
     """A new region over the floor at the bottom of the picture, under min_new_ttc_s (0.5 s) from
-    contact, is most often the floor's flow at its largest: it is said once it has held for 3
-    frames. What the lane already followed is said at once as it comes that near."""
-    lane_ = lane()
+    contact, is most often the floor's flow at its largest: it is said once it has held for 0.2 s
+    (3 frames at 10 fps, 7 at 30). What the lane already followed is said at once as it comes that near."""
     region = windows(slice(10, 13), slice(8, 11))       # the bottom third of the picture
-    said = [regions_of(lane_, region, ttc_s=0.4) for _ in range(3)]
-    assert said[0] == [] and said[1] == [] and len(said[2]) == 1
+    for fps, first_said in ((10, 2), (30, 6)):
+        lane_ = lane()
+        said = [regions_of(lane_, region, ttc_s=0.4, t=i / fps) for i in range(first_said + 1)]
+        assert all(s == [] for s in said[:first_said]) and len(said[first_said]) == 1, (fps, said)
     lane_ = lane()
     first = regions_of(lane_, region, ttc_s=1.2)
     assert len(first) == 1
@@ -241,3 +242,41 @@ def test_the_pipeline_runs_the_lane_when_it_is_on(installed_models):
         timed.append("collision" in r.timings_ms)
         assert not off.step(Frame(i, t, img)).hazards
     assert OBSTACLE in labels and all(timed)
+
+
+def test_evidence_must_last_the_same_time_at_any_frame_rate():
+    """A window on course is believed once its run has lasted persist_s (persist_ground_s over the
+    floor), the same at 10 and at 30 frames a second; a neighbour's run counts (the picture drifts)."""
+    cfg = CollisionConfig(enabled=True)
+    body, ground = windows(slice(2, 4), slice(8, 10)), windows(slice(10, 12), slice(8, 10))
+    below = np.zeros((ROWS, COLS), bool)
+    below[6:] = True
+    for fps in (10, 30, 25):
+        ln = lane()
+        first = {}
+        for i in range(int(fps) + 1):
+            t = i / fps
+            persisted = ln._persist(body | ground, below, t)
+            for name, w in (("body", body), ("ground", ground)):
+                if name not in first and persisted[w].all():
+                    first[name] = t
+        assert abs(first["body"] - cfg.persist_s) < 1 / fps, (fps, first)
+        assert abs(first["ground"] - cfg.persist_ground_s) < 1 / fps, (fps, first)
+    # a run that drifts one window a frame is still one run; a frame off course starts it again
+    ln = lane()
+    got = [ln._persist(windows(slice(3, 5), slice(i, i + 2)), below, i / 10).any() for i in range(4)]
+    assert got == [False, False, True, True]
+    ln._persist(np.zeros((ROWS, COLS), bool), below, 0.4)
+    assert not ln._persist(body, below, 0.5).any()
+
+
+def test_a_run_survives_frames_missing_within_a_tenth_of_a_second():
+    """At 30 fps a window off course for one or two frames (under 0.1 s) keeps its run, as it would
+    be unseen between two samples at 10 fps; three frames (0.1 s) off course end it."""
+    below = np.zeros((ROWS, COLS), bool)
+    w, off = windows(slice(2, 4), slice(8, 10)), np.zeros((ROWS, COLS), bool)
+    for gap, kept in ((2, True), (4, False)):
+        ln = lane()
+        pattern = [w] * 3 + [off] * gap + [w] * 3
+        got = [ln._persist(p, below, i / 30).any() for i, p in enumerate(pattern)]
+        assert bool(got[-1]) == kept, (gap, got)
