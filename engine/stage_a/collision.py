@@ -80,7 +80,7 @@ REGION_MEMORY_S = 1.0         # a reported region is still "followed" this long 
 DOUBT_S = 0.2                 # a doubted new region is reported once it has been on course this long
 GAP_S = 0.1                   # a run of evidence survives frames missing within this (one sample at 10 fps)
 TIME_TOL_S = 1e-3             # clock rounding: 0.7 - 0.3 is 0.39999999999999997
-NEVER = 1e9                   # "not on course" as a start time (later than any clock)
+NEVER = math.inf              # "not on course" as a start time (later than any clock)
 
 
 @dataclass
@@ -118,6 +118,8 @@ class CollisionLane:
         self._drop: tuple[float, float, int, float] | None = None  # (distance m, time seen, id, first seen)
         self._drop_since: float | None = None          # when the floor's edge was first seen, this run
         self._drop_last = -NEVER                           # ...and last seen
+        self._prev_t: float | None = None                  # the last frame's time (whatever came of it)
+        self._t_before: float | None = None                # ...and, while a frame is handled, the one before it
         self.last: Windows | None = None
 
     @property
@@ -135,6 +137,9 @@ class CollisionLane:
         if hist and (hist[0][1].shape != grey.shape or not 0 < t - hist[-1][0] <= MAX_DT):
             hist.clear()
             self._since = self._last_on = self._ex = self._ey = None
+            # Runs of evidence end here too (a clock gone back must not inherit the old clock's).
+            self._doubted, self._drop_since, self._drop_last = [], None, -NEVER
+        self._t_before, self._prev_t = self._prev_t, t
         dt = t - hist[-1][0] if hist else 0.0
         # Flow against the oldest frame within baseline_s: a longer baseline makes the looming larger
         # against the flow's own errors (measured: see docs/measurements/issue23.md).
@@ -312,13 +317,20 @@ class CollisionLane:
         if self._since is None or self._since.shape != candidate.shape:
             self._since = np.full(candidate.shape, NEVER, np.float64)
             self._last_on = np.full(candidate.shape, -NEVER, np.float64)
-        alive = t - self._last_on <= GAP_S + TIME_TOL_S
+        alive = self._alive(self._last_on, t)
         runs = np.where(alive, self._since, NEVER)
         before = cv2.erode(runs, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=NEVER)
         self._since = np.where(candidate, np.minimum(before, t), runs)
         self._last_on = np.where(candidate, t, self._last_on)
         need = np.where(below, cfg.persist_ground_s, cfg.persist_s)
         return candidate & (t - self._since >= need - TIME_TOL_S)
+
+    def _alive(self, last, t: float):
+        """Is a run last seen at `last` (a time, or an array of them) still going at t? When it was
+        seen on the frame before this one, however long ago that was (a slow or late frame breaks
+        no run: the frame counts did not either), or within GAP_S (frames missing in between)."""
+        gap = t - last
+        return ((gap > 0) & (gap <= GAP_S + TIME_TOL_S)) | (last == self._t_before)
 
     def _regions_to_hazards(self, persisted, ttc, e, above_floor, cx, cy, half, width, height, size, speed, t) -> list[Hazard]:
         cfg, cam = self.config, self.camera
@@ -355,7 +367,7 @@ class CollisionLane:
                 # New, over the floor at the bottom of the picture and about to be hit: most often the
                 # floor's flow at its largest. Said once it has held for DOUBT_S.
                 first = min((t0 for b, t0, last in self._doubted
-                             if box_iou(box, b) > 0.1 and t - last <= GAP_S + TIME_TOL_S), default=t)
+                             if box_iou(box, b) > 0.1 and self._alive(last, t)), default=t)
                 if t - first < DOUBT_S - TIME_TOL_S:
                     doubted.append((box, first, t))
                     continue
@@ -366,7 +378,7 @@ class CollisionLane:
             out.append(self._hazard(tid, label, box, size, dist, ttc_r, 1.0))
         # Doubted regions not seen this frame are kept within GAP_S (a frame or two missing at 30 fps).
         self._regions = remembered
-        self._doubted = doubted + [d for d in self._doubted if d[2] < t and t - d[2] <= GAP_S + TIME_TOL_S]
+        self._doubted = doubted + [d for d in self._doubted if d[2] < t and self._alive(d[2], t)]
         return out
 
     def _passing_by(self, box, size) -> bool:
@@ -435,7 +447,7 @@ class CollisionLane:
                         seen = rows[i][0]
                         break
         if seen is not None:
-            if self._drop_since is None or t - self._drop_last > GAP_S + TIME_TOL_S:
+            if self._drop_since is None or not self._alive(self._drop_last, t):
                 self._drop_since = t
             self._drop_last = t
             if t - self._drop_since >= cfg.persist_s - TIME_TOL_S:

@@ -280,3 +280,37 @@ def test_a_run_survives_frames_missing_within_a_tenth_of_a_second():
         pattern = [w] * 3 + [off] * gap + [w] * 3
         got = [ln._persist(p, below, i / 30).any() for i, p in enumerate(pattern)]
         assert bool(got[-1]) == kept, (gap, got)
+
+
+def _persist_at(ln: CollisionLane, pattern, times, below):
+    """_persist over frames at these times, as update() calls it (it knows the frame before)."""
+    got, before = [], None
+    for p, t in zip(pattern, times):
+        ln._t_before = before
+        got.append(bool(ln._persist(p, below, t).any()))
+        before = t
+    return got
+
+
+def test_a_slow_or_late_frame_breaks_no_run():
+    """Under 10 fps, or a 10 fps camera's frame a few ms late, the run goes on: on course on the
+    frame before counts however long ago that was (the frame counts never broke a run either)."""
+    below = np.zeros((ROWS, COLS), bool)
+    w = windows(slice(2, 4), slice(8, 10))
+    slow = _persist_at(lane(), [w] * 4, [i / 9 for i in range(4)], below)            # 9 fps: 0.2 s at the 3rd
+    assert slow == [False, False, True, True], slow
+    late = _persist_at(lane(), [w] * 4, [0.0, 0.103, 0.197, 0.304], below)          # +-3 ms
+    assert late == [False, False, False, True], late                                   # 0.197 s is not yet 0.2
+    off = np.zeros((ROWS, COLS), bool)                                              # a frame off course still ends it
+    assert _persist_at(lane(), [w, w, off, w, w], [i / 9 for i in range(5)], below)[-1] is False
+
+
+def test_a_clock_gone_back_starts_the_doubt_again_and_does_not_inherit_it():
+    """A region doubted on one clock, then the clock starting again at 0 (a video restarted without
+    a new source): the doubt starts again on the new clock and ends after 0.2 s, as on any clock."""
+    ln = lane()
+    region = windows(slice(10, 13), slice(8, 11))
+    for t in (500.0, 500.1):
+        assert regions_of(ln, region, ttc_s=0.4, t=t) == []
+    said = [regions_of(ln, region, ttc_s=0.4, t=i / 10) for i in range(4)]
+    assert [len(s) for s in said] == [0, 0, 1, 1], said
