@@ -92,8 +92,8 @@ class CollisionConfig:
 
 # The collision lane's two operating points on the dev half of `maxsight eval collide`'s rendered
 # walks (docs/measurements/issue23.md): "fewer" (the defaults, what --collision on means) is what the
-# fit chose, the most obstacles warned at <= 1 false onset a minute; "more" is the frontier's next
-# point, 90% of dev obstacles warned at a little over one false onset a minute.
+# fit chose (at 10 fps), the most obstacles warned at <= 1 false onset a minute; "more" is the
+# frontier's next point, 90% of dev obstacles warned at 1.1 false onsets a minute (about 2 at 30 fps).
 COLLISION_SENSITIVITY = {
     "fewer": {},
     "more": {"min_region_windows": 2},

@@ -34,8 +34,8 @@ def engine_options(parser, tier_default: str | None = None) -> None:
     parser.add_argument("--collision", choices=("off", "on", "fewer", "more"), default=None,
                         help="warn of whatever is in the way, named or not, from image motion (an experiment; default: "
                              "the profile's setting in the window and `run`, off in evaluations and the soak). on = "
-                             "fewer: what the fit chose (rendered walks: 80-85%% of obstacles warned, under 1 false "
-                             "onset a minute); more: about 90%% warned, a little over 1 false onset a minute on dev; "
+                             "fewer: what the fit chose (rendered walks at 10-30 fps: 80-85%% of obstacles warned, 0.3-1.1 "
+                             "false onsets a minute); more: about 90%% warned, 1.1-2 false onsets a minute; "
                              "docs/measurements/issue23.md")
     default = tier_default or EngineConfig.tier.value
     parser.add_argument("--tier", default=default, choices=[t.value for t in Tier],
