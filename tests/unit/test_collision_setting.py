@@ -104,3 +104,19 @@ def test_eval_collide_refuses_a_point_with_fit_in_one_sentence(capsys):
     assert main(["eval", "collide", "--fit", "--sensitivity", "more", "--no-null"]) == 2
     err = capsys.readouterr().err
     assert "leave out --sensitivity" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_eval_collide_refuses_a_frame_rate_out_of_range_in_one_sentence(capsys):
+    from maxsight_app.cli import main
+    assert main(["eval", "collide", "--fps", "2", "--no-null"]) == 2
+    err = capsys.readouterr().err
+    assert "--fps must be between 5 and 60" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_walks_render_at_the_frame_rate_asked():
+    """eval collide --fps: the same walk, three times the frames at 30 fps, on the same clock."""
+    from maxsight_app.measure import collide
+    scene = collide.make_scene("wall", 1)
+    times = {fps: [t for t, _, _ in collide.frames(scene, width=80, height=60, fps=fps)] for fps in (10, 30)}
+    assert abs(len(times[30]) - 3 * len(times[10])) <= 3
+    assert abs(times[30][-1] - times[10][-1]) < 0.1 and times[30][1] == pytest.approx(1 / 30)
