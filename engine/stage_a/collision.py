@@ -41,6 +41,8 @@ ago. Then:
     everything above it (below the horizon) stretches far more slowly than the floor there would (a
     lower floor is farther): "drop-off" at the distance of that row. Once seen, the edge is carried
     forward at walking speed after it leaves the bottom of the picture.
+    Where the door and stairs detector sees stairs going down ahead at about that distance, the two
+    are one edge, said as the stairs (join_stairs, after both lanes have run).
 The lane only speaks while the walker moves (speed over min_speed_mps): it warns of what the user
 walks into. Things that move toward a still user are the detectors' and the tracker's business.
 A covered, dark or textureless picture gives windows without texture: no flow, no hazard (the
@@ -57,7 +59,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -65,13 +67,17 @@ import numpy as np
 from engine.config import CameraModel, CollisionConfig
 from engine.models.boxes import box_iou
 from engine.stage_a.geometry import clock_from_bearing, zone_for
+from engine.stage_a.urgency import STAIRS_AHEAD_DEG, STAIRS_DOWN
 from engine.types import Hazard, Track, Urgency
 
 log = logging.getLogger(__name__)
 
 OBSTACLE, HEAD, DROP = "obstacle", "at head height", "drop-off"
 LABELS = (OBSTACLE, HEAD, DROP)
-ID_BASE = 1_000_000           # the lane's hazard ids, apart from the tracker's
+# The lane's hazard ids: apart from the COCO tracker's (from 1) and the door and stairs tracker's
+# (from access.FIRST_ID, 1,000,000). The cue policy remembers what was said per id, so a shared id
+# would let a door's caution or a "Stop!" about stairs silence an obstacle.
+ID_BASE = 2_000_000
 CLASS_ID = -1                 # no COCO class
 BLOCK = 16                    # block size (px at the working width); a window is n x n blocks
 MAX_DT = 0.5                  # frames further apart than this restart the flow
@@ -472,6 +478,42 @@ class CollisionLane:
         box = (w * 0.3, h * 0.7, w * 0.7, float(h))
         ttc = dist / max(self.speed_mps, self.config.min_speed_mps)
         return self._hazard(tid, DROP, box, size, dist, ttc, 1.0)
+
+
+# A drop-off the lane sees and a flight of stairs going down that the detector sees ahead are one
+# edge when their distances agree within this (metres, or this share of the farther one).
+STAIRS_JOIN_M, STAIRS_JOIN_SHARE = 1.0, 0.4
+
+
+def join_stairs(hazards: tuple[Hazard, ...]) -> tuple[Hazard, ...]:
+    """The lane's drop-off and the detector's stairs going down, where both see the same edge ahead,
+    are one hazard, said as what it is ("Stop! stairs going down, straight ahead, 1 metre"), not
+    as two cues about one thing. The two are independent evidence (the floor's motion breaking
+    off; the look of a flight), so the joined hazard is sure of its class, takes the more urgent of
+    the two levels, the nearer distance and the lane's time to contact, and keeps the stairs track's
+    id, so the cue policy goes on from what it said about the stairs. Anything else is unchanged."""
+    drops = [h for h in hazards if h.label == DROP and h.track_id >= ID_BASE]
+    stairs = [h for h in hazards if h.label == STAIRS_DOWN and abs(h.bearing_deg) <= STAIRS_AHEAD_DEG]
+    if not drops or not stairs:
+        return hazards
+    joined: dict[int, Hazard] = {}          # stairs track id -> the joined hazard
+    used: set[int] = set()                  # the drop-offs spoken for
+    for d in drops:
+        near = [s for s in stairs if s.track_id not in joined and abs(s.distance_m - d.distance_m)
+                <= max(STAIRS_JOIN_M, STAIRS_JOIN_SHARE * max(s.distance_m, d.distance_m))]
+        if not near:
+            continue
+        s = min(near, key=lambda h: abs(h.distance_m - d.distance_m))
+        dist = min(s.distance_m, d.distance_m)
+        joined[s.track_id] = replace(s, distance_m=dist, zone=zone_for(dist), ttc_s=d.ttc_s,
+                                     urgency=max(s.urgency, d.urgency), priority=max(s.priority, d.priority),
+                                     score=max(s.score, d.score), in_path=True, sure=True)
+        used.add(d.track_id)
+    if not joined:
+        return hazards
+    out = [joined.get(h.track_id, h) for h in hazards if not (h.label == DROP and h.track_id in used)]
+    out.sort(key=lambda h: (-int(h.urgency), -h.priority))
+    return tuple(out)
 
 
 def _best_match(box, regions) -> int | None:

@@ -2,6 +2,8 @@
 answer, rendered by maxsight_app/measure/collide.py: behaviour, not exact numbers."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -314,3 +316,83 @@ def test_a_clock_gone_back_starts_the_doubt_again_and_does_not_inherit_it():
         assert regions_of(ln, region, ttc_s=0.4, t=t) == []
     said = [regions_of(ln, region, ttc_s=0.4, t=i / 10) for i in range(4)]
     assert [len(s) for s in said] == [0, 0, 1, 1], said
+
+
+# -- the lane's drop-off and the detector's stairs: one edge, one hazard --------------------------
+
+def _first_drop():
+    """The lane's own drop-off hazard on a rendered walk to a 0.8-1.5 m drop (a real id and distance)."""
+    for _, hs, _ in walk(collide.make_scene("dropoff", 3)):
+        for h in hs:
+            if h.label == DROP:
+                return h
+    raise AssertionError("the drop-off was never said")
+
+
+def _stairs(distance, bearing=5.0, label="stair_down", urgency=Urgency.CAUTION, sure=False):
+    from engine.stage_a.access import FIRST_ID
+    from engine.stage_a.geometry import clock_from_bearing, zone_for
+    from engine.types import Hazard
+    return Hazard(track_id=FIRST_ID, class_id=4, label=label, box=(100.0, 300.0, 540.0, 480.0),
+                  clock=clock_from_bearing(bearing), bearing_deg=bearing, distance_m=distance, zone=zone_for(distance),
+                  approaching=False, ttc_s=None, urgency=urgency, priority=12.0, score=0.55, in_path=True, sure=sure)
+
+
+def test_a_drop_off_where_the_detector_sees_stairs_down_is_one_hazard_said_as_stairs():
+    from engine.stage_a.collision import join_stairs
+    from maxsight_app.cues.phrasing import hazard_phrase
+    from maxsight_app.profile.schema import Units
+    drop = _first_drop()
+    stairs = _stairs(drop.distance_m + 0.6)            # unsure of its class, and only a caution, by itself
+    out = join_stairs((stairs, drop))
+    assert len(out) == 1, out
+    one = out[0]
+    assert one.label == "stair_down" and one.track_id == stairs.track_id      # the policy goes on from the stairs
+    assert one.urgency == max(drop.urgency, stairs.urgency) >= Urgency.WARNING
+    assert one.distance_m == drop.distance_m and one.ttc_s == drop.ttc_s and one.sure
+    words = hazard_phrase(one, Units.METRES, 0.55)
+    assert "stairs going down" in words and "drop-off" not in words and "something" not in words, words
+
+
+@pytest.mark.parametrize("stairs_kw", [dict(distance=9.0), dict(distance=None, bearing=60.0),
+                                       dict(distance=None, label="stair_up")],
+                         ids=["much farther", "off to a side", "stairs going up"])
+def test_a_drop_off_and_other_stairs_stay_two_hazards(stairs_kw):
+    from engine.stage_a.collision import join_stairs
+    drop = _first_drop()
+    kw = dict(stairs_kw)
+    kw["distance"] = kw["distance"] or drop.distance_m
+    stairs = _stairs(**kw)
+    assert join_stairs((stairs, drop)) == (stairs, drop)
+
+
+def test_the_lane_never_reuses_an_id_of_the_door_and_stairs_tracker():
+    """The cue policy remembers what it said per id: had the lane's first obstacle shared the first
+    stairs track's id, "Stop! stairs going down" would have silenced the obstacle's own "Stop!"."""
+    from engine.config import TrackerConfig
+    from engine.stage_a.access import FIRST_ID
+    from engine.stage_a.geometry import zone_for
+    from engine.stage_a.tracking import Tracker
+    from engine.types import Detection, FrameQuality, FrameResult
+    from maxsight_app.cues.policy import CuePolicy
+    from maxsight_app.profile.schema import Profile
+    lane_ids = sorted({h.track_id for _, hs, _ in walk(collide.make_scene("dropoff", 3)) for h in hs})
+    tracker = Tracker(TrackerConfig(), birth_score=lambda *a: 0.3, keep_score=0.2, first_id=FIRST_ID)
+    step = [Detection((100.0 + 150 * i, 300.0, 200.0 + 150 * i, 480.0), 4, "stair_down", 0.8) for i in range(3)]
+    stairs_ids = set()
+    for k in range(5):
+        stairs_ids |= {tr.track_id for tr in tracker.update(tuple(step), 0.1 * k, (640, 480))}
+    assert lane_ids and stairs_ids and not stairs_ids & set(lane_ids), (lane_ids, stairs_ids)
+    stairs = replace(_stairs(1.0, bearing=-20.0, urgency=Urgency.DANGER, sure=True), track_id=min(stairs_ids))
+    obstacle = replace(_stairs(1.2, bearing=0.0, label=OBSTACLE, urgency=Urgency.DANGER, sure=True),
+                       track_id=lane_ids[0], zone=zone_for(1.2))
+    policy, prefs = CuePolicy(), Profile()
+    q = FrameQuality(brightness=120.0, sharpness=200.0, contrast=40.0, dark=False, blurred=False, covered=False, score=1.0)
+
+    def said(hazards, t):
+        r = FrameResult(frame_index=int(t * 10), timestamp=t, image_size=(640, 480), detections=(), tracks=(),
+                        hazards=hazards, quality=q, uncertainty=0.1)
+        return [c.text for c in policy.decide(r, prefs, t)]
+
+    assert any("Stop! stairs going down" in w for w in said((stairs,), 10.0))
+    assert any("Stop! obstacle" in w for w in said((obstacle,), 12.0))
