@@ -30,7 +30,7 @@ from engine.models.detectors import Detector, build
 from engine.models.registry import ModelError, Registry
 from engine.stage_a import hazards as hazard_rules
 from engine.stage_a.access import AccessLane, with_details
-from engine.stage_a.collision import CollisionLane, join_stairs
+from engine.stage_a.collision import CollisionLane
 from engine.stage_a.stillness import PictureStillness
 from engine.stage_a import quality
 from engine.stage_a.tracking import Tracker
@@ -332,7 +332,8 @@ class Pipeline:
         if self.collision is not None:
             t_lane = time.perf_counter()
             lane = self.collision.update(frame.image, frame.timestamp, tracks)
-            hazards = join_stairs(tuple(sorted(hazards + lane, key=lambda h: (-int(h.urgency), -h.priority))))
+            hazards = self.collision.join_stairs(tuple(sorted(hazards + lane, key=lambda h: (-int(h.urgency), -h.priority))),
+                                                 frame.timestamp)
             timings["collision"] = (time.perf_counter() - t_lane) * 1e3
         t4 = time.perf_counter()
         timings["quality"] = (t1 - t0) * 1e3

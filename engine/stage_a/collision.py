@@ -42,7 +42,7 @@ ago. Then:
     lower floor is farther): "drop-off" at the distance of that row. Once seen, the edge is carried
     forward at walking speed after it leaves the bottom of the picture.
     Where the door and stairs detector sees stairs going down ahead at about that distance, the two
-    are one edge, said as the stairs (join_stairs, after both lanes have run).
+    are one edge, said as the stairs (CollisionLane.join_stairs, after both lanes have run).
 The lane only speaks while the walker moves (speed over min_speed_mps): it warns of what the user
 walks into. Things that move toward a still user are the detectors' and the tracker's business.
 A covered, dark or textureless picture gives windows without texture: no flow, no hazard (the
@@ -56,6 +56,7 @@ The hazards are not "approaching" (the user walks into them; nothing moves): the
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections import deque
@@ -77,12 +78,19 @@ LABELS = (OBSTACLE, HEAD, DROP)
 # The lane's hazard ids: apart from the COCO tracker's (from 1) and the door and stairs tracker's
 # (from access.FIRST_ID, 1,000,000). The cue policy remembers what was said per id, so a shared id
 # would let a door's caution or a "Stop!" about stairs silence an obstacle.
+# Lanes rebuilt (a new setting) or reset go on counting, so a "Stop!" the policy still remembers
+# about an old region never stands for a new one.
 ID_BASE = 2_000_000
+_IDS = itertools.count(ID_BASE)
 CLASS_ID = -1                 # no COCO class
 BLOCK = 16                    # block size (px at the working width); a window is n x n blocks
 MAX_DT = 0.5                  # frames further apart than this restart the flow
 PARALLAX_FIT_PX = 1.0         # the floor homography's RANSAC tolerance (px at the working width)
 REGION_MEMORY_S = 1.0         # a reported region is still "followed" this long after it was last seen
+# A drop-off and a flight of stairs going down that the detector is sure of (class and score) are
+# one edge when their distances agree within this (metres, or this share of the farther one); a
+# pair once made holds while either is seen within STAIRS_HOLD_S, and lets go at twice the distance.
+STAIRS_JOIN_M, STAIRS_JOIN_SHARE, STAIRS_JOIN_SCORE, STAIRS_HOLD_S = 1.0, 0.4, 0.45, 1.0
 DOUBT_S = 0.2                 # a doubted new region is reported once it has been on course this long
 GAP_S = 0.1                   # a run of evidence survives frames missing within this (one sample at 10 fps)
 TIME_TOL_S = 1e-3             # clock rounding: 0.7 - 0.3 is 0.39999999999999997
@@ -120,10 +128,10 @@ class CollisionLane:
         self._grid: np.ndarray | None = None               # [2, rows, cols] pixel coordinates
         self._regions: list[tuple[int, tuple[float, float, float, float], float]] = []   # (id, box, last seen) reported
         self._doubted: list[tuple[tuple[float, float, float, float], float, float]] = []  # (box, first, last seen) new, held back
-        self._next_id = ID_BASE
         self._drop: tuple[float, float, int, float] | None = None  # (distance m, time seen, id, first seen)
         self._drop_since: float | None = None          # when the floor's edge was first seen, this run
         self._drop_last = -NEVER                           # ...and last seen
+        self._stairs_pair: tuple | None = None              # (stairs track id, last time, distance, urgency) of the joined edge
         self._prev_t: float | None = None                  # the last frame's time (whatever came of it)
         self._t_before: float | None = None                # ...and, while a frame is handled, the one before it
         self.last: Windows | None = None
@@ -420,6 +428,57 @@ class CollisionLane:
             return Urgency.WARNING
         return Urgency.WARNING if ttc <= 1.5 or dist <= 1.5 else Urgency.CAUTION
 
+    # -- the floor ending and the stairs detector --------------------------------------------------
+    def join_stairs(self, hazards: tuple[Hazard, ...], t: float) -> tuple[Hazard, ...]:
+        """The lane's drop-off and the detector's stairs going down, where both see the same edge in
+        the path, are one hazard said as what it is ("Stop! stairs going down, straight ahead, 1
+        metre"), not two cues about one thing. Two independent kinds of evidence (the floor's motion
+        breaking off; the look of a flight) agree, so the joined hazard is sure of its class; it takes
+        the more urgent level, the nearer distance, the lane's time to contact and bearing (the edge
+        runs across the path) and the stairs track's id, so the cue policy goes on from what it said
+        about the stairs. Only a flight the detector is sure of is joined: an unsure guess stays
+        "something" beside the "drop-off". Once joined, the pair holds while either goes on being
+        seen within STAIRS_HOLD_S (the flight leaves the bottom of the picture while the lane carries
+        the edge; a distance that jitters), so one edge never flips between two names."""
+        drop = next((h for h in hazards if h.label == DROP and h.track_id >= ID_BASE), None)
+        pair = self._stairs_pair if self._stairs_pair is not None and 0 <= t - self._stairs_pair[1] <= STAIRS_HOLD_S else None
+        if drop is None:
+            seen = next((h for h in hazards if pair is not None and h.track_id == pair[0]), None)
+            if seen is not None:
+                self._stairs_pair = (pair[0], t, min(seen.distance_m, pair[2]), max(seen.urgency, pair[3]))
+            return hazards
+
+        def agrees(h: Hazard, slack: float) -> bool:
+            far = max(h.distance_m, drop.distance_m)
+            return (h.label == STAIRS_DOWN and h.sure and h.score >= STAIRS_JOIN_SCORE
+                    and h.box[0] < drop.box[2] and h.box[2] > drop.box[0]       # across the path, as the edge is
+                    and abs(h.distance_m - drop.distance_m) <= slack * max(STAIRS_JOIN_M, STAIRS_JOIN_SHARE * far))
+        held = [h for h in hazards if pair is not None and h.track_id == pair[0]]
+        if held and agrees(held[0], 2.0):
+            stairs = held[0]
+        else:
+            near = [h for h in hazards if agrees(h, 1.0)]
+            stairs = min(near, key=lambda h: abs(h.distance_m - drop.distance_m)) if near else None
+        if stairs is not None:
+            dist = min(stairs.distance_m, drop.distance_m)
+            one = replace(stairs, clock=drop.clock, bearing_deg=drop.bearing_deg, distance_m=dist,
+                          zone=zone_for(dist), ttc_s=drop.ttc_s, urgency=max(stairs.urgency, drop.urgency),
+                          priority=max(stairs.priority, drop.priority), score=max(stairs.score, drop.score),
+                          in_path=True, sure=True)
+        elif pair is not None:
+            # The flight is out of sight (it left the bottom of the picture first): still the stairs,
+            # no farther than the pair was, walked on since, and no less urgent.
+            _, t0, d0, level0 = pair
+            dist = max(0.2, min(drop.distance_m, d0 - self.speed_mps * (t - t0)))
+            one = replace(drop, track_id=pair[0], label=STAIRS_DOWN, distance_m=dist, zone=zone_for(dist),
+                          urgency=max(drop.urgency, level0))
+        else:
+            return hazards
+        self._stairs_pair = (one.track_id, t, one.distance_m, one.urgency)
+        out = [h for h in hazards if h is not drop and h.track_id != one.track_id] + [one]
+        out.sort(key=lambda h: (-int(h.urgency), -h.priority))
+        return tuple(out)
+
     # -- the floor ending ----------------------------------------------------------------------------
     def _drop_off(self, ex, g, textured, cx, cy, horizon, f, ct, st, speed, k, t, moving):
         """(distance to the edge, m) when the floor breaks off across the corridor this frame and has
@@ -469,8 +528,7 @@ class CollisionLane:
         return max(d, 0.2), tid
 
     def _new_id(self) -> int:
-        self._next_id += 1
-        return self._next_id - 1
+        return next(_IDS)
 
     def _drop_hazard(self, drop, size, t) -> Hazard:
         dist, tid = drop
@@ -478,42 +536,6 @@ class CollisionLane:
         box = (w * 0.3, h * 0.7, w * 0.7, float(h))
         ttc = dist / max(self.speed_mps, self.config.min_speed_mps)
         return self._hazard(tid, DROP, box, size, dist, ttc, 1.0)
-
-
-# A drop-off the lane sees and a flight of stairs going down that the detector sees ahead are one
-# edge when their distances agree within this (metres, or this share of the farther one).
-STAIRS_JOIN_M, STAIRS_JOIN_SHARE = 1.0, 0.4
-
-
-def join_stairs(hazards: tuple[Hazard, ...]) -> tuple[Hazard, ...]:
-    """The lane's drop-off and the detector's stairs going down, where both see the same edge ahead,
-    are one hazard, said as what it is ("Stop! stairs going down, straight ahead, 1 metre"), not
-    as two cues about one thing. The two are independent evidence (the floor's motion breaking
-    off; the look of a flight), so the joined hazard is sure of its class, takes the more urgent of
-    the two levels, the nearer distance and the lane's time to contact, and keeps the stairs track's
-    id, so the cue policy goes on from what it said about the stairs. Anything else is unchanged."""
-    drops = [h for h in hazards if h.label == DROP and h.track_id >= ID_BASE]
-    stairs = [h for h in hazards if h.label == STAIRS_DOWN and abs(h.bearing_deg) <= STAIRS_AHEAD_DEG]
-    if not drops or not stairs:
-        return hazards
-    joined: dict[int, Hazard] = {}          # stairs track id -> the joined hazard
-    used: set[int] = set()                  # the drop-offs spoken for
-    for d in drops:
-        near = [s for s in stairs if s.track_id not in joined and abs(s.distance_m - d.distance_m)
-                <= max(STAIRS_JOIN_M, STAIRS_JOIN_SHARE * max(s.distance_m, d.distance_m))]
-        if not near:
-            continue
-        s = min(near, key=lambda h: abs(h.distance_m - d.distance_m))
-        dist = min(s.distance_m, d.distance_m)
-        joined[s.track_id] = replace(s, distance_m=dist, zone=zone_for(dist), ttc_s=d.ttc_s,
-                                     urgency=max(s.urgency, d.urgency), priority=max(s.priority, d.priority),
-                                     score=max(s.score, d.score), in_path=True, sure=True)
-        used.add(d.track_id)
-    if not joined:
-        return hazards
-    out = [joined.get(h.track_id, h) for h in hazards if not (h.label == DROP and h.track_id in used)]
-    out.sort(key=lambda h: (-int(h.urgency), -h.priority))
-    return tuple(out)
 
 
 def _best_match(box, regions) -> int | None:

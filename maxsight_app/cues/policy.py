@@ -106,8 +106,19 @@ class _Said:
     t: float
 
 
+# One edge in the floor, whichever lane named it: a "Stop! drop-off" is not said again as
+# "Stop! stairs going down" once the stairs detector names the same edge (or the other way round).
+EDGE_WORDS = frozenset({"drop-off", "stairs going down"})
+
+
 def _kind(h: Hazard, prefs: Profile) -> str:
     """What the cue calls it: the same words are the same object to the listener."""
+    words = object_words(h, prefs.hedge_below)
+    return "edge in the floor" if words in EDGE_WORDS else words
+
+
+def _words(h: Hazard, prefs: Profile) -> str:
+    """What the cue says it is, in words."""
     return object_words(h, prefs.hedge_below)
 
 
@@ -287,14 +298,14 @@ class CuePolicy:
             self._last_caution_t = now
             self._held -= {h.track_id for h in members}
             near = min(members, key=lambda h: h.distance_m)
-            kinds = {_kind(h, prefs) for h in members}
+            kinds = {_words(h, prefs) for h in members}
             if kinds == {"something"}:        # unsure of every one: never a class guessed from a label
                 text = (f"{len(members)} things, {clock_words(near.clock)}, nearest "
                         f"{distance_words(near.distance_m, prefs.units)}")
             elif len(kinds) == 1:
                 text = group_phrase(members, prefs.units)
             else:
-                text = (f"{len(members)} things, nearest {_kind(near, prefs)}, {clock_words(near.clock)}, "
+                text = (f"{len(members)} things, nearest {_words(near, prefs)}, {clock_words(near.clock)}, "
                         f"{distance_words(near.distance_m, prefs.units)}")
             cues.append(Cue(text, CueKind.HAZARD, _priority(near.urgency), near.urgency, result.timestamp, track_id=near.track_id,
                             label=near.label, bearing_deg=near.bearing_deg, distance_m=near.distance_m, clock=near.clock,

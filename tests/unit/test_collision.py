@@ -2,6 +2,7 @@
 answer, rendered by maxsight_app/measure/collide.py: behaviour, not exact numbers."""
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -329,63 +330,79 @@ def _first_drop():
     raise AssertionError("the drop-off was never said")
 
 
-def _stairs(distance, bearing=5.0, label="stair_down", urgency=Urgency.CAUTION, sure=False):
+def _stairs(distance, bearing=5.0, label="stair_down", urgency=Urgency.CAUTION, sure=True, score=0.6,
+            box=(100.0, 300.0, 540.0, 480.0), track_id=None):
     from engine.stage_a.access import FIRST_ID
     from engine.stage_a.geometry import clock_from_bearing, zone_for
     from engine.types import Hazard
-    return Hazard(track_id=FIRST_ID, class_id=4, label=label, box=(100.0, 300.0, 540.0, 480.0),
+    return Hazard(track_id=FIRST_ID if track_id is None else track_id, class_id=4, label=label, box=box,
                   clock=clock_from_bearing(bearing), bearing_deg=bearing, distance_m=distance, zone=zone_for(distance),
-                  approaching=False, ttc_s=None, urgency=urgency, priority=12.0, score=0.55, in_path=True, sure=sure)
+                  approaching=False, ttc_s=None, urgency=urgency, priority=12.0, score=score, in_path=True, sure=sure)
+
+
+def _at(h, distance):
+    from engine.stage_a.geometry import zone_for
+    return replace(h, distance_m=distance, zone=zone_for(distance))
 
 
 def test_a_drop_off_where_the_detector_sees_stairs_down_is_one_hazard_said_as_stairs():
-    from engine.stage_a.collision import join_stairs
     from maxsight_app.cues.phrasing import hazard_phrase
     from maxsight_app.profile.schema import Units
     drop = _first_drop()
-    stairs = _stairs(drop.distance_m + 0.6)            # unsure of its class, and only a caution, by itself
-    out = join_stairs((stairs, drop))
+    stairs = _stairs(drop.distance_m + 0.6, bearing=20.0)     # only a caution, by itself, and to one side
+    out = lane().join_stairs((stairs, drop), 1.0)
     assert len(out) == 1, out
     one = out[0]
     assert one.label == "stair_down" and one.track_id == stairs.track_id      # the policy goes on from the stairs
     assert one.urgency == max(drop.urgency, stairs.urgency) >= Urgency.WARNING
     assert one.distance_m == drop.distance_m and one.ttc_s == drop.ttc_s and one.sure
+    assert one.clock == drop.clock == 12                       # the edge runs across the path
     words = hazard_phrase(one, Units.METRES, 0.55)
-    assert "stairs going down" in words and "drop-off" not in words and "something" not in words, words
+    assert words.startswith(("Warning, stairs going down, straight ahead", "Stop! stairs going down, straight ahead")), words
 
 
-@pytest.mark.parametrize("stairs_kw", [dict(distance=9.0), dict(distance=None, bearing=60.0),
-                                       dict(distance=None, label="stair_up")],
-                         ids=["much farther", "off to a side", "stairs going up"])
+@pytest.mark.parametrize("stairs_kw", [dict(distance=9.0), dict(box=(0.0, 300.0, 90.0, 480.0)),
+                                       dict(label="stair_up"), dict(sure=False), dict(score=0.3)],
+                         ids=["much farther", "off to a side", "stairs going up", "class unsure", "a faint guess"])
 def test_a_drop_off_and_other_stairs_stay_two_hazards(stairs_kw):
-    from engine.stage_a.collision import join_stairs
+    """An unsure or faint stairs guess is never made a sure "stairs going down" by the drop-off:
+    the listener hears "drop-off" and, at most, "something"."""
     drop = _first_drop()
-    kw = dict(stairs_kw)
-    kw["distance"] = kw["distance"] or drop.distance_m
+    kw = dict(distance=drop.distance_m, **stairs_kw) if "distance" not in stairs_kw else dict(stairs_kw)
     stairs = _stairs(**kw)
-    assert join_stairs((stairs, drop)) == (stairs, drop)
+    assert lane().join_stairs((stairs, drop), 1.0) == (stairs, drop)
 
 
-def test_the_lane_never_reuses_an_id_of_the_door_and_stairs_tracker():
-    """The cue policy remembers what it said per id: had the lane's first obstacle shared the first
-    stairs track's id, "Stop! stairs going down" would have silenced the obstacle's own "Stop!"."""
-    from engine.config import TrackerConfig
-    from engine.stage_a.access import FIRST_ID
-    from engine.stage_a.geometry import zone_for
-    from engine.stage_a.tracking import Tracker
-    from engine.types import Detection, FrameQuality, FrameResult
+def test_an_edge_once_joined_stays_the_stairs_from_frame_to_frame():
+    """A stairs distance that jitters past the join's limit, or a flight that leaves the bottom of
+    the picture while the lane carries the edge, does not flip the edge between two names and ids;
+    a second apart from both, the pair lets go."""
+    ln, drop = lane(), _first_drop()
+    stairs = _stairs(drop.distance_m + 0.5)
+    frames = [(0.0, (stairs, drop)),
+              (0.1, (_at(stairs, drop.distance_m + 1.9), drop)),   # outside the join's limit, inside the hold's
+              (0.2, (drop,)),                                       # the flight out of sight
+              (0.3, (stairs,)),                                     # the lane missed the edge this frame
+              (0.4, (drop,))]
+    for t, hs in frames:
+        out = ln.join_stairs(hs, t)
+        assert [(h.label, h.track_id) for h in out] == [("stair_down", stairs.track_id)], (t, out)
+    assert ln.join_stairs((drop,), 1.6) == (drop,)               # nothing of either for over a second
+
+
+def test_a_lane_rebuilt_or_reset_never_gives_an_old_id_again():
+    a = {h.track_id for _, hs, _ in walk(collide.make_scene("wall", 0)) for h in hs}
+    again = lane()
+    b = {h.track_id for _, hs, _ in walk(collide.make_scene("wall", 0), again) for h in hs}
+    again.reset()
+    c = {h.track_id for _, hs, _ in walk(collide.make_scene("wall", 0), again) for h in hs}
+    assert a and b and c and not (a & b or b & c or a & c), (a, b, c)
+
+
+def _policy_said():
+    from engine.types import FrameQuality, FrameResult
     from maxsight_app.cues.policy import CuePolicy
     from maxsight_app.profile.schema import Profile
-    lane_ids = sorted({h.track_id for _, hs, _ in walk(collide.make_scene("dropoff", 3)) for h in hs})
-    tracker = Tracker(TrackerConfig(), birth_score=lambda *a: 0.3, keep_score=0.2, first_id=FIRST_ID)
-    step = [Detection((100.0 + 150 * i, 300.0, 200.0 + 150 * i, 480.0), 4, "stair_down", 0.8) for i in range(3)]
-    stairs_ids = set()
-    for k in range(5):
-        stairs_ids |= {tr.track_id for tr in tracker.update(tuple(step), 0.1 * k, (640, 480))}
-    assert lane_ids and stairs_ids and not stairs_ids & set(lane_ids), (lane_ids, stairs_ids)
-    stairs = replace(_stairs(1.0, bearing=-20.0, urgency=Urgency.DANGER, sure=True), track_id=min(stairs_ids))
-    obstacle = replace(_stairs(1.2, bearing=0.0, label=OBSTACLE, urgency=Urgency.DANGER, sure=True),
-                       track_id=lane_ids[0], zone=zone_for(1.2))
     policy, prefs = CuePolicy(), Profile()
     q = FrameQuality(brightness=120.0, sharpness=200.0, contrast=40.0, dark=False, blurred=False, covered=False, score=1.0)
 
@@ -393,6 +410,71 @@ def test_the_lane_never_reuses_an_id_of_the_door_and_stairs_tracker():
         r = FrameResult(frame_index=int(t * 10), timestamp=t, image_size=(640, 480), detections=(), tracks=(),
                         hazards=hazards, quality=q, uncertainty=0.1)
         return [c.text for c in policy.decide(r, prefs, t)]
+    return said
 
+
+def test_stop_about_an_edge_is_not_said_again_when_the_other_lane_names_it():
+    """The lane says "Stop! drop-off"; a moment later the stairs detector names the same edge:
+    the listener is not stopped twice for one edge. Another danger elsewhere still gets its Stop."""
+    said = _policy_said()
+    drop = _at(replace(_first_drop(), urgency=Urgency.DANGER), 1.4)
+    assert any(w.startswith("Stop! drop-off") for w in said((drop,), 10.0))
+    stairs = _stairs(1.2, bearing=0.0, urgency=Urgency.DANGER)
+    assert not any(w.startswith("Stop!") for w in said((stairs,), 11.6))
+    person = replace(_stairs(1.0, bearing=-30.0, label="person", urgency=Urgency.DANGER), track_id=5)
+    assert any(w.startswith("Stop! person") for w in said((person,), 13.2))
+
+
+def test_the_lane_never_reuses_an_id_of_the_door_and_stairs_tracker():
+    """The cue policy remembers what it said per id: had the lane's first obstacle shared the first
+    stairs track's id, "Stop! stairs going down" would have silenced the obstacle's own "Stop!"."""
+    from engine.config import TrackerConfig
+    from engine.stage_a.access import FIRST_ID
+    from engine.stage_a.tracking import Tracker
+    from engine.types import Detection
+    lane_ids = sorted({h.track_id for _, hs, _ in walk(collide.make_scene("dropoff", 3)) for h in hs})
+    tracker = Tracker(TrackerConfig(), birth_score=lambda *a: 0.3, keep_score=0.2, first_id=FIRST_ID)
+    step = [Detection((100.0 + 150 * i, 300.0, 200.0 + 150 * i, 480.0), 4, "stair_down", 0.8) for i in range(3)]
+    stairs_ids = set()
+    for k in range(5):
+        stairs_ids |= {tr.track_id for tr in tracker.update(tuple(step), 0.1 * k, (640, 480))}
+    assert lane_ids and stairs_ids and not stairs_ids & set(lane_ids), (lane_ids, stairs_ids)
+    stairs = _stairs(1.0, bearing=-20.0, urgency=Urgency.DANGER, track_id=min(stairs_ids))
+    obstacle = _stairs(1.2, bearing=0.0, label=OBSTACLE, urgency=Urgency.DANGER, track_id=lane_ids[0])
+    said = _policy_said()
     assert any("Stop! stairs going down" in w for w in said((stairs,), 10.0))
     assert any("Stop! obstacle" in w for w in said((obstacle,), 12.0))
+
+
+def test_the_pipeline_says_the_edge_once_as_the_stairs_the_detector_sees(installed_models):
+    """Stage A with the lane on and a door and stairs detector that sees a flight going down where
+    the floor truly ends: one hazard for the edge, named as the stairs, never a "drop-off" beside it."""
+    from engine.config import TrackerConfig
+    from engine.models.detectors import build
+    from engine.pipeline import Pipeline
+    from engine.stage_a.access import AccessLane
+    from engine.types import Frame
+    from tests.fakes.detectors import ScriptedDetector
+    spec = installed_models.get("nanodet")
+    blind = ScriptedDetector(build(spec, installed_models, threads=1), lambda i: [])
+    pipe = Pipeline(EngineConfig(detector="nanodet", threads=1, access="", collision=CollisionConfig(enabled=True)),
+                    installed_models, detector=blind)
+    now = {}
+    labels = ["door", "handle", "cabinet door", "refrigerator door", "stair_down", "stair_up"]
+
+    cam = CameraModel()
+
+    def flight(_):       # a flight of stairs going down, its top step on the floor's row of the true edge
+        (h, w), tilt = now["size"], math.radians(cam.tilt_deg)
+        y = h / 2 + (cam.height_m / max(now["truth"].distance_m, 0.3) - math.sin(tilt)) * cam.focal_px(w) / math.cos(tilt)
+        return [] if y > h + 40 else [((0.25 * w, max(0.0, y - 0.2 * h), 0.75 * w, min(y, float(h))), 4, 0.8)]
+    pipe.access = AccessLane(ScriptedDetector(None, flight, labels=labels, name="stairs"), TrackerConfig(),
+                             birth_score=lambda *a: 0.3, keep_score=0.2, every_s=0.0)
+    seen = []
+    for i, (t, img, truth) in enumerate(collide.frames(collide.make_scene("dropoff", 3))):
+        now["truth"], now["size"] = truth[0], img.shape[:2]
+        r = pipe.step(Frame(i, t, img))
+        seen.append([(h.label, round(h.distance_m, 1), h.urgency.name) for h in r.hazards])
+    edges = [hs for hs in seen if any(label in (DROP, "stair_down") for label, _, _ in hs)]
+    assert any(label == "stair_down" and level in ("WARNING", "DANGER") for hs in edges for label, _, level in hs), seen
+    assert not any({DROP, "stair_down"} <= {label for label, _, _ in hs} for hs in edges), seen
