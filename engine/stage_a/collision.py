@@ -91,6 +91,7 @@ REGION_MEMORY_S = 1.0         # a reported region is still "followed" this long 
 # one edge when their distances agree within this (metres, or this share of the farther one); a
 # pair once made holds while either is seen within STAIRS_HOLD_S, and lets go at twice the distance.
 STAIRS_JOIN_M, STAIRS_JOIN_SHARE, STAIRS_JOIN_SCORE, STAIRS_HOLD_S = 1.0, 0.4, 0.45, 1.0
+DROP_SLACK_M = 0.3            # an edge seen this much farther than it was (walked on since) is still where it was
 DOUBT_S = 0.2                 # a doubted new region is reported once it has been on course this long
 GAP_S = 0.1                   # a run of evidence survives frames missing within this (one sample at 10 fps)
 TIME_TOL_S = 1e-3             # clock rounding: 0.7 - 0.3 is 0.39999999999999997
@@ -128,9 +129,10 @@ class CollisionLane:
         self._grid: np.ndarray | None = None               # [2, rows, cols] pixel coordinates
         self._regions: list[tuple[int, tuple[float, float, float, float], float]] = []   # (id, box, last seen) reported
         self._doubted: list[tuple[tuple[float, float, float, float], float, float]] = []  # (box, first, last seen) new, held back
-        self._drop: tuple[float, float, int, float] | None = None  # (distance m, time seen, id, first seen)
+        self._drop: tuple[float, float, int, float] | None = None  # (distance m, at time, id, last seen in the picture)
         self._drop_since: float | None = None          # when the floor's edge was first seen, this run
         self._drop_last = -NEVER                           # ...and last seen
+        self._drop_v = 0.0                                 # the walker's speed while the edge was in sight
         self._stairs_pair: tuple | None = None              # (stairs track id, last time, distance, urgency) of the joined edge
         self._prev_t: float | None = None                  # the last frame's time (whatever came of it)
         self._t_before: float | None = None                # ...and, while a frame is handled, the one before it
@@ -469,7 +471,7 @@ class CollisionLane:
             # The flight is out of sight (it left the bottom of the picture first): still the stairs,
             # no farther than the pair was, walked on since, and no less urgent.
             _, t0, d0, level0 = pair
-            dist = max(0.2, min(drop.distance_m, d0 - self.speed_mps * (t - t0)))
+            dist = max(0.2, min(drop.distance_m, d0 - self._drop_v * (t - t0)))
             one = replace(drop, track_id=pair[0], label=STAIRS_DOWN, distance_m=dist, zone=zone_for(dist),
                           urgency=max(drop.urgency, level0))
         else:
@@ -509,22 +511,38 @@ class CollisionLane:
                     above = [q for _, q in rows[i:] if q is not None]
                     if len(below) >= 1 and len(above) >= 2 and np.median(below) >= cfg.drop_floor_q \
                             and max(above) <= cfg.drop_q:
-                        seen = rows[i][0]
+                        # The edge lies beyond the last row that still moves like floor: said at
+                        # that row, the near side (rows[i] is where everything beyond has slowed;
+                        # windows straddling the edge lie between, so rows[i] put the edge
+                        # 0.3-1.2 m too far on the dev walks).
+                        j = max((n for n in range(i) if rows[n][1] is not None and rows[n][1] >= cfg.drop_floor_q),
+                                default=i - 1)
+                        seen = rows[j][0]
                         break
         if seen is not None:
             if self._drop_since is None or not self._alive(self._drop_last, t):
                 self._drop_since = t
             self._drop_last = t
-            if t - self._drop_since >= cfg.persist_s - TIME_TOL_S:
-                tid = self._drop[2] if self._drop is not None else self._new_id()
-                self._drop = (seen, t, tid, self._drop_since)
-        if self._drop is None:
+        if self._drop is not None:
+            # Carried on at the speed the walker had while the edge was in sight (once the floor
+            # beyond fills the bottom of the picture, the floor model's own speed reads low: 1.3 m/s
+            # walked, 0.8 read); not while the walker stands.
+            d0, t0, tid, t_seen = self._drop
+            d = d0 - (self._drop_v if moving else 0.0) * max(0.0, t - t0)
+        if seen is not None and t - self._drop_since >= cfg.persist_s - TIME_TOL_S:
+            if self._drop is not None:
+                # Nearer than the carried edge is news; farther is mostly the flow's noise at the
+                # rows beyond (an edge does not recede from a walker).
+                d, self._drop_v = min(seen, d + DROP_SLACK_M), max(self._drop_v, speed)
+            else:
+                d, tid, self._drop_v = seen, self._new_id(), speed
+            t_seen = t
+        elif self._drop is None:
             return None
-        d0, t0, tid, _ = self._drop
-        d = d0 - speed * (t - t0) if seen is None else d0
-        if seen is None and (t - t0 > cfg.drop_carry_s or d < 0.2):
+        if t - t_seen > cfg.drop_carry_s or d < 0.2:
             self._drop = None
             return None
+        self._drop = (d, t, tid, t_seen)
         return max(d, 0.2), tid
 
     def _new_id(self) -> int:
@@ -534,7 +552,7 @@ class CollisionLane:
         dist, tid = drop
         w, h = size
         box = (w * 0.3, h * 0.7, w * 0.7, float(h))
-        ttc = dist / max(self.speed_mps, self.config.min_speed_mps)
+        ttc = dist / max(self._drop_v, self.config.min_speed_mps)
         return self._hazard(tid, DROP, box, size, dist, ttc, 1.0)
 
 

@@ -465,6 +465,7 @@ def read_walk(source, fps: float, limit_s: float | None = None):
 # -- the evaluation -----------------------------------------------------------------------------
 
 WARN_BEFORE_S = 1.5           # a warning counts if it came at least this long before contact
+STOP_BEFORE_M = 1.0           # "Stop!" about an edge counts if it came at least this far from it (under 1 s walking)
 TTC_TRUTH_MAX_S = 3.0         # TTC error is measured where the true TTC is under this
 
 
@@ -484,6 +485,8 @@ class SceneResult:
     ttc_errors: list[float]       # |estimated - true| where the true TTC < TTC_TRUTH_MAX_S
     lane_ms: list[float]
     false_cues: int = 0           # cues the default profile's cue policy said about those false hazards
+    dist_errors: list[float] = field(default_factory=list)   # drop-offs: |said - true| distance to the edge (m)
+    stop_at_m: float | None = None     # drop-offs: the true distance to the edge when it was first a danger ("Stop!")
 
 
 def _overlaps(a, b) -> bool:
@@ -512,6 +515,7 @@ def run_scene(scene: Scene, make_lane, cached: list | None = None, fps: float = 
     """Run a fresh lane (make_lane()) over a scene's frames (or `cached` (t, image, truths) ones)."""
     import time
     from engine.stage_a.collision import DROP
+    from engine.types import Urgency
     lane = make_lane()
     listener = _Listener()
     ob = scene.obstacles[0]
@@ -522,6 +526,8 @@ def run_scene(scene: Scene, make_lane, cached: list | None = None, fps: float = 
     seen_ids: set[int] = set()
     false_ids: set[int] = set()
     errs: list[float] = []
+    dist_errs: list[float] = []
+    stop_at = None
     ms: list[float] = []
     n = 0
     for t, img, truth in (cached if cached is not None else frames(scene, fps=fps)):
@@ -538,6 +544,10 @@ def run_scene(scene: Scene, make_lane, cached: list | None = None, fps: float = 
                 hit = path_kind and h.label != DROP and _overlaps(h.box, tr.box)
             if hit:
                 matched_ids.add(h.track_id)
+                if drop_kind:
+                    dist_errs.append(abs(h.distance_m - tr.distance_m))
+                    if h.urgency == Urgency.DANGER and stop_at is None:
+                        stop_at = tr.distance_m
                 if tr.ttc_s >= WARN_BEFORE_S and (warned_ttc is None or tr.ttc_s > warned_ttc):
                     warned_ttc = tr.ttc_s
                 if tr.ttc_s < TTC_TRUTH_MAX_S and h.ttc_s is not None:
@@ -549,7 +559,7 @@ def run_scene(scene: Scene, make_lane, cached: list | None = None, fps: float = 
     warned = None if scene.kind in PASS_KINDS else warned_ttc is not None
     false_cues = sum(tid in false_ids for tid, _ in listener.said)
     return SceneResult(scene.name, scene.kind, scene.split, ob.band, ob.size, ob.texture, n, n / fps, warned,
-                       warned_ttc, len(false_ids), errs, ms, false_cues)
+                       warned_ttc, len(false_ids), errs, ms, false_cues, dist_errs, stop_at)
 
 
 def run_null(name: str, source, fps: float, make_lane, limit_s: float | None = None) -> dict:
@@ -587,6 +597,7 @@ def summarise(results: list[SceneResult], nulls: list[dict]) -> dict:
         drops = [r for r in rs if r.kind in DROP_KINDS]
         errs = [e for r in path for e in r.ttc_errors]
         derrs = [e for r in drops for e in r.ttc_errors]
+        dd = [e for r in drops for e in r.dist_errors]
         minutes = sum(r.duration_s for r in rs) / 60
         fa = sum(r.false_onsets for r in rs)
         out[split] = {
@@ -599,6 +610,11 @@ def summarise(results: list[SceneResult], nulls: list[dict]) -> dict:
             "ttc_error_s": {"n": len(errs), "median": round(float(np.median(errs)), 2) if errs else None,
                             "p90": round(float(np.percentile(errs, 90)), 2) if errs else None},
             "drop_ttc_error_s": {"n": len(derrs), "median": round(float(np.median(derrs)), 2) if derrs else None},
+            "drop_distance_error_m": {"n": len(dd), "median": round(float(np.median(dd)), 2) if dd else None,
+                                      "p90": round(float(np.percentile(dd, 90)), 2) if dd else None},
+            # "Stop!" (a danger) while the edge was still STOP_BEFORE_M or more away: time to stop.
+            "drop_stop_in_time": {"stopped": sum(r.stop_at_m is not None and r.stop_at_m >= STOP_BEFORE_M for r in drops),
+                                  "said": sum(r.warned is True for r in drops), "of": len(drops)},
             "synthetic_false_onsets": fa, "synthetic_minutes": round(minutes, 2),
             "synthetic_false_cues": sum(r.false_cues for r in rs),
             "synthetic_false_cues_per_minute": round(sum(r.false_cues for r in rs) / minutes, 2) if minutes else None,
@@ -708,6 +724,9 @@ def table(result: dict) -> str:
                   + "; by texture: " + ", ".join(f"{k} {c(v)}" for k, v in d["by_texture"].items()),
                   f"  drop-offs warned {c(d['drop_offs'])}; TTC error where truth < {TTC_TRUTH_MAX_S:g} s: median "
                   f"{d['ttc_error_s']['median']} s, p90 {d['ttc_error_s']['p90']} s (n={d['ttc_error_s']['n']})",
+                  f"  drop-offs: distance error median {d['drop_distance_error_m']['median']} m, p90 "
+                  f"{d['drop_distance_error_m']['p90']} m (n={d['drop_distance_error_m']['n']} frames); \"Stop!\" while "
+                  f"the edge was {STOP_BEFORE_M:g} m or more away: {d['drop_stop_in_time']['stopped']}/{d['drop_stop_in_time']['of']}",
                   f"  false onsets on rendered walks: {d['synthetic_false_onsets']} in {d['synthetic_minutes']} min "
                   f"({d['synthetic_false_per_minute']}/min; walking past a wall or pole: {d['beside_false_onsets']} in "
                   f"{d['beside_scenes']} scenes); said by the cue policy (default profile): "

@@ -137,6 +137,20 @@ def test_a_drop_off_across_the_path_is_said_before_the_edge():
     assert max(ttc for ttc, _ in drops) >= collide.WARN_BEFORE_S
 
 
+def test_a_drop_off_is_said_where_it_is_and_becomes_stop_before_the_edge():
+    """The edge's distance comes from the last row that still moves like floor (not from the first
+    row beyond it), and once the edge leaves the bottom of the picture it is carried on at the speed
+    walked while it was in sight: before, the distance said here was 1.2-2.2 m too far and "Stop!"
+    never came."""
+    out = walk(collide.make_scene("dropoff", 3))
+    said = [(truth[0].distance_m, h) for _, hs, truth in out for h in hs if h.label == DROP]
+    assert said, "the drop-off was never said"
+    errors = sorted(abs(h.distance_m - d) for d, h in said)
+    assert errors[len(errors) // 2] <= 0.8, [(round(d, 2), round(h.distance_m, 2)) for d, h in said]
+    assert any(h.urgency == Urgency.DANGER for d, h in said if d > 0.4), [(round(d, 2), h.urgency.name) for d, h in said]
+    assert not any(h.urgency == Urgency.DANGER for d, h in said if d > 2.5)
+
+
 def test_a_confirmed_track_keeps_its_class_name():
     """A region covered by a confirmed track's box is the detectors' to name: the lane says nothing there."""
     from engine.types import Track
@@ -478,3 +492,13 @@ def test_the_pipeline_says_the_edge_once_as_the_stairs_the_detector_sees(install
     edges = [hs for hs in seen if any(label in (DROP, "stair_down") for label, _, _ in hs)]
     assert any(label == "stair_down" and level in ("WARNING", "DANGER") for hs in edges for label, _, level in hs), seen
     assert not any({DROP, "stair_down"} <= {label for label, _, _ in hs} for hs in edges), seen
+
+
+def test_eval_collide_says_how_far_off_the_edge_was_and_whether_stop_came_in_time():
+    r = collide.run_scene(collide.make_scene("dropoff", 3), lane)
+    assert r.warned and r.dist_errors and r.stop_at_m is not None
+    out = {"per_kind": 1, "fps": collide.FPS, "size": [320, 240], **collide.summarise([r], [])}
+    d = out[r.split]
+    assert d["drop_distance_error_m"]["n"] == len(r.dist_errors)
+    assert d["drop_stop_in_time"] == {"stopped": int(r.stop_at_m >= collide.STOP_BEFORE_M), "said": 1, "of": 1}
+    assert "drop-offs: distance error median" in collide.table(out)
