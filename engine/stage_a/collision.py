@@ -91,7 +91,8 @@ REGION_MEMORY_S = 1.0         # a reported region is still "followed" this long 
 # one edge when their distances agree within this (metres, or this share of the farther one); a
 # pair once made holds while either is seen within STAIRS_HOLD_S, and lets go at twice the distance.
 STAIRS_JOIN_M, STAIRS_JOIN_SHARE, STAIRS_JOIN_SCORE, STAIRS_HOLD_S = 1.0, 0.4, 0.45, 1.0
-DROP_SLACK_M = 0.3            # an edge seen this much farther than it was (walked on since) is still where it was
+DROP_RECEDE_MPS = 1.0         # a drop-off's estimate may move away at most this fast (the flow's noise)
+DROP_MEMORY_S = 30.0          # an edge out of sight is kept at most this long, even by a walker standing still
 DOUBT_S = 0.2                 # a doubted new region is reported once it has been on course this long
 GAP_S = 0.1                   # a run of evidence survives frames missing within this (one sample at 10 fps)
 TIME_TOL_S = 1e-3             # clock rounding: 0.7 - 0.3 is 0.39999999999999997
@@ -129,11 +130,13 @@ class CollisionLane:
         self._grid: np.ndarray | None = None               # [2, rows, cols] pixel coordinates
         self._regions: list[tuple[int, tuple[float, float, float, float], float]] = []   # (id, box, last seen) reported
         self._doubted: list[tuple[tuple[float, float, float, float], float, float]] = []  # (box, first, last seen) new, held back
-        self._drop: tuple[float, float, int, float] | None = None  # (distance m, at time, id, last seen in the picture)
+        self._drop: tuple | None = None                    # (distance m, at odometer m, id, last seen (s), walked then (s))
         self._drop_since: float | None = None          # when the floor's edge was first seen, this run
         self._drop_last = -NEVER                           # ...and last seen
         self._drop_v = 0.0                                 # the walker's speed while the edge was in sight
-        self._stairs_pair: tuple | None = None              # (stairs track id, last time, distance, urgency) of the joined edge
+        self._raw_speed = 0.0                              # this frame's floor speed, unsmoothed
+        self._odo, self._walk_s, self._odo_t = 0.0, 0.0, None   # metres and seconds walked (for carried edges)
+        self._stairs_pair: tuple | None = None              # (stairs id, last time, distance, urgency, odometer) of the joined edge
         self._prev_t: float | None = None                  # the last frame's time (whatever came of it)
         self._t_before: float | None = None                # ...and, while a frame is handled, the one before it
         self.last: Windows | None = None
@@ -151,10 +154,13 @@ class CollisionLane:
         grey = cv2.cvtColor(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
         hist = self._history
         if hist and (hist[0][1].shape != grey.shape or not 0 < t - hist[-1][0] <= MAX_DT):
+            hist_t, hist_shape = hist[-1][0], hist[0][1].shape
             hist.clear()
             self._since = self._last_on = self._ex = self._ey = None
             # Runs of evidence end here too (a clock gone back must not inherit the old clock's).
             self._doubted, self._drop_since, self._drop_last = [], None, -NEVER
+            if t < hist_t or hist_shape != grey.shape:     # another video, or the same one again
+                self._drop, self._drop_v, self._stairs_pair, self._odo_t = None, 0.0, None, None
         self._t_before, self._prev_t = self._prev_t, t
         dt = t - hist[-1][0] if hist else 0.0
         # Flow against the oldest frame within baseline_s: a longer baseline makes the looming larger
@@ -230,6 +236,7 @@ class CollisionLane:
         else:
             k_now = 0.0
         k_now = min(max(k_now, 0.0), cfg.max_speed_mps / cam.height_m)
+        self._raw_speed = k_now * cam.height_m
         a = 1.0 - math.exp(-dt / cfg.speed_smoothing_s)
         self._k = k_now if self._k is None else self._k + a * (k_now - self._k)
         k = self._k
@@ -447,7 +454,8 @@ class CollisionLane:
         if drop is None:
             seen = next((h for h in hazards if pair is not None and h.track_id == pair[0]), None)
             if seen is not None:
-                self._stairs_pair = (pair[0], t, min(seen.distance_m, pair[2]), max(seen.urgency, pair[3]))
+                self._stairs_pair = (pair[0], t, min(seen.distance_m, pair[2] - (self._odo - pair[4])),
+                                     max(seen.urgency, pair[3]), self._odo)
             return hazards
 
         def agrees(h: Hazard, slack: float) -> bool:
@@ -456,9 +464,12 @@ class CollisionLane:
                     and h.box[0] < drop.box[2] and h.box[2] > drop.box[0]       # across the path, as the edge is
                     and abs(h.distance_m - drop.distance_m) <= slack * max(STAIRS_JOIN_M, STAIRS_JOIN_SHARE * far))
         held = [h for h in hazards if pair is not None and h.track_id == pair[0]]
+        stairs = None
         if held and agrees(held[0], 2.0):
             stairs = held[0]
-        else:
+        elif held:
+            pair = self._stairs_pair = None      # the flight is in sight elsewhere: it was not this edge
+        if stairs is None:
             near = [h for h in hazards if agrees(h, 1.0)]
             stairs = min(near, key=lambda h: abs(h.distance_m - drop.distance_m)) if near else None
         if stairs is not None:
@@ -470,13 +481,13 @@ class CollisionLane:
         elif pair is not None:
             # The flight is out of sight (it left the bottom of the picture first): still the stairs,
             # no farther than the pair was, walked on since, and no less urgent.
-            _, t0, d0, level0 = pair
-            dist = max(0.2, min(drop.distance_m, d0 - self._drop_v * (t - t0)))
+            _, _, d0, level0, odo0 = pair
+            dist = max(0.2, min(drop.distance_m, d0 - (self._odo - odo0)))
             one = replace(drop, track_id=pair[0], label=STAIRS_DOWN, distance_m=dist, zone=zone_for(dist),
                           urgency=max(drop.urgency, level0))
         else:
             return hazards
-        self._stairs_pair = (one.track_id, t, one.distance_m, one.urgency)
+        self._stairs_pair = (one.track_id, t, one.distance_m, one.urgency, self._odo)
         out = [h for h in hazards if h is not drop and h.track_id != one.track_id] + [one]
         out.sort(key=lambda h: (-int(h.urgency), -h.priority))
         return tuple(out)
@@ -523,26 +534,36 @@ class CollisionLane:
             if self._drop_since is None or not self._alive(self._drop_last, t):
                 self._drop_since = t
             self._drop_last = t
+        # The odometer: metres walked, at the speed read while the edge was in sight (once the floor
+        # beyond fills the bottom of the picture, the floor model's own speed reads low: 1.3 m/s
+        # walked, 0.8 read), and only while this frame's own floor flow says the walker moves (the
+        # smoothed speed lags a stop by about a second: a pause before the edge was carried onto it).
+        walking = self._raw_speed >= cfg.min_speed_mps
+        dt = 0.0 if self._odo_t is None else min(max(0.0, t - self._odo_t), MAX_DT)
+        self._odo_t = t
+        if walking:
+            self._odo += self._drop_v * dt
+            self._walk_s += dt
         if self._drop is not None:
-            # Carried on at the speed the walker had while the edge was in sight (once the floor
-            # beyond fills the bottom of the picture, the floor model's own speed reads low: 1.3 m/s
-            # walked, 0.8 read); not while the walker stands.
-            d0, t0, tid, t_seen = self._drop
-            d = d0 - (self._drop_v if moving else 0.0) * max(0.0, t - t0)
+            d0, odo0, tid, t_seen, walk0 = self._drop
+            d = d0 - (self._odo - odo0)
         if seen is not None and t - self._drop_since >= cfg.persist_s - TIME_TOL_S:
             if self._drop is not None:
                 # Nearer than the carried edge is news; farther is mostly the flow's noise at the
-                # rows beyond (an edge does not recede from a walker).
-                d, self._drop_v = min(seen, d + DROP_SLACK_M), max(self._drop_v, speed)
+                # rows beyond: the estimate may recede only slowly (an edge does not recede from a walker).
+                d, self._drop_v = min(seen, d + DROP_RECEDE_MPS * dt), max(self._drop_v, speed)
             else:
                 d, tid, self._drop_v = seen, self._new_id(), speed
-            t_seen = t
+            t_seen, walk0 = t, self._walk_s
         elif self._drop is None:
             return None
-        if t - t_seen > cfg.drop_carry_s or d < 0.2:
+        # Forgotten after drop_carry_s of walking unseen (a standing walker keeps it, up to
+        # DROP_MEMORY_S: walking on after a pause, the edge is still there). Not when the carried
+        # distance runs out: the walker may be slower than the speed carried, so it stays at 0.2 m.
+        if self._walk_s - walk0 > cfg.drop_carry_s or t - t_seen > DROP_MEMORY_S:
             self._drop = None
             return None
-        self._drop = (d, t, tid, t_seen)
+        self._drop = (d, self._odo, tid, t_seen, walk0)
         return max(d, 0.2), tid
 
     def _new_id(self) -> int:
@@ -552,7 +573,8 @@ class CollisionLane:
         dist, tid = drop
         w, h = size
         box = (w * 0.3, h * 0.7, w * 0.7, float(h))
-        ttc = dist / max(self._drop_v, self.config.min_speed_mps)
+        walking = self._raw_speed >= self.config.min_speed_mps
+        ttc = dist / max(self._drop_v if walking else 0.0, self.config.min_speed_mps)
         return self._hazard(tid, DROP, box, size, dist, ttc, 1.0)
 
 

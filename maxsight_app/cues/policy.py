@@ -109,12 +109,13 @@ class _Said:
 # One edge in the floor, whichever lane named it: a "Stop! drop-off" is not said again as
 # "Stop! stairs going down" once the stairs detector names the same edge (or the other way round).
 EDGE_WORDS = frozenset({"drop-off", "stairs going down"})
+EDGE_KIND = "edge in the floor"
 
 
 def _kind(h: Hazard, prefs: Profile) -> str:
     """What the cue calls it: the same words are the same object to the listener."""
     words = object_words(h, prefs.hedge_below)
-    return "edge in the floor" if words in EDGE_WORDS else words
+    return EDGE_KIND if words in EDGE_WORDS else words
 
 
 def _words(h: Hazard, prefs: Profile) -> str:
@@ -388,6 +389,8 @@ class CuePolicy:
                 return t
             if not (k == kind or "something" in (k, kind)) or abs(bearing - h.bearing_deg) > OTHER_SIDE_DEG:
                 continue
+            if k == EDGE_KIND and label != h.label and abs(bearing - h.bearing_deg) > SAME_OBJECT_DEG:
+                continue                     # a flight off to a side is not the edge ahead that was said
             named = {lb for lb, words in ((label, k), (h.label, kind)) if words != "something"}
             fast = CLOSING_MAX["vehicle" if named & urgency_rules.MOVING_RISK else "other"]
             if dist * (1 - STOP_SAME_DIST) - fast * (now - t) <= h.distance_m <= dist * (1 + STOP_SAME_DIST):
