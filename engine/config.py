@@ -87,7 +87,7 @@ class CollisionConfig:
     drop_max_m: float = 7.0         # floor rows farther than this are not looked at for an edge
     drop_q: float = 0.75            # beyond an edge the floor expands under this share of the model's
     drop_floor_q: float = 0.85      # ...and before it at least this share
-    drop_carry_s: float = 3.0       # an edge out of sight below the picture is kept this long
+    drop_carry_s: float = 3.0       # an edge out of sight below the picture is kept for this much walking
 
 
 # The collision lane's two operating points on the dev half of `maxsight eval collide`'s rendered

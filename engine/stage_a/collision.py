@@ -39,12 +39,15 @@ ago. Then:
     beneath it (the cane does not find it), with its bearing, distance (TTC x speed) and TTC;
   * the floor ending (drop_off): across the corridor, the floor's stretch holds up to a row and
     everything above it (below the horizon) stretches far more slowly than the floor there would (a
-    lower floor is farther): "drop-off" at the distance of that row. Once seen, the edge is carried
-    forward at walking speed after it leaves the bottom of the picture.
+    lower floor is farther): "drop-off" at the last row that still moves like floor (the near
+    side of the edge). Once it leaves the bottom of the picture the edge is carried on by an
+    odometer: the highest speed read while it was in sight, counted only while this frame's own
+    floor flow says the walker moves. It is forgotten after drop_carry_s of walking without seeing
+    it (or DROP_MEMORY_S in all): a walker who pauses before it still hears it walking on.
     Where the door and stairs detector sees stairs going down ahead at about that distance, the two
     are one edge, said as the stairs (CollisionLane.join_stairs, after both lanes have run).
-The lane only speaks while the walker moves (speed over min_speed_mps): it warns of what the user
-walks into. Things that move toward a still user are the detectors' and the tracker's business.
+The lane finds new hazards only while the walker moves (speed over min_speed_mps): it warns of what
+the user walks into (an edge already found is kept while the walker stands). Things that move toward a still user are the detectors' and the tracker's business.
 A covered, dark or textureless picture gives windows without texture: no flow, no hazard (the
 quality notices say "I can't see well"). A glass-like panel is the same: only its edges move.
 
@@ -133,10 +136,11 @@ class CollisionLane:
         self._drop: tuple | None = None                    # (distance m, at odometer m, id, last seen (s), walked then (s))
         self._drop_since: float | None = None          # when the floor's edge was first seen, this run
         self._drop_last = -NEVER                           # ...and last seen
-        self._drop_v = 0.0                                 # the walker's speed while the edge was in sight
+        self._drop_v = 0.0                                 # the highest speed read while the edge was in sight
         self._raw_speed = 0.0                              # this frame's floor speed, unsmoothed
         self._odo, self._walk_s, self._odo_t = 0.0, 0.0, None   # metres and seconds walked (for carried edges)
-        self._stairs_pair: tuple | None = None              # (stairs id, last time, distance, urgency, odometer) of the joined edge
+        # The joined edge: (stairs id, last time, distance, urgency, odometer then, the edge's box, clock, bearing)
+        self._stairs_pair: tuple | None = None
         self._prev_t: float | None = None                  # the last frame's time (whatever came of it)
         self._t_before: float | None = None                # ...and, while a frame is handled, the one before it
         self.last: Windows | None = None
@@ -451,51 +455,60 @@ class CollisionLane:
         the edge; a distance that jitters), so one edge never flips between two names."""
         drop = next((h for h in hazards if h.label == DROP and h.track_id >= ID_BASE), None)
         pair = self._stairs_pair if self._stairs_pair is not None and 0 <= t - self._stairs_pair[1] <= STAIRS_HOLD_S else None
-        if drop is None:
-            seen = next((h for h in hazards if pair is not None and h.track_id == pair[0]), None)
-            if seen is not None:
-                self._stairs_pair = (pair[0], t, min(seen.distance_m, pair[2] - (self._odo - pair[4])),
-                                     max(seen.urgency, pair[3]), self._odo)
+        # The edge to compare a flight with: the lane's this frame, else the joined one carried on.
+        if drop is not None:
+            edge_m, edge_box = drop.distance_m, drop.box
+        elif pair is not None:
+            edge_m, edge_box = max(0.2, pair[2] - (self._odo - pair[4])), pair[5]
+        else:
             return hazards
 
         def agrees(h: Hazard, slack: float) -> bool:
-            far = max(h.distance_m, drop.distance_m)
+            far = max(h.distance_m, edge_m)
             return (h.label == STAIRS_DOWN and h.sure and h.score >= STAIRS_JOIN_SCORE
-                    and h.box[0] < drop.box[2] and h.box[2] > drop.box[0]       # across the path, as the edge is
-                    and abs(h.distance_m - drop.distance_m) <= slack * max(STAIRS_JOIN_M, STAIRS_JOIN_SHARE * far))
+                    and h.box[0] < edge_box[2] and h.box[2] > edge_box[0]       # across the path, as the edge is
+                    and abs(h.distance_m - edge_m) <= slack * max(STAIRS_JOIN_M, STAIRS_JOIN_SHARE * far))
         held = [h for h in hazards if pair is not None and h.track_id == pair[0]]
         stairs = None
         if held and agrees(held[0], 2.0):
             stairs = held[0]
         elif held:
             pair = self._stairs_pair = None      # the flight is in sight elsewhere: it was not this edge
-        if stairs is None:
-            near = [h for h in hazards if agrees(h, 1.0)]
-            stairs = min(near, key=lambda h: abs(h.distance_m - drop.distance_m)) if near else None
-        if stairs is not None:
-            dist = min(stairs.distance_m, drop.distance_m)
-            one = replace(stairs, clock=drop.clock, bearing_deg=drop.bearing_deg, distance_m=dist,
-                          zone=zone_for(dist), ttc_s=drop.ttc_s, urgency=max(stairs.urgency, drop.urgency),
-                          priority=max(stairs.priority, drop.priority), score=max(stairs.score, drop.score),
-                          in_path=True, sure=True)
-        elif pair is not None:
-            # The flight is out of sight (it left the bottom of the picture first): still the stairs,
-            # no farther than the pair was, walked on since, and no less urgent.
-            _, _, d0, level0, odo0 = pair
-            dist = max(0.2, min(drop.distance_m, d0 - (self._odo - odo0)))
-            one = replace(drop, track_id=pair[0], label=STAIRS_DOWN, distance_m=dist, zone=zone_for(dist),
-                          urgency=max(drop.urgency, level0))
+        if drop is None:
+            if stairs is None:                   # only a flight the edge was not joined with: as it is
+                return hazards
+            # The lane missed the edge this frame: the flight is still the edge it was joined with.
+            dist = min(stairs.distance_m, edge_m)
+            one = replace(stairs, clock=pair[6], bearing_deg=pair[7], distance_m=dist, zone=zone_for(dist),
+                          urgency=max(stairs.urgency, pair[3]), in_path=True, sure=True)
         else:
-            return hazards
-        self._stairs_pair = (one.track_id, t, one.distance_m, one.urgency, self._odo)
+            if stairs is None:
+                near = [h for h in hazards if agrees(h, 1.0)]
+                stairs = min(near, key=lambda h: abs(h.distance_m - drop.distance_m)) if near else None
+            if stairs is not None:
+                dist = min(stairs.distance_m, drop.distance_m)
+                one = replace(stairs, clock=drop.clock, bearing_deg=drop.bearing_deg, distance_m=dist,
+                              zone=zone_for(dist), ttc_s=drop.ttc_s * dist / max(drop.distance_m, 0.2),
+                              urgency=max(stairs.urgency, drop.urgency), priority=max(stairs.priority, drop.priority),
+                              score=max(stairs.score, drop.score), in_path=True, sure=True)
+            elif pair is not None:
+                # The flight is out of sight (it left the bottom of the picture first): still the
+                # stairs, no farther than the pair was, walked on since, and no less urgent.
+                dist = min(drop.distance_m, edge_m)
+                one = replace(drop, track_id=pair[0], label=STAIRS_DOWN, distance_m=dist, zone=zone_for(dist),
+                              ttc_s=drop.ttc_s * dist / max(drop.distance_m, 0.2), urgency=max(drop.urgency, pair[3]))
+            else:
+                return hazards
+        box = drop.box if drop is not None else edge_box
+        self._stairs_pair = (one.track_id, t, one.distance_m, one.urgency, self._odo, box, one.clock, one.bearing_deg)
         out = [h for h in hazards if h is not drop and h.track_id != one.track_id] + [one]
         out.sort(key=lambda h: (-int(h.urgency), -h.priority))
         return tuple(out)
 
     # -- the floor ending ----------------------------------------------------------------------------
     def _drop_off(self, ex, g, textured, cx, cy, horizon, f, ct, st, speed, k, t, moving):
-        """(distance to the edge, m) when the floor breaks off across the corridor this frame and has
-        for persist_s; the edge is carried forward at walking speed for a while after."""
+        """(distance to the edge in m, id) once the floor has broken off across the corridor for
+        persist_s, or None; out of sight, the edge is carried on by the odometer (below)."""
         cfg, cam = self.config, self.camera
         seen = None
         if moving and k > 0:
@@ -563,8 +576,9 @@ class CollisionLane:
         if self._walk_s - walk0 > cfg.drop_carry_s or t - t_seen > DROP_MEMORY_S:
             self._drop = None
             return None
+        d = max(d, 0.2)
         self._drop = (d, self._odo, tid, t_seen, walk0)
-        return max(d, 0.2), tid
+        return d, tid
 
     def _new_id(self) -> int:
         return next(_IDS)

@@ -382,7 +382,7 @@ def _first_drop():
 
 
 def _stairs(distance, bearing=5.0, label="stair_down", urgency=Urgency.CAUTION, sure=True, score=0.6,
-            box=(100.0, 300.0, 540.0, 480.0), track_id=None):
+            box=(50.0, 150.0, 270.0, 240.0), track_id=None):
     from engine.stage_a.access import FIRST_ID
     from engine.stage_a.geometry import clock_from_bearing, zone_for
     from engine.types import Hazard
@@ -412,14 +412,15 @@ def test_a_drop_off_where_the_detector_sees_stairs_down_is_one_hazard_said_as_st
     assert words.startswith(("Warning, stairs going down, straight ahead", "Stop! stairs going down, straight ahead")), words
 
 
-@pytest.mark.parametrize("stairs_kw", [dict(distance=9.0), dict(box=(0.0, 300.0, 90.0, 480.0)),
+@pytest.mark.parametrize("stairs_kw", [dict(distance=None, far=5.0), dict(box=(0.0, 150.0, 45.0, 240.0)),
                                        dict(label="stair_up"), dict(sure=False), dict(score=0.3)],
                          ids=["much farther", "off to a side", "stairs going up", "class unsure", "a faint guess"])
 def test_a_drop_off_and_other_stairs_stay_two_hazards(stairs_kw):
     """An unsure or faint stairs guess is never made a sure "stairs going down" by the drop-off:
     the listener hears "drop-off" and, at most, "something"."""
     drop = _first_drop()
-    kw = dict(distance=drop.distance_m, **stairs_kw) if "distance" not in stairs_kw else dict(stairs_kw)
+    kw = dict(stairs_kw)
+    kw["distance"] = drop.distance_m + kw.pop("far", 0.0)
     stairs = _stairs(**kw)
     assert lane().join_stairs((stairs, drop), 1.0) == (stairs, drop)
 
@@ -438,11 +439,17 @@ def test_an_edge_once_joined_stays_the_stairs_from_frame_to_frame():
     for t, hs in frames:
         out = ln.join_stairs(hs, t)
         assert [(h.label, h.track_id) for h in out] == [("stair_down", stairs.track_id)], (t, out)
+        # what was joined holds: the edge's distance (the nearer), its level and straight ahead
+        assert out[0].distance_m <= drop.distance_m and out[0].urgency >= drop.urgency and out[0].clock == 12, (t, out)
     assert ln.join_stairs((drop,), 1.6) == (drop,)               # nothing of either for over a second
     ln.join_stairs((stairs, drop), 2.0)
-    aside = replace(stairs, box=(0.0, 300.0, 90.0, 480.0), bearing_deg=-35.0, clock=11)
+    aside = replace(stairs, box=(0.0, 150.0, 45.0, 240.0), bearing_deg=-35.0, clock=11)
     out = ln.join_stairs((aside, drop), 2.1)     # the walker turned: the flight is in sight to the left
     assert {(h.label, h.clock) for h in out} == {("stair_down", 11), (DROP, drop.clock)}, out
+    ln.join_stairs((stairs, drop), 3.0)
+    near_aside = replace(aside, distance_m=0.8, urgency=Urgency.DANGER)
+    assert ln.join_stairs((near_aside,), 3.1) == (near_aside,)    # the lane missed the edge; the flight is elsewhere
+    assert ln.join_stairs((drop,), 3.2) == (drop,)                # ...so it does not stand for the edge
 
 
 def test_a_lane_rebuilt_or_reset_never_gives_an_old_id_again():
@@ -542,8 +549,12 @@ def test_eval_collide_says_how_far_off_the_edge_was_and_whether_stop_came_in_tim
     first_stop = next(truth[0].distance_m for _, hs, truth in walk(collide.make_scene("dropoff", 3))
                       for h in hs if h.label == DROP and h.urgency == Urgency.DANGER)
     assert r.warned and r.dist_errors and r.stop_at_m == pytest.approx(first_stop)
-    out = {"per_kind": 1, "fps": collide.FPS, "size": [320, 240], **collide.summarise([r], [])}
+    # Counted over scenes: a Stop! 1.2 m before the edge is in time, one 0.5 m before is not, and a
+    # drop-off never found counts in "of".
+    made = [replace(r, name=f"{r.name}-{i}", stop_at_m=stop, warned=stop is not None, dist_errors=[0.1, 0.3])
+            for i, stop in enumerate((1.2, 0.5, None))]
+    out = {"per_kind": 1, "fps": collide.FPS, "size": [320, 240], **collide.summarise(made, [])}
     d = out[r.split]
-    assert d["drop_distance_error_m"]["n"] == len(r.dist_errors)
-    assert d["drop_stop_in_time"] == {"stopped": int(r.stop_at_m >= collide.STOP_BEFORE_M), "said": 1, "of": 1}
-    assert "drop-offs: distance error median" in collide.table(out)
+    assert d["drop_distance_error_m"]["n"] == 6 and d["drop_distance_error_m"]["median"] == pytest.approx(0.2)
+    assert d["drop_stop_in_time"] == {"stopped": 1, "said": 2, "of": 3}
+    assert "drop-offs: distance error median 0.2 m" in collide.table(out)
