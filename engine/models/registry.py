@@ -236,11 +236,18 @@ def spec_from_path(path: Path, name: str | None = None) -> ModelSpec:
             labels = str(meta_path)
         elif not isinstance(labels, str):
             raise ValueError(f"labels must be a label map name or a list of class names, got {labels!r}")
+        # Classes the export is judged on together with its mirror image (detectors/flip.py), as
+        # the shipped door and stairs model's stairs are: a model compared with it runs alike.
+        flip = meta.get("flip_classes", [])
+        if not isinstance(flip, list) or not all(isinstance(n, str) for n in flip):
+            raise ValueError(f"flip_classes must be a list of class names, got {flip!r}")
+        if isinstance(meta["labels"], list) and set(flip) - set(meta["labels"]):
+            raise ValueError(f"flip_classes names classes the model does not have: {sorted(set(flip) - set(meta['labels']))}")
         return ModelSpec(name=name or str(path), family="maxsight", description=meta.get("description", f"MaxSight {meta['preset']} export"),
                          onnx_file=str(onnx_path), input_size=int(meta["input_size"]), metadata=str(meta_path),
                          preprocessing="letterbox, RGB, ImageNet mean/std, NCHW", labels=labels,
                          birth_score=float(meta.get("birth_score", 0.45)), keep_score=float(meta.get("keep_score", 0.25)),
-                         metrics=meta.get("metrics", {}), licence="trained locally")
+                         metrics=meta.get("metrics", {}), licence="trained locally", flip_classes=tuple(flip))
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{meta_path} is not a MaxSight export description ({exc})") from None
 

@@ -217,3 +217,30 @@ def test_a_mirror_view_of_another_frame_size_is_not_merged():
     before = det.calls
     dets, _, _ = lane.run(Frame(2, 0.2, small))
     assert det.calls - before == 2 and dets == ()
+
+
+def _export_sidecar(tmp_path, **extra):
+    """A trained model's sidecar as `maxsight export` writes it (the ONNX file is not read here)."""
+    import json
+    (tmp_path / "m.onnx").write_bytes(b"")
+    side = {"onnx": "m.onnx", "preset": "joint-nanodet", "input_size": 416, "num_classes": 3,
+            "labels": ["person", "stair_down", "stair_up"], **extra}
+    (tmp_path / "m.json").write_text(json.dumps(side))
+    return tmp_path / "m.onnx"
+
+
+def test_an_export_says_which_classes_its_mirror_view_judges(tmp_path):
+    # A model measured against the shipped door and stairs model (whose stairs have a mirror view)
+    # can be run the same way: its sidecar names the classes.
+    from engine.models.registry import spec_from_path
+    assert spec_from_path(_export_sidecar(tmp_path)).flip_classes == ()
+    spec = spec_from_path(_export_sidecar(tmp_path, flip_classes=["stair_down", "stair_up"]))
+    assert spec.flip_classes == ("stair_down", "stair_up")
+
+
+def test_an_export_naming_a_mirror_class_it_lacks_is_refused(tmp_path):
+    from engine.models.registry import ModelError, spec_from_path
+    with pytest.raises(ModelError, match="does not have: \\['door'\\]"):
+        spec_from_path(_export_sidecar(tmp_path, flip_classes=["door"]))
+    with pytest.raises(ModelError, match="flip_classes must be a list"):
+        spec_from_path(_export_sidecar(tmp_path, flip_classes="stair_down"))
