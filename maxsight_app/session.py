@@ -53,6 +53,9 @@ class Session:
         self.find: FindMode | None = None  # find mode (maxsight_app/find.py), when the user is looking for something
         self._frame_wall = time.perf_counter()
         self._epoch = 0.0                  # media time = _epoch + the video's own time
+        # Replay evaluations: a fixed time for handling each frame, in place of the wall clock's,
+        # so that a busy machine hears the same cues at the same times as a quiet one.
+        self.replay_latency_s: float | None = None
         self._restarted = False
         self.near_misses = None            # a NearMissRecorder (maxsight_app/nearmiss.py): the opt-in log
         self.watch: WatchFor | None = None  # the words the user watches for (cues/watch.py)
@@ -63,6 +66,8 @@ class Session:
         self._collision_pref = None        # the setting the lane was last set from
 
     def media_time(self) -> float:
+        if self.replay_latency_s is not None:
+            return self._epoch + self._frame_t + self.replay_latency_s
         return self._epoch + self._frame_t + (time.perf_counter() - self._frame_wall)
 
     def restart(self) -> None:

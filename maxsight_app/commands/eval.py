@@ -1,12 +1,30 @@
 """`maxsight eval ...`: accuracy against labelled data, a table on stdout and JSON on request."""
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from maxsight_app.commands.common import (CommandError, check_outputs, engine_config, engine_options, read_profile, report,
                                           write_json)
 
 DETECTORS = ["nanodet", "centernet", "fused"]
+# Approach clips: the time each frame takes the app, fixed (about Stage A's median with the door and
+# stairs model on a 2-core CPU, `maxsight bench stage-a`). With this machine's own time the figures
+# moved by one or two clips in 18 between runs of the same code as the load changed.
+REPLAY_FRAME_S = 0.04
+
+
+def _frame_time(value: str) -> float | None:
+    """--frame-time: milliseconds (0-1000) or 'wall' (None: the machine's own time)."""
+    if value.strip().lower() == "wall":
+        return None
+    try:
+        ms = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give milliseconds (0-1000) or 'wall', not {value!r}") from None
+    if not 0.0 <= ms <= 1000.0:
+        raise argparse.ArgumentTypeError(f"give milliseconds from 0 to 1000, not {value}")
+    return ms / 1e3
 
 
 def add_parser(sub) -> None:
@@ -54,6 +72,9 @@ def add_parser(sub) -> None:
     sf.add_argument("--limit", type=int, help="at most N photos (stills) and N clips per kind (approach)")
     sf.add_argument("--seed", type=int, default=0, help="seed of the synthetic clips (default 0)")
     sf.add_argument("--no-transcribe", action="store_true", help="skip transcribing warning/danger phrases (faster)")
+    sf.add_argument("--frame-time", type=_frame_time, default=REPLAY_FRAME_S, metavar="MS|wall",
+                    help=f"time the app takes over each frame of an approach clip, in ms (default {REPLAY_FRAME_S * 1e3:.0f}: "
+                         "the same figures on a busy machine as on a quiet one); 'wall': this machine's own time")
     sf.add_argument("--profile", help="profile whose cue preferences to use (default: 'default')")
     sf.add_argument("--json", help="also write the results as JSON here")
     sf.add_argument("--explain", metavar="DIR", help="one row and one picture per mistake (false urgent alert, unmatched "
@@ -408,6 +429,7 @@ def _approach(args, cfg, profile, reg, coco, ids, explainer=None):
 
             def make_session(spec=spec):
                 rt = build_runtime(profile, cfg, registry=reg, with_outputs=False, stage_b=False)
+                rt.session.replay_latency_s = args.frame_time
                 sink = None
                 outputs = [SpyOutput()]
                 if speech_ok:
@@ -433,6 +455,7 @@ def _approach(args, cfg, profile, reg, coco, ids, explainer=None):
                       "dropped_stale": stale, "cut": cut,
                       "not_understood": [{"said": k[0], "heard": v[1]} for k, v in said.items() if not v[0]][:20]}
     summary["outcomes"] = [o.__dict__ for o in outcomes]
+    summary["frame_time_ms"] = "wall" if args.frame_time is None else round(args.frame_time * 1e3, 1)
     return summary, understood
 
 

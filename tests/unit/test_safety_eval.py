@@ -4,6 +4,7 @@ clips' truth agrees with the app's own geometry; malformed labels are one senten
 from __future__ import annotations
 
 import json
+import re
 
 import cv2
 import numpy as np
@@ -133,3 +134,13 @@ def test_malformed_gt_lines_are_one_sentence_naming_file_and_line(tmp_path, line
 def test_an_empty_folder_is_one_sentence(tmp_path):
     with pytest.raises(safety.SafetyDataError, match="holds no MOTChallenge sequence"):
         safety.load_mot(tmp_path)
+
+
+def test_the_approach_clips_frame_time_is_milliseconds_or_wall():
+    import argparse
+
+    from maxsight_app.commands.eval import REPLAY_FRAME_S, _frame_time
+    assert _frame_time("40") == pytest.approx(0.04) and _frame_time(" WALL ") is None and REPLAY_FRAME_S == 0.04
+    for bad, says in (("fast", "milliseconds (0-1000) or 'wall'"), ("-5", "from 0 to 1000"), ("nan", "from 0 to 1000")):
+        with pytest.raises(argparse.ArgumentTypeError, match=re.escape(says)):
+            _frame_time(bad)

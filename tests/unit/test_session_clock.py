@@ -67,3 +67,34 @@ def test_media_time_never_goes_back():
     session.restart()
     session.handle(Frame(0, 0.0, np.zeros((8, 8, 3), np.uint8)))
     assert session.media_time() >= before
+
+
+class SlowPipeline(ScriptedPipeline):
+    """A pipeline that takes `cost(t)` seconds of wall time over the frame at time t."""
+
+    def __init__(self, script, cost):
+        super().__init__(script)
+        self.cost = cost
+
+    def step(self, frame: Frame, audio=None):
+        import time
+        time.sleep(self.cost(frame.timestamp))
+        return super().step(frame, audio)
+
+
+def test_a_replay_latency_gives_the_same_cues_at_the_same_times_however_slow_the_machine():
+    # `eval safety`'s approach clips: on the wall clock, a busy machine moved where the cues fell.
+    def heard(cost):
+        session = Session(SlowPipeline(scene, cost), CuePolicy(), Profile(), [SpyOutput()])
+        session.replay_latency_s = 0.04
+        out = []
+        for i in range(70):
+            tick = session.handle(Frame(i, i / 10, np.zeros((8, 8, 3), np.uint8)))
+            out += [(round(session.media_time(), 6), c.text) for c in tick.cues]
+        return out
+    quick, slow = heard(lambda t: 0.0), heard(lambda t: 0.03 if 4.5 <= t < 5.5 else 0.0)
+    assert quick == slow and [text for _, text in quick] == ["bicycle, 1 o'clock, 4 metres", "person, 11 o'clock, 5 metres"]
+    assert quick[1][0] == 5.0 + 0.04                  # the frame's own time plus the fixed cost
+    live = Session(SlowPipeline(scene, lambda t: 0.02), CuePolicy(), Profile(), [SpyOutput()])
+    live.handle(Frame(0, 0.0, np.zeros((8, 8, 3), np.uint8)))
+    assert live.media_time() >= 0.02                  # live (no replay latency): the wall clock's time
