@@ -229,7 +229,7 @@ def spec_from_path(path: Path, name: str | None = None) -> ModelSpec:
         onnx_path = meta_path.parent / meta["onnx"]
         # Labels: a label map name ("coco80", and exports made before models named their own
         # classes), or the model's own class names, which load_labels reads from the sidecar.
-        labels = meta.get("labels", "coco80")
+        labels = names = meta.get("labels", "coco80")
         if isinstance(labels, list):
             if len(labels) != int(meta.get("num_classes", len(labels))) or not all(isinstance(n, str) for n in labels):
                 raise ValueError(f"labels names {len(labels)} classes but num_classes is {meta.get('num_classes')}")
@@ -241,8 +241,13 @@ def spec_from_path(path: Path, name: str | None = None) -> ModelSpec:
         flip = meta.get("flip_classes", [])
         if not isinstance(flip, list) or not all(isinstance(n, str) for n in flip):
             raise ValueError(f"flip_classes must be a list of class names, got {flip!r}")
-        if isinstance(meta["labels"], list) and set(flip) - set(meta["labels"]):
-            raise ValueError(f"flip_classes names classes the model does not have: {sorted(set(flip) - set(meta['labels']))}")
+        if flip:
+            try:
+                known = names if isinstance(names, list) else load_labels(names)[0]
+            except OSError:
+                raise ValueError(f"its label map {names!r} does not exist, so flip_classes cannot be checked") from None
+            if set(flip) - set(known):
+                raise ValueError(f"flip_classes names classes the model does not have: {sorted(set(flip) - set(known))}")
         return ModelSpec(name=name or str(path), family="maxsight", description=meta.get("description", f"MaxSight {meta['preset']} export"),
                          onnx_file=str(onnx_path), input_size=int(meta["input_size"]), metadata=str(meta_path),
                          preprocessing="letterbox, RGB, ImageNet mean/std, NCHW", labels=labels,

@@ -244,3 +244,21 @@ def test_an_export_naming_a_mirror_class_it_lacks_is_refused(tmp_path):
         spec_from_path(_export_sidecar(tmp_path, flip_classes=["door"]))
     with pytest.raises(ModelError, match="flip_classes must be a list"):
         spec_from_path(_export_sidecar(tmp_path, flip_classes="stair_down"))
+    # a sidecar that names a label map is checked against the map's names
+    with pytest.raises(ModelError, match="does not have: \\['stairs'\\]"):
+        spec_from_path(_export_sidecar(tmp_path, labels="coco80", num_classes=80, flip_classes=["stairs"]))
+    assert spec_from_path(_export_sidecar(tmp_path, labels="coco80", num_classes=80, flip_classes=["person"])).flip_classes == ("person",)
+    with pytest.raises(ModelError, match="label map 'no-such-map' does not exist"):
+        spec_from_path(_export_sidecar(tmp_path, labels="no-such-map", flip_classes=["person"]))
+
+
+def test_an_older_export_without_labels_or_mirror_classes_still_reads_as_coco(tmp_path):
+    import json
+
+    from engine.models.registry import spec_from_path
+    path = _export_sidecar(tmp_path)
+    side = json.loads(path.with_suffix(".json").read_text())
+    side.pop("labels")
+    path.with_suffix(".json").write_text(json.dumps(side))
+    spec = spec_from_path(path)
+    assert spec.labels == "coco80" and spec.flip_classes == ()

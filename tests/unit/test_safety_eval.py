@@ -144,3 +144,11 @@ def test_the_approach_clips_frame_time_is_milliseconds_or_wall():
     for bad, says in (("fast", "milliseconds (0-1000) or 'wall'"), ("-5", "from 0 to 1000"), ("nan", "from 0 to 1000")):
         with pytest.raises(argparse.ArgumentTypeError, match=re.escape(says)):
             _frame_time(bad)
+
+
+def test_eval_safety_replays_approach_clips_at_the_fixed_frame_time_unless_told_wall():
+    from maxsight_app.cli import build_parser
+    parser = build_parser()
+    assert parser.parse_args(["eval", "safety"]).frame_time == pytest.approx(0.04)
+    assert parser.parse_args(["eval", "safety", "--frame-time", "25"]).frame_time == pytest.approx(0.025)
+    assert parser.parse_args(["eval", "safety", "--frame-time", "wall"]).frame_time is None
