@@ -662,9 +662,10 @@ def table(result: dict) -> str:
     a = result.get("approach")
     if a:
         fr = a["false_reassurance"]
+        frame_ms = a.get("frame_time_ms", "wall")
+        handled = "wall-clock time" if frame_ms == "wall" else f"{frame_ms} ms"
         lines += [f"Synthetic approach clips: {a['clips']['approach']} approach, {a['clips']['dense']} dense, "
-                  f"{a['clips']['hazard_free']} hazard-free ({a['minutes']:.1f} min; each frame handled in "
-                  f"{str(a.get('frame_time_ms', 'wall')) + ' ms' if a.get('frame_time_ms', 'wall') != 'wall' else 'wall-clock time'})",
+                  f"{a['clips']['hazard_free']} hazard-free ({a['minutes']:.1f} min; each frame handled in {handled})",
                   f"  near hazards cued within 1 s {_fmt(a['cued_within_1s'])}; false reassurance {fr['missed']} missed + "
                   f"{fr['all_clear']} 'all clear' of {fr['of']}",
                   f"  alert latency p50 {a['latency_s']['p50'] if a['latency_s']['p50'] is not None else float('nan'):.2f} s, "

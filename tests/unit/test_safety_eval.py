@@ -152,3 +152,11 @@ def test_eval_safety_replays_approach_clips_at_the_fixed_frame_time_unless_told_
     assert parser.parse_args(["eval", "safety"]).frame_time == pytest.approx(0.04)
     assert parser.parse_args(["eval", "safety", "--frame-time", "25"]).frame_time == pytest.approx(0.025)
     assert parser.parse_args(["eval", "safety", "--frame-time", "wall"]).frame_time is None
+
+
+def test_the_approach_table_says_how_each_frame_was_timed():
+    a = safety.summarise_clips([safety.ClipOutcome("hazard_free-1-scene", "hazard_free", "", 6.0, None, None, None, 0)])
+    a["frame_time_ms"] = 40.0
+    assert "each frame handled in 40.0 ms" in safety.table({"approach": a})
+    a["frame_time_ms"] = "wall"
+    assert "each frame handled in wall-clock time" in safety.table({"approach": a})
