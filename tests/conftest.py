@@ -2,12 +2,17 @@
 real. In CI (CI=true) missing data or models fail loudly; elsewhere they skip with one line."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Profiles written by tests (and by the commands they start) never touch the user's own.
-os.environ.setdefault("MAXSIGHT_DATA", tempfile.mkdtemp(prefix="maxsight-test-data-"))
+if "MAXSIGHT_DATA" not in os.environ:
+    _test_profiles = tempfile.mkdtemp(prefix="maxsight-test-data-")
+    os.environ["MAXSIGHT_DATA"] = _test_profiles
+    atexit.register(shutil.rmtree, _test_profiles, ignore_errors=True)     # one per run, never left behind
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
