@@ -422,7 +422,7 @@ def _approach(args, cfg, profile, reg, coco, ids, explainer=None):
     transcriber = None
     if speech_ok and not args.no_transcribe:
         transcriber = safety.Transcriber(SoundOutput(None, synth, earcons=profile.earcons, volume=profile.tone_volume))
-    outcomes, stale, cut = [], 0, 0
+    outcomes = []
     with tempfile.TemporaryDirectory(prefix="maxsight-safety-") as tmp:
         for spec in specs:
             holder = {}
@@ -452,7 +452,6 @@ def _approach(args, cfg, profile, reg, coco, ids, explainer=None):
     if transcriber is not None:
         ok = sum(v[0] for v in said.values())
         understood = {"understood": {"pct": 100.0 * ok / len(said) if said else None, "n": ok, "of": len(said)},
-                      "dropped_stale": stale, "cut": cut,
                       "not_understood": [{"said": k[0], "heard": v[1]} for k, v in said.items() if not v[0]][:20]}
     summary["outcomes"] = [o.__dict__ for o in outcomes]
     summary["frame_time_ms"] = "wall" if args.frame_time is None else round(args.frame_time * 1e3, 1)

@@ -380,6 +380,7 @@ class ClipOutcome:
     missed_because: str = ""
     all_clear: int = 0
     said: list[str] = field(default_factory=list)
+    unheard: dict[str, int] = field(default_factory=dict)   # cues placed but not heard in full, by why
 
 
 def run_clip(spec: approach.ClipSpec, photo: np.ndarray, make_session: Callable, camera: CameraModel,
@@ -411,7 +412,7 @@ def run_clip(spec: approach.ClipSpec, photo: np.ndarray, make_session: Callable,
     out = ClipOutcome(spec.name, spec.kind, spec.label, frames[-1].t, onset, None, None,
                       sum(c.urgency >= Urgency.WARNING for _, c in cue_frames),
                       [t for t, _ in cue_frames], all_clear=sum(bool(_ALL_CLEAR.search(c.text)) for _, c in cue_frames),
-                      said=[c.text for _, c in cue_frames])
+                      said=[c.text for _, c in cue_frames], unheard=unheard_counts(sink))
     if onset is None:
         if explain is not None and out.warning_cues:
             _explain_miss(explain, spec, frames, trace, None, out, cue_frames)
@@ -520,6 +521,16 @@ def _heard(sink) -> dict[str, str]:
     return state
 
 
+def unheard_counts(sink) -> dict[str, int]:
+    """How many cues a WAV timeline sink placed that the user did not hear in full: dropped as
+    stale (waited too long), yielded (a more urgent cue took their place) or cut short."""
+    if sink is None:
+        return {"dropped_stale": 0, "yielded": 0, "cut": 0}
+    yielded = sum(label.endswith(" [yielded]") for _, label in sink.dropped)
+    return {"dropped_stale": len(sink.dropped) - yielded, "yielded": yielded,
+            "cut": sum(bool(label) and label.endswith(" [interrupted]") for _, _, label, _ in sink._log)}
+
+
 def summarise_clips(outcomes: list[ClipOutcome]) -> dict:
     def kind(*ks):
         return [o for o in outcomes if o.kind in ks]
@@ -543,6 +554,7 @@ def summarise_clips(outcomes: list[ClipOutcome]) -> dict:
                              "cues": sum(o.warning_cues for o in free), "minutes": round(free_min, 2)},
         "overload_per_min": {"value": sum(overload_events(o.cue_times) for o in outcomes) / all_min if all_min else None,
                              "events": sum(overload_events(o.cue_times) for o in outcomes), "minutes": round(all_min, 2)},
+        "unheard": {k: sum(o.unheard.get(k, 0) for o in outcomes) for k in ("dropped_stale", "yielded", "cut")},
         "dense": {"cued_within_1s": _cell(sum(bool(o.cued) for o in dense), len(dense)),
                   "overload_per_min": sum(overload_events(o.cue_times) for o in kind("dense")) / dense_min if dense_min else None},
     }
@@ -677,8 +689,11 @@ def table(result: dict) -> str:
                   f"{a['dense']['overload_per_min'] or 0:.2f}/min"]
         u = result.get("understood")
         if u:
-            lines.append(f"  warning/danger cues understood by transcription {_fmt(u['understood'])}; dropped as stale "
-                         f"{u['dropped_stale']}; cut {u['cut']}")
+            lines.append(f"  warning/danger cues understood by transcription {_fmt(u['understood'])}")
+        n = a.get("unheard")
+        if n:
+            lines.append(f"  cues not heard in full: dropped as stale {n['dropped_stale']}, yielded to a more urgent cue "
+                         f"{n['yielded']}, cut short {n['cut']}")
         for why in fr["why"][:8]:
             lines.append(f"    missed: {why}")
     return "\n".join(lines)

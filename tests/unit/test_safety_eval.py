@@ -160,3 +160,23 @@ def test_the_approach_table_says_how_each_frame_was_timed():
     assert "each frame handled in 40.0 ms" in safety.table({"approach": a})
     a["frame_time_ms"] = "wall"
     assert "each frame handled in wall-clock time" in safety.table({"approach": a})
+
+
+def test_cues_not_heard_in_full_are_counted_by_why(tmp_path):
+    from maxsight_app.outputs.audio import MAX_WAIT_S, SAMPLE_RATE, WavFileSink
+    now = [0.0]
+    sink = WavFileSink(tmp_path / "heard.wav", lambda: now[0])
+    second = np.zeros((SAMPLE_RATE, 2), np.float32)     # stereo, as the sink mixes
+    sink.play(np.zeros((int((MAX_WAIT_S + 2) * SAMPLE_RATE), 2), np.float32), "caution, long", 1)
+    sink.play(second, "caution, waits too long", 1)                 # would start after MAX_WAIT_S: stale
+    now[0] = 0.5
+    sink.play(second, "Warning, person", 2)                          # cuts the long caution short
+    assert safety.unheard_counts(sink) == {"dropped_stale": 1, "yielded": 0, "cut": 1}
+    sink.close()
+    a = safety.summarise_clips([safety.ClipOutcome("approach-1-person", "approach", "person", 6.0, None, None, None, 1,
+                                                   unheard=safety.unheard_counts(sink)),
+                                safety.ClipOutcome("hazard_free-2-x", "hazard_free", "", 6.0, None, None, None, 0,
+                                                   unheard=safety.unheard_counts(None))])
+    assert a["unheard"] == {"dropped_stale": 1, "yielded": 0, "cut": 1}
+    a["frame_time_ms"] = 40.0
+    assert "dropped as stale 1, yielded to a more urgent cue 0, cut short 1" in safety.table({"approach": a})
