@@ -347,10 +347,14 @@ class CuePolicy:
                 self._dangers.append(now)
             text = hazard_phrase(h, prefs.units, prefs.hedge_below, detailed=prefs.verbosity is Verbosity.DETAILED,
                                  sign=self._sign_on(h, result.timestamp)) + cond.suffix(c, sev, h)
+            carried = self._warned_as_the_same(h, prefs, now) if danger else ()
             cues.append(Cue(text, CueKind.HAZARD, _priority(h.urgency), h.urgency, result.timestamp, track_id=h.track_id,
                             label=h.label, bearing_deg=h.bearing_deg, distance_m=h.distance_m, interrupt=danger,
-                            clock=h.clock))
+                            clock=h.clock, group=(h.track_id, *carried) if carried else ()))
             self._remember(h, prefs, now)
+            for track in carried:            # the "Stop!" spoke for them too: none gets a "Stop!" of its own
+                self._said[track] = _Said(h.zone, Urgency.DANGER, h.approaching, now)
+                self._stops.append((now, track, _kind(h, prefs), h.label, h.bearing_deg, h.distance_m))
             why[h.track_id] = f"said as {h.urgency.word}"
         return cues
 
@@ -408,6 +412,18 @@ class CuePolicy:
                 self._said[h.track_id] = _Said(h.zone, level, h.approaching, t)   # inherits what was said
                 return True
         return False
+
+    def _warned_as_the_same(self, h: Hazard, prefs: Profile, now: float) -> tuple[int, ...]:
+        """Tracks whose warning is still being heard and that are, by `_covered`'s measure, this
+        same object under another id (the tracker's two boxes over one person). Their "Stop!" is
+        this one, in one sentence that carries both: the danger cuts the warning short, so without
+        it the warning's object was told nothing it could hear, then got a "Stop!" of its own."""
+        kind = _kind(h, prefs)
+        return tuple(dict.fromkeys(
+            track for t, k, bearing, dist, level, track in self._recent
+            if level == Urgency.WARNING and track != h.track_id and now - t < URGENT_GAP_S
+            and (k == kind or "something" in (k, kind)) and abs(bearing - h.bearing_deg) <= SAME_OBJECT_DEG
+            and abs(dist - h.distance_m) <= SAME_OBJECT_DIST * max(dist, h.distance_m)))
 
     def _urgent_lane_busy(self, h: Hazard, now: float) -> bool:
         """A warning or danger is said while the last one is still being heard only when it is

@@ -179,3 +179,37 @@ def test_after_a_held_stop_the_track_is_news_again_from_the_stops_own_time():
     assert p.decide(_person_at(2, 2.0, 7.0), prefs, 7.0) == []                 # within the cooldown of the Stop
     again = p.decide(_person_at(2, 1.5, 8.1), prefs, 8.1)                       # the cooldown counts from 0.0, not 2.0
     assert [c.text for c in again] == ["Stop! person, straight ahead, 1.5 metres"]
+
+
+def _at(t: float, *hazards: Hazard) -> FrameResult:
+    return FrameResult(frame_index=int(t * 10), timestamp=t, image_size=(640, 480), detections=(), tracks=(),
+                       hazards=hazards, quality=GOOD, uncertainty=0.1)
+
+
+def test_a_stop_about_a_second_box_over_the_warned_person_carries_the_warning():
+    """The tracker's two boxes over one person: "Warning, person ... 4.5 metres" on one id, then
+    "Stop! person ... 6 metres" on the other cuts it short. That "Stop!" speaks for both ids (one
+    sentence that carries both), so the first id gets no "Stop!" of its own a moment later; a
+    warned thing elsewhere is not carried."""
+    from dataclasses import replace
+    p, prefs = CuePolicy(), Profile()
+    warned = _hz(1, "person", 4.5, Urgency.WARNING, 12)
+    aside = _hz(3, "dog", 3.0, Urgency.WARNING, 3)
+    said = p.decide(_at(0.0, warned, aside), prefs, 0.0)
+    assert [c.text for c in said] == ["Warning, person, straight ahead, 4.5 metres", "Warning, dog, 3 o'clock, 3 metres"]
+    second_box = replace(_hz(2, "person", 6.0, Urgency.DANGER, 12), bearing_deg=4.0)
+    stop = p.decide(_at(0.3, warned, second_box), prefs, 0.3)
+    assert [c.text for c in stop] == ["Stop! person, straight ahead, 6 metres"]
+    assert set(stop[0].group) == {1, 2}                                  # not 3: the dog is 90 degrees round
+    nearer = _hz(1, "person", 3.5, Urgency.DANGER, 12)
+    assert p.decide(_at(0.6, nearer, second_box), prefs, 0.6) == []
+    assert p.reasons[1] == "not said: no news since its last cue"          # its danger was said, in that "Stop!"
+
+
+def test_a_stop_long_after_a_warning_carries_nothing():
+    from dataclasses import replace
+    p, prefs = CuePolicy(), Profile()
+    p.decide(_at(0.0, _hz(1, "person", 4.5, Urgency.WARNING, 12)), prefs, 0.0)
+    late = replace(_hz(2, "person", 4.0, Urgency.DANGER, 12), bearing_deg=4.0)
+    stop = p.decide(_at(2.0, late), prefs, 2.0)                           # the warning was heard out by then
+    assert [c.text for c in stop] == ["Stop! person, straight ahead, 4 metres"] and stop[0].group == ()
