@@ -408,7 +408,6 @@ def run_clip(spec: approach.ClipSpec, photo: np.ndarray, make_session: Callable,
         cue_frames += [(fr.t, c) for c in tick.cues]
     if sink is not None:
         sink.close()
-    heard = _heard(sink)
     out = ClipOutcome(spec.name, spec.kind, spec.label, frames[-1].t, onset, None, None,
                       sum(c.urgency >= Urgency.WARNING for _, c in cue_frames),
                       [t for t, _ in cue_frames], all_clear=sum(bool(_ALL_CLEAR.search(c.text)) for _, c in cue_frames),
@@ -422,17 +421,7 @@ def run_clip(spec: approach.ClipSpec, photo: np.ndarray, make_session: Callable,
         ids = {c.track_id} | set(getattr(c, "group", ()) or ())
         return c.kind is CueKind.HAZARD and bool(ids & about)
     candidates = [(t, c) for t, c in cue_frames if about_it(c) and onset - CUE_WINDOW_S <= t <= onset + CUE_WINDOW_S]
-    good, why = [], "no cue about it within 1 s"
-    for t, c in candidates:
-        if c.urgency >= Urgency.WARNING:
-            state = heard.get(c.text, "played") if sink is not None else "played"
-            if state != "played":
-                why = f"its {c.urgency.word} cue was {state}"
-                continue
-            if understood is not None and not understood(c):
-                why = f"its {c.urgency.word} cue was not understood"
-                continue
-        good.append(t)
+    good, why = judge_heard(candidates, sink, onset, understood)
     out.cued = bool(good) and out.all_clear == 0
     out.latency_s = max(0.0, min(good) - onset) if good else None
     out.missed_because = "" if out.cued else ("an all clear was said" if out.all_clear else why)
@@ -501,6 +490,38 @@ def _explain_miss(explain, spec, frames, trace, onset, out: ClipOutcome, cue_fra
                  "true_m": float(at["true_m"]) if at["true_m"] is not None else "", "track_age": at["age"],
                  "policy": "; ".join(reasons), "detail": f"onset {onset:.1f} s; {out.missed_because}; said: " + ("; ".join(said) or "nothing")},
                 strip(pics))
+
+
+def judge_heard(candidates: list[tuple[float, Cue]], sink, onset: float,
+                understood: Callable[[Cue], bool] | None = None) -> tuple[list[float], str]:
+    """The times at which cues about the hazard (chosen at t) were heard in time, and why not when
+    none was. Whatever its urgency, a cue counts only if it was heard in full: a caution dropped
+    as stale or cut short by the next cue told the user nothing. It counts from when it began to
+    be heard, not from when it was chosen (a cue waiting behind another is that late)."""
+    good, why = [], "no cue about it within 1 s"
+    heard = _heard(sink)
+    for t, c in candidates:
+        state = heard.get(c.text, "played") if sink is not None else "played"
+        if state != "played":
+            why = f"its {c.urgency.word} cue was {state}"
+            continue
+        t = _heard_from(sink, c.text, t)
+        if t > onset + CUE_WINDOW_S:
+            why = f"its {c.urgency.word} cue was heard only {t - onset:.1f} s after the onset, behind other cues"
+            continue
+        if c.urgency >= Urgency.WARNING and understood is not None and not understood(c):
+            why = f"its {c.urgency.word} cue was not understood"
+            continue
+        good.append(t)
+    return good, why
+
+
+def _heard_from(sink, text: str, chosen_t: float) -> float:
+    """When a cue chosen at chosen_t began to be heard (its start on the sink's timeline)."""
+    if sink is None:
+        return chosen_t
+    starts = [start for start, _, label, _ in sink._log if label == text and start >= chosen_t - 1e-6]
+    return min(starts, default=chosen_t)
 
 
 def _heard(sink) -> dict[str, str]:

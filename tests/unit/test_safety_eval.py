@@ -180,3 +180,37 @@ def test_cues_not_heard_in_full_are_counted_by_why(tmp_path):
     assert a["unheard"] == {"dropped_stale": 1, "yielded": 0, "cut": 1}
     a["frame_time_ms"] = 40.0
     assert "dropped as stale 1, yielded to a more urgent cue 0, cut short 1" in safety.table({"approach": a})
+
+
+def _caution(t: float, text: str = "person, straight ahead, 3 metres"):
+    from engine.types import Urgency
+    from maxsight_app.cues.types import Cue, CueKind, Priority
+    return t, Cue(text, CueKind.HAZARD, Priority.NORMAL, Urgency.CAUTION, t, track_id=1)
+
+
+def test_a_cue_counts_only_when_heard_in_full_and_from_when_it_was_heard(tmp_path):
+    """A caution the user never heard (dropped as stale behind a long phrase) or heard only after
+    the window (waiting behind another phrase) is no cue in time; one heard at once is."""
+    from maxsight_app.outputs.audio import SAMPLE_RATE, WavFileSink
+    now = [0.0]
+
+    def sink_busy_until(seconds: float) -> WavFileSink:
+        sink = WavFileSink(tmp_path / f"busy{seconds}.wav", lambda: now[0])
+        now[0] = 0.0
+        sink.play(np.zeros((int(seconds * SAMPLE_RATE), 2), np.float32), "dog, 9 o'clock, 2 metres", 1)
+        return sink
+
+    phrase = np.zeros((SAMPLE_RATE, 2), np.float32)
+    onset = 1.5
+    for busy, chosen, cued, why in ((0.0, 1.0, True, ""),
+                                    (3.0, 1.0, False, "heard only 1.5 s after the onset"),       # waited 2 s
+                                    (4.0, 1.0, False, "its caution cue was dropped as stale")):
+        sink = sink_busy_until(busy) if busy else WavFileSink(tmp_path / "idle.wav", lambda: now[0])
+        t, cue = _caution(chosen)
+        now[0] = t
+        sink.play(phrase, cue.text, 1)
+        good, said_why = safety.judge_heard([(t, cue)], sink, onset)
+        assert bool(good) is cued and why in said_why, (busy, good, said_why)
+        if cued:
+            assert good == [pytest.approx(1.0)]
+        sink.close()
