@@ -95,7 +95,7 @@ class Session:
         result = self.pipeline.step(frame, audio)
         if result.sounds:
             self.recent_sounds = (self.recent_sounds + list(result.sounds))[-5:]
-        cues = self.policy.decide(result, self.profile, self.media_time())
+        cues = self.policy.decide(result, self.profile, self.media_time(), self._voice_busy_s())
         guidance = None
         if self.find is not None:
             guidance = self.find.update(result, frame.image, self.media_time(), self.profile.vision_condition,
@@ -118,6 +118,9 @@ class Session:
         if self.near_misses is not None and self.profile.near_miss_log:   # queued; written off this thread
             self.near_misses.offer(cues, guidance, frame.image, self.profile)
         return Tick(result, cues, latencies, guidance)
+
+    def _voice_busy_s(self) -> float:
+        return max((out.backlog_s() for out in self.outputs if hasattr(out, "backlog_s")), default=0.0)
 
     def finish(self, last: FrameResult, timeout_s: float | None = None) -> Tick | None:
         """A file ended: Stage B's last answers for it (Pipeline.finish), through the policy and the

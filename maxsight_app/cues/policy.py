@@ -94,8 +94,12 @@ SIGN_BEARERS = frozenset({"door"})
 SIGN_FRESH_S = 6.0         # text is read every 3 s at most: two readings old is still the same door
 SIGN_MAX_CHARS = 30
 CAUTION_GAP_S = 1.0        # a new caution this soon after another waits, and those waiting are one sentence
+VOICE_WAIT_S = 1.0         # a caution that would wait longer than this behind the voice waits here instead
 TICK_EVERY_S = 4.0         # the "still watching" tick, after this long with nothing said
 TICK_MAX_UNCERTAINTY = 0.7  # ... and only while Stage A is sure of its frame (the decision point's own bound)
+
+
+VOICE_BUSY_WHY = "not said yet: the voice is still busy; it waits until it can be heard"
 
 
 @dataclass
@@ -173,10 +177,14 @@ class CuePolicy:
         self._held: set[int] = set()                 # cautions waiting for the caution gap, to be said together
         self._quiet_since: float | None = None        # the last cue or tick (the watching tick counts from it)
         self._stops: list[tuple] = []                # "Stop!" said: (t, track, kind, label, bearing, distance)
+        self._voice_busy_s = 0.0                     # how long the voice will go on with what it was given
 
     # -- every frame ---------------------------------------------------------------------------
-    def decide(self, result: FrameResult, prefs: Profile, now: float) -> list[Cue]:
+    def decide(self, result: FrameResult, prefs: Profile, now: float, voice_busy_s: float = 0.0) -> list[Cue]:
+        """voice_busy_s: the sound output's backlog (0 when nothing speaks): a caution chosen now
+        would only wait behind it, be dropped as stale or cut by the next warning, unheard."""
         self._latest = result
+        self._voice_busy_s = voice_busy_s
         live = {h.track_id for h in result.hazards}
         self._said = {k: v for k, v in self._said.items() if k in live}
         self._named = {k for k in self._named if k[0] in live}
@@ -294,6 +302,10 @@ class CuePolicy:
             if new_normal >= 1 or not self._room(prefs):
                 why.update({h.track_id: "not said: a group, over the cue budget" for h in members})
                 break
+            if self._voice_busy_s > VOICE_WAIT_S:
+                self._held |= {h.track_id for h in members}
+                why.update({h.track_id: VOICE_BUSY_WHY for h in members})
+                break
             new_normal += 1
             self._unsolicited.append(now)
             self._last_caution_t = now
@@ -337,6 +349,10 @@ class CuePolicy:
                 if h.urgency < Urgency.WARNING and not gap_over:
                     self._held.add(h.track_id)
                     why[h.track_id] = "not said yet: a caution was just said; it waits to be said with others"
+                    continue
+                if h.urgency < Urgency.WARNING and self._voice_busy_s > VOICE_WAIT_S:
+                    self._held.add(h.track_id)          # said (with others, or fresher) once it can be heard
+                    why[h.track_id] = VOICE_BUSY_WHY
                     continue
                 if h.urgency < Urgency.WARNING:
                     self._last_caution_t = now

@@ -54,6 +54,11 @@ class SoundOutput:
             barge = {"barge": True} if cue.kind is CueKind.FIND and cue.priority is Priority.NOW else {}
             self.sink.play(clip, label=cue.text, urgency=int(cue.urgency), key=cue.track_id, **barge)
 
+    def backlog_s(self) -> float:
+        """How long the voice will go on with what it was given (the cue policy holds cautions
+        that would only wait behind it)."""
+        return self.sink.backlog_s() if self.sink is not None and hasattr(self.sink, "backlog_s") else 0.0
+
     def guide(self, tone) -> None:
         """Find mode's guidance tone (outputs/guide.py), beside the clips; None fades it out."""
         if self.sink is not None and hasattr(self.sink, "guide"):

@@ -213,3 +213,33 @@ def test_a_stop_long_after_a_warning_carries_nothing():
     late = replace(_hz(2, "person", 4.0, Urgency.DANGER, 12), bearing_deg=4.0)
     stop = p.decide(_at(2.0, late), prefs, 2.0)                           # the warning was heard out by then
     assert [c.text for c in stop] == ["Stop! person, straight ahead, 4 metres"] and stop[0].group == ()
+
+
+def test_a_caution_waits_while_the_voice_is_busy_and_a_warning_does_not():
+    """A caution chosen while the voice has seconds left to say would only wait, be dropped as
+    stale or be cut by the next warning, unheard: the policy holds it until it can be heard (the
+    cautions held meanwhile are then one sentence). Warnings and dangers never wait for it."""
+    from maxsight_app.cues.policy import VOICE_BUSY_WHY, VOICE_WAIT_S
+    p, prefs = CuePolicy(), Profile()
+    chair, bench = _hz(1, "chair", 2.5, Urgency.CAUTION, 10), _hz(2, "bench", 2.8, Urgency.CAUTION, 2)
+    assert p.decide(_at(0.0, chair), prefs, 0.0, voice_busy_s=VOICE_WAIT_S + 2.0) == []
+    assert p.reasons[1] == VOICE_BUSY_WHY
+    dog = _hz(3, "dog", 2.0, Urgency.WARNING, 12)
+    said = p.decide(_at(0.5, chair, bench, dog), prefs, 0.5, voice_busy_s=VOICE_WAIT_S + 1.5)
+    assert [c.text for c in said] == ["Warning, dog, straight ahead, 2 metres"]
+    later = p.decide(_at(2.0, chair, bench, dog), prefs, 2.0, voice_busy_s=0.2)
+    assert [c.text for c in later] == ["2 things, nearest chair, 10 o'clock, 2.5 metres"]     # held, then together
+
+
+def test_the_sound_outputs_backlog_is_its_sinks(tmp_path):
+    import numpy as np
+
+    from maxsight_app.outputs.audio import SAMPLE_RATE, WavFileSink
+    from maxsight_app.outputs.sound import SoundOutput
+    now = [0.0]
+    out = SoundOutput(WavFileSink(tmp_path / "heard.wav", lambda: now[0]), None)
+    assert out.backlog_s() == 0.0
+    out.sink.play(np.zeros((3 * SAMPLE_RATE, 2), np.float32), "chair, 10 o'clock, 2.5 metres", 1)
+    now[0] = 1.0
+    assert abs(out.backlog_s() - 2.0) < 1e-6
+    out.close()
