@@ -105,8 +105,9 @@ class Session:
             # 2.5 metres" just after "door found") only talks over the guidance. Warnings and dangers
             # about it are still said.
             target = self.find.s.track_id
-            cues = [c for c in cues if not (c.kind is CueKind.HAZARD and c.urgency <= Urgency.CAUTION
-                                            and target is not None and (c.track_id == target or target in c.group))]
+            # (A group that speaks for other things too is still said: the policy counts them as said.)
+            cues = [c for c in cues if not (c.kind is CueKind.HAZARD and c.urgency <= Urgency.CAUTION and target is not None
+                                            and {c.track_id, *c.group} == {target})]
         cues += self._watched(result)
         if guidance is not None and guidance.cues or len(cues) > 1:
             cues = [c for c in cues if c.kind is not CueKind.TICK]      # something is said: no "nothing to say" tick
@@ -131,7 +132,7 @@ class Session:
             return None
         if result.sounds:
             self.recent_sounds = (self.recent_sounds + list(result.sounds))[-5:]
-        cues = self.policy.decide(result, self.profile, self.media_time()) + self._watched(result)
+        cues = self.policy.decide(result, self.profile, self.media_time(), self._voice_busy_s()) + self._watched(result)
         cues = [c for c in cues if c.kind is not CueKind.TICK]   # the file ended: nothing is being watched
         return Tick(result, cues, [self._emit(c) for c in cues])
 

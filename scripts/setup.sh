@@ -48,10 +48,11 @@ RAPIDOCR="rapidocr-onnxruntime==1.4.4"   # see pyproject.toml: installed without
 WANT="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)$EXTRAS"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
     # pip stops half-way with "No space left on device" otherwise; the training toolkit's torch
-    # (a CUDA build) alone is about 5.5 GB.
+    # (a CUDA build) alone is about 5.5 GB. An environment that was installed before only updates.
     NEED_MB=3000
     [ "$EXTRAS" != "[app]" ] && NEED_MB=9000
-    FREE_MB=$(df -Pm "$VENV" | awk 'NR==2 {print $4}')
+    [ -f "$STAMP" ] && NEED_MB=1000
+    FREE_MB=$(df -Pm "$VENV" 2>/dev/null | awk 'NR==2 {print $4}') || FREE_MB=
     if [ -n "$FREE_MB" ] && [ "$FREE_MB" -lt "$NEED_MB" ]; then
         echo "Installing MaxSight's Python packages needs about $((NEED_MB / 1000)) GB free beside $VENV, and only $FREE_MB MB is free: free some disk space and run this again." >&2
         exit 1

@@ -176,7 +176,7 @@ class CuePolicy:
         self._last_caution_t = -1e9                  # when a caution (or a group of them) was last said
         self._held: set[int] = set()                 # cautions waiting for the caution gap, to be said together
         self._quiet_since: float | None = None        # the last cue or tick (the watching tick counts from it)
-        self._stops: list[tuple] = []                # "Stop!" said: (t, track, kind, label, bearing, distance)
+        self._stops: list[tuple] = []                # "Stop!" said: (t, track, kind, label, bearing, distance, carried)
         self._voice_busy_s = 0.0                     # how long the voice will go on with what it was given
 
     # -- every frame ---------------------------------------------------------------------------
@@ -242,7 +242,7 @@ class CuePolicy:
         cues.sort(key=lambda c: -int(c.priority))
         if cues:
             self._last = cues[0]
-        tick = self._tick(result, prefs, now, snoozed, bool(cues))
+        tick = self._tick(result, prefs, now, snoozed, bool(cues) or bool(self._held))   # no tick while cautions wait
         return cues + ([tick] if tick is not None else [])
 
     def spoke(self, now: float) -> None:
@@ -366,11 +366,10 @@ class CuePolicy:
             carried = self._warned_as_the_same(h, prefs, now) if danger else ()
             cues.append(Cue(text, CueKind.HAZARD, _priority(h.urgency), h.urgency, result.timestamp, track_id=h.track_id,
                             label=h.label, bearing_deg=h.bearing_deg, distance_m=h.distance_m, interrupt=danger,
-                            clock=h.clock, group=(h.track_id, *carried) if carried else ()))
+                            clock=h.clock, group=(h.track_id, *(c[0] for c in carried)) if carried else ()))
             self._remember(h, prefs, now)
-            for track in carried:            # the "Stop!" spoke for them too: none gets a "Stop!" of its own
-                self._said[track] = _Said(h.zone, Urgency.DANGER, h.approaching, now)
-                self._stops.append((now, track, _kind(h, prefs), h.label, h.bearing_deg, h.distance_m))
+            for track, bearing, dist in carried:     # the "Stop!" spoke for them too, where they were
+                self._stops.append((now, track, _kind(h, prefs), h.label, bearing, dist, True))
             why[h.track_id] = f"said as {h.urgency.word}"
         return cues
 
@@ -396,7 +395,7 @@ class CuePolicy:
         if h.urgency >= Urgency.WARNING:
             self._urgent.append((now, h.urgency, h.bearing_deg, h.distance_m))
         if h.urgency == Urgency.DANGER:
-            self._stops.append((now, h.track_id, _kind(h, prefs), h.label, h.bearing_deg, h.distance_m))
+            self._stops.append((now, h.track_id, _kind(h, prefs), h.label, h.bearing_deg, h.distance_m, False))
 
     def _stopped_at(self, h: Hazard, prefs: Profile, now: float) -> float | None:
         """When "Stop!" was said about this thing in the last STOP_REPEAT_S, or None. The same thing:
@@ -404,9 +403,9 @@ class CuePolicy:
         farther than it was (an approaching thing does not recede) and no nearer than it could have
         come since, at the closing speed of the kind that was named (a person's when neither was)."""
         kind = _kind(h, prefs)
-        for t, track, k, label, bearing, dist in self._stops:
-            if track == h.track_id:
-                return t
+        for t, track, k, label, bearing, dist, carried in self._stops:
+            if track == h.track_id and not carried:
+                return t                     # (a track a "Stop!" only carried is judged by where it was)
             if not (k == kind or "something" in (k, kind)) or abs(bearing - h.bearing_deg) > OTHER_SIDE_DEG:
                 continue
             if k == EDGE_KIND and label != h.label and abs(bearing - h.bearing_deg) > SAME_OBJECT_DEG:
@@ -429,17 +428,21 @@ class CuePolicy:
                 return True
         return False
 
-    def _warned_as_the_same(self, h: Hazard, prefs: Profile, now: float) -> tuple[int, ...]:
-        """Tracks whose warning is still being heard and that are, by `_covered`'s measure, this
-        same object under another id (the tracker's two boxes over one person). Their "Stop!" is
-        this one, in one sentence that carries both: the danger cuts the warning short, so without
-        it the warning's object was told nothing it could hear, then got a "Stop!" of its own."""
+    def _warned_as_the_same(self, h: Hazard, prefs: Profile, now: float) -> list[tuple[int, float, float]]:
+        """(track, bearing, distance) of the tracks whose warning is still being heard and that
+        are, by `_covered`'s measure, this same object under another id (the tracker's two boxes
+        over one person). Their "Stop!" is this one, in one sentence that carries both: the danger
+        cuts the warning short, so without it the warning's object was told nothing it could
+        hear, then got a "Stop!" of its own. Later, such a track is the thing stopped for only
+        where `_stopped_at` finds it could be (from where its warning placed it)."""
         kind = _kind(h, prefs)
-        return tuple(dict.fromkeys(
-            track for t, k, bearing, dist, level, track in self._recent
-            if level == Urgency.WARNING and track != h.track_id and now - t < URGENT_GAP_S
-            and (k == kind or "something" in (k, kind)) and abs(bearing - h.bearing_deg) <= SAME_OBJECT_DEG
-            and abs(dist - h.distance_m) <= SAME_OBJECT_DIST * max(dist, h.distance_m)))
+        found: dict[int, tuple[int, float, float]] = {}
+        for t, k, bearing, dist, level, track in self._recent:
+            if (level == Urgency.WARNING and track != h.track_id and now - t < URGENT_GAP_S
+                    and (k == kind or "something" in (k, kind)) and abs(bearing - h.bearing_deg) <= SAME_OBJECT_DEG
+                    and abs(dist - h.distance_m) <= SAME_OBJECT_DIST * max(dist, h.distance_m)):
+                found[track] = (track, bearing, dist)         # the latest warning about it
+        return list(found.values())
 
     def _urgent_lane_busy(self, h: Hazard, now: float) -> bool:
         """A warning or danger is said while the last one is still being heard only when it is

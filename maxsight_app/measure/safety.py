@@ -420,8 +420,10 @@ def run_clip(spec: approach.ClipSpec, photo: np.ndarray, make_session: Callable,
     def about_it(c: Cue) -> bool:
         ids = {c.track_id} | set(getattr(c, "group", ()) or ())
         return c.kind is CueKind.HAZARD and bool(ids & about)
-    candidates = [(t, c) for t, c in cue_frames if about_it(c) and onset - CUE_WINDOW_S <= t <= onset + CUE_WINDOW_S]
-    good, why = judge_heard(candidates, sink, onset, understood)
+    states = heard_states(sink, cue_frames)
+    candidates = [(t, c, state, heard_t) for (t, c), (state, heard_t) in zip(cue_frames, states)
+                  if about_it(c) and onset - CUE_WINDOW_S <= t <= onset + CUE_WINDOW_S]
+    good, why = judge_heard(candidates, onset, understood)
     out.cued = bool(good) and out.all_clear == 0
     out.latency_s = max(0.0, min(good) - onset) if good else None
     out.missed_because = "" if out.cued else ("an all clear was said" if out.all_clear else why)
@@ -492,20 +494,45 @@ def _explain_miss(explain, spec, frames, trace, onset, out: ClipOutcome, cue_fra
                 strip(pics))
 
 
-def judge_heard(candidates: list[tuple[float, Cue]], sink, onset: float,
+def heard_states(sink, cue_frames: list[tuple[float, Cue]]) -> list[tuple[str, float]]:
+    """For each cue chosen (at t), in order: what became of it on the sink's timeline ("played",
+    "dropped as stale", "yielded to a more urgent cue", "cut", or "never played") and when it
+    began to be heard. The k-th cue with some words is the sink's k-th call with those words."""
+    if sink is None:
+        return [("played", t) for t, _ in cue_frames]
+    calls: dict[str, list] = defaultdict(list)
+    for call in sink.calls:
+        calls[call[1]].append(call)
+    out = []
+    for t, c in cue_frames:
+        mine = calls.get(c.text)
+        if not mine:
+            out.append(("never played", t))
+            continue
+        _, _, entry = mine.pop(0)
+        if entry is None:
+            out.append(("dropped as stale", t))
+        elif entry[2] is None:
+            out.append(("yielded to a more urgent cue", t))
+        elif entry[2].endswith(" [interrupted]"):
+            out.append(("cut", entry[0]))
+        else:
+            out.append(("played", entry[0]))
+    return out
+
+
+def judge_heard(candidates: list[tuple[float, Cue, str, float]], onset: float,
                 understood: Callable[[Cue], bool] | None = None) -> tuple[list[float], str]:
-    """The times at which cues about the hazard (chosen at t) were heard in time, and why not when
-    none was. Whatever its urgency, a cue counts only if it was heard in full: a caution dropped
-    as stale or cut short by the next cue told the user nothing. It counts from when it began to
-    be heard, not from when it was chosen (a cue waiting behind another is that late)."""
+    """The times at which cues about the hazard were heard in time, and why not when none was.
+    candidates: (chosen at, cue, what became of it, when it began to be heard), from heard_states.
+    Whatever its urgency, a cue counts only if it was heard in full: a caution dropped as stale or
+    cut short by the next cue told the user nothing. It counts from when it began to be heard,
+    not from when it was chosen (a cue waiting behind another is that late)."""
     good, why = [], "no cue about it within 1 s"
-    heard = _heard(sink)
-    for t, c in candidates:
-        state = heard.get(c.text, "played") if sink is not None else "played"
+    for _, c, state, t in candidates:
         if state != "played":
             why = f"its {c.urgency.word} cue was {state}"
             continue
-        t = _heard_from(sink, c.text, t)
         if t > onset + CUE_WINDOW_S:
             why = f"its {c.urgency.word} cue was heard only {t - onset:.1f} s after the onset, behind other cues"
             continue
@@ -514,32 +541,6 @@ def judge_heard(candidates: list[tuple[float, Cue]], sink, onset: float,
             continue
         good.append(t)
     return good, why
-
-
-def _heard_from(sink, text: str, chosen_t: float) -> float:
-    """When a cue chosen at chosen_t began to be heard (its start on the sink's timeline)."""
-    if sink is None:
-        return chosen_t
-    starts = [start for start, _, label, _ in sink._log if label == text and start >= chosen_t - 1e-6]
-    return min(starts, default=chosen_t)
-
-
-def _heard(sink) -> dict[str, str]:
-    """text -> played | dropped as stale | cut, from a WAV timeline sink's record."""
-    if sink is None:
-        return {}
-    state: dict[str, str] = {}
-    for start, end, label, _ in sink._log:
-        if label.endswith(" [interrupted]"):
-            state.setdefault(label[: -len(" [interrupted]")], "cut")
-        else:
-            state[label] = "played"
-    for _, label in sink.dropped:
-        if label.endswith(" [yielded]"):
-            state.setdefault(label[: -len(" [yielded]")], "yielded to a more urgent cue")
-        else:
-            state.setdefault(label, "dropped as stale")
-    return state
 
 
 def unheard_counts(sink) -> dict[str, int]:

@@ -193,6 +193,10 @@ class WavFileSink:
         self._frames = 0
         self._file = None
         self.dropped: list[tuple[float, str]] = []   # (asked at, text) of stale or yielded clips
+        # Every play() in order: [asked at, text, its _log entry or None when dropped as stale]. The
+        # entry is the one _cut edits (text None: yielded or stopped; "[interrupted]": cut short), so
+        # what became of each call can be told even when the same words were said twice.
+        self.calls: list[list] = []
         self._synth: GuideSynth | None = None        # find mode's tone, rendered as the WAV is written
         self._tones: list[tuple[float, Tone | None]] = []    # (from, tone) not yet fully written
         self._tone_log: list[list] = []              # [start_s, end_s, side] of each stretch of tone
@@ -269,10 +273,13 @@ class WavFileSink:
             start = max(now, self._busy_until)
             if start - now > MAX_WAIT_S:
                 self.dropped.append((now, label))
+                self.calls.append([now, label, None])
                 self._flush(now)
                 return
         self._clips.append([start, clip, label, urgency, key])
-        self._log.append([start, start + len(clip) / SAMPLE_RATE, label, urgency])
+        entry = [start, start + len(clip) / SAMPLE_RATE, label, urgency]
+        self._log.append(entry)
+        self.calls.append([now, label, entry])
         self._busy_until = max(now, self._end(self._clips))
         self._flush(now)
 

@@ -209,8 +209,27 @@ def test_a_cue_counts_only_when_heard_in_full_and_from_when_it_was_heard(tmp_pat
         t, cue = _caution(chosen)
         now[0] = t
         sink.play(phrase, cue.text, 1)
-        good, said_why = safety.judge_heard([(t, cue)], sink, onset)
+        (state, heard_t), = safety.heard_states(sink, [(t, cue)])
+        good, said_why = safety.judge_heard([(t, cue, state, heard_t)], onset)
         assert bool(good) is cued and why in said_why, (busy, good, said_why)
         if cued:
             assert good == [pytest.approx(1.0)]
         sink.close()
+
+
+def test_the_same_words_heard_before_do_not_make_a_later_dropped_cue_heard(tmp_path):
+    from maxsight_app.outputs.audio import MAX_WAIT_S, SAMPLE_RATE, WavFileSink
+    now = [0.0]
+    sink = WavFileSink(tmp_path / "twice.wav", lambda: now[0])
+    first, again = _caution(0.0), _caution(2.5)
+    sink.play(np.zeros((SAMPLE_RATE, 2), np.float32), first[1].text, 1)          # heard 0-1 s
+    now[0] = 2.0
+    sink.play(np.zeros((int((MAX_WAIT_S + 2) * SAMPLE_RATE), 2), np.float32), "dog, 9 o'clock, 2 metres", 1)
+    now[0] = 2.5
+    sink.play(np.zeros((SAMPLE_RATE, 2), np.float32), again[1].text, 1)          # behind 4 s of dog: stale
+    states = safety.heard_states(sink, [first, (2.0, _caution(2.0, "dog, 9 o'clock, 2 metres")[1]), again])
+    assert [s for s, _ in states] == ["played", "played", "dropped as stale"]
+    t, cue = again
+    good, why = safety.judge_heard([(t, cue, *states[2])], onset=3.0)
+    assert good == [] and why == "its caution cue was dropped as stale"
+    sink.close()

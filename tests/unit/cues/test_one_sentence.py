@@ -203,7 +203,13 @@ def test_a_stop_about_a_second_box_over_the_warned_person_carries_the_warning():
     assert set(stop[0].group) == {1, 2}                                  # not 3: the dog is 90 degrees round
     nearer = _hz(1, "person", 3.5, Urgency.DANGER, 12)
     assert p.decide(_at(0.6, nearer, second_box), prefs, 0.6) == []
-    assert p.reasons[1] == "not said: no news since its last cue"          # its danger was said, in that "Stop!"
+    assert p.reasons[1] == "not said: \"Stop!\" was just said about it"
+    # judged from where its warning placed it (4.5 m): 1 m away 0.3 s later, it cannot be that person
+    q = CuePolicy()
+    q.decide(_at(0.0, warned), prefs, 0.0)
+    q.decide(_at(0.3, warned, second_box), prefs, 0.3)
+    close = q.decide(_at(0.6, _hz(1, "person", 1.0, Urgency.DANGER, 12), second_box), prefs, 0.6)
+    assert [c.text for c in close] == ["Stop! person, straight ahead, 1 metre"]
 
 
 def test_a_stop_long_after_a_warning_carries_nothing():
