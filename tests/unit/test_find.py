@@ -257,3 +257,17 @@ def test_low_contrast_is_said_once_and_not_for_a_clear_target():
     assert not [s for _, s in clear.said() if "low in contrast" in s]
     g = faint.ticks[-1].guidance
     assert g.findability.low_contrast and g.findability.contrast < 10
+
+
+def test_a_group_cue_that_names_other_things_besides_the_target_is_still_said():
+    """A sentence for a busy scene ("3 things, nearest ...") that speaks for the door being guided
+    to and for other things too is said: dropping it would leave the others marked as said and
+    never heard. One about the door alone is not (the test above)."""
+    dog, bench = LABELS.index("dog"), LABELS.index("bench")
+    scene = [(box_at(0, width=180, top=20, bottom=465), DOOR), (box_at(-25, width=120, top=200, bottom=470), CHAIR),
+             (box_at(25, width=140, top=220, bottom=475), dog), (box_at(12, width=160, top=230, bottom=478), bench)]
+    on = Run([scene] * 12).play()
+    groups = [c for c in on.spy.cues if c.kind is CueKind.HAZARD and len(c.group) >= 2]
+    target = on.rt.session.find.s.track_id
+    assert target is not None and any(target in c.group for c in groups), (target, on.said(CueKind.HAZARD))
+    assert all(c.urgency <= Urgency.CAUTION for c in groups)
