@@ -510,15 +510,17 @@ def heard_states(sink, cue_frames: list[tuple[float, Cue]]) -> list[tuple[str, f
             out.append(("never played", t))
             continue
         _, _, entry = mine.pop(0)
-        if entry is None:
-            out.append(("dropped as stale", t))
-        elif entry[2] is None:
-            out.append(("yielded to a more urgent cue", t))
-        elif entry[2].endswith(" [interrupted]"):
-            out.append(("cut", entry[0]))
-        else:
-            out.append(("played", entry[0]))
+        out.append((_fate(entry), t if entry is None else entry[0]))
     return out
+
+
+def _fate(entry) -> str:
+    """What became of one play call, from its entry on a WavFileSink's timeline (sink.calls)."""
+    if entry is None:
+        return "dropped as stale"
+    if entry[2] is None:
+        return "yielded to a more urgent cue"
+    return "cut" if entry[2].endswith(" [interrupted]") else "played"
 
 
 def judge_heard(candidates: list[tuple[float, Cue, str, float]], onset: float,
@@ -546,11 +548,9 @@ def judge_heard(candidates: list[tuple[float, Cue, str, float]], onset: float,
 def unheard_counts(sink) -> dict[str, int]:
     """How many cues a WAV timeline sink placed that the user did not hear in full: dropped as
     stale (waited too long), yielded (a more urgent cue took their place) or cut short."""
-    if sink is None:
-        return {"dropped_stale": 0, "yielded": 0, "cut": 0}
-    yielded = sum(label.endswith(" [yielded]") for _, label in sink.dropped)
-    return {"dropped_stale": len(sink.dropped) - yielded, "yielded": yielded,
-            "cut": sum(bool(label) and label.endswith(" [interrupted]") for _, _, label, _ in sink._log)}
+    fates = [_fate(entry) for _, _, entry in sink.calls] if sink is not None else []
+    return {"dropped_stale": fates.count("dropped as stale"), "yielded": fates.count("yielded to a more urgent cue"),
+            "cut": fates.count("cut")}
 
 
 def summarise_clips(outcomes: list[ClipOutcome]) -> dict:

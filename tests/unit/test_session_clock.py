@@ -98,3 +98,27 @@ def test_a_replay_latency_gives_the_same_cues_at_the_same_times_however_slow_the
     live = Session(SlowPipeline(scene, lambda t: 0.02), CuePolicy(), Profile(), [SpyOutput()])
     live.handle(Frame(0, 0.0, np.zeros((8, 8, 3), np.uint8)))
     assert live.media_time() >= 0.02                  # live (no replay latency): the wall clock's time
+
+
+def test_the_session_tells_the_policy_how_busy_the_voice_is(tmp_path):
+    """While the sound output still has seconds to say, a new caution waits in the policy (not
+    handed out to be dropped as stale); once the voice is free it is said."""
+    from maxsight_app.cues.policy import VOICE_BUSY_WHY, VOICE_WAIT_S
+    from maxsight_app.outputs.audio import SAMPLE_RATE, WavFileSink
+    from maxsight_app.outputs.sound import SoundOutput
+    spy = SpyOutput()
+    session = Session(ScriptedPipeline(lambda t: frame(t, hz(1, "bicycle", d=4.0, clock=1))), CuePolicy(), Profile(), [])
+    session.replay_latency_s = 0.0            # media time is the frame's time, however busy the machine
+    voice = SoundOutput(WavFileSink(tmp_path / "heard.wav", session.media_time), None, earcons=False)
+    session.outputs = [voice, spy]
+    seconds = VOICE_WAIT_S + 2.0
+    voice.sink.play(np.zeros((int(seconds * SAMPLE_RATE), 2), np.float32), "something said before", 1)
+    image = np.zeros((8, 8, 3), np.uint8)
+    assert session.handle(Frame(0, 0.0, image)).cues == []
+    assert session.policy.reasons[1] == VOICE_BUSY_WHY
+    said = []
+    for i in range(1, int(seconds * 10) + 5):
+        said += session.handle(Frame(i, i / 10, image)).cues
+    assert cautions(said) == ["bicycle, 1 o'clock, 4 metres"]
+    assert said[0].frame_time >= seconds - VOICE_WAIT_S - 0.2          # only once the voice was nearly free
+    voice.close()
