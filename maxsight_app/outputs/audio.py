@@ -4,9 +4,13 @@ Both take stereo float32 clips with `play(clip, label, urgency)`, and make room 
 than by order of arrival:
   * a danger cuts whatever less urgent is playing or waiting, but never another danger: it plays
     right after it (two dangers in a busy street must both be heard whole); a warning about the
-    same object (`key`) with under FINISH_S left is let finish, the danger straight after it;
-  * a warning makes the cautions still waiting yield (they are dropped, recorded as yielded), and
-    goes before them;
+    same object (`key`) with under FINISH_S left is let finish, the danger straight after it (a
+    caution about it is cut like any other: its distance is stale, and letting it finish put the
+    "Stop!" 1 s late on the dev approach clips);
+  * a warning cuts a caution that is playing, makes the cautions still waiting yield (they are
+    dropped, recorded as yielded), and goes before them: "person approaching" never waits 3 s
+    behind "chair, 10 o'clock, 2 metres" (the sound card once let the caution finish, while the
+    WAV timeline that `eval safety` measures cut it; both cut now);
   * only a caution (or anything less) that could not start within MAX_WAIT_S is dropped as stale:
     stale directions ("car, 2 o'clock") are worse than none, and the policy speaks again if it
     still matters. Warnings and dangers are never dropped.
@@ -132,18 +136,21 @@ class SoundDeviceSink:
                 self._pending = [p for p in self._pending if p[2] >= floor]      # less urgent ones yield
                 at = sum(1 for p in self._pending if p[2] >= urgency)           # after its equals, before the rest
                 self._pending.insert(at, [time.monotonic(), clip, urgency, label, key])
-                cut = urgency >= DANGER and self._playing is not None and self._playing[0] < DANGER and not (
-                    key is not None and self._playing[2] == key and self._playing[1] - time.monotonic() <= FINISH_S)
+                cut = self._playing is not None and self._playing[0] < floor and not (
+                    urgency >= DANGER and key is not None and self._playing[2] == key
+                    and self._playing[0] == WARNING and self._playing[1] - time.monotonic() <= FINISH_S)
             elif barge:
                 self._pending = [p for p in self._pending if p[2] >= WARNING]
                 self._pending.append([time.monotonic(), clip, urgency, label, key])
                 cut = self._playing is not None and self._playing[0] < WARNING
             else:
                 self._pending.append([time.monotonic(), clip, urgency, label, key])
+            if cut:
+                # Under the lock: the player cannot start the next clip (this one) before the
+                # stop, so the stop always lands on the clip that was judged less urgent.
+                import sounddevice as sd
+                sd.stop()
             self._cv.notify()
-        if cut:
-            import sounddevice as sd
-            sd.stop()
 
     def backlog_s(self) -> float:
         with self._cv:
@@ -261,7 +268,7 @@ class WavFileSink:
             at = now
             if urgency >= DANGER and key is not None:
                 # The warning about this same object, nearly said: let it finish, then the danger.
-                same = [c for c in self._clips if c[4] == key and c[3] < DANGER and c[0] <= now < c[0] + len(c[1]) / SAMPLE_RATE]
+                same = [c for c in self._clips if c[4] == key and c[3] == WARNING and c[0] <= now < c[0] + len(c[1]) / SAMPLE_RATE]
                 if same and same[0][0] + len(same[0][1]) / SAMPLE_RATE - now <= FINISH_S:
                     at = same[0][0] + len(same[0][1]) / SAMPLE_RATE
             self._cut(at, below=floor)                 # less urgent sound yields (a danger cuts it short)

@@ -17,6 +17,12 @@ from maxsight_app.outputs.tones import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 WAV_HEADER_BYTES = 44        # a WAV file holding no samples
+# espeak-ng ends every phrase with about 0.3 s of silence: in a busy street the next warning waits
+# behind it. The tail goes, down to TAIL_S after the last sound. The silence before the first word
+# stays: it keeps the earcon's tail off the first word (with it trimmed, "Stop! bus" was
+# transcribed "Top. Must"), and so do the pauses inside the phrase.
+TAIL_S = 0.05
+QUIET_DB = -45.0             # a 10 ms frame this far under the phrase's loudest is silence (an s is not)
 
 
 @dataclass(frozen=True)
@@ -101,4 +107,18 @@ class SpeechSynth:
             x = x.reshape(-1, channels).mean(1)
         if sr != SAMPLE_RATE and len(x):
             x = np.interp(np.arange(0, len(x), sr / SAMPLE_RATE), np.arange(len(x)), x).astype(np.float32)
-        return x * float(self.voice.volume)
+        return tighten(x) * float(self.voice.volume)
+
+
+def tighten(x: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The phrase without the silence espeak-ng leaves after it (TAIL_S is kept, so a soft last
+    sound is never clipped)."""
+    step = max(1, int(0.01 * sample_rate))
+    n = len(x) // step
+    if n < 2:
+        return x
+    rms = np.sqrt(np.mean(x[:n * step].reshape(n, step).astype(np.float64) ** 2, 1))
+    loud = np.flatnonzero(rms > max(1e-5, rms.max() * 10 ** (QUIET_DB / 20)))
+    if not len(loud):
+        return x
+    return x[:min(len(x), (loud[-1] + 1) * step + int(TAIL_S * sample_rate))]

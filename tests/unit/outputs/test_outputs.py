@@ -21,7 +21,7 @@ from maxsight_app.outputs.factory import build_outputs
 from maxsight_app.profile.schema import Profile
 from maxsight_app.outputs.screen import ScreenOutput
 from maxsight_app.outputs.sound import SoundOutput
-from maxsight_app.outputs.speech import SpeechSynth, Voice
+from maxsight_app.outputs.speech import TAIL_S, SpeechSynth, Voice, tighten
 from maxsight_app.outputs.tones import SAMPLE_RATE
 
 
@@ -48,6 +48,21 @@ def test_speech_renders_audible_words_of_plausible_length():
     assert len(long) > 2 * len(short)
     fast = SpeechSynth(Voice(rate_wpm=300)).render("car, 2 o'clock, 4 metres, approaching")
     assert len(fast) < 0.8 * len(long)                          # rate from the profile is applied
+
+
+def test_a_phrase_loses_its_trailing_silence_but_no_sound_and_no_pause():
+    """Two "words" (tones) with 0.1 s of silence before, a 0.5 s pause between and 0.3 s after, as
+    espeak-ng pads them: the tail goes down to TAIL_S; the lead, the pause and every sound stay."""
+    sr = SAMPLE_RATE
+    tone = (0.5 * np.sin(2 * np.pi * 220 * np.arange(int(0.3 * sr)) / sr)).astype(np.float32)
+    gap = lambda s: np.zeros(int(s * sr), np.float32)     # noqa: E731
+    x = np.concatenate([gap(0.1), tone, gap(0.5), tone, gap(0.3)])
+    y = tighten(x)
+    assert abs(len(y) / sr - (0.1 + 0.3 + 0.5 + 0.3 + TAIL_S)) < 0.02
+    assert np.array_equal(y[:len(x) - int(0.3 * sr)], x[:len(x) - int(0.3 * sr)])
+    soft = np.concatenate([tone, 0.01 * tone, gap(0.3)])                 # a soft last sound (an "s") stays
+    assert np.sum(np.abs(tighten(soft)) > 1e-3) == np.sum(np.abs(soft) > 1e-3)
+    assert tighten(gap(0.5)).shape == (int(0.5 * sr),)                  # silence alone is left alone
 
 
 def test_wav_timeline_queues_and_barge_in_cuts(tmp_path):
@@ -225,6 +240,48 @@ def test_sound_card_path_plays_through_alsa(tmp_path):
     assert np.frombuffer(raw.read_bytes()[: raw.stat().st_size // 2 * 2], "<i2").std() > 100   # not silence
 
 
+class _FakeSoundDevice:
+    """The sounddevice library as the sink uses it, without a sound card: a clip plays until it is
+    stopped (or 10 s); what started and what was stopped is recorded."""
+
+    def __init__(self):
+        import threading
+        self.played, self.stops = [], 0
+        self.started = threading.Semaphore(0)
+        self._stopped = threading.Event()
+
+    def play(self, clip, _rate):
+        self._stopped.clear()
+        self.played.append(len(clip))
+        self.started.release()
+
+    def wait(self):
+        self._stopped.wait(10)
+
+    def stop(self):
+        self.stops += 1
+        self._stopped.set()
+
+
+def test_on_the_sound_card_a_warning_cuts_a_caution_as_on_the_wav_timeline(monkeypatch):
+    """The sound-card sink does what `eval safety` measures on the WAV timeline: a warning cuts a
+    caution that is playing and plays next; a caution never cuts a caution."""
+    from maxsight_app.outputs.audio import SoundDeviceSink
+    fake = _FakeSoundDevice()
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    sink = SoundDeviceSink()
+    caution, other, warning = (np.zeros((n, 2), np.float32) for n in (3 * SAMPLE_RATE, 2 * SAMPLE_RATE, SAMPLE_RATE))
+    sink.play(caution, "chair", urgency=1)
+    assert fake.started.acquire(timeout=10)
+    sink.play(other, "table", urgency=1)                       # waits: no cut
+    assert fake.stops == 0
+    sink.play(warning, "Warning, person", urgency=2)           # cuts the chair, goes before the table
+    assert fake.stops == 1 and fake.started.acquire(timeout=10)
+    assert fake.played == [3 * SAMPLE_RATE, SAMPLE_RATE]
+    sink.stop()
+    sink.close()
+
+
 def test_a_nearly_said_warning_about_the_same_object_finishes_before_its_danger(tmp_path):
     now = [0.0]
     sink = WavFileSink(tmp_path / "same.wav", clock=lambda: now[0])
@@ -240,6 +297,20 @@ def test_a_nearly_said_warning_about_the_same_object_finishes_before_its_danger(
     played = {c["text"]: (c["start_s"], c["end_s"]) for c in json.loads((tmp_path / "same.json").read_text())["played"]}
     assert played["Warning, bus"] == pytest.approx((0.0, 2.0)) and played["Stop! bus"] == pytest.approx((2.0, 4.0))
     assert played["Warning, car [interrupted]"] == pytest.approx((4.5, 5.0)) and played["Stop! car"] == pytest.approx((5.0, 7.0))
+
+
+def test_a_caution_about_the_same_object_is_cut_by_its_danger_however_near_its_end(tmp_path):
+    """Only a warning is let finish: "person, 9.5 metres" with 1 s left is stale once "Stop!" is due."""
+    now = [0.0]
+    sink = WavFileSink(tmp_path / "caution.wav", clock=lambda: now[0])
+    two = np.zeros((2 * SAMPLE_RATE, 2), np.float32)
+    sink.play(two, "person, 9.5 metres", urgency=1, key=7)
+    now[0] = 1.0
+    sink.play(two, "Stop! person", urgency=3, key=7)
+    sink.close()
+    played = {c["text"]: (c["start_s"], c["end_s"]) for c in json.loads((tmp_path / "caution.json").read_text())["played"]}
+    assert played["person, 9.5 metres [interrupted]"] == pytest.approx((0.0, 1.0))
+    assert played["Stop! person"] == pytest.approx((1.0, 3.0))
 
 
 class _EspeakThatSkipsOnce:
