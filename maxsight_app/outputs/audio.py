@@ -60,9 +60,12 @@ class SoundDeviceSink:
     name = "sound card"
 
     def __init__(self) -> None:
-        self._pending: list[list] = []   # [asked, clip, urgency, label], in the order they will play
+        self._pending: list[list] = []   # [asked, clip, urgency, label, key], in the order they will play
         self._cv = threading.Condition()
-        self._playing: tuple[int, float] | None = None    # (urgency, expected end) of the clip playing
+        self._playing: tuple | None = None    # (urgency, expected end, key) of the clip playing
+        # Set by play() when something more urgent came: the player thread stops its own clip, so
+        # a stop can never land on the clip that was started after it.
+        self._cut = False
         self._thread: threading.Thread | None = None
         self._closed = False
         self._tone: Tone | None = None           # find mode's guidance tone, set per frame
@@ -115,13 +118,23 @@ class SoundDeviceSink:
                     log.info("dropped a stale cue (waited %.1f s): %s", time.monotonic() - asked, label)
                     continue
                 self._playing = (urgency, time.monotonic() + len(clip) / SAMPLE_RATE, key)
+                self._cut = False
             try:
                 sd.play(clip, SAMPLE_RATE)
-                sd.wait()
+                with self._cv:
+                    # Until the clip's end, or until play() asks for it to be cut.
+                    while not (self._cut or self._closed) and time.monotonic() < self._playing[1]:
+                        self._cv.wait(timeout=self._playing[1] - time.monotonic())
+                    cut, self._cut = self._cut or self._closed, False
+                    self._playing = None
+                if cut:
+                    sd.stop()
+                else:
+                    sd.wait()               # what the device still holds of the clip
             except Exception as exc:  # noqa: BLE001 - a device unplugged mid-cue must not kill the thread
                 log.warning("sound output failed: %s", exc)
-            with self._cv:
-                self._playing = None
+                with self._cv:
+                    self._playing = None
 
     def play(self, clip: np.ndarray, label: str = "", urgency: int = 0, key=None, barge: bool = False) -> None:
         """barge: find mode's "found", the answer the user is waiting for: it cuts cautions and
@@ -145,12 +158,8 @@ class SoundDeviceSink:
                 cut = self._playing is not None and self._playing[0] < WARNING
             else:
                 self._pending.append([time.monotonic(), clip, urgency, label, key])
-            if cut:
-                # Under the lock: the player cannot start the next clip (this one) before the
-                # stop, so the stop always lands on the clip that was judged less urgent.
-                import sounddevice as sd
-                sd.stop()
-            self._cv.notify()
+            self._cut = self._cut or cut
+            self._cv.notify_all()
 
     def backlog_s(self) -> float:
         with self._cv:
@@ -161,6 +170,8 @@ class SoundDeviceSink:
         import sounddevice as sd
         with self._cv:
             self._pending = []
+            self._cut = self._playing is not None      # the player stops waiting for its clip's end
+            self._cv.notify_all()
         sd.stop()
 
     def close(self) -> None:

@@ -111,13 +111,15 @@ class SpeechSynth:
 
 
 def tighten(x: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """The phrase without the silence espeak-ng leaves after it (TAIL_S is kept, so a soft last
+    """A mono phrase without the silence espeak-ng leaves after it (TAIL_S is kept, so a soft last
     sound is never clipped)."""
     step = max(1, int(0.01 * sample_rate))
-    n = len(x) // step
+    n = -(-len(x) // step)                          # 10 ms frames, the last one short
     if n < 2:
         return x
-    rms = np.sqrt(np.mean(x[:n * step].reshape(n, step).astype(np.float64) ** 2, 1))
+    padded = np.zeros(n * step, np.float64)
+    padded[:len(x)] = x
+    rms = np.sqrt(np.mean(padded.reshape(n, step) ** 2, 1))
     loud = np.flatnonzero(rms > max(1e-5, rms.max() * 10 ** (QUIET_DB / 20)))
     if not len(loud):
         return x

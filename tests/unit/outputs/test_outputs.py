@@ -63,6 +63,8 @@ def test_a_phrase_loses_its_trailing_silence_but_no_sound_and_no_pause():
     soft = np.concatenate([tone, 0.01 * tone, gap(0.3)])                 # a soft last sound (an "s") stays
     assert np.sum(np.abs(tighten(soft)) > 1e-3) == np.sum(np.abs(soft) > 1e-3)
     assert tighten(gap(0.5)).shape == (int(0.5 * sr),)                  # silence alone is left alone
+    late = np.concatenate([tone, gap(1.0), tone[:100]])                  # a sound in the last, short 10 ms
+    assert len(tighten(late)) == len(late)
 
 
 def test_wav_timeline_queues_and_barge_in_cuts(tmp_path):
@@ -241,44 +243,43 @@ def test_sound_card_path_plays_through_alsa(tmp_path):
 
 
 class _FakeSoundDevice:
-    """The sounddevice library as the sink uses it, without a sound card: a clip plays until it is
-    stopped (or 10 s); what started and what was stopped is recorded."""
+    """The sounddevice library as the sink uses it, without a sound card: play() starts a clip and
+    returns, stop() cuts it; what started and how often it was stopped is recorded."""
 
     def __init__(self):
         import threading
         self.played, self.stops = [], 0
         self.started = threading.Semaphore(0)
-        self._stopped = threading.Event()
 
     def play(self, clip, _rate):
-        self._stopped.clear()
         self.played.append(len(clip))
         self.started.release()
 
     def wait(self):
-        self._stopped.wait(10)
+        pass                      # the sink calls it once the clip's time is over: nothing is left
 
     def stop(self):
         self.stops += 1
-        self._stopped.set()
 
 
 def test_on_the_sound_card_a_warning_cuts_a_caution_as_on_the_wav_timeline(monkeypatch):
     """The sound-card sink does what `eval safety` measures on the WAV timeline: a warning cuts a
-    caution that is playing and plays next; a caution never cuts a caution."""
+    caution that is playing and plays next (the caution waiting behind it yields); a caution never
+    cuts a caution; a danger cuts a warning."""
     from maxsight_app.outputs.audio import SoundDeviceSink
     fake = _FakeSoundDevice()
     monkeypatch.setitem(sys.modules, "sounddevice", fake)
     sink = SoundDeviceSink()
-    caution, other, warning = (np.zeros((n, 2), np.float32) for n in (3 * SAMPLE_RATE, 2 * SAMPLE_RATE, SAMPLE_RATE))
+    caution, other, warning, danger = (np.zeros((n * SAMPLE_RATE, 2), np.float32) for n in (30, 20, 10, 5))
     sink.play(caution, "chair", urgency=1)
     assert fake.started.acquire(timeout=10)
-    sink.play(other, "table", urgency=1)                       # waits: no cut
-    assert fake.stops == 0
-    sink.play(warning, "Warning, person", urgency=2)           # cuts the chair, goes before the table
-    assert fake.stops == 1 and fake.started.acquire(timeout=10)
-    assert fake.played == [3 * SAMPLE_RATE, SAMPLE_RATE]
-    sink.stop()
+    sink.play(other, "table", urgency=1)                       # waits behind the chair: no cut
+    sink.play(warning, "Warning, person", urgency=2)           # cuts the chair; the table yields
+    assert fake.started.acquire(timeout=10)                    # the next clip started: the warning
+    assert fake.stops == 1 and fake.played == [30 * SAMPLE_RATE, 10 * SAMPLE_RATE]
+    sink.play(danger, "Stop! car", urgency=3, key=9)           # cuts the warning (another object)
+    assert fake.started.acquire(timeout=10)
+    assert fake.stops == 2 and fake.played[-1] == 5 * SAMPLE_RATE
     sink.close()
 
 
